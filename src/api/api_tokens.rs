@@ -1,0 +1,116 @@
+use actix_web::{delete, get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::jwt::TokenKind;
+use crate::auth::roles::{Admin, Role};
+use crate::auth::Auth;
+use crate::db::tokens::{self, ApiToken};
+use crate::domain::{self, Validator};
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::http::extract::{Json, Query};
+use crate::http::{created, Page, PageParams};
+use crate::openapi::*;
+use crate::state::AppState;
+
+const SORT: &str = "api_tokens:created_at";
+/// A token without `expires_at` is signed to last this long (100 years).
+const NO_EXPIRY_SECS: i64 = 100 * 365 * 24 * 3600;
+
+/// API tokens of the workspace (admin), oldest first; revoked ones included.
+#[utoipa::path(
+    tag = "api-tokens",
+    security(("bearer" = [])),
+    params(PageParams),
+    responses((status = 200, description = "A page of tokens", body = Page<ApiToken>), E400, E401, E403)
+)]
+#[get("/api-tokens")]
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    auth: Auth<Admin>,
+    Query(page): Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let limit = page.limit()?;
+    let after: Option<(DateTime<Utc>, Uuid)> = match &page.cursor {
+        Some(c) => Some(state.cursor_key.decode(auth.workspace_id, SORT, c)?),
+        None => None,
+    };
+    let mut rows = tokens::list_api(&state.pool, auth.workspace_id, after, limit + 1).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|t| state.cursor_key.encode(auth.workspace_id, SORT, &(t.created_at, t.id)))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page { data: rows, next_cursor }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiToken {
+    #[schema(example = "nightly import")]
+    pub name: String,
+    /// At most the creator's own role.
+    pub role: Role,
+    /// When it stops working; none: until revoked.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiToken {
+    #[serde(flatten)]
+    pub api_token: ApiToken,
+    /// The bearer token. Shown this once: store it now.
+    pub token: String,
+}
+
+/// Create an API token (admin). The token is in the response, once.
+#[utoipa::path(
+    tag = "api-tokens",
+    security(("bearer" = [])),
+    request_body = NewApiToken,
+    responses(
+        (status = 201, description = "Created", body = CreatedApiToken),
+        E400, E401, E403, E415, E422
+    )
+)]
+#[post("/api-tokens")]
+pub async fn create_token(
+    state: web::Data<AppState>,
+    auth: Auth<Admin>,
+    Json(body): Json<NewApiToken>,
+) -> ApiResult<HttpResponse> {
+    let mut v = Validator::default();
+    let name = v.check(domain::text("name", &body.name, 1, 200));
+    if body.role > auth.role {
+        v.push(FieldError::new("role", "cannot exceed your own role"));
+    }
+    if body.expires_at.is_some_and(|e| e <= Utc::now()) {
+        v.push(FieldError::new("expires_at", "must be in the future"));
+    }
+    v.finish()?;
+    let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
+    let creator = (auth.kind == TokenKind::Access).then_some(auth.user_id);
+    let api_token = tokens::insert_api(&state.pool, auth.workspace_id, &name, body.role, creator, body.expires_at).await?;
+    let exp = body.expires_at.map_or(Utc::now().timestamp() + NO_EXPIRY_SECS, |e| e.timestamp());
+    let token = state.keys.sign(auth.user_id, auth.workspace_id.0, body.role, api_token.id, TokenKind::Api, exp);
+    Ok(created(format!("/api/v1/api-tokens/{}", api_token.id), None, &CreatedApiToken { api_token, token }))
+}
+
+/// Revoke an API token (admin). Every instance refuses it within seconds.
+#[utoipa::path(
+    tag = "api-tokens",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "API token id")),
+    responses((status = 204, description = "Revoked"), E400, E401, E403, E404)
+)]
+#[delete("/api-tokens/{id}")]
+pub async fn delete_token(state: web::Data<AppState>, auth: Auth<Admin>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    if !tokens::revoke_api(&state.pool, auth.workspace_id, *id).await? {
+        return Err(ApiError::not_found("API token"));
+    }
+    state.revoked.insert(*id);
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,257 @@
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::jwt::TokenKind;
+use crate::auth::roles::Role;
+use crate::auth::{password, Auth};
+use crate::db::{tokens, users, workspaces};
+use crate::domain::{self, WorkspaceId};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::Json;
+use crate::openapi::*;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "owner@example.com")]
+    pub email: String,
+    #[schema(example = "correct horse battery staple")]
+    pub password: String,
+    /// Only needed when the same email has accounts in several workspaces.
+    pub workspace_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenPair {
+    /// A JWT to send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Lifetime of the access token, in seconds.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+    /// Single use: exchange it at `/auth/refresh` for a new pair.
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Issues an access token and a refresh token (a new family unless `family` is given).
+pub async fn issue_session(
+    db: impl sqlx::PgExecutor<'_>,
+    state: &AppState,
+    ws: WorkspaceId,
+    user_id: Uuid,
+    role: Role,
+    family: Option<Uuid>,
+) -> Result<TokenPair, ApiError> {
+    let ttl = state.settings.access_token_ttl.as_secs();
+    let exp = Utc::now().timestamp() + ttl as i64;
+    let access_token = state.keys.sign(user_id, ws.0, role, domain::new_id(), TokenKind::Access, exp);
+    let (refresh_token, hash) = tokens::new_refresh_token(ws);
+    let expires_at = Utc::now() + state.settings.refresh_token_ttl;
+    tokens::insert_refresh(db, ws, user_id, family.unwrap_or_else(domain::new_id), &hash, expires_at).await?;
+    Ok(TokenPair { access_token, token_type: "Bearer".into(), expires_in: ttl, refresh_token })
+}
+
+fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+/// Log in with email and password.
+///
+/// A wrong email and a wrong password get the same `401`, in the same time. Repeated failures
+/// for one email or one client address get `429` with `Retry-After`.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair),
+        E400, E401, E409, E415, E422, E429
+    )
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let ip = client_address(&req);
+    if let Err(retry_after) = state.throttle.check(&body.email, &ip) {
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    let candidates = users::credentials(&state.pool, &body.email, body.workspace_id.map(WorkspaceId)).await?;
+    let hashes = candidates.iter().map(|c| c.password_hash.clone()).collect();
+    let matched = password::verify_any(body.password.clone(), hashes).await?;
+    let wrong = || ApiError::Unauthorized("wrong email or password".into());
+    let Some(i) = matched else {
+        state.throttle.record_failure(&body.email, &ip);
+        return Err(wrong());
+    };
+    let user = &candidates[i];
+    if user.disabled {
+        state.throttle.record_failure(&body.email, &ip);
+        return Err(wrong());
+    }
+    state.throttle.record_success(&body.email);
+    let pair = issue_session(&state.pool, &state, WorkspaceId(user.workspace_id), user.id, user.role, None).await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// Exchange a refresh token for a new pair.
+///
+/// The refresh token is spent (rotation). Presenting a spent token again revokes every token
+/// of its login (reuse detection): someone else may hold a copy.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 200, description = "A new pair", body = TokenPair), E400, E401, E415, E422)
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(state: web::Data<AppState>, Json(body): Json<RefreshRequest>) -> ApiResult<HttpResponse> {
+    let invalid = || ApiError::Unauthorized("the refresh token is invalid, expired or revoked".into());
+    let (ws, hash) = tokens::parse_refresh_token(&body.refresh_token).ok_or_else(invalid)?;
+    let mut tx = state.pool.begin().await?;
+    let row = tokens::lock_refresh(&mut *tx, ws, &hash).await?.ok_or_else(invalid)?;
+    if row.used_at.is_some() || row.revoked_at.is_some() {
+        tokens::revoke_family(&mut *tx, ws, row.family_id).await?;
+        tx.commit().await?;
+        log::warn!("refresh token reuse in workspace {ws}: family {} revoked", row.family_id);
+        return Err(ApiError::Unauthorized(
+            "the refresh token was already used; every session of this login is revoked".into(),
+        ));
+    }
+    if row.expires_at <= Utc::now() || row.disabled {
+        return Err(invalid());
+    }
+    tokens::mark_used(&mut *tx, ws, row.id).await?;
+    let pair = issue_session(&mut *tx, &state, ws, row.user_id, row.role, Some(row.family_id)).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// Log out: revoke a refresh token.
+///
+/// Always `204`, also for a token that is unknown or already revoked.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 204, description = "Revoked"), E400, E415, E422)
+)]
+#[post("/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, Json(body): Json<RefreshRequest>) -> ApiResult<HttpResponse> {
+    if let Some((ws, hash)) = tokens::parse_refresh_token(&body.refresh_token) {
+        let mut tx = state.pool.begin().await?;
+        if let Some(row) = tokens::lock_refresh(&mut *tx, ws, &hash).await? {
+            tokens::revoke_family(&mut *tx, ws, row.family_id).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// The user behind the token (for an API token: the user who created it, if still there).
+    pub user: Option<users::User>,
+    /// The role of this token.
+    pub role: Role,
+    pub workspace: workspaces::Workspace,
+    /// `access` (a login session) or `api` (an API token).
+    #[schema(example = "access")]
+    pub token_kind: String,
+}
+
+/// The caller: user, role and workspace.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = Me), E401)
+)]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    let workspace = workspaces::get(&state.pool, auth.workspace_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the token's workspace no longer exists".into()))?;
+    let user = users::get(&state.pool, auth.workspace_id, auth.user_id).await?;
+    if user.is_none() && auth.kind == TokenKind::Access {
+        return Err(ApiError::Unauthorized("the token's user no longer exists".into()));
+    }
+    let token_kind = match auth.kind {
+        TokenKind::Access => "access",
+        TokenKind::Api => "api",
+    };
+    Ok(HttpResponse::Ok().json(Me { user, role: auth.role, workspace, token_kind: token_kind.into() }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {
+    #[schema(example = "Acme Ltd")]
+    pub workspace_name: String,
+    /// ISO 4217 (default `EUR`).
+    #[schema(example = "EUR")]
+    pub currency: Option<String>,
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignUpResponse {
+    pub workspace: workspaces::Workspace,
+    pub user: users::User,
+    pub tokens: TokenPair,
+}
+
+/// Sign up: a new workspace and its owner.
+///
+/// Only when the server allows it (`RAPPORT_ALLOW_SIGNUP`); else `403`.
+#[utoipa::path(
+    tag = "auth",
+    request_body = SignUpRequest,
+    responses(
+        (status = 201, description = "Created; the owner is logged in", body = SignUpResponse),
+        E400, E403, E415, E422
+    )
+)]
+#[post("/workspaces")]
+pub async fn sign_up(state: web::Data<AppState>, Json(body): Json<SignUpRequest>) -> ApiResult<HttpResponse> {
+    if !state.settings.allow_signup {
+        return Err(ApiError::Forbidden("sign-up is disabled on this server".into()));
+    }
+    let mut v = domain::Validator::default();
+    let ws_name = v.check(domain::text("workspace_name", &body.workspace_name, 1, 200));
+    let currency = v.check(domain::currency("currency", body.currency.as_deref().unwrap_or("EUR")));
+    let email = v.check(domain::email("email", &body.email));
+    let name = v.check(domain::text("name", &body.name, 1, 200));
+    v.check(password::validate("password", &body.password));
+    v.finish()?;
+    let (Some(ws_name), Some(currency), Some(email), Some(name)) = (ws_name, currency, email, name) else {
+        return Err(ApiError::internal("validated values missing"));
+    };
+    let hash = password::hash(body.password).await?;
+    let mut tx = state.pool.begin().await?;
+    let (workspace, user) = workspaces::create(
+        &mut tx,
+        &ws_name,
+        &currency,
+        workspaces::NewOwner { email: &email, name: &name, password_hash: &hash },
+    )
+    .await?;
+    let tokens = issue_session(&mut *tx, &state, WorkspaceId(workspace.id), user.id, Role::Owner, None).await?;
+    tx.commit().await?;
+    Ok(crate::http::created(
+        "/api/v1/workspace".into(),
+        Some(workspace.version),
+        &SignUpResponse { workspace, user, tokens },
+    ))
+}

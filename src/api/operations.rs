@@ -1,0 +1,53 @@
+//! Health and metrics: outside `/api/v1`, no auth.
+
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult};
+use crate::openapi::E503;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// The process is up.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Up", body = Health)))]
+#[get("/health/live")]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok".into() })
+}
+
+/// The database is reachable and fully migrated.
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "Ready", body = Health), E503)
+)]
+#[get("/health/ready")]
+pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let latest = crate::startup::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied: Result<Option<i64>, _> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success").fetch_one(&state.pool).await;
+    match applied {
+        Ok(Some(v)) if v >= latest => Ok(HttpResponse::Ok().json(Health { status: "ok".into() })),
+        Ok(_) => Err(ApiError::Unavailable("the database is not fully migrated".into())),
+        Err(e) => {
+            log::warn!("readiness check: {e}");
+            Err(ApiError::Unavailable("the database is not reachable".into()))
+        }
+    }
+}
+
+/// Prometheus metrics: requests by route and status, latencies, pool usage.
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let body = state.metrics.render(state.pool.size(), state.pool.num_idle(), state.settings.db_max_connections);
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
+}

@@ -1,0 +1,83 @@
+use actix_web::{get, patch, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::roles::Owner;
+use crate::auth::Auth;
+use crate::db::workspaces::{self, Workspace};
+use crate::domain::{self, Validator};
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{if_match, Json};
+use crate::http::versioned;
+use crate::openapi::*;
+use crate::state::AppState;
+
+/// The caller's workspace.
+#[utoipa::path(
+    tag = "workspace",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The workspace", body = Workspace), E401)
+)]
+#[get("/workspace")]
+pub async fn get_workspace(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    let ws = workspaces::get(&state.pool, auth.workspace_id).await?.ok_or_else(|| ApiError::not_found("workspace"))?;
+    Ok(versioned(ws.version, &ws))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspacePatch {
+    pub name: Option<String>,
+    /// ISO 4217.
+    pub currency: Option<String>,
+    /// IANA time zone name, e.g. `America/Sao_Paulo`.
+    pub timezone: Option<String>,
+}
+
+/// Change the workspace (owner).
+///
+/// A JSON merge patch of `name`, `currency`, `timezone`. With `If-Match`, applies only to that
+/// version (`412` otherwise).
+#[utoipa::path(
+    tag = "workspace",
+    security(("bearer" = [])),
+    request_body(content = WorkspacePatch, content_type = "application/merge-patch+json"),
+    params(("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")),
+    responses((status = 200, description = "Changed", body = Workspace), E400, E401, E403, E412, E415, E422)
+)]
+#[patch("/workspace")]
+pub async fn patch_workspace(
+    state: web::Data<AppState>,
+    auth: Auth<Owner>,
+    req: HttpRequest,
+    Json(body): Json<WorkspacePatch>,
+) -> ApiResult<HttpResponse> {
+    let expected = if_match(&req)?;
+    let mut v = Validator::default();
+    let name = body.name.as_deref().and_then(|n| v.check(domain::text("name", n, 1, 200)));
+    let currency = body.currency.as_deref().and_then(|c| v.check(domain::currency("currency", c)));
+    if let Some(tz) = body.timezone.as_deref() {
+        if tz.len() > 64 || !workspaces::timezone_exists(&state.pool, tz).await? {
+            v.push(crate::error::FieldError::new("timezone", "is not a known IANA time zone"));
+        }
+    }
+    v.finish()?;
+    match workspaces::update(
+        &state.pool,
+        auth.workspace_id,
+        name.as_deref(),
+        currency.as_deref(),
+        body.timezone.as_deref(),
+        expected,
+    )
+    .await?
+    {
+        Some(ws) => Ok(versioned(ws.version, &ws)),
+        None => {
+            let current = workspaces::get(&state.pool, auth.workspace_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("workspace"))?;
+            Err(ApiError::PreconditionFailed { current: current.version })
+        }
+    }
+}

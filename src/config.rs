@@ -1,0 +1,205 @@
+//! Typed settings, read once at start from the environment (and `.env` if present).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A setting that could not be used: names the variable and says why.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value for {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `DATABASE_URL` is set: use that server.
+    External(String),
+    /// `DATABASE_URL` is unset: run a private PostgreSQL in the data directory.
+    Embedded,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: IpAddr,
+    pub port: u16,
+    pub workers: usize,
+    pub database: Database,
+    pub data_dir: PathBuf,
+    pub db_max_connections: u32,
+    /// `None` means "generate one and keep it in the data directory" (embedded mode only).
+    pub jwt_secret: Option<String>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub allow_signup: bool,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    pub workspace_name: String,
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub login_max_failures: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_window: Duration,
+    pub shutdown_timeout: Duration,
+}
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// Reads the process environment (after loading `.env` if there is one).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Builds settings from a map of variables; every missing variable takes its default.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let database = match get("DATABASE_URL") {
+            Some(url) => {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(ConfigError {
+                        variable: "DATABASE_URL",
+                        reason: "must be a postgres:// or postgresql:// URL".into(),
+                    });
+                }
+                Database::External(url)
+            }
+            None => Database::Embedded,
+        };
+        let jwt_secret = get("RAPPORT_JWT_SECRET");
+        if let Some(secret) = &jwt_secret {
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                return Err(ConfigError {
+                    variable: "RAPPORT_JWT_SECRET",
+                    reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                });
+            }
+        } else if database != Database::Embedded {
+            return Err(ConfigError {
+                variable: "RAPPORT_JWT_SECRET",
+                reason: format!(
+                    "must be set (at least {MIN_JWT_SECRET_BYTES} bytes) when DATABASE_URL is set"
+                ),
+            });
+        }
+        let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let settings = Settings {
+            host: parse(vars, "RAPPORT_HOST", "127.0.0.1")?,
+            port: parse(vars, "RAPPORT_PORT", "8080")?,
+            workers: parse(vars, "RAPPORT_WORKERS", &default_workers.to_string())?,
+            database,
+            data_dir: PathBuf::from(get("RAPPORT_DATA_DIR").unwrap_or_else(|| "./.rapport".into())),
+            db_max_connections: parse(vars, "RAPPORT_DB_MAX_CONNECTIONS", "16")?,
+            jwt_secret,
+            jwt_issuer: get("RAPPORT_JWT_ISSUER").unwrap_or_else(|| "rapport".into()),
+            jwt_audience: get("RAPPORT_JWT_AUDIENCE").unwrap_or_else(|| "rapport-api".into()),
+            access_token_ttl: Duration::from_secs(parse(vars, "RAPPORT_ACCESS_TOKEN_TTL_SECS", "900")?),
+            refresh_token_ttl: Duration::from_secs(parse(
+                vars,
+                "RAPPORT_REFRESH_TOKEN_TTL_SECS",
+                "2592000",
+            )?),
+            allow_signup: parse_bool(vars, "RAPPORT_ALLOW_SIGNUP", false)?,
+            admin_email: get("RAPPORT_ADMIN_EMAIL"),
+            admin_password: get("RAPPORT_ADMIN_PASSWORD"),
+            workspace_name: get("RAPPORT_WORKSPACE_NAME").unwrap_or_else(|| "Rapport".into()),
+            cors_origins: get("RAPPORT_CORS_ORIGINS")
+                .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
+            max_body_bytes: parse(vars, "RAPPORT_MAX_BODY_BYTES", "8388608")?,
+            login_max_failures: parse(vars, "RAPPORT_LOGIN_MAX_FAILURES", "5")?,
+            login_max_failures_per_ip: parse(vars, "RAPPORT_LOGIN_MAX_FAILURES_PER_IP", "50")?,
+            login_window: Duration::from_secs(parse(vars, "RAPPORT_LOGIN_WINDOW_SECS", "900")?),
+            shutdown_timeout: Duration::from_secs(parse(vars, "RAPPORT_SHUTDOWN_TIMEOUT_SECS", "30")?),
+        };
+        positive("RAPPORT_WORKERS", settings.workers as u64)?;
+        positive("RAPPORT_DB_MAX_CONNECTIONS", settings.db_max_connections.into())?;
+        positive("RAPPORT_ACCESS_TOKEN_TTL_SECS", settings.access_token_ttl.as_secs())?;
+        positive("RAPPORT_REFRESH_TOKEN_TTL_SECS", settings.refresh_token_ttl.as_secs())?;
+        positive("RAPPORT_MAX_BODY_BYTES", settings.max_body_bytes as u64)?;
+        positive("RAPPORT_LOGIN_MAX_FAILURES", settings.login_max_failures.into())?;
+        positive("RAPPORT_LOGIN_MAX_FAILURES_PER_IP", settings.login_max_failures_per_ip.into())?;
+        positive("RAPPORT_LOGIN_WINDOW_SECS", settings.login_window.as_secs())?;
+        if settings.admin_email.is_some() != settings.admin_password.is_some() {
+            return Err(ConfigError {
+                variable: "RAPPORT_ADMIN_PASSWORD",
+                reason: "RAPPORT_ADMIN_EMAIL and RAPPORT_ADMIN_PASSWORD go together".into(),
+            });
+        }
+        Ok(settings)
+    }
+}
+
+fn parse<T: FromStr>(vars: &HashMap<String, String>, name: &'static str, default: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    let raw = vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).unwrap_or(default);
+    raw.parse::<T>().map_err(|e| ConfigError { variable: name, reason: format!("{raw:?}: {e}") })
+}
+
+fn parse_bool(vars: &HashMap<String, String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match vars.get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(ConfigError { variable: name, reason: format!("{other:?} is not a boolean (true/false)") }),
+    }
+}
+
+fn positive(name: &'static str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(ConfigError { variable: name, reason: "must be greater than 0".into() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        let s = Settings::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(s.database, Database::Embedded);
+        assert_eq!(s.port, 8080);
+        assert!(s.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn invalid_value_names_the_variable() {
+        let err = Settings::from_vars(&vars(&[("RAPPORT_PORT", "eighty")])).unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_PORT");
+        let err = Settings::from_vars(&vars(&[("RAPPORT_ALLOW_SIGNUP", "maybe")])).unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_ALLOW_SIGNUP");
+    }
+
+    #[test]
+    fn external_database_needs_a_long_secret() {
+        let err = Settings::from_vars(&vars(&[("DATABASE_URL", "postgres://x/y")])).unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_JWT_SECRET");
+        let err = Settings::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("RAPPORT_JWT_SECRET", "short"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_JWT_SECRET");
+        let ok = Settings::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("RAPPORT_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ]));
+        assert!(ok.is_ok());
+    }
+}

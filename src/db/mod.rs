@@ -1,0 +1,13 @@
+//! SQL, one module per resource. Every tenant query takes a `WorkspaceId`.
+
+pub mod tokens;
+pub mod users;
+pub mod workspaces;
+
+/// The name of the constraint a database error violated, if any.
+pub fn violated_constraint(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}

@@ -1,0 +1,182 @@
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{FromRow, PgExecutor};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::roles::Role;
+use crate::domain::{new_id, WorkspaceId};
+
+/// A refresh token is `<workspace id>.<32 random bytes>`; only its SHA-256 is stored.
+pub fn new_refresh_token(ws: WorkspaceId) -> (String, Vec<u8>) {
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let token = format!("{}.{}", ws.0.simple(), URL_SAFE_NO_PAD.encode(secret));
+    let hash = Sha256::digest(token.as_bytes()).to_vec();
+    (token, hash)
+}
+
+/// The workspace a refresh token names, and the token's hash.
+pub fn parse_refresh_token(token: &str) -> Option<(WorkspaceId, Vec<u8>)> {
+    let (ws, secret) = token.split_once('.')?;
+    let ws = Uuid::try_parse(ws).ok()?;
+    if URL_SAFE_NO_PAD.decode(secret).ok()?.len() != 32 {
+        return None;
+    }
+    Some((WorkspaceId(ws), Sha256::digest(token.as_bytes()).to_vec()))
+}
+
+pub async fn insert_refresh(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    user_id: Uuid,
+    family_id: Uuid,
+    hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (workspace_id, id, user_id, family_id, token_hash, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(ws)
+    .bind(new_id())
+    .bind(user_id)
+    .bind(family_id)
+    .bind(hash)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, FromRow)]
+pub struct RefreshRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub family_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub role: Role,
+    pub disabled: bool,
+}
+
+/// The token's row, locked for the rotation.
+pub async fn lock_refresh(db: impl PgExecutor<'_>, ws: WorkspaceId, hash: &[u8]) -> Result<Option<RefreshRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.id, r.user_id, r.family_id, r.expires_at, r.used_at, r.revoked_at, u.role, u.disabled
+           FROM refresh_tokens r JOIN users u ON u.workspace_id = r.workspace_id AND u.id = r.user_id
+          WHERE r.workspace_id = $1 AND r.token_hash = $2
+          FOR UPDATE OF r",
+    )
+    .bind(ws)
+    .bind(hash)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn mark_used(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_family(db: impl PgExecutor<'_>, ws: WorkspaceId, family_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now()
+          WHERE workspace_id = $1 AND family_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(ws)
+    .bind(family_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Ends every session of a user (on disable, password change or deletion).
+pub async fn revoke_user_sessions(db: impl PgExecutor<'_>, ws: WorkspaceId, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now()
+          WHERE workspace_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(ws)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// An API token as listed; the secret is shown only once, at creation.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    pub created_by: Option<Uuid>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+const API_COLUMNS: &str = "id, name, role, created_by, expires_at, revoked_at, created_at";
+
+pub async fn insert_api(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    name: &str,
+    role: Role,
+    created_by: Option<Uuid>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<ApiToken, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO api_tokens (workspace_id, id, name, role, created_by, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {API_COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(new_id())
+    .bind(name)
+    .bind(role)
+    .bind(created_by)
+    .bind(expires_at)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn list_api(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<ApiToken>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {API_COLUMNS} FROM api_tokens
+          WHERE workspace_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+          ORDER BY created_at, id LIMIT $4"
+    ))
+    .bind(ws)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Revokes the token; `false` when the workspace has no such token.
+pub async fn revoke_api(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
+    let found: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())
+          WHERE workspace_id = $1 AND id = $2 RETURNING id",
+    )
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}

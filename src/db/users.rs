@@ -1,0 +1,152 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::roles::Role;
+use crate::domain::{new_id, WorkspaceId};
+
+/// A user of a workspace. The password hash is never part of it.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+const COLUMNS: &str = "id, email, name, role, disabled, created_at, updated_at, version";
+pub const EMAIL_KEY: &str = "users_workspace_email_key";
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+    role: Role,
+) -> Result<User, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO users (workspace_id, id, email, name, password_hash, role)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(new_id())
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .bind(role)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE workspace_id = $1 AND id = $2"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// A login candidate: the user, its workspace and its password hash.
+#[derive(Debug, FromRow)]
+pub struct Credentials {
+    pub workspace_id: Uuid,
+    pub id: Uuid,
+    pub role: Role,
+    pub disabled: bool,
+    pub password_hash: String,
+}
+
+/// Accounts with this email, in any workspace (or in the given one).
+pub async fn credentials(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    ws: Option<WorkspaceId>,
+) -> Result<Vec<Credentials>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT workspace_id, id, role, disabled, password_hash FROM users
+          WHERE lower(email) = lower($1) AND ($2::uuid IS NULL OR workspace_id = $2)
+          ORDER BY created_at LIMIT 20",
+    )
+    .bind(email)
+    .bind(ws)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<User>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users
+          WHERE workspace_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+          ORDER BY created_at, id LIMIT $4"
+    ))
+    .bind(ws)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+pub struct Changes<'a> {
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<&'a str>,
+}
+
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    id: Uuid,
+    c: Changes<'_>,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE users SET email = coalesce($3, email), name = coalesce($4, name),
+                role = coalesce($5, role), disabled = coalesce($6, disabled),
+                password_hash = coalesce($7, password_hash), version = version + 1
+          WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(id)
+    .bind(c.email)
+    .bind(c.name)
+    .bind(c.role)
+    .bind(c.disabled)
+    .bind(c.password_hash)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Active owners other than `except`, locked, so two concurrent demotions cannot both pass.
+pub async fn other_active_owners(db: impl PgExecutor<'_>, ws: WorkspaceId, except: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM users
+          WHERE workspace_id = $1 AND id <> $2 AND role = 'owner' AND NOT disabled FOR UPDATE) o",
+    )
+    .bind(ws)
+    .bind(except)
+    .fetch_one(db)
+    .await
+}

@@ -1,0 +1,273 @@
+//! One error type for the whole API, rendered as RFC 9457 `application/problem+json`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+tokio::task_local! {
+    /// The id of the request being served; set by the request-id middleware so that every
+    /// problem document can carry it.
+    pub static REQUEST_ID: String;
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    /// Where the value is: a body path (`tags[3]`), a query parameter or a header.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:rapport:problem:validation_failed",
+    "title": "Validation failed",
+    "status": 422,
+    "detail": "One or more fields are invalid.",
+    "code": "validation_failed",
+    "errors": [{"field": "email", "message": "is not a valid email address"}],
+    "request_id": "0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11"
+}))]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine word: `validation_failed`, `malformed_request`, `unauthorized`,
+    /// `forbidden`, `not_found`, `conflict`, `precondition_failed`,
+    /// `payload_too_large`, `unsupported_media_type`, `rate_limited`, `unavailable`, `internal`.
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("{detail}")]
+    Malformed { detail: String, errors: Vec<FieldError> },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: Vec<String> },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the resource has changed (If-Match does not match version {current})")]
+    PreconditionFailed { current: i64 },
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many attempts; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] InternalError),
+}
+
+/// A failure of ours: logged with its whole cause chain, never shown to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        ApiError::Malformed { detail: detail.into(), errors: Vec::new() }
+    }
+
+    pub fn malformed_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let f = FieldError::new(field, message);
+        ApiError::Malformed { detail: format!("{}: {}", f.field, f.message), errors: vec![f] }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::NotFound(format!("{what} not found"))
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::Internal(InternalError::Other(message.into()))
+    }
+
+    /// A problem for an error that only has a status (errors from outside our handlers).
+    pub fn from_status(status: StatusCode, detail: String) -> Self {
+        match status.as_u16() {
+            401 => ApiError::Unauthorized(detail),
+            403 => ApiError::Forbidden(detail),
+            404 => ApiError::NotFound(detail),
+            409 => ApiError::Conflict(detail),
+            413 => ApiError::PayloadTooLarge { limit: 0 },
+            415 => ApiError::UnsupportedMediaType(detail),
+            422 => ApiError::validation("body", detail),
+            429 => ApiError::RateLimited { retry_after: 1 },
+            503 => ApiError::Unavailable(detail),
+            400..=499 => ApiError::malformed(detail),
+            _ => ApiError::internal(detail),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::Malformed { .. } => "malformed_request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            // The contract's codes have no word of their own for 405: the request is malformed.
+            ApiError::MethodNotAllowed { .. } => "malformed_request",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed { .. } => "precondition_failed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "Validation failed",
+            ApiError::Malformed { .. } => "Malformed request",
+            ApiError::Unauthorized(_) => "Unauthorized",
+            ApiError::Forbidden(_) => "Forbidden",
+            ApiError::NotFound(_) => "Not found",
+            ApiError::MethodNotAllowed { .. } => "Method not allowed",
+            ApiError::Conflict(_) => "Conflict",
+            ApiError::PreconditionFailed { .. } => "Precondition failed",
+            ApiError::PayloadTooLarge { .. } => "Payload too large",
+            ApiError::UnsupportedMediaType(_) => "Unsupported media type",
+            ApiError::RateLimited { .. } => "Too many requests",
+            ApiError::Unavailable(_) => "Service unavailable",
+            ApiError::Internal(_) => "Internal error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Validation(errors) if errors.len() == 1 => {
+                format!("{}: {}", errors[0].field, errors[0].message)
+            }
+            ApiError::Validation(_) => "One or more fields are invalid.".into(),
+            ApiError::MethodNotAllowed { allow } => {
+                format!("This resource supports {}.", allow.join(", "))
+            }
+            ApiError::Internal(_) => "An unexpected error occurred; it has been logged.".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let code = self.code();
+        let errors = match self {
+            ApiError::Validation(errors) => Some(errors.clone()),
+            ApiError::Malformed { errors, .. } if !errors.is_empty() => Some(errors.clone()),
+            _ => None,
+        };
+        Problem {
+            type_: format!("urn:rapport:problem:{code}"),
+            title: self.title().into(),
+            status: self.status_code().as_u16(),
+            detail: self.detail(),
+            code: code.into(),
+            errors,
+            request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            // Class 22 is "data exception": a value the database cannot store (a NUL byte in
+            // text, an out-of-range number). That is the client's input, not our failure.
+            if db.code().is_some_and(|c| c.starts_with("22")) {
+                return ApiError::validation("body", format!("a value cannot be stored: {}", db.message()));
+            }
+        }
+        ApiError::Internal(InternalError::Database(e))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(e) = self {
+            log::error!("internal error: {}", error_chain(e));
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        match self {
+            ApiError::Unauthorized(_) => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"rapport\", error=\"invalid_token\""));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                res.insert_header((header::ALLOW, allow.join(", ")));
+            }
+            ApiError::RateLimited { retry_after } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::PreconditionFailed { current } => {
+                res.insert_header((header::ETAG, format!("\"{current}\"")));
+            }
+            _ => {}
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        res.body(body)
+    }
+}
+
+/// The error and all its sources on one line, for the log.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

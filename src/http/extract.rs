@@ -1,0 +1,167 @@
+//! Request extractors that turn every kind of bad input into a problem document that names
+//! the field: JSON bodies, query strings, path parameters, `If-Match`.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// The largest request body accepted, in bytes (from `RAPPORT_MAX_BODY_BYTES`).
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON request body: `415` for another content type, `413` over the limit, `400` when it is
+/// not JSON, `422` naming the field when it is JSON of the wrong shape.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let checked = check_json_content_type(req);
+        let body = read_body(req, payload);
+        Box::pin(async move {
+            checked?;
+            let bytes = body.await?;
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+pub fn check_json_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Err(ApiError::UnsupportedMediaType("Content-Type must be application/json".into()));
+    };
+    let mime = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type must be application/json, not {mime:?}"
+        )))
+    }
+}
+
+/// Reads the whole body, refusing more than the configured limit (`413`) as early as the
+/// `Content-Length` tells, else as soon as the stream passes it.
+pub fn read_body(req: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'static, Result<bytes::Bytes, ApiError>> {
+    let limit = req.app_data::<BodyLimit>().map_or(1 << 20, |l| l.0);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if declared.is_some_and(|n| n > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let mut body = bytes::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| match e {
+                actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge { limit },
+                other => ApiError::malformed(format!("the body could not be read: {other}")),
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    })
+}
+
+/// Parses JSON: syntax errors are `400 malformed_request`, shape errors `422` with the path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = strip_position(&inner.to_string());
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
+                ApiError::Validation(vec![FieldError::new(field, message)])
+            }
+            _ => malformed_json(message),
+        }
+    })?;
+    de.end().map_err(|e| malformed_json(strip_position(&e.to_string())))?;
+    Ok(value)
+}
+
+fn malformed_json(message: String) -> ApiError {
+    ApiError::Malformed {
+        detail: format!("the body is not valid JSON: {message}"),
+        errors: vec![FieldError::new("body", message)],
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// A query string: an unknown parameter or a value of the wrong type is `400` naming it.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(qs));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let field = if path == "." || path.is_empty() { unknown_field(&message).unwrap_or("query".into()) } else { path };
+        ApiError::malformed_field(field, message)
+    })
+}
+
+fn form_urlencoded_parse(qs: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(qs.as_bytes())
+}
+
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest[..rest.find('`')?].to_owned())
+}
+
+/// `If-Match: "<version>"` (weak or strong), or `*`. `None` when absent or `*`.
+pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let raw = value.to_str().map_err(|_| ApiError::malformed_field("If-Match", "is not ASCII"))?.trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    let tag = raw.strip_prefix("W/").unwrap_or(raw);
+    tag.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::malformed_field("If-Match", "must be an entity tag such as \"3\""))
+}
+
+/// Path parameter errors (a malformed UUID, say) are `400`, naming the parameter.
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default().error_handler(|err, _req| {
+        ApiError::malformed(format!("invalid path parameter: {err}")).into()
+    })
+}

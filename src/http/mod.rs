@@ -1,0 +1,60 @@
+//! HTTP plumbing shared by every resource: extractors, middleware, fallbacks, response helpers.
+
+pub mod cursor;
+pub mod extract;
+pub mod fallback;
+pub mod idempotency;
+pub mod metrics;
+pub mod request_id;
+
+use actix_web::http::header;
+use actix_web::HttpResponse;
+use serde::Serialize;
+
+/// `201 Created` with `Location` and, for versioned resources, `ETag`.
+pub fn created<T: Serialize>(location: String, version: Option<i64>, body: &T) -> HttpResponse {
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, location));
+    if let Some(v) = version {
+        res.insert_header((header::ETAG, format!("\"{v}\"")));
+    }
+    res.json(body)
+}
+
+/// `200 OK` with the resource and its `ETag`.
+pub fn versioned<T: Serialize>(version: i64, body: &T) -> HttpResponse {
+    HttpResponse::Ok().insert_header((header::ETAG, format!("\"{version}\""))).json(body)
+}
+
+/// A page of a list: `{"data": [...], "next_cursor": string|null}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    /// Pass as `?cursor=` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `?limit=` and `?cursor=`, shared by every list.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1..200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+impl PageParams {
+    pub fn limit(&self) -> Result<i64, crate::error::ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(_) => Err(crate::error::ApiError::malformed_field("limit", format!("must be 1 to {MAX_LIMIT}"))),
+        }
+    }
+}

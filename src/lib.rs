@@ -1,0 +1,13 @@
+//! Rapport: an API-first CRM backend.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod embedded;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod startup;
+pub mod state;

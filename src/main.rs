@@ -1,0 +1,225 @@
+//! The `rapport` command: serve the API, migrate, create owners, mint tokens, print the spec.
+
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use rapport::auth::jwt::{JwtKeys, TokenKind};
+use rapport::auth::roles::Role;
+use rapport::config::{Database, Settings};
+use rapport::domain::WorkspaceId;
+use rapport::embedded::EmbeddedPostgres;
+use rapport::startup::{self, Application};
+
+#[derive(Parser)]
+#[command(name = "rapport", version, about = "Rapport: an API-first CRM backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server (embedded PostgreSQL when DATABASE_URL is unset).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Manage owners.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Mint an API token for scripts, printed once.
+    Token {
+        /// Email of the user the token acts for (its workspace is the token's).
+        #[arg(long)]
+        email: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[arg(long, default_value = "member", value_parser = parse_role)]
+        role: Role,
+        /// Days until it expires; without it, until revoked.
+        #[arg(long)]
+        expires_days: Option<i64>,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a workspace and its owner.
+    Create {
+        #[arg(long, env = "RAPPORT_ADMIN_EMAIL")]
+        email: String,
+        #[arg(long, env = "RAPPORT_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "Owner")]
+        name: String,
+        #[arg(long, env = "RAPPORT_WORKSPACE_NAME", default_value = "Rapport")]
+        workspace: String,
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        let doc = rapport::openapi::document();
+        println!("{}", doc.to_pretty_json().unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rapport: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rapport: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rapport: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The database URL, and the embedded server when there is one (stopped when dropped).
+async fn database(settings: &Settings) -> Result<(String, Option<EmbeddedPostgres>), AnyError> {
+    match &settings.database {
+        Database::External(url) => Ok((url.clone(), None)),
+        Database::Embedded => {
+            let dir = settings.data_dir.clone();
+            let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir)).await??;
+            startup::ensure_database(&pg.url("postgres"), "rapport").await?;
+            Ok((pg.url("rapport"), Some(pg)))
+        }
+    }
+}
+
+fn jwt_secret(settings: &Settings) -> Result<String, AnyError> {
+    match &settings.jwt_secret {
+        Some(s) => Ok(s.clone()),
+        None => Ok(startup::embedded_jwt_secret(&settings.data_dir)?),
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> Result<(), AnyError> {
+    let (url, embedded) = database(&settings).await?;
+    let pool = startup::connect(&url, settings.db_max_connections).await?;
+    startup::MIGRATOR.run(&pool).await?;
+    let result = match command {
+        Command::Serve => serve(settings, pool, embedded.is_some()).await,
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::Create { email, password, name, workspace, currency } } => {
+            admin_create(&pool, &email, &password, &name, &workspace, &currency).await
+        }
+        Command::Token { email, name, role, expires_days } => {
+            mint_token(&pool, &settings, &email, &name, role, expires_days).await
+        }
+        Command::Openapi => Ok(()),
+    };
+    drop(embedded);
+    result
+}
+
+async fn serve(settings: Settings, pool: sqlx::PgPool, embedded: bool) -> Result<(), AnyError> {
+    let first = startup::bootstrap(&pool, &settings, embedded).await.map_err(|e| e.to_string())?;
+    let secret = jwt_secret(&settings)?;
+    let host = settings.host;
+    let data_dir = settings.data_dir.display().to_string();
+    let app = Application::build(settings, pool, secret.as_bytes()).await?;
+    let base = format!("http://{host}:{}", app.port());
+    println!("Rapport {} is listening on {base}", env!("CARGO_PKG_VERSION"));
+    println!("  API:         {base}/api/v1");
+    println!("  Swagger UI:  {base}/swagger-ui/");
+    println!("  Health:      {base}/health/ready");
+    if embedded {
+        println!("  Database:    embedded PostgreSQL in {data_dir}");
+    }
+    match first {
+        Some(FirstOwnerView { email, generated_password: Some(password) }) => {
+            println!("  First owner: {email} / {password}   (generated: shown this once, keep it)");
+            println!("  Log in:      curl -s {base}/api/v1/auth/login -H 'content-type: application/json' \\");
+            println!("                 -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}'");
+        }
+        Some(FirstOwnerView { email, generated_password: None }) => {
+            println!("  First owner: {email} (password from RAPPORT_ADMIN_PASSWORD)");
+        }
+        None => println!("  Log in:      POST {base}/api/v1/auth/login {{\"email\",\"password\"}}"),
+    }
+    app.run_until_stopped().await?;
+    println!("Rapport stopped");
+    Ok(())
+}
+
+use startup::FirstOwner as FirstOwnerView;
+
+async fn admin_create(
+    pool: &sqlx::PgPool,
+    email: &str,
+    password: &str,
+    name: &str,
+    workspace: &str,
+    currency: &str,
+) -> Result<(), AnyError> {
+    let email = rapport::domain::email("--email", email).map_err(|e| e.message)?;
+    rapport::auth::password::validate("--password", password).map_err(|e| format!("--password {}", e.message))?;
+    let hash = rapport::auth::password::hash(password.to_owned()).await.map_err(|e| e.to_string())?;
+    let mut tx = pool.begin().await?;
+    let (ws, user) = rapport::db::workspaces::create(
+        &mut tx,
+        workspace,
+        currency,
+        rapport::db::workspaces::NewOwner { email: &email, name, password_hash: &hash },
+    )
+    .await?;
+    tx.commit().await?;
+    println!("created workspace {} ({}) with owner {} ({})", ws.name, ws.id, user.email, user.id);
+    Ok(())
+}
+
+async fn mint_token(
+    pool: &sqlx::PgPool,
+    settings: &Settings,
+    email: &str,
+    name: &str,
+    role: Role,
+    expires_days: Option<i64>,
+) -> Result<(), AnyError> {
+    let accounts = rapport::db::users::credentials(pool, email, None).await?;
+    let [user] = accounts.as_slice() else {
+        return Err(format!("expected exactly one user with email {email}, found {}", accounts.len()).into());
+    };
+    if role > user.role {
+        return Err(format!("the token's role cannot exceed the user's ({})", user.role.as_str()).into());
+    }
+    let ws = WorkspaceId(user.workspace_id);
+    let expires_at = expires_days.map(|d| Utc::now() + chrono::Duration::days(d));
+    let token = rapport::db::tokens::insert_api(pool, ws, name, role, Some(user.id), expires_at).await?;
+    let secret = jwt_secret(settings)?;
+    let keys = JwtKeys::new(secret.as_bytes(), &settings.jwt_issuer, &settings.jwt_audience);
+    let exp = expires_at.map_or(Utc::now().timestamp() + 100 * 365 * 24 * 3600, |e| e.timestamp());
+    println!("{}", keys.sign(user.id, ws.0, role, token.id, TokenKind::Api, exp));
+    Ok(())
+}

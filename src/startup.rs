@@ -1,0 +1,201 @@
+//! Building and running the application: database, migrations, first workspace, HTTP server.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpServer};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use utoipa::OpenApi;
+use utoipa_actix_web::{scope, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::revocation::{self, RevokedTokens};
+use crate::auth::throttle::LoginThrottle;
+use crate::config::Settings;
+use crate::http::cursor::CursorKey;
+use crate::http::extract::{path_config, BodyLimit};
+use crate::http::fallback::{not_found_or_method_not_allowed, RouteTable};
+use crate::http::metrics::Metrics;
+use crate::http::{idempotency, metrics, request_id};
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The OpenAPI document of everything the server serves.
+pub fn build_openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
+    api
+}
+
+fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(crate::api::operations::live)
+        .service(crate::api::operations::ready)
+        .service(crate::api::operations::metrics)
+        .service(scope::scope("/api/v1").configure(crate::api::configure));
+}
+
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+}
+
+/// Creates `database` on the server of `admin_url` if it does not exist.
+pub async fn ensure_database(admin_url: &str, database: &str) -> Result<(), sqlx::Error> {
+    let pool = connect(admin_url, 1).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(database)
+        .fetch_one(&pool)
+        .await?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE \"{}\"", database.replace('"', ""))).execute(&pool).await?;
+    }
+    pool.close().await;
+    Ok(())
+}
+
+/// The JWT secret of embedded mode: generated once, kept in the data directory.
+pub fn embedded_jwt_secret(data_dir: &Path) -> std::io::Result<String> {
+    let path = data_dir.join("jwt_secret");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        if s.trim().len() >= crate::config::MIN_JWT_SECRET_BYTES {
+            return Ok(s.trim().to_owned());
+        }
+    }
+    let mut bytes = [0u8; 48];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = URL_SAFE_NO_PAD.encode(bytes);
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&path)?;
+    f.write_all(secret.as_bytes())?;
+    Ok(secret)
+}
+
+/// The first owner, created on the first start with an empty database.
+pub struct FirstOwner {
+    pub email: String,
+    /// Set when the password was generated (shown once).
+    pub generated_password: Option<String>,
+}
+
+pub async fn bootstrap(pool: &PgPool, settings: &Settings, embedded: bool) -> Result<Option<FirstOwner>, crate::error::ApiError> {
+    if crate::db::workspaces::count(pool).await? > 0 {
+        return Ok(None);
+    }
+    let (email, password, generated) = match (&settings.admin_email, &settings.admin_password) {
+        (Some(e), Some(p)) => (e.clone(), p.clone(), false),
+        _ if embedded => {
+            let mut bytes = [0u8; 15];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            ("admin@rapport.local".to_owned(), URL_SAFE_NO_PAD.encode(bytes), true)
+        }
+        _ => return Ok(None),
+    };
+    crate::domain::email("RAPPORT_ADMIN_EMAIL", &email).map_err(|e| crate::error::ApiError::Validation(vec![e]))?;
+    crate::auth::password::validate("RAPPORT_ADMIN_PASSWORD", &password)
+        .map_err(|e| crate::error::ApiError::Validation(vec![e]))?;
+    let hash = crate::auth::password::hash(password.clone()).await?;
+    let mut tx = pool.begin().await?;
+    crate::db::workspaces::create(
+        &mut tx,
+        &settings.workspace_name,
+        "EUR",
+        crate::db::workspaces::NewOwner { email: &email, name: "Owner", password_hash: &hash },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(FirstOwner { email, generated_password: generated.then_some(password) }))
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free one) and builds the server; migrations must
+    /// have run.
+    pub async fn build(settings: Settings, pool: PgPool, jwt_secret: &[u8]) -> std::io::Result<Application> {
+        let listener = TcpListener::bind((settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+        let revoked = Arc::new(RevokedTokens::default());
+        revoked.reload(&pool).await.map_err(std::io::Error::other)?;
+        tokio::spawn(revocation::listen(pool.clone(), revoked.clone()));
+        tokio::spawn(idempotency::sweep(pool.clone()));
+
+        let openapi = build_openapi();
+        let route_table = web::Data::new(RouteTable::from_openapi(&openapi));
+        let workers = settings.workers;
+        let shutdown = settings.shutdown_timeout.as_secs();
+        let state = web::Data::new(AppState {
+            pool,
+            keys: JwtKeys::new(jwt_secret, &settings.jwt_issuer, &settings.jwt_audience),
+            cursor_key: CursorKey::derive(jwt_secret),
+            throttle: LoginThrottle::new(
+                settings.login_max_failures,
+                settings.login_max_failures_per_ip,
+                settings.login_window,
+            ),
+            revoked,
+            metrics: Metrics::default(),
+            settings,
+        });
+        let server = HttpServer::new(move || {
+            let (app, _) = App::new().into_utoipa_app().configure(routes).split_for_parts();
+            app.app_data(state.clone())
+                .app_data(route_table.clone())
+                .app_data(BodyLimit(state.settings.max_body_bytes))
+                .app_data(path_config())
+                .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", openapi.clone()))
+                .service(web::redirect("/swagger-ui", "/swagger-ui/"))
+                .default_service(web::to(not_found_or_method_not_allowed))
+                .wrap(from_fn(idempotency::idempotency))
+                .wrap(from_fn(metrics::record))
+                .wrap(cors(&state.settings.cors_origins))
+                .wrap(Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}i"#))
+                .wrap(from_fn(request_id::request_id))
+        })
+        .workers(workers)
+        .shutdown_timeout(shutdown)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let base = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers(["authorization", "content-type", "if-match", "idempotency-key", "x-request-id"])
+        .expose_headers(["etag", "location", "x-request-id", "retry-after"])
+        .max_age(3600);
+    if origins.iter().any(|o| o == "*") {
+        base.allow_any_origin()
+    } else {
+        origins.iter().fold(base, |c, o| c.allowed_origin(o))
+    }
+}
