@@ -1,1 +1,9 @@
-fn main(){}
+mod api_tokens;
+mod auth;
+mod errors;
+mod helpers;
+mod idempotency;
+mod openapi;
+mod operations;
+mod users;
+mod workspace;

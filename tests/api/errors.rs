@@ -1,0 +1,124 @@
+//! Bad input of every kind actix would otherwise answer in plain text: always problem+json.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&owner)
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "malformed_request").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"email\": \"a@b.co\", \"password\": \"x\"} trailing")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "malformed_request").await;
+}
+
+#[tokio::test]
+async fn wrong_shape_is_422_naming_the_field() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let res = app.post("/api/v1/users", &owner, json!({"email": 42, "name": "x", "password": "password-1", "role": "member"})).await;
+    let body = assert_problem(res, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "email");
+    let res = app.post("/api/v1/users", &owner, json!({"email": "a@b.co", "name": "x", "password": "password-1", "role": "emperor"})).await;
+    let body = assert_problem(res, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "role");
+    let res = app.post("/api/v1/users", &owner, json!({"email": "a@b.co", "name": "x", "password": "password-1", "role": "member", "extra": 1})).await;
+    assert_problem(res, 422, "validation_failed").await;
+    let res = app.post("/api/v1/users", &owner, json!({"email": "not-an-email", "name": "x\u{0000}y", "password": "short", "role": "member"})).await;
+    let body = assert_problem(res, 422, "validation_failed").await;
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["email", "name", "password"]);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(count, 1, "nothing was created");
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_415() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 415, "unsupported_media_type").await;
+    let res = app.client.post(app.url("/api/v1/auth/login")).body("{}").send().await.unwrap();
+    assert_problem(res, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn oversize_body_is_413() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let res = app.post("/api/v1/users", &owner, json!({"email": "a@b.co", "name": huge, "password": "password-1", "role": "member"})).await;
+    assert_problem(res, 413, "payload_too_large").await;
+    // Streamed without a length: refused once it passes the limit.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..40).map(|_| Ok(vec![b' '; 64 * 1024])).collect();
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn unknown_route_is_404_and_wrong_method_405() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    assert_problem(app.get("/api/v1/no-such-thing", &owner).await, 404, "not_found").await;
+    assert_problem(app.get("/nowhere", &owner).await, 404, "not_found").await;
+    let res = app.delete("/api/v1/me", &owner).await;
+    assert_eq!(res.headers()["allow"], "GET");
+    assert_problem(res, 405, "malformed_request").await;
+    let res = app.request(reqwest::Method::PUT, "/api/v1/users/0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11", Some(&owner), None).await;
+    assert_eq!(res.headers()["allow"], "GET, PATCH, DELETE");
+    assert_problem(res, 405, "malformed_request").await;
+}
+
+#[tokio::test]
+async fn bad_path_and_query_parameters_are_400() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    assert_problem(app.get("/api/v1/users/not-a-uuid", &owner).await, 400, "malformed_request").await;
+    for q in ["limit=0", "limit=100000", "limit=abc", "cursor=forged", "colour=blue"] {
+        let res = app.get(&format!("/api/v1/users?{q}"), &owner).await;
+        assert_problem(res, 400, "malformed_request").await;
+    }
+    let res = app.get("/api/v1/users?sort=name", &owner).await;
+    let body = assert_problem(res, 400, "malformed_request").await;
+    assert_eq!(body["errors"][0]["field"], "sort");
+}
+
+#[tokio::test]
+async fn request_id_is_echoed_or_made() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/health/live")).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], "abc-123");
+    let res = app.client.get(app.url("/health/live")).send().await.unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok());
+}
