@@ -85,9 +85,7 @@ impl Settings {
         } else if database != Database::Embedded {
             return Err(ConfigError {
                 variable: "RAPPORT_JWT_SECRET",
-                reason: format!(
-                    "must be set (at least {MIN_JWT_SECRET_BYTES} bytes) when DATABASE_URL is set"
-                ),
+                reason: format!("must be set (at least {MIN_JWT_SECRET_BYTES} bytes) when DATABASE_URL is set"),
             });
         }
         let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -102,11 +100,7 @@ impl Settings {
             jwt_issuer: get("RAPPORT_JWT_ISSUER").unwrap_or_else(|| "rapport".into()),
             jwt_audience: get("RAPPORT_JWT_AUDIENCE").unwrap_or_else(|| "rapport-api".into()),
             access_token_ttl: Duration::from_secs(parse(vars, "RAPPORT_ACCESS_TOKEN_TTL_SECS", "900")?),
-            refresh_token_ttl: Duration::from_secs(parse(
-                vars,
-                "RAPPORT_REFRESH_TOKEN_TTL_SECS",
-                "2592000",
-            )?),
+            refresh_token_ttl: Duration::from_secs(parse(vars, "RAPPORT_REFRESH_TOKEN_TTL_SECS", "2592000")?),
             allow_signup: parse_bool(vars, "RAPPORT_ALLOW_SIGNUP", false)?,
             admin_email: get("RAPPORT_ADMIN_EMAIL"),
             admin_password: get("RAPPORT_ADMIN_PASSWORD"),
@@ -190,11 +184,8 @@ mod tests {
     fn external_database_needs_a_long_secret() {
         let err = Settings::from_vars(&vars(&[("DATABASE_URL", "postgres://x/y")])).unwrap_err();
         assert_eq!(err.variable, "RAPPORT_JWT_SECRET");
-        let err = Settings::from_vars(&vars(&[
-            ("DATABASE_URL", "postgres://x/y"),
-            ("RAPPORT_JWT_SECRET", "short"),
-        ]))
-        .unwrap_err();
+        let err = Settings::from_vars(&vars(&[("DATABASE_URL", "postgres://x/y"), ("RAPPORT_JWT_SECRET", "short")]))
+            .unwrap_err();
         assert_eq!(err.variable, "RAPPORT_JWT_SECRET");
         let ok = Settings::from_vars(&vars(&[
             ("DATABASE_URL", "postgres://x/y"),

@@ -29,7 +29,11 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
     if n < min || n > max {
         return Err(FieldError::new(
             field,
-            if min > 0 { format!("must be {min} to {max} characters") } else { format!("must be at most {max} characters") },
+            if min > 0 {
+                format!("must be {min} to {max} characters")
+            } else {
+                format!("must be at most {max} characters")
+            },
         ));
     }
     if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
@@ -53,7 +57,10 @@ pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
     let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2
         || labels.iter().any(|l| {
-            l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-')
+            l.is_empty()
+                || l.len() > 63
+                || l.starts_with('-')
+                || l.ends_with('-')
                 || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
     {

@@ -54,14 +54,19 @@ impl EmbeddedPostgres {
         }
         if !data_dir.join("PG_VERSION").exists() {
             let mut initdb = Command::new(bindir.join("initdb"));
-            initdb
-                .arg("-D")
-                .arg(&data_dir)
-                .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]);
+            initdb.arg("-D").arg(&data_dir).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ]);
             run(owner, initdb, "initdb")?;
         }
         // Another Rapport process (a running `serve`, say) already runs this server: share it.
-        let shared = EmbeddedPostgres { child: None, socket_dir: socket_dir.clone(), data_dir: data_dir.clone(), port: PORT };
+        let shared =
+            EmbeddedPostgres { child: None, socket_dir: socket_dir.clone(), data_dir: data_dir.clone(), port: PORT };
         if shared.is_ready(&bindir) {
             return Ok(shared);
         }
@@ -115,12 +120,7 @@ impl EmbeddedPostgres {
 
     /// A connection URL for `database` on this server (over its Unix socket).
     pub fn url(&self, database: &str) -> String {
-        format!(
-            "postgres://postgres@localhost:{}/{}?host={}",
-            self.port,
-            database,
-            self.socket_dir.display()
-        )
+        format!("postgres://postgres@localhost:{}/{}?host={}", self.port, database, self.socket_dir.display())
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -195,9 +195,7 @@ fn run(owner: Option<(u32, u32)>, mut cmd: Command, what: &str) -> Result<(), Em
     if let Some((uid, gid)) = owner {
         cmd.uid(uid).gid(gid);
     }
-    let out = cmd
-        .output()
-        .map_err(|e| EmbeddedError::Command { what: what.into(), detail: e.to_string() })?;
+    let out = cmd.output().map_err(|e| EmbeddedError::Command { what: what.into(), detail: e.to_string() })?;
     if !out.status.success() {
         return Err(EmbeddedError::Command {
             what: what.into(),

@@ -47,11 +47,7 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
-        .await
+    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).connect(url).await
 }
 
 /// Creates `database` on the server of `admin_url` if it does not exist.
@@ -93,7 +89,11 @@ pub struct FirstOwner {
     pub generated_password: Option<String>,
 }
 
-pub async fn bootstrap(pool: &PgPool, settings: &Settings, embedded: bool) -> Result<Option<FirstOwner>, crate::error::ApiError> {
+pub async fn bootstrap(
+    pool: &PgPool,
+    settings: &Settings,
+    embedded: bool,
+) -> Result<Option<FirstOwner>, crate::error::ApiError> {
     if crate::db::workspaces::count(pool).await? > 0 {
         return Ok(None);
     }

@@ -93,7 +93,8 @@ pub async fn create_token(
     v.finish()?;
     let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
     let creator = (auth.kind == TokenKind::Access).then_some(auth.user_id);
-    let api_token = tokens::insert_api(&state.pool, auth.workspace_id, &name, body.role, creator, body.expires_at).await?;
+    let api_token =
+        tokens::insert_api(&state.pool, auth.workspace_id, &name, body.role, creator, body.expires_at).await?;
     let exp = body.expires_at.map_or(Utc::now().timestamp() + NO_EXPIRY_SECS, |e| e.timestamp());
     let token = state.keys.sign(auth.user_id, auth.workspace_id.0, body.role, api_token.id, TokenKind::Api, exp);
     Ok(created(format!("/api/v1/api-tokens/{}", api_token.id), None, &CreatedApiToken { api_token, token }))
@@ -107,7 +108,11 @@ pub async fn create_token(
     responses((status = 204, description = "Revoked"), E400, E401, E403, E404)
 )]
 #[delete("/api-tokens/{id}")]
-pub async fn delete_token(state: web::Data<AppState>, auth: Auth<Admin>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn delete_token(
+    state: web::Data<AppState>,
+    auth: Auth<Admin>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     if !tokens::revoke_api(&state.pool, auth.workspace_id, *id).await? {
         return Err(ApiError::not_found("API token"));
     }

@@ -24,7 +24,11 @@ const SORT: &str = "users:created_at";
     responses((status = 200, description = "A page of users", body = Page<User>), E400, E401)
 )]
 #[get("/users")]
-pub async fn list_users(state: web::Data<AppState>, auth: Auth, Query(page): Query<PageParams>) -> ApiResult<HttpResponse> {
+pub async fn list_users(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Query(page): Query<PageParams>,
+) -> ApiResult<HttpResponse> {
     let limit = page.limit()?;
     let after: Option<(DateTime<Utc>, Uuid)> = match &page.cursor {
         Some(c) => Some(state.cursor_key.decode(auth.workspace_id, SORT, c)?),
@@ -93,9 +97,8 @@ pub async fn create_user(
         return Err(ApiError::internal("validated values missing"));
     };
     let hash = password::hash(body.password).await?;
-    let user = users::insert(&state.pool, auth.workspace_id, &email, &name, &hash, body.role)
-        .await
-        .map_err(email_conflict)?;
+    let user =
+        users::insert(&state.pool, auth.workspace_id, &email, &name, &hash, body.role).await.map_err(email_conflict)?;
     Ok(created(format!("/api/v1/users/{}", user.id), Some(user.version), &user))
 }
 

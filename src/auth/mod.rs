@@ -50,8 +50,8 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
 
 /// Verifies the request's token: signature, claims, and revocation of API tokens.
 pub fn authenticate(state: &AppState, req: &HttpRequest) -> Result<jwt::Claims, ApiError> {
-    let token = bearer_token(req)
-        .ok_or_else(|| ApiError::Unauthorized("an Authorization: Bearer token is required".into()))?;
+    let token =
+        bearer_token(req).ok_or_else(|| ApiError::Unauthorized("an Authorization: Bearer token is required".into()))?;
     let claims = state.keys.verify(token).map_err(|e| {
         use jsonwebtoken::errors::ErrorKind;
         ApiError::Unauthorized(
@@ -77,9 +77,8 @@ impl<R: MinRole> FromRequest for Auth<R> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready((|| {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| ApiError::internal("application state missing"))?;
+            let state =
+                req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("application state missing"))?;
             let claims = authenticate(state, req)?;
             if claims.role < R::ROLE {
                 return Err(ApiError::Forbidden(format!(

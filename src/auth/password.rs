@@ -12,10 +12,7 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 pub fn validate(field: &str, password: &str) -> Result<(), FieldError> {
     let n = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
-        return Err(FieldError::new(
-            field,
-            format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
-        ));
+        return Err(FieldError::new(field, format!("must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters")));
     }
     if password.contains('\0') {
         return Err(FieldError::new(field, "must not contain NUL characters"));
@@ -25,10 +22,7 @@ pub fn validate(field: &str, password: &str) -> Result<(), FieldError> {
 
 pub fn hash_blocking(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .unwrap_or_default()
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).unwrap_or_default()
 }
 
 pub fn verify_blocking(password: &str, hash: &str) -> bool {

@@ -64,20 +64,6 @@ impl MinRole for Owner {
     const ROLE: Role = Role::Owner;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roles_are_ordered() {
-        assert!(Role::Viewer < Role::Member && Role::Member < Role::Admin && Role::Admin < Role::Owner);
-        for r in [Role::Viewer, Role::Member, Role::Admin, Role::Owner] {
-            assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
-        }
-        assert!("root".parse::<Role>().is_err());
-    }
-}
-
 impl sqlx::Type<sqlx::Postgres> for Role {
     fn type_info() -> sqlx::postgres::PgTypeInfo {
         <String as sqlx::Type<sqlx::Postgres>>::type_info()
@@ -100,5 +86,19 @@ impl sqlx::Encode<'_, sqlx::Postgres> for Role {
         buf: &mut sqlx::postgres::PgArgumentBuffer,
     ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
         <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Viewer < Role::Member && Role::Member < Role::Admin && Role::Admin < Role::Owner);
+        for r in [Role::Viewer, Role::Member, Role::Admin, Role::Owner] {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
+        }
+        assert!("root".parse::<Role>().is_err());
     }
 }

@@ -66,7 +66,11 @@ pub struct RefreshRow {
 }
 
 /// The token's row, locked for the rotation.
-pub async fn lock_refresh(db: impl PgExecutor<'_>, ws: WorkspaceId, hash: &[u8]) -> Result<Option<RefreshRow>, sqlx::Error> {
+pub async fn lock_refresh(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    hash: &[u8],
+) -> Result<Option<RefreshRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT r.id, r.user_id, r.family_id, r.expires_at, r.used_at, r.revoked_at, u.role, u.disabled
            FROM refresh_tokens r JOIN users u ON u.workspace_id = r.workspace_id AND u.id = r.user_id

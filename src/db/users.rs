@@ -131,11 +131,7 @@ pub async fn update(
 }
 
 pub async fn delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
-        .bind(ws)
-        .bind(id)
-        .execute(db)
-        .await?;
+    let r = sqlx::query("DELETE FROM users WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(db).await?;
     Ok(r.rows_affected() == 1)
 }
 

@@ -37,14 +37,13 @@ pub async fn create(
     currency: &str,
     owner: NewOwner<'_>,
 ) -> Result<(Workspace, crate::db::users::User), sqlx::Error> {
-    let ws: Workspace = sqlx::query_as(&format!(
-        "INSERT INTO workspaces (id, name, currency) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
-    ))
-    .bind(new_id())
-    .bind(name)
-    .bind(currency)
-    .fetch_one(&mut **tx)
-    .await?;
+    let ws: Workspace =
+        sqlx::query_as(&format!("INSERT INTO workspaces (id, name, currency) VALUES ($1, $2, $3) RETURNING {COLUMNS}"))
+            .bind(new_id())
+            .bind(name)
+            .bind(currency)
+            .fetch_one(&mut **tx)
+            .await?;
     let user = crate::db::users::insert(
         &mut **tx,
         WorkspaceId(ws.id),
@@ -58,10 +57,7 @@ pub async fn create(
 }
 
 pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId) -> Result<Option<Workspace>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1"))
-        .bind(ws)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1")).bind(ws).fetch_optional(db).await
 }
 
 pub async fn count(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
@@ -94,8 +90,5 @@ pub async fn update(
 }
 
 pub async fn timezone_exists(db: impl PgExecutor<'_>, tz: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
-        .bind(tz)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)").bind(tz).fetch_one(db).await
 }

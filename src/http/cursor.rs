@@ -38,7 +38,8 @@ impl CursorKey {
     }
 
     pub fn decode<T: DeserializeOwned>(&self, ws: WorkspaceId, sort: &str, cursor: &str) -> Result<T, ApiError> {
-        let bad = || ApiError::malformed_field("cursor", "is not a cursor this list gave out (for this sort and filter)");
+        let bad =
+            || ApiError::malformed_field("cursor", "is not a cursor this list gave out (for this sort and filter)");
         let (payload, tag) = cursor.split_once('.').ok_or_else(bad)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| bad())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| bad())?;

@@ -42,9 +42,7 @@ pub fn check_json_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
         Ok(())
     } else {
-        Err(ApiError::UnsupportedMediaType(format!(
-            "Content-Type must be application/json, not {mime:?}"
-        )))
+        Err(ApiError::UnsupportedMediaType(format!("Content-Type must be application/json, not {mime:?}")))
     }
 }
 
@@ -52,11 +50,8 @@ pub fn check_json_content_type(req: &HttpRequest) -> Result<(), ApiError> {
 /// `Content-Length` tells, else as soon as the stream passes it.
 pub fn read_body(req: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'static, Result<bytes::Bytes, ApiError>> {
     let limit = req.app_data::<BodyLimit>().map_or(1 << 20, |l| l.0);
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     let mut payload = payload.take();
     Box::pin(async move {
         if declared.is_some_and(|n| n > limit) {
@@ -128,7 +123,8 @@ pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
         let message = err.into_inner().to_string();
-        let field = if path == "." || path.is_empty() { unknown_field(&message).unwrap_or("query".into()) } else { path };
+        let field =
+            if path == "." || path.is_empty() { unknown_field(&message).unwrap_or("query".into()) } else { path };
         ApiError::malformed_field(field, message)
     })
 }
@@ -161,7 +157,6 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
 
 /// Path parameter errors (a malformed UUID, say) are `400`, naming the parameter.
 pub fn path_config() -> actix_web::web::PathConfig {
-    actix_web::web::PathConfig::default().error_handler(|err, _req| {
-        ApiError::malformed(format!("invalid path parameter: {err}")).into()
-    })
+    actix_web::web::PathConfig::default()
+        .error_handler(|err, _req| ApiError::malformed(format!("invalid path parameter: {err}")).into())
 }

@@ -61,9 +61,7 @@ pub async fn not_found_or_method_not_allowed(
     table: web::Data<RouteTable>,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     match table.allowed(req.path()) {
-        Some(allow) if !allow.iter().any(|m| m == req.method().as_str()) => {
-            Err(ApiError::MethodNotAllowed { allow })
-        }
+        Some(allow) if !allow.iter().any(|m| m == req.method().as_str()) => Err(ApiError::MethodNotAllowed { allow }),
         _ => Err(ApiError::NotFound(format!("no resource at {}", req.path()))),
     }
 }

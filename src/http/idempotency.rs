@@ -45,8 +45,8 @@ pub async fn idempotency(
     let Ok(claims) = authenticate(&state, req.request()) else {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     };
-    let (http_req, mut payload) = req.parts_mut();
-    let body = match read_body(http_req, &mut payload).await {
+    let (http_req, payload) = req.parts_mut();
+    let body = match read_body(http_req, payload).await {
         Ok(b) => b,
         Err(e) => return fail(req, e),
     };
@@ -82,10 +82,8 @@ pub async fn idempotency(
         // Nothing was acknowledged: the client may retry with the same key.
         forget(&state, ws, &key).await;
     } else {
-        let kept: serde_json::Map<String, serde_json::Value> = KEPT_HEADERS
-            .iter()
-            .filter_map(|h| Some((h.to_string(), headers.get(*h)?.to_str().ok()?.into())))
-            .collect();
+        let kept: serde_json::Map<String, serde_json::Value> =
+            KEPT_HEADERS.iter().filter_map(|h| Some((h.to_string(), headers.get(*h)?.to_str().ok()?.into()))).collect();
         let stored = sqlx::query(
             "UPDATE idempotency_keys SET status_code = $3, response_headers = $4, response_body = $5
               WHERE workspace_id = $1 AND key = $2",
@@ -107,6 +105,9 @@ pub async fn idempotency(
     }
     Ok(ServiceResponse::new(http_req, rebuilt.body(bytes)))
 }
+
+/// request hash, status, kept headers, body.
+type StoredResponse = (Vec<u8>, Option<i32>, Option<serde_json::Value>, Option<Vec<u8>>);
 
 enum Claim {
     Fresh,
@@ -132,7 +133,7 @@ async fn claim(state: &AppState, ws: uuid::Uuid, key: &str, hash: &[u8]) -> Resu
     if fresh.is_some() {
         return Ok(Claim::Fresh);
     }
-    let row: Option<(Vec<u8>, Option<i32>, Option<serde_json::Value>, Option<Vec<u8>>)> = sqlx::query_as(
+    let row: Option<StoredResponse> = sqlx::query_as(
         "SELECT request_hash, status_code, response_headers, response_body
            FROM idempotency_keys WHERE workspace_id = $1 AND key = $2",
     )
@@ -145,9 +146,7 @@ async fn claim(state: &AppState, ws: uuid::Uuid, key: &str, hash: &[u8]) -> Resu
         return Err(ApiError::Conflict("the Idempotency-Key is being reused; retry".into()));
     };
     if stored_hash != hash {
-        return Err(ApiError::Conflict(
-            "this Idempotency-Key was already used with a different request".into(),
-        ));
+        return Err(ApiError::Conflict("this Idempotency-Key was already used with a different request".into()));
     }
     let Some(status) = status else {
         return Err(ApiError::Conflict("a request with this Idempotency-Key is still in progress".into()));
@@ -183,8 +182,9 @@ pub async fn sweep(pool: sqlx::PgPool) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         every.tick().await;
-        if let Err(e) =
-            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'").execute(&pool).await
+        if let Err(e) = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'")
+            .execute(&pool)
+            .await
         {
             log::warn!("sweeping idempotency keys: {e}");
         }

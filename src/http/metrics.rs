@@ -73,7 +73,11 @@ impl Metrics {
         out.push_str("# HELP rapport_db_pool_connections Database pool connections by state.\n");
         out.push_str("# TYPE rapport_db_pool_connections gauge\n");
         let _ = writeln!(out, "rapport_db_pool_connections{{state=\"idle\"}} {pool_idle}");
-        let _ = writeln!(out, "rapport_db_pool_connections{{state=\"in_use\"}} {}", (pool_size as usize).saturating_sub(pool_idle));
+        let _ = writeln!(
+            out,
+            "rapport_db_pool_connections{{state=\"in_use\"}} {}",
+            (pool_size as usize).saturating_sub(pool_idle)
+        );
         let _ = writeln!(out, "rapport_db_pool_connections{{state=\"max\"}} {pool_max}");
         out
     }

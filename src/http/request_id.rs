@@ -40,7 +40,8 @@ pub async fn request_id(
         Err(err) => {
             let status = err.as_response_error().status_code();
             let detail = err.to_string();
-            let mut response = REQUEST_ID.sync_scope(id, || ApiError::from_status(status, detail.clone()).error_response());
+            let mut response =
+                REQUEST_ID.sync_scope(id, || ApiError::from_status(status, detail.clone()).error_response());
             response.headers_mut().insert(X_REQUEST_ID.clone(), value);
             Err(actix_web::error::InternalError::from_response(detail, response).into())
         }

@@ -53,7 +53,9 @@ async fn a_token_cannot_exceed_its_creators_role() {
     let res = app.post("/api/v1/api-tokens", &admin, json!({"name": "x", "role": "owner"})).await;
     let body = assert_problem(res, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "role");
-    let res = app.post("/api/v1/api-tokens", &admin, json!({"name": "x", "role": "admin", "expires_at": "2000-01-01T00:00:00Z"})).await;
+    let res = app
+        .post("/api/v1/api-tokens", &admin, json!({"name": "x", "role": "admin", "expires_at": "2000-01-01T00:00:00Z"}))
+        .await;
     let body = assert_problem(res, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "expires_at");
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM api_tokens").fetch_one(&app.pool).await.unwrap();
@@ -65,11 +67,15 @@ async fn another_workspaces_token_id_is_not_found() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;
     let other = app.other_workspace().await;
-    let created: Value = app.post("/api/v1/api-tokens", &owner, json!({"name": "x", "role": "viewer"})).await.json().await.unwrap();
+    let created: Value =
+        app.post("/api/v1/api-tokens", &owner, json!({"name": "x", "role": "viewer"})).await.json().await.unwrap();
     let id = created["id"].as_str().unwrap();
     assert_problem(app.delete(&format!("/api/v1/api-tokens/{id}"), &other).await, 404, "not_found").await;
     let list: Value = app.get("/api/v1/api-tokens", &other).await.json().await.unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
     // Still valid: the other workspace could not revoke it.
-    assert_eq!(app.request(Method::GET, "/api/v1/me", Some(created["token"].as_str().unwrap()), None).await.status(), 200);
+    assert_eq!(
+        app.request(Method::GET, "/api/v1/me", Some(created["token"].as_str().unwrap()), None).await.status(),
+        200
+    );
 }

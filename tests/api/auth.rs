@@ -151,7 +151,12 @@ async fn bad_tokens_are_401_with_a_challenge() {
     let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&claims(json!({}))));
     assert_rejected(&app, &none, "alg none").await;
     assert_rejected(&app, &sign(Algorithm::HS512, JWT_SECRET, &claims(json!({}))), "HS512").await;
-    assert_rejected(&app, &sign(Algorithm::HS256, "another-secret-0123456789abcdef0123", &claims(json!({}))), "other key").await;
+    assert_rejected(
+        &app,
+        &sign(Algorithm::HS256, "another-secret-0123456789abcdef0123", &claims(json!({}))),
+        "other key",
+    )
+    .await;
     let expired = claims(json!({"iat": now - 3600, "exp": now - 120}));
     assert_rejected(&app, &sign(Algorithm::HS256, JWT_SECRET, &expired), "expired").await;
     assert_rejected(&app, &sign(Algorithm::HS256, JWT_SECRET, &claims(json!({"iss": "someone-else"}))), "iss").await;
@@ -169,7 +174,11 @@ async fn viewer_cannot_write() {
     let (viewer, _) = app.user_token(&owner, "viewer").await;
     assert_eq!(app.get("/api/v1/users", &viewer).await.status(), 200, "a viewer reads");
     let res = app
-        .post("/api/v1/users", &viewer, json!({"email": "x@rapport.test", "name": "X", "password": "password-123", "role": "viewer"}))
+        .post(
+            "/api/v1/users",
+            &viewer,
+            json!({"email": "x@rapport.test", "name": "X", "password": "password-123", "role": "viewer"}),
+        )
         .await;
     assert_problem(res, 403, "forbidden").await;
     let res = app.patch("/api/v1/workspace", &viewer, json!({"name": "Mine"})).await;
@@ -216,10 +225,17 @@ async fn disabled_user_cannot_log_in_or_refresh() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;
     let email = "member@rapport.test";
-    let res = app.post("/api/v1/users", &owner, json!({"email": email, "name": "M", "password": "password-123", "role": "member"})).await;
+    let res = app
+        .post(
+            "/api/v1/users",
+            &owner,
+            json!({"email": email, "name": "M", "password": "password-123", "role": "member"}),
+        )
+        .await;
     let user: Value = res.json().await.unwrap();
     let pair = app.tokens(email, "password-123").await;
-    let res = app.patch(&format!("/api/v1/users/{}", user["id"].as_str().unwrap()), &owner, json!({"disabled": true})).await;
+    let res =
+        app.patch(&format!("/api/v1/users/{}", user["id"].as_str().unwrap()), &owner, json!({"disabled": true})).await;
     assert_eq!(res.status(), 200);
     assert_problem(app.login(email, "password-123").await, 401, "unauthorized").await;
     let res = app

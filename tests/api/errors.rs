@@ -33,15 +33,35 @@ async fn malformed_json_is_400() {
 async fn wrong_shape_is_422_naming_the_field() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;
-    let res = app.post("/api/v1/users", &owner, json!({"email": 42, "name": "x", "password": "password-1", "role": "member"})).await;
+    let res = app
+        .post("/api/v1/users", &owner, json!({"email": 42, "name": "x", "password": "password-1", "role": "member"}))
+        .await;
     let body = assert_problem(res, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "email");
-    let res = app.post("/api/v1/users", &owner, json!({"email": "a@b.co", "name": "x", "password": "password-1", "role": "emperor"})).await;
+    let res = app
+        .post(
+            "/api/v1/users",
+            &owner,
+            json!({"email": "a@b.co", "name": "x", "password": "password-1", "role": "emperor"}),
+        )
+        .await;
     let body = assert_problem(res, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "role");
-    let res = app.post("/api/v1/users", &owner, json!({"email": "a@b.co", "name": "x", "password": "password-1", "role": "member", "extra": 1})).await;
+    let res = app
+        .post(
+            "/api/v1/users",
+            &owner,
+            json!({"email": "a@b.co", "name": "x", "password": "password-1", "role": "member", "extra": 1}),
+        )
+        .await;
     assert_problem(res, 422, "validation_failed").await;
-    let res = app.post("/api/v1/users", &owner, json!({"email": "not-an-email", "name": "x\u{0000}y", "password": "short", "role": "member"})).await;
+    let res = app
+        .post(
+            "/api/v1/users",
+            &owner,
+            json!({"email": "not-an-email", "name": "x\u{0000}y", "password": "short", "role": "member"}),
+        )
+        .await;
     let body = assert_problem(res, 422, "validation_failed").await;
     let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["email", "name", "password"]);
@@ -70,7 +90,13 @@ async fn oversize_body_is_413() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;
     let huge = "x".repeat(2 * 1024 * 1024);
-    let res = app.post("/api/v1/users", &owner, json!({"email": "a@b.co", "name": huge, "password": "password-1", "role": "member"})).await;
+    let res = app
+        .post(
+            "/api/v1/users",
+            &owner,
+            json!({"email": "a@b.co", "name": huge, "password": "password-1", "role": "member"}),
+        )
+        .await;
     assert_problem(res, 413, "payload_too_large").await;
     // Streamed without a length: refused once it passes the limit.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..40).map(|_| Ok(vec![b' '; 64 * 1024])).collect();
@@ -94,7 +120,9 @@ async fn unknown_route_is_404_and_wrong_method_405() {
     let res = app.delete("/api/v1/me", &owner).await;
     assert_eq!(res.headers()["allow"], "GET");
     assert_problem(res, 405, "malformed_request").await;
-    let res = app.request(reqwest::Method::PUT, "/api/v1/users/0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11", Some(&owner), None).await;
+    let res = app
+        .request(reqwest::Method::PUT, "/api/v1/users/0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11", Some(&owner), None)
+        .await;
     assert_eq!(res.headers()["allow"], "GET, PATCH, DELETE");
     assert_problem(res, 405, "malformed_request").await;
 }

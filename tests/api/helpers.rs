@@ -56,18 +56,24 @@ async fn start_server() -> TestServer {
     let template = format!("rapport_tpl_{:016x}", fnv(&checksum));
     let mut admin = sqlx::PgConnection::connect_with(&options.clone().database("postgres")).await.expect("connect");
     sqlx::query("SELECT pg_advisory_lock(727274)").execute(&mut admin).await.expect("lock");
-    let ready: Option<String> = sqlx::query_scalar(
-        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
-    )
-    .bind(&template)
-    .fetch_optional(&mut admin)
-    .await
-    .expect("template lookup")
-    .flatten();
+    let ready: Option<String> =
+        sqlx::query_scalar("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1")
+            .bind(&template)
+            .fetch_optional(&mut admin)
+            .await
+            .expect("template lookup")
+            .flatten();
     if ready.as_deref() != Some("ready") {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {template} WITH (FORCE)")).execute(&mut admin).await.expect("drop");
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {template} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .expect("drop");
         sqlx::query(&format!("CREATE DATABASE {template}")).execute(&mut admin).await.expect("create template");
-        let pool = PgPoolOptions::new().max_connections(1).connect_with(options.clone().database(&template)).await.expect("template");
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone().database(&template))
+            .await
+            .expect("template");
         startup::MIGRATOR.run(&pool).await.expect("migrate template");
         pool.close().await;
         sqlx::query(&format!("COMMENT ON DATABASE {template} IS 'ready'")).execute(&mut admin).await.expect("mark");
@@ -126,7 +132,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tune: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
     let server = server();
     let db_name = format!("rapport_t_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect_with(&server.options.clone().database("postgres")).await.expect("connect");
+    let mut admin =
+        sqlx::PgConnection::connect_with(&server.options.clone().database("postgres")).await.expect("connect");
     sqlx::query(&format!("CREATE DATABASE {db_name} TEMPLATE {}", server.template))
         .execute(&mut admin)
         .await
@@ -230,7 +237,11 @@ impl TestApp {
     pub async fn user_token(&self, owner: &str, role: &str) -> (String, Value) {
         let email = format!("{role}-{}@rapport.test", uuid::Uuid::new_v4().simple());
         let res = self
-            .post("/api/v1/users", owner, json!({"email": email, "name": role, "password": "password-123", "role": role}))
+            .post(
+                "/api/v1/users",
+                owner,
+                json!({"email": email, "name": role, "password": "password-123", "role": role}),
+            )
             .await;
         assert_eq!(res.status(), StatusCode::CREATED);
         let user: Value = res.json().await.expect("user");

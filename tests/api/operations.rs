@@ -8,7 +8,10 @@ async fn health_and_metrics() {
     let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("rapport_http_requests_total{method=\"GET\",route=\"/health/ready\",status=\"200\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("rapport_http_requests_total{method=\"GET\",route=\"/health/ready\",status=\"200\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("rapport_db_pool_connections{state=\"idle\"}"));
 }
 

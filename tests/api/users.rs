@@ -6,7 +6,13 @@ use crate::helpers::*;
 async fn users_crud() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;
-    let res = app.post("/api/v1/users", &owner, json!({"email": "Ana@Rapport.test", "name": " Ana ", "password": "password-123", "role": "member"})).await;
+    let res = app
+        .post(
+            "/api/v1/users",
+            &owner,
+            json!({"email": "Ana@Rapport.test", "name": " Ana ", "password": "password-123", "role": "member"}),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["etag"], "\"1\"");
     let user: Value = res.json().await.unwrap();
@@ -16,7 +22,13 @@ async fn users_crud() {
     let path = format!("/api/v1/users/{id}");
 
     // Case-insensitive unique email.
-    let res = app.post("/api/v1/users", &owner, json!({"email": "ana@rapport.TEST", "name": "A2", "password": "password-123", "role": "member"})).await;
+    let res = app
+        .post(
+            "/api/v1/users",
+            &owner,
+            json!({"email": "ana@rapport.TEST", "name": "A2", "password": "password-123", "role": "member"}),
+        )
+        .await;
     assert_problem(res, 409, "conflict").await;
 
     let got: Value = app.get(&path, &owner).await.json().await.unwrap();
@@ -29,10 +41,26 @@ async fn users_crud() {
     assert_eq!(changed["version"], 2);
 
     // A stale If-Match is 412, the current one applies.
-    let res = app.client.patch(app.url(&path)).bearer_auth(&owner).header("if-match", "\"1\"").json(&json!({"name": "x"})).send().await.unwrap();
+    let res = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&owner)
+        .header("if-match", "\"1\"")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["etag"], "\"2\"");
     assert_problem(res, 412, "precondition_failed").await;
-    let res = app.client.patch(app.url(&path)).bearer_auth(&owner).header("if-match", "\"2\"").json(&json!({"name": "x"})).send().await.unwrap();
+    let res = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&owner)
+        .header("if-match", "\"2\"")
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 
     // Password change: the new one logs in.

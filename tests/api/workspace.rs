@@ -11,16 +11,29 @@ async fn owner_changes_the_workspace() {
     let ws: Value = res.json().await.unwrap();
     assert_eq!(ws["currency"], "EUR");
     assert_eq!(ws["timezone"], "UTC");
-    let res = app.patch("/api/v1/workspace", &owner, json!({"name": "Acme", "timezone": "America/Sao_Paulo", "currency": "BRL"})).await;
+    let res = app
+        .patch("/api/v1/workspace", &owner, json!({"name": "Acme", "timezone": "America/Sao_Paulo", "currency": "BRL"}))
+        .await;
     assert_eq!(res.status(), 200);
     let ws: Value = res.json().await.unwrap();
-    assert_eq!((ws["name"].as_str(), ws["timezone"].as_str(), ws["currency"].as_str()), (Some("Acme"), Some("America/Sao_Paulo"), Some("BRL")));
+    assert_eq!(
+        (ws["name"].as_str(), ws["timezone"].as_str(), ws["currency"].as_str()),
+        (Some("Acme"), Some("America/Sao_Paulo"), Some("BRL"))
+    );
     assert_eq!(ws["version"], 2);
 
     let res = app.patch("/api/v1/workspace", &owner, json!({"timezone": "Mars/Olympus", "currency": "euro"})).await;
     let body = assert_problem(res, 422, "validation_failed").await;
     assert_eq!(body["errors"].as_array().unwrap().len(), 2);
-    let res = app.client.patch(app.url("/api/v1/workspace")).bearer_auth(&owner).header("if-match", "\"1\"").json(&json!({"name": "B"})).send().await.unwrap();
+    let res = app
+        .client
+        .patch(app.url("/api/v1/workspace"))
+        .bearer_auth(&owner)
+        .header("if-match", "\"1\"")
+        .json(&json!({"name": "B"}))
+        .send()
+        .await
+        .unwrap();
     assert_problem(res, 412, "precondition_failed").await;
     let ws: Value = app.get("/api/v1/workspace", &owner).await.json().await.unwrap();
     assert_eq!(ws["name"], "Acme");
