@@ -21,6 +21,9 @@ use utoipa::{IntoResponses, Modify, OpenApi};
         (name = "workspace", description = "The caller's workspace"),
         (name = "users", description = "Users of the workspace"),
         (name = "api-tokens", description = "Long-lived tokens for scripts and integrations"),
+        (name = "channels", description = "Where contact happens"),
+        (name = "customers", description = "People and companies: the 360° record"),
+        (name = "interactions", description = "Every contact, on any channel"),
         (name = "operations", description = "Health and metrics")
     )
 )]

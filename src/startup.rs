@@ -13,7 +13,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use utoipa::OpenApi;
 use utoipa_actix_web::{scope, AppExt};
@@ -46,8 +48,22 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(scope::scope("/api/v1").configure(crate::api::configure));
 }
 
+/// Session settings every connection of Rapport's gets.
+pub fn tune(options: PgConnectOptions) -> PgConnectOptions {
+    // Customer search: how close a word must be to count as a typo of the query.
+    options.options([("pg_trgm.word_similarity_threshold", SEARCH_SIMILARITY)])
+}
+
+/// See `tune`: "jonh" finds "John" (0.4), "smiht" does not find "Smith" (0.33).
+pub const SEARCH_SIMILARITY: &str = "0.4";
+
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).connect(url).await
+    let options = tune(PgConnectOptions::from_str(url)?);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
 }
 
 /// Creates `database` on the server of `admin_url` if it does not exist.

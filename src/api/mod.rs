@@ -2,6 +2,9 @@
 
 pub mod api_tokens;
 pub mod auth;
+pub mod channels;
+pub mod customers;
+pub mod interactions;
 pub mod operations;
 pub mod users;
 pub mod workspace;
@@ -24,15 +27,135 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::delete_user)
         .service(api_tokens::list_tokens)
         .service(api_tokens::create_token)
-        .service(api_tokens::delete_token);
+        .service(api_tokens::delete_token)
+        .service(channels::list_channels)
+        .service(channels::create_channel)
+        .service(channels::get_channel)
+        .service(channels::patch_channel)
+        .service(channels::delete_channel)
+        .service(customers::list_customers)
+        .service(customers::create_customer)
+        .service(customers::get_customer)
+        .service(customers::patch_customer)
+        .service(customers::delete_customer)
+        .service(customers::restore_customer)
+        .service(customers::timeline)
+        .service(customers::summary)
+        .service(interactions::list_interactions)
+        .service(interactions::create_interaction)
+        .service(interactions::create_batch)
+        .service(interactions::get_interaction)
+        .service(interactions::patch_interaction)
+        .service(interactions::delete_interaction);
 }
 
-/// Merge-patch helper: a field absent stays, `null` clears, a value sets.
-/// `Option<Option<T>>` with `#[serde(default, deserialize_with = "patch::nullable")]`.
+/// JSON merge patch (RFC 7396) and the checks shared by JSON fields.
 pub mod patch {
-    use serde::{Deserialize, Deserializer};
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+    use serde_json::{Map, Value};
 
-    pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(d).map(Some)
+    use crate::error::{ApiError, FieldError};
+
+    /// Applies `patch` to `target` as RFC 7396 says: objects merge key by key, `null` removes
+    /// a key, anything else replaces.
+    pub fn merge(target: &mut Value, patch: &Value) {
+        match patch {
+            Value::Object(p) => {
+                if !target.is_object() {
+                    *target = Value::Object(Map::new());
+                }
+                if let Value::Object(t) = target {
+                    for (k, v) in p {
+                        if v.is_null() {
+                            t.remove(k);
+                        } else {
+                            merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                        }
+                    }
+                }
+            }
+            other => *target = other.clone(),
+        }
+    }
+
+    /// The writable fields of `current` with `patch` merged in, read back as `T` (`422` naming
+    /// the field when the result is not a valid `T`). Fields in `frozen` cannot be patched.
+    pub fn apply<W: Serialize, T: DeserializeOwned>(
+        current: &W,
+        patch: &Value,
+        frozen: &[&str],
+    ) -> Result<T, ApiError> {
+        let Value::Object(fields) = patch else {
+            return Err(ApiError::validation("body", "a merge patch must be a JSON object"));
+        };
+        let mut errors: Vec<FieldError> = Vec::new();
+        for key in fields.keys().filter(|k| frozen.contains(&k.as_str())) {
+            errors.push(FieldError::new(key.clone(), "cannot be changed"));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let mut merged = serde_json::to_value(current).map_err(|e| ApiError::internal(e.to_string()))?;
+        merge(&mut merged, patch);
+        from_value(merged)
+    }
+
+    /// Reads `T` from a JSON value; errors name the field.
+    pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+        serde_path_to_error::deserialize(value).map_err(|err| {
+            let path = err.path().to_string();
+            let message = err.into_inner().to_string();
+            ApiError::Validation(vec![crate::http::extract::field_error(path, message)])
+        })
+    }
+
+    /// A JSON object of at most `max_bytes` serialised, with no NUL character anywhere.
+    pub fn json_object(field: &str, value: &Value, max_bytes: usize) -> Result<(), FieldError> {
+        if !value.is_object() {
+            return Err(FieldError::new(field, "must be a JSON object"));
+        }
+        if serde_json::to_vec(value).map_or(usize::MAX, |v| v.len()) > max_bytes {
+            return Err(FieldError::new(field, format!("must be at most {max_bytes} bytes of JSON")));
+        }
+        fn has_nul(v: &Value) -> bool {
+            match v {
+                Value::String(s) => s.contains('\0'),
+                Value::Array(a) => a.iter().any(has_nul),
+                Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+                _ => false,
+            }
+        }
+        if has_nul(value) {
+            return Err(FieldError::new(field, "must not contain NUL characters"));
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use serde_json::json;
+
+        #[test]
+        fn rfc7396_examples() {
+            let mut t = json!({"a": "b", "c": {"d": "e", "f": "g"}});
+            merge(&mut t, &json!({"a": "z", "c": {"f": null}}));
+            assert_eq!(t, json!({"a": "z", "c": {"d": "e"}}));
+            let mut t = json!({"a": [1, 2]});
+            merge(&mut t, &json!({"a": [3]}));
+            assert_eq!(t, json!({"a": [3]}));
+            let mut t = json!({"a": "b"});
+            merge(&mut t, &json!({"b": {"c": null}}));
+            assert_eq!(t, json!({"a": "b", "b": {}}));
+        }
+
+        #[test]
+        fn json_object_rules() {
+            assert!(json_object("a", &json!({"k": "v"}), 100).is_ok());
+            assert!(json_object("a", &json!([1]), 100).is_err());
+            assert!(json_object("a", &json!({"k": "x".repeat(200)}), 100).is_err());
+            assert!(json_object("a", &json!({"k": ["a\u{0}b"]}), 100).is_err());
+        }
     }
 }

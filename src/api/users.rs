@@ -30,18 +30,11 @@ pub async fn list_users(
     Query(page): Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
     let limit = page.limit()?;
-    let after: Option<(DateTime<Utc>, Uuid)> = match &page.cursor {
-        Some(c) => Some(state.cursor_key.decode(auth.workspace_id, SORT, c)?),
-        None => None,
-    };
-    let mut rows = users::list(&state.pool, auth.workspace_id, after, limit + 1).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|u| state.cursor_key.encode(auth.workspace_id, SORT, &(u.created_at, u.id)))
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(Page { data: rows, next_cursor }))
+    let after: Option<(DateTime<Utc>, Uuid)> =
+        state.cursor_key.position(auth.workspace_id, SORT, page.cursor.as_deref())?;
+    let rows = users::list(&state.pool, auth.workspace_id, after, limit + 1).await?;
+    let page = state.cursor_key.page(auth.workspace_id, SORT, rows, limit, |u| (u.created_at, u.id));
+    Ok(HttpResponse::Ok().json(page))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,5 +1,8 @@
 //! SQL, one module per resource. Every tenant query takes a `WorkspaceId`.
 
+pub mod channels;
+pub mod customers;
+pub mod interactions;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;

@@ -53,6 +53,7 @@ pub async fn create(
         Role::Owner,
     )
     .await?;
+    crate::db::channels::create_defaults(&mut **tx, WorkspaceId(ws.id)).await?;
     Ok((ws, user))
 }
 

@@ -51,6 +51,37 @@ impl CursorKey {
     }
 }
 
+impl CursorKey {
+    /// The position a `?cursor=` names, if one was given.
+    pub fn position<K: DeserializeOwned>(
+        &self,
+        ws: WorkspaceId,
+        sort: &str,
+        cursor: Option<&str>,
+    ) -> Result<Option<K>, ApiError> {
+        cursor.map(|c| self.decode(ws, sort, c)).transpose()
+    }
+
+    /// A page from `limit + 1` fetched rows: the extra row only tells that there is more.
+    pub fn page<T, K: Serialize>(
+        &self,
+        ws: WorkspaceId,
+        sort: &str,
+        mut rows: Vec<T>,
+        limit: i64,
+        key: impl Fn(&T) -> K,
+    ) -> crate::http::Page<T> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|last| self.encode(ws, sort, &key(last)))
+        } else {
+            None
+        };
+        crate::http::Page { data: rows, next_cursor }
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

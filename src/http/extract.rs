@@ -80,15 +80,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         let message = strip_position(&inner.to_string());
         match inner.classify() {
-            serde_json::error::Category::Data => {
-                let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
-                ApiError::Validation(vec![FieldError::new(field, message)])
-            }
+            serde_json::error::Category::Data => ApiError::Validation(vec![field_error(path, message)]),
             _ => malformed_json(message),
         }
     })?;
     de.end().map_err(|e| malformed_json(strip_position(&e.to_string())))?;
     Ok(value)
+}
+
+/// A field error from a serde path and message; a missing field is named itself.
+pub fn field_error(path: String, message: String) -> FieldError {
+    let at_root = path == "." || path.is_empty();
+    if let Some(name) = message.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        let field = if at_root { name.to_owned() } else { format!("{path}.{name}") };
+        return FieldError::new(field, "is required");
+    }
+    if let Some(name) = unknown_field(&message) {
+        let field = if at_root { name } else { format!("{path}.{name}") };
+        return FieldError::new(field, "is not a known field");
+    }
+    FieldError::new(if at_root { "body".to_owned() } else { path }, message)
 }
 
 fn malformed_json(message: String) -> ApiError {

@@ -141,7 +141,7 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut HashMap<String, String>)) -> 
     let _ = admin.close().await;
     let pool = PgPoolOptions::new()
         .max_connections(8)
-        .connect_with(server.options.clone().database(&db_name))
+        .connect_with(startup::tune(server.options.clone().database(&db_name)))
         .await
         .expect("test database");
     let mut vars = base_vars();
@@ -176,7 +176,7 @@ impl TestApp {
         let settings = Settings::from_vars(&self.vars).expect("settings");
         let pool = PgPoolOptions::new()
             .max_connections(4)
-            .connect_with(server().options.clone().database(&self.db_name))
+            .connect_with(startup::tune(server().options.clone().database(&self.db_name)))
             .await
             .expect("pool");
         let app = Application::build(settings, pool, JWT_SECRET.as_bytes()).await.expect("app");

@@ -1,0 +1,149 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::{new_id, WorkspaceId};
+
+crate::text_enum! {
+    /// Where contact happens.
+    pub enum ChannelKind {
+        Email => "email",
+        Phone => "phone",
+        Chat => "chat",
+        Sms => "sms",
+        Mms => "mms",
+        Fax => "fax",
+        Social => "social",
+        Web => "web",
+        InPerson => "in_person",
+        Other => "other",
+    }
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Channel {
+    pub id: Uuid,
+    pub kind: ChannelKind,
+    #[schema(example = "Support inbox")]
+    pub name: String,
+    /// An inactive channel takes no new interactions.
+    pub active: bool,
+    /// Free-form settings of the channel (JSON object).
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+const COLUMNS: &str = "id, kind, name, active, config, created_at, updated_at, version";
+
+/// The channels every new workspace starts with: one of each kind but `other`.
+pub async fn create_defaults(db: impl PgExecutor<'_>, ws: WorkspaceId) -> Result<(), sqlx::Error> {
+    let defaults = [
+        (ChannelKind::Email, "Email"),
+        (ChannelKind::Phone, "Phone"),
+        (ChannelKind::Chat, "Chat"),
+        (ChannelKind::Sms, "SMS"),
+        (ChannelKind::Mms, "MMS"),
+        (ChannelKind::Fax, "Fax"),
+        (ChannelKind::Social, "Social"),
+        (ChannelKind::Web, "Web"),
+        (ChannelKind::InPerson, "In person"),
+    ];
+    let ids: Vec<Uuid> = defaults.iter().map(|_| new_id()).collect();
+    let kinds: Vec<ChannelKind> = defaults.iter().map(|d| d.0).collect();
+    let names: Vec<&str> = defaults.iter().map(|d| d.1).collect();
+    sqlx::query(
+        "INSERT INTO channels (workspace_id, id, kind, name)
+         SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::text[])",
+    )
+    .bind(ws)
+    .bind(ids)
+    .bind(kinds)
+    .bind(names)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub struct Fields<'a> {
+    pub kind: ChannelKind,
+    pub name: &'a str,
+    pub active: bool,
+    pub config: &'a serde_json::Value,
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, ws: WorkspaceId, f: Fields<'_>) -> Result<Channel, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO channels (workspace_id, id, kind, name, active, config)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(new_id())
+    .bind(f.kind)
+    .bind(f.name)
+    .bind(f.active)
+    .bind(f.config)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Channel>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The row, locked until the end of the transaction.
+pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Channel>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2 FOR UPDATE"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Channel>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM channels
+          WHERE workspace_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
+          ORDER BY created_at, id LIMIT $4"
+    ))
+    .bind(ws)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: Fields<'_>) -> Result<Channel, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE channels SET kind = $3, name = $4, active = $5, config = $6, version = version + 1
+          WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(id)
+    .bind(f.kind)
+    .bind(f.name)
+    .bind(f.active)
+    .bind(f.config)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
+    let r =
+        sqlx::query("DELETE FROM channels WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(db).await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -1,0 +1,344 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::{new_id, WorkspaceId};
+
+crate::text_enum! {
+    pub enum CustomerKind {
+        Person => "person",
+        Company => "company",
+    }
+}
+
+/// A person or a company the workspace has a relationship with.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Customer {
+    pub id: Uuid,
+    pub kind: CustomerKind,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    #[schema(example = "ada@example.com")]
+    pub email: Option<String>,
+    #[schema(example = "+44 20 7946 0958")]
+    pub phone: Option<String>,
+    pub company_name: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "GB")]
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub tags: Vec<String>,
+    /// Custom fields (a JSON object, at most 16 KiB).
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Value,
+    /// The user in charge of the relationship.
+    pub owner_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+pub const COLUMNS: &str =
+    "id, kind, name, email, phone, company_name, country, city, tags, attributes, owner_id, created_at, updated_at, version";
+pub const EMAIL_KEY: &str = "customers_email_key";
+pub const OWNER_FK: &str = "customers_workspace_id_owner_id_fkey";
+
+/// The writable fields, validated.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    pub kind: CustomerKind,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company_name: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub tags: Vec<String>,
+    pub attributes: serde_json::Value,
+    pub owner_id: Option<Uuid>,
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    f: &Fields,
+    created_at: Option<DateTime<Utc>>,
+) -> Result<Customer, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO customers (workspace_id, id, kind, name, email, phone, company_name, country, city,
+                                tags, attributes, owner_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13, now()), now())
+         RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(new_id())
+    .bind(f.kind)
+    .bind(&f.name)
+    .bind(&f.email)
+    .bind(&f.phone)
+    .bind(&f.company_name)
+    .bind(&f.country)
+    .bind(&f.city)
+    .bind(&f.tags)
+    .bind(&f.attributes)
+    .bind(f.owner_id)
+    .bind(created_at)
+    .fetch_one(db)
+    .await
+}
+
+/// A live (not soft-deleted) customer.
+pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Customer>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM customers WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL"
+    ))
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// A live customer, locked until the end of the transaction.
+pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Customer>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM customers WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE"
+    ))
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: &Fields) -> Result<Customer, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE customers SET kind = $3, name = $4, email = $5, phone = $6, company_name = $7, country = $8,
+                city = $9, tags = $10, attributes = $11, owner_id = $12, version = version + 1
+          WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(id)
+    .bind(f.kind)
+    .bind(&f.name)
+    .bind(&f.email)
+    .bind(&f.phone)
+    .bind(&f.company_name)
+    .bind(&f.country)
+    .bind(&f.city)
+    .bind(&f.tags)
+    .bind(&f.attributes)
+    .bind(f.owner_id)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn soft_delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE customers SET deleted_at = now(), version = version + 1 WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// How long a soft-deleted customer can be restored.
+pub const RESTORE_DAYS: i32 = 30;
+
+/// Restores a customer deleted less than 30 days ago. `None`: no such deleted customer.
+pub async fn restore(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Customer>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE customers SET deleted_at = NULL, version = version + 1
+          WHERE workspace_id = $1 AND id = $2 AND deleted_at > now() - make_interval(days => $3)
+          RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(id)
+    .bind(RESTORE_DAYS)
+    .fetch_optional(db)
+    .await
+}
+
+/// Erases the customer, live or soft-deleted, with its interactions and deals.
+pub async fn erase(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
+    let r =
+        sqlx::query("DELETE FROM customers WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(db).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Erases customers soft-deleted more than 30 days ago; runs in the background.
+pub async fn purge_expired(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM customers WHERE deleted_at < now() - make_interval(days => $1)")
+        .bind(RESTORE_DAYS)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+crate::text_enum! {
+    /// List orders of `GET /customers`.
+    pub enum CustomerSort {
+        CreatedAt => "created_at",
+        CreatedAtDesc => "-created_at",
+        Name => "name",
+        NameDesc => "-name",
+        UpdatedAt => "updated_at",
+        UpdatedAtDesc => "-updated_at",
+    }
+}
+
+impl CustomerSort {
+    fn column(self) -> &'static str {
+        match self {
+            CustomerSort::CreatedAt | CustomerSort::CreatedAtDesc => "created_at",
+            CustomerSort::Name | CustomerSort::NameDesc => "name",
+            CustomerSort::UpdatedAt | CustomerSort::UpdatedAtDesc => "updated_at",
+        }
+    }
+
+    fn descending(self) -> bool {
+        matches!(self, CustomerSort::CreatedAtDesc | CustomerSort::NameDesc | CustomerSort::UpdatedAtDesc)
+    }
+}
+
+/// The filters of `GET /customers` (and of the export).
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub q: Option<String>,
+    pub email: Option<String>,
+    pub tags: Vec<String>,
+    pub country: Option<String>,
+    pub owner_id: Option<Uuid>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Where a page starts: after this row of the current order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Position {
+    /// By relevance to `q` (score, id).
+    Relevance(f32, Uuid),
+    /// By a timestamp column.
+    Time(DateTime<Utc>, Uuid),
+    /// By name.
+    Name(String, Uuid),
+}
+
+/// Queries of at least this many characters also match with typos (trigram word similarity).
+pub const FUZZY_MIN_CHARS: usize = 4;
+
+fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, ws: WorkspaceId, f: &Filter) {
+    qb.push(" WHERE workspace_id = ").push_bind(ws).push(" AND deleted_at IS NULL");
+    if let Some(q) = &f.q {
+        let q = q.to_lowercase();
+        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        qb.push(" AND (search LIKE ").push_bind(like);
+        if q.chars().count() >= FUZZY_MIN_CHARS {
+            qb.push(" OR ").push_bind(q).push(" <% search");
+        }
+        qb.push(")");
+    }
+    if let Some(email) = &f.email {
+        qb.push(" AND lower(email) = lower(").push_bind(email.clone()).push(")");
+    }
+    if !f.tags.is_empty() {
+        qb.push(" AND tags @> ").push_bind(f.tags.clone());
+    }
+    if let Some(country) = &f.country {
+        qb.push(" AND country = ").push_bind(country.clone());
+    }
+    if let Some(owner) = f.owner_id {
+        qb.push(" AND owner_id = ").push_bind(owner);
+    }
+    if let Some(t) = f.created_after {
+        qb.push(" AND created_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.created_before {
+        qb.push(" AND created_at < ").push_bind(t);
+    }
+    for (key, value) in &f.attributes {
+        let mut object = serde_json::Map::new();
+        object.insert(key.clone(), serde_json::Value::String(value.clone()));
+        qb.push(" AND attributes @> ").push_bind(serde_json::Value::Object(object));
+    }
+}
+
+/// One page (`limit` rows) of customers. With `q` and no explicit sort, the order is by
+/// relevance; `sort` otherwise.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    f: &Filter,
+    sort: Option<CustomerSort>,
+    after: Option<Position>,
+    limit: i64,
+) -> Result<Vec<(Customer, Position)>, sqlx::Error> {
+    let mut qb = QueryBuilder::new("SELECT ");
+    qb.push(COLUMNS);
+    let relevance = sort.is_none() && f.q.is_some();
+    if relevance {
+        qb.push(", word_similarity(")
+            .push_bind(f.q.clone().unwrap_or_default().to_lowercase())
+            .push(", search) AS score");
+    } else {
+        qb.push(", 0::real AS score");
+    }
+    qb.push(" FROM customers");
+    push_filters(&mut qb, ws, f);
+    let sort = sort.unwrap_or(CustomerSort::CreatedAtDesc);
+    if relevance {
+        if let Some(Position::Relevance(score, id)) = &after {
+            // Higher scores first, then ids ascending.
+            qb.push(" AND (word_similarity(")
+                .push_bind(f.q.clone().unwrap_or_default().to_lowercase())
+                .push(", search) < ")
+                .push_bind(*score)
+                .push(" OR (word_similarity(")
+                .push_bind(f.q.clone().unwrap_or_default().to_lowercase())
+                .push(", search) = ")
+                .push_bind(*score)
+                .push(" AND id > ")
+                .push_bind(*id)
+                .push("))");
+        }
+        qb.push(" ORDER BY score DESC, id LIMIT ").push_bind(limit);
+    } else {
+        let (col, op, dir) =
+            (sort.column(), if sort.descending() { "<" } else { ">" }, if sort.descending() { "DESC" } else { "ASC" });
+        match &after {
+            Some(Position::Time(t, id)) => {
+                qb.push(format!(" AND ({col}, id) {op} (")).push_bind(*t).push(", ").push_bind(*id).push(")");
+            }
+            Some(Position::Name(n, id)) => {
+                qb.push(format!(" AND ({col}, id) {op} (")).push_bind(n.clone()).push(", ").push_bind(*id).push(")");
+            }
+            _ => {}
+        }
+        qb.push(format!(" ORDER BY {col} {dir}, id {dir} LIMIT ")).push_bind(limit);
+    }
+    let rows: Vec<ListRow> = qb.build_query_as().fetch_all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let position = if relevance {
+                Position::Relevance(r.score, r.customer.id)
+            } else {
+                match sort.column() {
+                    "name" => Position::Name(r.customer.name.clone(), r.customer.id),
+                    "updated_at" => Position::Time(r.customer.updated_at, r.customer.id),
+                    _ => Position::Time(r.customer.created_at, r.customer.id),
+                }
+            };
+            (r.customer, position)
+        })
+        .collect())
+}
+
+#[derive(FromRow)]
+struct ListRow {
+    #[sqlx(flatten)]
+    customer: Customer,
+    score: f32,
+}

@@ -1,0 +1,365 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::WorkspaceId;
+
+crate::text_enum! {
+    pub enum Direction {
+        Inbound => "inbound",
+        Outbound => "outbound",
+    }
+}
+
+crate::text_enum! {
+    pub enum InteractionKind {
+        Message => "message",
+        Call => "call",
+        Meeting => "meeting",
+        Note => "note",
+        Purchase => "purchase",
+        Support => "support",
+    }
+}
+
+/// One contact with a customer, on one channel.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Interaction {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub channel_id: Uuid,
+    pub direction: Direction,
+    pub kind: InteractionKind,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub duration_seconds: Option<i32>,
+    /// Purchases only: the amount, in minor units of the workspace currency.
+    pub value_cents: Option<i64>,
+    /// Purchases only: the SKUs bought.
+    pub items: Vec<String>,
+    /// The user who had the contact.
+    pub user_id: Option<Uuid>,
+    /// The id in the system it came from; unique per channel.
+    pub external_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+pub const COLUMNS: &str =
+    "id, customer_id, channel_id, direction, kind, subject, body, occurred_at, duration_seconds, \
+     value_cents, items, user_id, external_id, metadata, created_at, updated_at, version";
+pub const USER_FK: &str = "interactions_workspace_id_user_id_fkey";
+
+/// The writable fields, validated.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    pub customer_id: Uuid,
+    pub channel_id: Uuid,
+    pub direction: Direction,
+    pub kind: InteractionKind,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub duration_seconds: Option<i32>,
+    pub value_cents: Option<i64>,
+    pub items: Vec<String>,
+    pub user_id: Option<Uuid>,
+    pub external_id: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
+/// Inserts when the customer is live and the channel active. `Ok(None)`: it was not inserted
+/// (a reference failed, or the external id exists: the caller finds out which).
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    id: Uuid,
+    f: &Fields,
+) -> Result<Option<Interaction>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
+                                   occurred_at, duration_seconds, value_cents, items, user_id, external_id, metadata)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+          WHERE EXISTS (SELECT 1 FROM customers WHERE workspace_id = $1 AND id = $3 AND deleted_at IS NULL)
+            AND EXISTS (SELECT 1 FROM channels WHERE workspace_id = $1 AND id = $4 AND active)
+         ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(id)
+    .bind(f.customer_id)
+    .bind(f.channel_id)
+    .bind(f.direction)
+    .bind(f.kind)
+    .bind(&f.subject)
+    .bind(&f.body)
+    .bind(f.occurred_at)
+    .bind(f.duration_seconds)
+    .bind(f.value_cents)
+    .bind(&f.items)
+    .bind(f.user_id)
+    .bind(&f.external_id)
+    .bind(&f.metadata)
+    .fetch_optional(db)
+    .await
+}
+
+/// Inserts many at once; rows whose external id exists are skipped. Returns nothing: the
+/// caller resolves the ids it reports.
+pub async fn insert_many(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    ids: &[Uuid],
+    rows: &[Fields],
+) -> Result<(), sqlx::Error> {
+    let col = |f: fn(&Fields) -> serde_json::Value| rows.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
+                                   occurred_at, duration_seconds, value_cents, items, user_id, external_id, metadata)
+         SELECT $1, u.id, u.customer_id, u.channel_id, u.direction, u.kind, u.subject, u.body, u.occurred_at,
+                u.duration_seconds, u.value_cents, ARRAY(SELECT jsonb_array_elements_text(u.items)), u.user_id,
+                u.external_id, u.metadata
+           FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
+                       $9::timestamptz[], $10::int[], $11::bigint[], $12::jsonb[], $13::uuid[], $14::text[], $15::jsonb[])
+                AS u (id, customer_id, channel_id, direction, kind, subject, body, occurred_at, duration_seconds,
+                      value_cents, items, user_id, external_id, metadata)
+         ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING",
+    )
+    .bind(ws)
+    .bind(ids)
+    .bind(rows.iter().map(|r| r.customer_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.channel_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.direction).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.subject.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.body.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.duration_seconds).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.value_cents).collect::<Vec<_>>())
+    .bind(col(|r| serde_json::Value::from(r.items.clone())))
+    .bind(rows.iter().map(|r| r.user_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.external_id.clone()).collect::<Vec<_>>())
+    .bind(col(|r| r.metadata.clone()))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The ids of existing interactions by (channel, external id).
+pub async fn ids_by_external(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    keys: &[(Uuid, String)],
+) -> Result<Vec<(Uuid, String, Uuid)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.channel_id, i.external_id, i.id FROM interactions i
+           JOIN unnest($2::uuid[], $3::text[]) AS k (channel_id, external_id)
+             ON i.channel_id = k.channel_id AND i.external_id = k.external_id
+          WHERE i.workspace_id = $1",
+    )
+    .bind(ws)
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1.clone()).collect::<Vec<_>>())
+    .fetch_all(db)
+    .await
+}
+
+pub async fn by_external_id(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    channel_id: Uuid,
+    external_id: &str,
+) -> Result<Option<Interaction>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM interactions WHERE workspace_id = $1 AND channel_id = $2 AND external_id = $3"
+    ))
+    .bind(ws)
+    .bind(channel_id)
+    .bind(external_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Which of `customer_ids` are live customers, and which of `channel_ids` active channels.
+pub async fn live_references(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    customer_ids: &[Uuid],
+    channel_ids: &[Uuid],
+) -> Result<(Vec<Uuid>, Vec<Uuid>), sqlx::Error> {
+    let rows: Vec<(String, Uuid)> = sqlx::query_as(
+        "SELECT 'customer', id FROM customers WHERE workspace_id = $1 AND id = ANY($2) AND deleted_at IS NULL
+         UNION ALL
+         SELECT 'channel', id FROM channels WHERE workspace_id = $1 AND id = ANY($3) AND active",
+    )
+    .bind(ws)
+    .bind(customer_ids)
+    .bind(channel_ids)
+    .fetch_all(db)
+    .await?;
+    let (c, ch): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(k, _)| k == "customer");
+    Ok((c.into_iter().map(|r| r.1).collect(), ch.into_iter().map(|r| r.1).collect()))
+}
+
+pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Interaction>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM interactions WHERE workspace_id = $1 AND id = $2"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Interaction>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM interactions WHERE workspace_id = $1 AND id = $2 FOR UPDATE"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    id: Uuid,
+    f: &Fields,
+) -> Result<Interaction, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE interactions SET customer_id = $3, channel_id = $4, direction = $5, kind = $6, subject = $7,
+                body = $8, occurred_at = $9, duration_seconds = $10, value_cents = $11, items = $12,
+                user_id = $13, metadata = $14, version = version + 1
+          WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(id)
+    .bind(f.customer_id)
+    .bind(f.channel_id)
+    .bind(f.direction)
+    .bind(f.kind)
+    .bind(&f.subject)
+    .bind(&f.body)
+    .bind(f.occurred_at)
+    .bind(f.duration_seconds)
+    .bind(f.value_cents)
+    .bind(&f.items)
+    .bind(f.user_id)
+    .bind(&f.metadata)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM interactions WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The filters of `GET /interactions`.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub customer_id: Option<Uuid>,
+    pub channel_id: Option<Uuid>,
+    pub kind: Option<InteractionKind>,
+    pub direction: Option<Direction>,
+    pub user_id: Option<Uuid>,
+    pub occurred_after: Option<DateTime<Utc>>,
+    pub occurred_before: Option<DateTime<Utc>>,
+}
+
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    f: &Filter,
+    ascending: bool,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Interaction>, sqlx::Error> {
+    let mut qb: QueryBuilder<'_, Postgres> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM interactions WHERE workspace_id = "));
+    qb.push_bind(ws);
+    if let Some(v) = f.customer_id {
+        qb.push(" AND customer_id = ").push_bind(v);
+    }
+    if let Some(v) = f.channel_id {
+        qb.push(" AND channel_id = ").push_bind(v);
+    }
+    if let Some(v) = f.kind {
+        qb.push(" AND kind = ").push_bind(v);
+    }
+    if let Some(v) = f.direction {
+        qb.push(" AND direction = ").push_bind(v);
+    }
+    if let Some(v) = f.user_id {
+        qb.push(" AND user_id = ").push_bind(v);
+    }
+    if let Some(v) = f.occurred_after {
+        qb.push(" AND occurred_at >= ").push_bind(v);
+    }
+    if let Some(v) = f.occurred_before {
+        qb.push(" AND occurred_at < ").push_bind(v);
+    }
+    let (op, dir) = if ascending { (">", "ASC") } else { ("<", "DESC") };
+    if let Some((t, id)) = after {
+        qb.push(format!(" AND (occurred_at, id) {op} (")).push_bind(t).push(", ").push_bind(id).push(")");
+    }
+    qb.push(format!(" ORDER BY occurred_at {dir}, id {dir} LIMIT ")).push_bind(limit);
+    qb.build_query_as().fetch_all(db).await
+}
+
+/// A customer's counts per channel, first and last contact, purchases and their value.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct ChannelCount {
+    pub channel_id: Uuid,
+    pub channel_kind: crate::db::channels::ChannelKind,
+    pub channel_name: String,
+    pub count: i64,
+    pub last_at: DateTime<Utc>,
+}
+
+pub async fn counts_by_channel(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    customer_id: Uuid,
+) -> Result<Vec<ChannelCount>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.channel_id, c.kind AS channel_kind, c.name AS channel_name, count(*) AS count, max(i.occurred_at) AS last_at
+           FROM interactions i JOIN channels c ON c.workspace_id = i.workspace_id AND c.id = i.channel_id
+          WHERE i.workspace_id = $1 AND i.customer_id = $2
+          GROUP BY i.channel_id, c.kind, c.name
+          ORDER BY count DESC, i.channel_id",
+    )
+    .bind(ws)
+    .bind(customer_id)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Totals {
+    pub total: i64,
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
+    pub purchases: i64,
+    pub lifetime_value_cents: i64,
+}
+
+pub async fn totals(db: impl PgExecutor<'_>, ws: WorkspaceId, customer_id: Uuid) -> Result<Totals, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*) AS total, min(occurred_at) AS first_at, max(occurred_at) AS last_at,
+                count(*) FILTER (WHERE kind = 'purchase') AS purchases,
+                coalesce(sum(value_cents) FILTER (WHERE kind = 'purchase'), 0)::bigint AS lifetime_value_cents
+           FROM interactions WHERE workspace_id = $1 AND customer_id = $2",
+    )
+    .bind(ws)
+    .bind(customer_id)
+    .fetch_one(db)
+    .await
+}
