@@ -54,7 +54,7 @@ pub fn tune(options: PgConnectOptions) -> PgConnectOptions {
     options.options([("pg_trgm.word_similarity_threshold", SEARCH_SIMILARITY)])
 }
 
-/// See `tune`: "jonh" finds "John" (0.4), "smiht" does not find "Smith" (0.33).
+/// See `tune`: with 0.4, "jonh" finds "John" (0.4) and "smiht" finds "Smith" (0.5).
 pub const SEARCH_SIMILARITY: &str = "0.4";
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {

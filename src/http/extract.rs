@@ -81,6 +81,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let message = strip_position(&inner.to_string());
         match inner.classify() {
             serde_json::error::Category::Data => ApiError::Validation(vec![field_error(path, message)]),
+            // serde_json reports some shape errors (a number where an enum goes) as syntax
+            // errors: the body is JSON all the same, so it is the field that is wrong.
+            _ if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
+                ApiError::Validation(vec![field_error(path, format!("has the wrong type or value ({message})"))])
+            }
             _ => malformed_json(message),
         }
     })?;
@@ -96,7 +101,14 @@ pub fn field_error(path: String, message: String) -> FieldError {
         return FieldError::new(field, "is required");
     }
     if let Some(name) = unknown_field(&message) {
-        let field = if at_root { name } else { format!("{path}.{name}") };
+        let named = path == name || path.ends_with(&format!(".{name}"));
+        let field = if at_root {
+            name
+        } else if named {
+            path
+        } else {
+            format!("{path}.{name}")
+        };
         return FieldError::new(field, "is not a known field");
     }
     FieldError::new(if at_root { "body".to_owned() } else { path }, message)

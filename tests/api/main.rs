@@ -1,8 +1,13 @@
 mod api_tokens;
 mod auth;
+mod bad_input;
+mod channels;
+mod customers;
 mod errors;
 mod helpers;
 mod idempotency;
+mod interactions;
+mod isolation;
 mod openapi;
 mod operations;
 mod users;

@@ -1,0 +1,190 @@
+//! Tenant isolation: a second workspace never sees, changes or references the first's rows.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+struct Rows {
+    customer: Value,
+    channel: Value,
+    interaction: Value,
+    user: Value,
+    token: Value,
+}
+
+async fn first_workspace_rows(app: &TestApp, owner: &str) -> Rows {
+    let customer: Value = app
+        .post("/api/v1/customers", owner, json!({"name": "Secret Customer", "email": "secret@a.test", "tags": ["a"]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let channel: Value = app
+        .post("/api/v1/channels", owner, json!({"kind": "other", "name": "A's channel"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let interaction: Value = app
+        .post("/api/v1/interactions", owner, json!({"customer_id": customer["id"], "channel_id": channel["id"], "direction": "inbound", "kind": "note", "subject": "secret"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (_, user) = app.user_token(owner, "member").await;
+    let token: Value =
+        app.post("/api/v1/api-tokens", owner, json!({"name": "a", "role": "viewer"})).await.json().await.unwrap();
+    Rows { customer, channel, interaction, user, token }
+}
+
+async fn fingerprint(app: &TestApp) -> String {
+    sqlx::query_scalar(
+        "SELECT concat_ws('|',
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM customers t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM interactions t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM channels t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM users t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM api_tokens t))",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn every_route_with_an_id_is_404_across_workspaces() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let rows = first_workspace_rows(&app, &owner).await;
+    let other = app.other_workspace().await;
+    let before = fingerprint(&app).await;
+
+    let doc = serde_json::to_value(rapport::openapi::document()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.contains("{id}") {
+            continue;
+        }
+        let resource = path.trim_start_matches("/api/v1/").split('/').next().unwrap();
+        let id = match resource {
+            "customers" => &rows.customer["id"],
+            "channels" => &rows.channel["id"],
+            "interactions" => &rows.interaction["id"],
+            "users" => &rows.user["id"],
+            "api-tokens" => &rows.token["id"],
+            other => panic!("the isolation matrix does not know {other}: add it"),
+        };
+        let concrete = path.replace("{id}", id.as_str().unwrap());
+        for method in item.as_object().unwrap().keys() {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = matches!(m, Method::POST | Method::PATCH | Method::PUT).then(|| json!({"name": "stolen"}));
+            let res = app.request(m.clone(), &concrete, Some(&other), body).await;
+            assert_eq!(res.status(), 404, "{method} {path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked} operations checked");
+    assert_eq!(fingerprint(&app).await, before, "nothing changed");
+    // The token of the first workspace still works: not revoked by the other.
+    assert_eq!(app.get("/api/v1/me", rows.token["token"].as_str().unwrap()).await.status(), 200);
+}
+
+#[tokio::test]
+async fn lists_and_searches_never_show_a_foreign_row() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let rows = first_workspace_rows(&app, &owner).await;
+    let other = app.other_workspace().await;
+    let foreign: Vec<&Value> =
+        vec![&rows.customer["id"], &rows.channel["id"], &rows.interaction["id"], &rows.user["id"], &rows.token["id"]];
+    for list in [
+        "/api/v1/customers",
+        "/api/v1/customers?q=secret",
+        "/api/v1/customers?email=secret@a.test",
+        "/api/v1/customers?tag=a",
+        "/api/v1/interactions",
+        "/api/v1/channels?limit=200",
+        "/api/v1/users",
+        "/api/v1/api-tokens",
+    ] {
+        let res = app.get(list, &other).await;
+        assert_eq!(res.status(), 200, "{list}");
+        let page: Value = res.json().await.unwrap();
+        for row in page["data"].as_array().unwrap() {
+            assert!(!foreign.contains(&&row["id"]), "{list} shows a foreign row");
+        }
+    }
+    let q = format!("/api/v1/interactions?customer_id={}", rows.customer["id"].as_str().unwrap());
+    let page: Value = app.get(&q, &other).await.json().await.unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 0);
+    // The same filters in the first workspace do find them (the test can fail).
+    let page: Value = app.get("/api/v1/customers?q=secret", &owner).await.json().await.unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_body_cannot_reference_a_foreign_row() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let rows = first_workspace_rows(&app, &owner).await;
+    let other = app.other_workspace().await;
+    let before = fingerprint(&app).await;
+    let mine: Value = app.post("/api/v1/customers", &other, json!({"name": "Mine"})).await.json().await.unwrap();
+    let my_channels: Value = app.get("/api/v1/channels", &other).await.json().await.unwrap();
+    let my_channel = my_channels["data"][0]["id"].clone();
+    let cases = [
+        (
+            json!({"customer_id": rows.customer["id"], "channel_id": my_channel, "direction": "inbound", "kind": "note"}),
+            "customer_id",
+        ),
+        (
+            json!({"customer_id": mine["id"], "channel_id": rows.channel["id"], "direction": "inbound", "kind": "note"}),
+            "channel_id",
+        ),
+        (
+            json!({"customer_id": mine["id"], "channel_id": my_channel, "direction": "inbound", "kind": "note", "user_id": rows.user["id"]}),
+            "user_id",
+        ),
+    ];
+    for (body, field) in cases {
+        let res = app.post("/api/v1/interactions", &other, body.clone()).await;
+        let p = assert_problem(res, 422, "validation_failed").await;
+        assert_eq!(p["errors"][0]["field"], field);
+        let res = app.post("/api/v1/interactions/batch", &other, json!({"items": [body]})).await;
+        assert_problem(res, 422, "validation_failed").await;
+    }
+    let res = app.post("/api/v1/customers", &other, json!({"name": "X", "owner_id": rows.user["id"]})).await;
+    let p = assert_problem(res, 422, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "owner_id");
+    let path = format!("/api/v1/customers/{}", mine["id"].as_str().unwrap());
+    let p =
+        assert_problem(app.patch(&path, &other, json!({"owner_id": rows.user["id"]})).await, 422, "validation_failed")
+            .await;
+    assert_eq!(p["errors"][0]["field"], "owner_id");
+    // Only the other workspace's own customer was added.
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM interactions").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(count, 1);
+    assert_ne!(fingerprint(&app).await, before);
+}
+
+#[tokio::test]
+async fn the_database_refuses_cross_workspace_references() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let rows = first_workspace_rows(&app, &owner).await;
+    let other = app.other_workspace().await;
+    let me: Value = app.get("/api/v1/me", &other).await.json().await.unwrap();
+    // Straight SQL, past every check of the API: the composite foreign keys still refuse.
+    let res = sqlx::query(
+        "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, occurred_at)
+         VALUES ($1, gen_random_uuid(), $2, $3, 'inbound', 'note', now())",
+    )
+    .bind(uuid::Uuid::parse_str(me["workspace"]["id"].as_str().unwrap()).unwrap())
+    .bind(uuid::Uuid::parse_str(rows.customer["id"].as_str().unwrap()).unwrap())
+    .bind(uuid::Uuid::parse_str(rows.channel["id"].as_str().unwrap()).unwrap())
+    .execute(&app.pool)
+    .await;
+    let err = res.unwrap_err();
+    assert_eq!(err.as_database_error().and_then(|e| e.code()).as_deref(), Some("23503"));
+}
