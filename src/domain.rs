@@ -203,6 +203,10 @@ impl Validator {
         self.errors.push(error);
     }
 
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
     pub fn finish(self) -> Result<(), crate::error::ApiError> {
         if self.errors.is_empty() {
             Ok(())

@@ -152,7 +152,7 @@ impl Application {
         let revoked = Arc::new(RevokedTokens::default());
         revoked.reload(&pool).await.map_err(std::io::Error::other)?;
         tokio::spawn(revocation::listen(pool.clone(), revoked.clone()));
-        tokio::spawn(idempotency::sweep(pool.clone()));
+        tokio::spawn(maintenance(pool.clone()));
 
         let openapi = build_openapi();
         let route_table = web::Data::new(RouteTable::from_openapi(&openapi));
@@ -200,6 +200,26 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Housekeeping every 10 minutes: expired idempotency keys go, and customers soft-deleted
+/// more than 30 days ago are erased (their restore window has closed).
+async fn maintenance(pool: PgPool) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(e) = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'")
+            .execute(&pool)
+            .await
+        {
+            log::warn!("sweeping idempotency keys: {e}");
+        }
+        match crate::db::customers::purge_expired(&pool).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("erased {n} customers deleted more than 30 days ago"),
+            Err(e) => log::warn!("purging deleted customers: {e}"),
+        }
     }
 }
 

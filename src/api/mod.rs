@@ -3,6 +3,7 @@
 pub mod api_tokens;
 pub mod auth;
 pub mod channels;
+pub mod customer_files;
 pub mod customers;
 pub mod interactions;
 pub mod operations;
@@ -33,6 +34,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(channels::get_channel)
         .service(channels::patch_channel)
         .service(channels::delete_channel)
+        .service(customer_files::export_customers)
+        .service(customer_files::import_customers)
         .service(customers::list_customers)
         .service(customers::create_customer)
         .service(customers::get_customer)

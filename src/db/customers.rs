@@ -342,3 +342,102 @@ struct ListRow {
     customer: Customer,
     score: f32,
 }
+
+/// A row of an import, validated; `None` fields keep the existing value on update.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    pub kind: Option<CustomerKind>,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company_name: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub attributes: Option<serde_json::Value>,
+    pub owner_id: Option<Uuid>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Upserts a batch by email (no email repeats within it): rows whose email names a live
+/// customer update it, the others are inserted. Returns (created, updated).
+pub async fn import_batch(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+    ws: WorkspaceId,
+    rows: &[ImportRow],
+) -> Result<(u64, u64), sqlx::Error> {
+    let ids: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
+    let kinds: Vec<Option<CustomerKind>> = rows.iter().map(|r| r.kind).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    let text = |f: fn(&ImportRow) -> &Option<String>| rows.iter().map(|r| f(r).clone()).collect::<Vec<_>>();
+    let tags: Vec<Option<serde_json::Value>> =
+        rows.iter().map(|r| r.tags.clone().map(serde_json::Value::from)).collect();
+    let attributes: Vec<Option<serde_json::Value>> = rows.iter().map(|r| r.attributes.clone()).collect();
+    let owners: Vec<Option<Uuid>> = rows.iter().map(|r| r.owner_id).collect();
+    let created: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.created_at).collect();
+    let input = "unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                        $10::jsonb[], $11::jsonb[], $12::uuid[], $13::timestamptz[])
+                 AS u (id, kind, name, email, phone, company_name, country, city, tags, attributes, owner_id, created_at)";
+    let updated: Vec<Uuid> = sqlx::query_scalar(&format!(
+        "UPDATE customers c SET kind = coalesce(u.kind, c.kind), name = u.name, email = u.email,
+                phone = coalesce(u.phone, c.phone), company_name = coalesce(u.company_name, c.company_name),
+                country = coalesce(u.country, c.country), city = coalesce(u.city, c.city),
+                tags = CASE WHEN u.tags IS NULL THEN c.tags ELSE ARRAY(SELECT jsonb_array_elements_text(u.tags)) END,
+                attributes = coalesce(u.attributes, c.attributes), owner_id = coalesce(u.owner_id, c.owner_id),
+                version = c.version + 1
+           FROM {input}
+          WHERE c.workspace_id = $1 AND c.deleted_at IS NULL AND u.email IS NOT NULL
+            AND lower(c.email) = lower(u.email)
+         RETURNING u.id"
+    ))
+    .bind(ws)
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&names)
+    .bind(text(|r| &r.email))
+    .bind(text(|r| &r.phone))
+    .bind(text(|r| &r.company_name))
+    .bind(text(|r| &r.country))
+    .bind(text(|r| &r.city))
+    .bind(&tags)
+    .bind(&attributes)
+    .bind(&owners)
+    .bind(&created)
+    .fetch_all(&mut **tx)
+    .await?;
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO customers (workspace_id, id, kind, name, email, phone, company_name, country, city, tags,
+                                attributes, owner_id, created_at)
+         SELECT $1, u.id, coalesce(u.kind, 'person'), u.name, u.email, u.phone, u.company_name, u.country, u.city,
+                ARRAY(SELECT jsonb_array_elements_text(coalesce(u.tags, '[]'))), coalesce(u.attributes, '{{}}'),
+                u.owner_id, coalesce(u.created_at, now())
+           FROM {input}
+          WHERE u.id <> ALL($14)"
+    ))
+    .bind(ws)
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&names)
+    .bind(text(|r| &r.email))
+    .bind(text(|r| &r.phone))
+    .bind(text(|r| &r.company_name))
+    .bind(text(|r| &r.country))
+    .bind(text(|r| &r.city))
+    .bind(&tags)
+    .bind(&attributes)
+    .bind(&owners)
+    .bind(&created)
+    .bind(&updated)
+    .execute(&mut **tx)
+    .await?;
+    Ok((inserted.rows_affected(), updated.len() as u64))
+}
+
+/// Which of `ids` are users of the workspace.
+pub async fn existing_users(db: impl PgExecutor<'_>, ws: WorkspaceId, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM users WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(ws)
+        .bind(ids)
+        .fetch_all(db)
+        .await
+}

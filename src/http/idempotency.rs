@@ -2,7 +2,7 @@
 //! stored (24 h); a retry with the same key and the same request gets the stored response and
 //! changes nothing; the same key with another request is `409`.
 //!
-//! Keys are scoped to the workspace of the caller's token. Requests without a valid token pass
+//! Keys are scoped to the workspace of the caller's token. Only JSON bodies are covered. Requests without a valid token pass
 //! through untouched (they are refused by the route anyway).
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -39,6 +39,11 @@ pub async fn idempotency(
             )
         }
     };
+    // Streamed uploads (CSV, NDJSON imports) are not buffered: the import is idempotent by
+    // email on its own.
+    if crate::http::extract::check_json_content_type(req.request()).is_err() {
+        return next.call(req).await.map(|r| r.map_into_boxed_body());
+    }
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     };
@@ -175,18 +180,4 @@ fn bytes_to_payload(buf: bytes::Bytes) -> Payload {
     let (_, mut pl) = actix_http::h1::Payload::create(true);
     pl.unread_data(buf);
     Payload::from(pl)
-}
-
-/// Removes stored responses older than 24 h; runs in the background.
-pub async fn sweep(pool: sqlx::PgPool) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
-    loop {
-        every.tick().await;
-        if let Err(e) = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'")
-            .execute(&pool)
-            .await
-        {
-            log::warn!("sweeping idempotency keys: {e}");
-        }
-    }
 }

@@ -2,6 +2,7 @@ mod api_tokens;
 mod auth;
 mod bad_input;
 mod channels;
+mod customer_files;
 mod customers;
 mod errors;
 mod helpers;

@@ -1,0 +1,185 @@
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+async fn import(app: &TestApp, token: &str, content_type: &str, body: String) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/customers/import"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn csv_import_upserts_by_email_and_reports_bad_rows() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let existing: Value = app
+        .post(
+            "/api/v1/customers",
+            &owner,
+            json!({"name": "Old Name", "email": "ada@example.com", "city": "Paris", "tags": ["keep"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let csv = "name,email,country,tags,attributes,city\n\
+               Ada Lovelace,ADA@example.com,GB,vip;math,\"{\"\"plan\"\":\"\"gold\"\"}\",\n\
+               Bob,bob@example.com,FR,,,\n\
+               ,nameless@example.com,FR,,,\n\
+               Carl,carl@,DE,,,\n\
+               Dora,dora@example.com,XX,,,\n\
+               \"Eve, the second\",,US,\"[\"\"a\"\",\"\"b\"\"]\",,\n";
+    let res = import(&app, &owner, "text/csv", csv.into()).await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(
+        (report["created"].as_u64(), report["updated"].as_u64(), report["rejected"].as_u64()),
+        (Some(2), Some(1), Some(3)),
+        "{report}"
+    );
+    let errors: Vec<(u64, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_u64().unwrap(), e["field"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(errors, [(4, "name".into()), (5, "email".into()), (6, "country".into())]);
+
+    let ada: Value =
+        app.get(&format!("/api/v1/customers/{}", existing["id"].as_str().unwrap()), &owner).await.json().await.unwrap();
+    assert_eq!(ada["name"], "Ada Lovelace");
+    assert_eq!(ada["city"], "Paris", "an empty cell keeps the value");
+    assert_eq!(ada["tags"], json!(["vip", "math"]));
+    assert_eq!(ada["attributes"], json!({"plan": "gold"}));
+    assert_eq!(ada["version"], 2);
+    let eve: Value = app.get("/api/v1/customers?q=eve", &owner).await.json().await.unwrap();
+    assert_eq!(eve["data"][0]["name"], "Eve, the second");
+    assert_eq!(eve["data"][0]["tags"], json!(["a", "b"]));
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM customers").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(count, 3);
+}
+
+#[tokio::test]
+async fn ndjson_import_and_a_repeated_email_in_one_file() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let body = [
+        json!({"name": "One", "email": "x@example.com"}).to_string(),
+        String::new(),
+        json!({"name": "Two", "email": "X@example.com", "country": "FR"}).to_string(),
+        "{not json".into(),
+        json!({"name": "Three", "unknown": 1}).to_string(),
+        json!({"name": "Four", "kind": "company"}).to_string(),
+    ]
+    .join("\n");
+    let report: Value = import(&app, &owner, "application/x-ndjson", body).await.json().await.unwrap();
+    assert_eq!(
+        (report["created"].as_u64(), report["updated"].as_u64(), report["rejected"].as_u64()),
+        (Some(2), Some(1), Some(2)),
+        "{report}"
+    );
+    assert_eq!(report["errors"][0]["line"], 4);
+    assert_eq!(report["errors"][1]["field"], "unknown");
+    let x: Value = app.get("/api/v1/customers?email=x@example.com", &owner).await.json().await.unwrap();
+    assert_eq!(x["data"][0]["name"], "Two", "the later row wins");
+}
+
+#[tokio::test]
+async fn import_refuses_other_types_and_unknown_columns() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    assert_problem(import(&app, &owner, "application/xml", "<x/>".into()).await, 415, "unsupported_media_type").await;
+    assert_problem(import(&app, &owner, "text/csv", "name,password\nA,B\n".into()).await, 400, "malformed_request")
+        .await;
+    let (viewer, _) = app.user_token(&owner, "viewer").await;
+    assert_problem(import(&app, &viewer, "text/csv", "name\nA\n".into()).await, 403, "forbidden").await;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM customers").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn a_large_import_streams_through() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let mut csv = String::from("name,email,tags\n");
+    for i in 0..5000 {
+        csv.push_str(&format!("Person {i},p{i}@example.com,t{}\n", i % 7));
+    }
+    let report: Value = import(&app, &owner, "text/csv", csv.clone()).await.json().await.unwrap();
+    assert_eq!(report["created"], 5000);
+    let again: Value = import(&app, &owner, "text/csv", csv).await.json().await.unwrap();
+    assert_eq!((again["created"].as_u64(), again["updated"].as_u64()), (Some(0), Some(5000)));
+}
+
+#[tokio::test]
+async fn export_streams_csv_and_ndjson_with_the_list_filters_and_reimports() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    for i in 0..1203 {
+        let country = if i % 3 == 0 { "FR" } else { "DE" };
+        let res = app.post("/api/v1/customers", &owner, json!({"name": format!("C{i}"), "country": country, "email": format!("c{i}@example.com"), "attributes": {"n": i}})).await;
+        assert_eq!(res.status(), 201);
+    }
+    let res = app
+        .client
+        .get(app.url("/api/v1/customers/export?country=FR"))
+        .bearer_auth(&owner)
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    let text = res.text().await.unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 401);
+    assert!(lines.iter().all(|c| c["country"] == "FR"));
+
+    let res = app
+        .client
+        .get(app.url("/api/v1/customers/export"))
+        .bearer_auth(&owner)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(reader.headers().unwrap().get(2), Some("name"));
+    assert_eq!(reader.records().count(), 1203);
+
+    // An export imports back as updates of the same customers.
+    let report: Value = import(&app, &owner, "text/csv", csv).await.json().await.unwrap();
+    assert_eq!(
+        (report["created"].as_u64(), report["updated"].as_u64(), report["rejected"].as_u64()),
+        (Some(0), Some(1203), Some(0)),
+        "{report}"
+    );
+
+    let res = app
+        .client
+        .get(app.url("/api/v1/customers/export"))
+        .bearer_auth(&owner)
+        .header("accept", "application/pdf")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 406, "unsupported_media_type").await;
+    assert_problem(app.get("/api/v1/customers/export?limit=5", &owner).await, 400, "malformed_request").await;
+    let other = app.other_workspace().await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/customers/export"))
+        .bearer_auth(&other)
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "", "another workspace exports nothing of this one");
+}
