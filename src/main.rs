@@ -45,6 +45,20 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Load a synthetic workspace (set-based, inside PostgreSQL).
+    Seed {
+        /// The benchmark workspace: 1,000,000 customers unless --customers says otherwise.
+        #[arg(long, conflicts_with = "demo")]
+        bench: bool,
+        /// A small demo workspace: 2,000 customers unless --customers says otherwise.
+        #[arg(long)]
+        demo: bool,
+        #[arg(long)]
+        customers: Option<i64>,
+        /// Average interactions per customer.
+        #[arg(long, default_value_t = 10)]
+        interactions_per_customer: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,8 +137,8 @@ fn jwt_secret(settings: &Settings) -> Result<String, AnyError> {
 
 async fn run(command: Command, settings: Settings) -> Result<(), AnyError> {
     let (url, embedded) = database(&settings).await?;
+    startup::migrate(&url).await?;
     let pool = startup::connect(&url, settings.db_max_connections).await?;
-    startup::MIGRATOR.run(&pool).await?;
     let result = match command {
         Command::Serve => serve(settings, pool, embedded.is_some()).await,
         Command::Migrate => {
@@ -138,6 +152,17 @@ async fn run(command: Command, settings: Settings) -> Result<(), AnyError> {
             mint_token(&pool, &settings, &email, &name, role, expires_days).await
         }
         Command::Openapi => Ok(()),
+        Command::Seed { bench, demo, customers, interactions_per_customer } => {
+            if !bench && !demo {
+                return Err("say --bench or --demo".into());
+            }
+            let options = rapport::seed::SeedOptions {
+                customers: customers.unwrap_or(if bench { 1_000_000 } else { 2_000 }),
+                interactions_per_customer,
+                workspace_name: if bench { "Bench".into() } else { "Demo".into() },
+            };
+            rapport::seed::seed(&pool, &options).await.map(|_| ())
+        }
     };
     drop(embedded);
     result

@@ -48,22 +48,38 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(scope::scope("/api/v1").configure(crate::api::configure));
 }
 
-/// Session settings every connection of Rapport's gets.
-pub fn tune(options: PgConnectOptions) -> PgConnectOptions {
-    // Customer search: how close a word must be to count as a typo of the query.
-    options.options([("pg_trgm.word_similarity_threshold", SEARCH_SIMILARITY)])
-}
-
-/// See `tune`: with 0.4, "jonh" finds "John" (0.4) and "smiht" finds "Smith" (0.5).
+/// How close a word must be to the query to count as a typo of it, in customer search
+/// (pg_trgm word similarity): with 0.4, "jonh" finds "John" (0.4) and "smiht" "Smith" (0.5).
 pub const SEARCH_SIMILARITY: &str = "0.4";
 
+/// Pool settings shared by the server and the tests. Each new connection loads pg_trgm first
+/// and then sets the search threshold (set before the library is loaded, the value would be
+/// a placeholder that parallel workers refuse). Connect after migrating.
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).after_connect(
+        |conn, _| {
+            Box::pin(async move {
+                if sqlx::query("SELECT show_trgm('')").execute(&mut *conn).await.is_ok() {
+                    sqlx::query(&format!("SET pg_trgm.word_similarity_threshold = {SEARCH_SIMILARITY}"))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        },
+    )
+}
+
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    let options = tune(PgConnectOptions::from_str(url)?);
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await
+    pool_options(max_connections).connect_with(PgConnectOptions::from_str(url)?).await
+}
+
+/// Applies the migrations over a connection of its own.
+pub async fn migrate(url: &str) -> Result<(), sqlx::migrate::MigrateError> {
+    let pool = PgPoolOptions::new().max_connections(1).connect_with(PgConnectOptions::from_str(url)?).await?;
+    MIGRATOR.run(&pool).await?;
+    pool.close().await;
+    Ok(())
 }
 
 /// Creates `database` on the server of `admin_url` if it does not exist.

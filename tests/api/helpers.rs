@@ -139,11 +139,8 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut HashMap<String, String>)) -> 
         .await
         .expect("clone template");
     let _ = admin.close().await;
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .connect_with(startup::tune(server.options.clone().database(&db_name)))
-        .await
-        .expect("test database");
+    let pool =
+        startup::pool_options(8).connect_with(server.options.clone().database(&db_name)).await.expect("test database");
     let mut vars = base_vars();
     tune(&mut vars);
     let settings = Settings::from_vars(&vars).expect("test settings");
@@ -174,9 +171,8 @@ impl TestApp {
     /// A second instance of the application on the same database (as behind a load balancer).
     pub async fn second_instance(&self) -> String {
         let settings = Settings::from_vars(&self.vars).expect("settings");
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(startup::tune(server().options.clone().database(&self.db_name)))
+        let pool = startup::pool_options(4)
+            .connect_with(server().options.clone().database(&self.db_name))
             .await
             .expect("pool");
         let app = Application::build(settings, pool, JWT_SECRET.as_bytes()).await.expect("app");

@@ -1,0 +1,253 @@
+//! Synthetic workspaces, generated set-based inside PostgreSQL (no row-by-row round trips):
+//! `rapport seed --bench --customers 1000000` for the benchmarks, `--demo` for a small one.
+//!
+//! The data is skewed like a real CRM's: most customers have a handful of interactions over
+//! three years and every channel, a few have thousands; a fifth of the interactions are
+//! purchases of one to four SKUs from a catalogue of 200.
+
+use std::time::Instant;
+
+use sqlx::PgPool;
+
+use crate::domain::WorkspaceId;
+
+pub const BENCH_EMAIL: &str = "bench@rapport.local";
+pub const BENCH_PASSWORD: &str = "bench-password";
+
+pub struct SeedOptions {
+    pub customers: i64,
+    /// Average interactions per customer.
+    pub interactions_per_customer: i64,
+    pub workspace_name: String,
+}
+
+/// A random UUID whose first 48 bits are the time `$ts` in ms, like a UUID v7: rows inserted
+/// in time order stay close in the primary key index.
+const UUID7: &str = "(lpad(to_hex((extract(epoch from TS) * 1000)::bigint), 12, '0') \
+    || substr(gen_random_uuid()::text, 15))::uuid";
+
+fn uuid7(ts: &str) -> String {
+    UUID7.replace("TS", ts)
+}
+
+/// Runs `sql` ($1 workspace, $2 size, $3 part, $4 parts) as `PARTS` statements at once, one
+/// per core: generating rows is CPU-bound.
+async fn step(pool: &PgPool, what: &str, sql: &str, ws: WorkspaceId, n: i64) -> Result<(), sqlx::Error> {
+    let started = Instant::now();
+    let parts = PARTS;
+    let runs = (0..parts).map(|part| async move {
+        let mut conn = pool.acquire().await?;
+        for setting in ["SET synchronous_commit = off", "SET work_mem = '256MB'"] {
+            sqlx::query(setting).execute(&mut *conn).await?;
+        }
+        let done = sqlx::query(sql).bind(ws).bind(n).bind(part).bind(parts).execute(&mut *conn).await?;
+        Ok::<u64, sqlx::Error>(done.rows_affected())
+    });
+    let rows: u64 = futures_util::future::try_join_all(runs).await?.into_iter().sum();
+    println!("  {what:<32} {rows:>10} rows {:>8.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+const PARTS: i64 = 2;
+
+/// What loading drops and puts back: statements to run after the load, in order.
+struct Schema {
+    restore: Vec<String>,
+}
+
+/// Drops every index and constraint of `tables` (and foreign keys pointing at them), so the
+/// load only appends to the heap; `restore` builds them again once, each in one pass.
+async fn strip(pool: &PgPool, tables: &[&str]) -> Result<Schema, sqlx::Error> {
+    let tables: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+    // (table, name, kind, definition)
+    let constraints: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT c.conrelid::regclass::text, c.conname::text, c.contype::text, pg_get_constraintdef(c.oid)
+           FROM pg_constraint c
+          WHERE c.contype IN ('p', 'u', 'f')
+            AND (c.conrelid::regclass::text = ANY($1) OR c.confrelid::regclass::text = ANY($1))",
+    )
+    .bind(&tables)
+    .fetch_all(pool)
+    .await?;
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.indexname::text, i.indexdef FROM pg_indexes i
+          WHERE i.schemaname = current_schema() AND i.tablename = ANY($1)
+            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+    )
+    .bind(&tables)
+    .fetch_all(pool)
+    .await?;
+    let mut restore = Vec::new();
+    for kind in ["p", "u"] {
+        for (table, name, _, def) in constraints.iter().filter(|c| c.2 == kind) {
+            restore.push(format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"));
+        }
+    }
+    restore.extend(indexes.iter().map(|(_, def)| def.clone()));
+    for (table, name, _, def) in constraints.iter().filter(|c| c.2 == "f") {
+        restore.push(format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"));
+    }
+    for kind in ["f", "u", "p"] {
+        for (table, name, _, _) in constraints.iter().filter(|c| c.2 == kind) {
+            sqlx::query(&format!("ALTER TABLE {table} DROP CONSTRAINT {name}")).execute(pool).await?;
+        }
+    }
+    for (name, _) in &indexes {
+        sqlx::query(&format!("DROP INDEX {name}")).execute(pool).await?;
+    }
+    Ok(Schema { restore })
+}
+
+async fn restore(pool: &PgPool, schema: Schema) -> Result<(), sqlx::Error> {
+    let started = Instant::now();
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET maintenance_work_mem = '1GB'").execute(&mut *conn).await?;
+    sqlx::query("SET max_parallel_maintenance_workers = 2").execute(&mut *conn).await?;
+    for statement in &schema.restore {
+        sqlx::query(statement).execute(&mut *conn).await?;
+    }
+    println!(
+        "  {:<32} {:>10} {:>13.1} s",
+        "constraints and indexes",
+        schema.restore.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<dyn std::error::Error + Send + Sync>> {
+    let started = Instant::now();
+    let hash = crate::auth::password::hash(BENCH_PASSWORD.to_owned()).await.map_err(|e| e.to_string())?;
+    let mut tx = pool.begin().await?;
+    let (ws, _) = crate::db::workspaces::create(
+        &mut tx,
+        &opts.workspace_name,
+        "EUR",
+        crate::db::workspaces::NewOwner { email: BENCH_EMAIL, name: "Bench Owner", password_hash: &hash },
+    )
+    .await?;
+    tx.commit().await?;
+    let ws = WorkspaceId(ws.id);
+    println!("seeding workspace {} ({ws}): {} customers", opts.workspace_name, opts.customers);
+
+    step(
+        pool,
+        "users",
+        &format!(
+            "INSERT INTO users (workspace_id, id, email, name, password_hash, role)
+             SELECT $1, {}, 'rep' || g || '@rapport.local', 'Rep ' || g,
+                    (SELECT password_hash FROM users WHERE workspace_id = $1 LIMIT 1), 'member'
+               FROM generate_series(1, least($2, 20)) g
+              WHERE g % $4 = $3",
+            uuid7("clock_timestamp()")
+        ),
+        ws,
+        opts.customers,
+    )
+    .await?;
+
+    // Load into bare tables, then build indexes and check constraints once: much faster
+    // than keeping them up to date row by row. (The tables hold other workspaces' rows too:
+    // the constraints are checked again for all of them when they come back.)
+    let schema = strip(pool, &["customers", "interactions"]).await?;
+
+    step(
+        pool,
+        "customers",
+        &format!(
+            "WITH first(n) AS (SELECT ARRAY['Ada','Alan','Grace','Linus','Ken','Barbara','Donald','Edsger','John','Mary',
+                        'Anna','Marie','Pierre','Sofia','Lucas','Emma','Noah','Mia','Liam','Olivia','Hugo','Léa',
+                        'Yuki','Hiro','Chen','Wei','Priya','Ravi','Fatima','Omar','Ivan','Olga','Carlos','Lucía',
+                        'João','Ana','Kwame','Amara','Lars','Ingrid']),
+                  last(n) AS (SELECT ARRAY['Lovelace','Turing','Hopper','Torvalds','Thompson','Liskov','Knuth','Dijkstra',
+                        'Smith','Johnson','Martin','Bernard','Dubois','Rossi','Müller','Schmidt','García','Silva',
+                        'Santos','Tanaka','Suzuki','Wang','Li','Patel','Singh','Khan','Ivanov','Nowak','Kowalski',
+                        'Jensen','Hansen','Nielsen','Okafor','Mensah','Cohen','Levi','Moreau','Laurent','Fischer','Weber']),
+                  company(n) AS (SELECT ARRAY['Acme','Globex','Initech','Umbrella','Hooli','Stark','Wayne','Wonka',
+                        'Tyrell','Cyberdyne','Soylent','Aperture','Vandelay','Dunder','Prestige','Massive']),
+                  country(c) AS (SELECT ARRAY['FR','FR','FR','DE','DE','GB','GB','US','US','US','ES','IT','NL','BE',
+                        'BR','JP','IN','CA','SE','PL']),
+                  tag(t) AS (SELECT ARRAY['vip','newsletter','b2b','b2c','churn-risk','trial','partner','reseller',
+                        'event-2024','event-2025']),
+                  owners AS (SELECT array_agg(id) AS ids FROM users WHERE workspace_id = $1)
+             INSERT INTO customers (workspace_id, id, kind, name, email, phone, company_name, country, city, tags,
+                                    attributes, owner_id, created_at, updated_at)
+             SELECT $1, {}, s.kind, s.name, s.email, s.phone, s.company, s.country, NULL, s.tags, s.attributes,
+                    s.owner, s.created_at, s.created_at
+               FROM (
+                 SELECT g,
+                        CASE WHEN g % 5 = 0 THEN 'company' ELSE 'person' END AS kind,
+                        CASE WHEN g % 5 = 0 THEN company.n[1 + g % 16] || ' ' || last.n[1 + (g / 7) % 40] || ' ' || g
+                             ELSE first.n[1 + g % 40] || ' ' || last.n[1 + (g / 40) % 40] END AS name,
+                        lower(first.n[1 + g % 40]) || '.' || lower(last.n[1 + (g / 40) % 40]) || '.' || g || '@example.com' AS email,
+                        CASE WHEN g % 3 = 0 THEN '+33 6 ' || lpad((g % 100000000)::text, 8, '0') END AS phone,
+                        CASE WHEN g % 4 = 0 THEN company.n[1 + (g / 3) % 16] END AS company,
+                        country.c[1 + (g * 7) % 20] AS country,
+                        ARRAY(SELECT tag.t[1 + ((g * k * 13) % 10)] FROM generate_series(1, (g % 4)) k) AS tags,
+                        jsonb_build_object('plan', (ARRAY['free','pro','enterprise'])[1 + g % 3],
+                                           'source', (ARRAY['ads','referral','organic','event'])[1 + (g / 3) % 4]) AS attributes,
+                        owners.ids[1 + g % array_length(owners.ids, 1)] AS owner,
+                        now() - interval '3 years' * (1 - (g::float8 / $2)) - interval '1 second' * (g % 86400) AS created_at
+                   FROM generate_series(1, $2) g, first, last, company, country, tag, owners
+                  WHERE g % $4 = $3
+               ) s",
+            uuid7("s.created_at")
+        ),
+        ws,
+        opts.customers,
+    )
+    .await?;
+
+    // Interactions: an exponential number per customer (mean `per`), ten heavy customers with
+    // thousands, spread from the customer's creation to now over every channel.
+    step(
+        pool,
+        "interactions",
+        &format!(
+            "WITH ch AS (SELECT array_agg(id ORDER BY kind) AS ids FROM channels WHERE workspace_id = $1),
+                  us AS (SELECT array_agg(id) AS ids FROM users WHERE workspace_id = $1),
+                  c AS (SELECT id, created_at,
+                               CASE WHEN row_number() OVER (ORDER BY id) <= 10 / $4 THEN 5000
+                                    ELSE floor(-ln(1 - random()) * {per} + 0.5)::int END AS n
+                          FROM customers WHERE workspace_id = $1 AND get_byte(uuid_send(id), 15) % $4 = $3),
+                  gen AS (
+                    SELECT c.id AS customer_id,
+                           c.created_at + (now() - c.created_at) * random() AS occurred_at,
+                           random() AS r, k
+                      FROM c, generate_series(1, c.n) k)
+             INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject,
+                                       occurred_at, duration_seconds, value_cents, items, user_id, created_at, updated_at)
+             SELECT $1, {}, gen.customer_id, ch.ids[1 + (k * 7 + (r * 1000)::int) % array_length(ch.ids, 1)],
+                    CASE WHEN r < 0.55 THEN 'inbound' ELSE 'outbound' END,
+                    t.kind,
+                    CASE t.kind WHEN 'purchase' THEN 'Order' WHEN 'support' THEN 'Ticket' ELSE 'Contact' END,
+                    gen.occurred_at,
+                    CASE WHEN t.kind IN ('call', 'meeting') THEN 60 + (r * 3600)::int END,
+                    CASE WHEN t.kind = 'purchase' THEN 500 + (r * 49500)::int END,
+                    CASE WHEN t.kind = 'purchase'
+                         THEN ARRAY(SELECT 'SKU-' || lpad((1 + ((k * 31 + i * 17 + (r * 997)::int) % 200))::text, 3, '0')
+                                      FROM generate_series(1, 1 + (k % 4)) i)
+                         ELSE '{{}}' END,
+                    us.ids[1 + k % array_length(us.ids, 1)],
+                    gen.occurred_at, gen.occurred_at
+               FROM gen, ch, us,
+                    LATERAL (SELECT CASE WHEN gen.r < 0.40 THEN 'message' WHEN gen.r < 0.55 THEN 'call'
+                                         WHEN gen.r < 0.60 THEN 'meeting' WHEN gen.r < 0.70 THEN 'note'
+                                         WHEN gen.r < 0.90 THEN 'purchase' ELSE 'support' END AS kind) t
+",
+            uuid7("gen.occurred_at"),
+            per = opts.interactions_per_customer
+        ),
+        ws,
+        opts.customers,
+    )
+    .await?;
+
+    restore(pool, schema).await?;
+    let analyze = Instant::now();
+    sqlx::query("VACUUM (ANALYZE) customers").execute(pool).await?;
+    sqlx::query("VACUUM (ANALYZE) interactions").execute(pool).await?;
+    println!("  {:<32} {:>10} {:>13.1} s", "vacuum analyze", "", analyze.elapsed().as_secs_f64());
+    println!("seeded in {:.1} s; log in as {BENCH_EMAIL} / {BENCH_PASSWORD}", started.elapsed().as_secs_f64());
+    Ok(ws)
+}
