@@ -21,8 +21,23 @@ impl std::fmt::Display for WorkspaceId {
 macro_rules! text_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         pub enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -79,8 +94,8 @@ pub fn new_id() -> Uuid {
     Uuid::now_v7()
 }
 
-/// Text a person typed: trimmed, `min..=max` characters, no control characters but tab and
-/// newline (so no NUL byte ever reaches the database).
+/// Text a person typed: trimmed, `min..=max` characters, and no NUL character (nothing
+/// PostgreSQL cannot store). The OpenAPI schemas say the same (`openapi::TEXT_PATTERN`).
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, FieldError> {
     let v = value.trim();
     let n = v.chars().count();
@@ -88,14 +103,14 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
         return Err(FieldError::new(
             field,
             if min > 0 {
-                format!("must be {min} to {max} characters")
+                format!("must be {min} to {max} characters (not only spaces)")
             } else {
                 format!("must be at most {max} characters")
             },
         ));
     }
-    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
-        return Err(FieldError::new(field, "must not contain control characters"));
+    if v.contains('\0') {
+        return Err(FieldError::new(field, "must not contain NUL characters"));
     }
     Ok(v.to_owned())
 }
@@ -148,17 +163,34 @@ pub fn country(field: &str, value: &str) -> Result<String, FieldError> {
     }
 }
 
-/// A phone number as people write it: digits, spaces and `+ - ( ) . /`, 3 to 50 characters.
+/// A phone number as people write it: 3 to 50 characters of digits, spaces and
+/// `+ - ( ) . / x`, at least one digit.
 pub fn phone(field: &str, value: &str) -> Result<String, FieldError> {
-    let v = value.trim();
-    let ok = (3..=50).contains(&v.chars().count())
-        && v.chars().any(|c| c.is_ascii_digit())
-        && v.chars().all(|c| c.is_ascii_digit() || " +-().//xX".contains(c));
+    let ok = (3..=50).contains(&value.chars().count())
+        && value.chars().any(|c| c.is_ascii_digit())
+        && value.chars().all(|c| c.is_ascii_digit() || " +-().//xX".contains(c));
     if ok {
-        Ok(v.to_owned())
+        Ok(value.trim().to_owned())
     } else {
         Err(FieldError::new(field, "must be a phone number: digits, spaces and + - ( ) . /"))
     }
+}
+
+/// The IANA time zones a workspace may use (those of PostgreSQL's `pg_timezone_names` with an
+/// Area/City name, and UTC).
+pub const TIMEZONES: &str = include_str!("timezones.txt");
+
+pub fn timezone(field: &str, value: &str) -> Result<String, FieldError> {
+    if TIMEZONES.lines().any(|tz| tz == value) {
+        Ok(value.to_owned())
+    } else {
+        Err(FieldError::new(field, "is not a known IANA time zone such as Europe/Paris"))
+    }
+}
+
+/// The country codes, for the OpenAPI schema.
+pub fn countries() -> impl Iterator<Item = &'static str> {
+    COUNTRIES.split(' ')
 }
 
 /// A timestamp given by a client for something that already happened: not in the future
@@ -236,6 +268,8 @@ mod tests {
         assert!(text("name", "", 1, 10).is_err());
         assert!(text("name", "x".repeat(11).as_str(), 1, 10).is_err());
         assert!(text("name", "a\0b", 1, 10).is_err());
+        assert!(text("name", "   ", 1, 10).is_err());
+        assert!(timezone("tz", "America/Sao_Paulo").is_ok() && timezone("tz", "Mars/Base").is_err());
         assert!(text("body", "line\nline", 0, 10).is_ok());
     }
 

@@ -14,7 +14,12 @@ use utoipa::{IntoResponses, Modify, OpenApi};
         description = "Rapport is an API-first CRM: customers and companies, every interaction on every channel, deals through pipelines, and analytics computed in SQL.\n\nAuthenticate with `POST /api/v1/auth/login`, then send `Authorization: Bearer <access_token>` (Swagger UI: **Authorize**). Errors are RFC 9457 `application/problem+json`.",
         license(name = "MIT", identifier = "MIT")
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    components(schemas(
+        crate::error::Problem,
+        crate::error::FieldError,
+        crate::db::customers::CustomerSort,
+        crate::api::interactions::InteractionSort
+    )),
     modifiers(&Security),
     tags(
         (name = "auth", description = "Log in, refresh, log out, sign up"),
@@ -80,3 +85,165 @@ problem_responses! {
 pub fn document() -> utoipa::openapi::OpenApi {
     crate::startup::build_openapi()
 }
+
+/// Schemas that say what validation checks, so a client (or a fuzzer) can tell a valid
+/// request from the schema alone. Used with `#[schema(schema_with = ...)]`.
+pub mod schemas {
+    use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
+    use utoipa::openapi::{RefOr, Schema};
+
+    /// Text with at least one non-space character and no NUL (as `domain::text` checks).
+    pub const TEXT_PATTERN: &str = r"^[^\u0000]*\S[^\u0000]*$";
+    /// Text without NUL.
+    pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
+
+    fn kind(nullable: bool) -> SchemaType {
+        if nullable {
+            SchemaType::from_iter([Type::String, Type::Null])
+        } else {
+            SchemaType::Type(Type::String)
+        }
+    }
+
+    pub fn text(min: usize, max: usize, nullable: bool) -> Object {
+        let pattern = if min > 0 { TEXT_PATTERN } else { NO_NUL_PATTERN };
+        ObjectBuilder::new()
+            .schema_type(kind(nullable))
+            .min_length((min > 0).then_some(min))
+            .max_length(Some(max))
+            .pattern(Some(pattern))
+            .build()
+    }
+
+    pub fn name() -> Object {
+        text(1, 200, false)
+    }
+    pub fn optional_name() -> Object {
+        text(1, 200, true)
+    }
+    pub fn subject() -> Object {
+        text(0, 500, true)
+    }
+    pub fn body() -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .max_length(Some(65536))
+            .pattern(Some(NO_NUL_PATTERN))
+            .description(Some("At most 64 KiB (UTF-8)."))
+            .build()
+    }
+    pub fn external_id() -> Object {
+        text(1, 255, true)
+    }
+    pub fn password() -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(false))
+            .min_length(Some(8))
+            .max_length(Some(256))
+            .pattern(Some(NO_NUL_PATTERN))
+            .build()
+    }
+    pub fn optional_password() -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .min_length(Some(8))
+            .max_length(Some(256))
+            .pattern(Some(NO_NUL_PATTERN))
+            .build()
+    }
+    fn email_of(nullable: bool) -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(nullable))
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Email)))
+            .max_length(Some(254))
+            .build()
+    }
+    pub fn email() -> Object {
+        email_of(false)
+    }
+    pub fn optional_email() -> Object {
+        email_of(true)
+    }
+    pub fn phone() -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .min_length(Some(3))
+            .max_length(Some(50))
+            .pattern(Some(r"^[0-9 +().\/xX-]*[0-9][0-9 +().\/xX-]*$"))
+            .build()
+    }
+    pub fn currency() -> Object {
+        ObjectBuilder::new().schema_type(kind(false)).pattern(Some("^[A-Z]{3}$")).examples(["EUR"]).build()
+    }
+    pub fn optional_currency() -> Object {
+        ObjectBuilder::new().schema_type(kind(true)).pattern(Some("^[A-Z]{3}$")).build()
+    }
+    pub fn country() -> Object {
+        let mut values: Vec<serde_json::Value> = crate::domain::countries().map(serde_json::Value::from).collect();
+        values.push(serde_json::Value::Null);
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .enum_values(Some(values))
+            .description(Some("ISO 3166-1 alpha-2, upper case."))
+            .build()
+    }
+    pub fn timezone() -> Object {
+        let mut values: Vec<serde_json::Value> =
+            crate::domain::TIMEZONES.lines().map(serde_json::Value::from).collect();
+        values.push(serde_json::Value::Null);
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .enum_values(Some(values))
+            .description(Some("IANA time zone."))
+            .build()
+    }
+    fn strings(max_items: usize, min: usize, max: usize) -> Schema {
+        Schema::Array(ArrayBuilder::new().items(text(min, max, false)).max_items(Some(max_items)).build())
+    }
+    pub fn tags() -> Schema {
+        strings(50, 1, 64)
+    }
+    pub fn items() -> Schema {
+        strings(1000, 1, 64)
+    }
+
+    /// A merge patch of `input`: no field required, unknown fields refused, `frozen` left out.
+    pub fn merge_patch(input: RefOr<Schema>, frozen: &[&str], description: &str) -> RefOr<Schema> {
+        let RefOr::T(Schema::Object(mut object)) = input else {
+            return input;
+        };
+        object.required.clear();
+        for field in frozen {
+            object.properties.remove(*field);
+        }
+        object.additional_properties = Some(Box::new(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+        object.description = Some(description.to_owned());
+        RefOr::T(Schema::Object(object))
+    }
+}
+
+/// Declares a documentation-only schema computed from another (`schema`), with its name.
+macro_rules! derived_schema {
+    ($(#[$meta:meta])* $name:ident, $source:ty, $schema:expr) => {
+        $(#[$meta])*
+        pub struct $name;
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $schema
+            }
+        }
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+            fn schemas(out: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+                out.push((
+                    <$source as utoipa::ToSchema>::name().into_owned(),
+                    <$source as utoipa::PartialSchema>::schema(),
+                ));
+                <$source as utoipa::ToSchema>::schemas(out);
+            }
+        }
+    };
+}
+pub(crate) use derived_schema;

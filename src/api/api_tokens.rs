@@ -43,11 +43,11 @@ pub async fn list_tokens(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiToken {
-    #[schema(example = "nightly import")]
+    #[schema(schema_with = crate::openapi::schemas::name, example = "nightly import")]
     pub name: String,
     /// At most the creator's own role.
     pub role: Role,
-    /// When it stops working; none: until revoked.
+    /// When it stops working (in the future); none: until revoked.
     pub expires_at: Option<DateTime<Utc>>,
 }
 

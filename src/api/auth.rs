@@ -195,13 +195,16 @@ pub async fn me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRespons
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpRequest {
-    #[schema(example = "Acme Ltd")]
+    #[schema(schema_with = crate::openapi::schemas::name, example = "Acme Ltd")]
     pub workspace_name: String,
     /// ISO 4217 (default `EUR`).
-    #[schema(example = "EUR")]
+    #[schema(schema_with = crate::openapi::schemas::optional_currency, example = "EUR")]
     pub currency: Option<String>,
+    #[schema(schema_with = crate::openapi::schemas::email)]
     pub email: String,
+    #[schema(schema_with = crate::openapi::schemas::password)]
     pub password: String,
+    #[schema(schema_with = crate::openapi::schemas::name)]
     pub name: String,
 }
 

@@ -44,7 +44,7 @@ pub async fn list_channels(
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
     pub kind: ChannelKind,
-    #[schema(example = "Support inbox")]
+    #[schema(schema_with = crate::openapi::schemas::name, example = "Support inbox")]
     pub name: String,
     #[serde(default = "yes")]
     pub active: bool,
@@ -53,6 +53,17 @@ pub struct ChannelInput {
     #[schema(value_type = Object)]
     pub config: Value,
 }
+
+crate::openapi::derived_schema!(
+    /// A JSON merge patch of a channel.
+    ChannelPatch,
+    ChannelInput,
+    crate::openapi::schemas::merge_patch(
+        <ChannelInput as utoipa::PartialSchema>::schema(),
+        &[],
+        "A JSON merge patch (RFC 7396) of the channel's writable fields."
+    )
+);
 
 fn yes() -> bool {
     true
@@ -124,8 +135,7 @@ pub async fn get_channel(state: web::Data<AppState>, auth: Auth, id: web::Path<U
         ("id" = Uuid, Path, description = "Channel id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
     ),
-    request_body(content = Object, content_type = "application/merge-patch+json",
-                 description = "Any of the fields of ChannelInput"),
+    request_body(content = ChannelPatch, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "Changed", body = Channel), E400, E401, E403, E404, E412, E413, E415, E422)
 )]
 #[patch("/channels/{id}")]

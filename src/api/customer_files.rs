@@ -84,6 +84,8 @@ struct ImportRecord {
 type Parsed = (u64, Result<ImportRow, Vec<FieldError>>);
 
 enum Message {
+    /// Columns of the CSV header Rapport does not know: left out, and reported.
+    IgnoredColumns(Vec<String>),
     Rows(Vec<Parsed>),
     /// The file cannot be read at all (a bad header): nothing lands.
     Fatal(ApiError),
@@ -198,16 +200,8 @@ fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sender<Me
                     return;
                 }
             };
-            if let Some(unknown) = headers.iter().find(|h| !COLUMNS.contains(&h.as_str())) {
-                let _ = tx.blocking_send(Message::Fatal(ApiError::malformed_field(
-                    "body",
-                    format!("unknown CSV column {unknown:?}; the columns are {}", COLUMNS.join(", ")),
-                )));
-                return;
-            }
-            if !headers.iter().any(|h| h == "name") {
-                let _ =
-                    tx.blocking_send(Message::Fatal(ApiError::malformed_field("body", "the CSV needs a name column")));
+            let unknown: Vec<String> = headers.iter().filter(|h| !COLUMNS.contains(&h.as_str())).cloned().collect();
+            if !unknown.is_empty() && tx.blocking_send(Message::IgnoredColumns(unknown)).is_err() {
                 return;
             }
             for result in csv.records() {
@@ -280,6 +274,8 @@ pub struct ImportReport {
     pub rejected: u64,
     /// The first 100 errors.
     pub errors: Vec<RowError>,
+    /// Columns of the CSV header that are not customer fields: their cells were not imported.
+    pub ignored_columns: Vec<String>,
 }
 
 impl ImportReport {
@@ -382,7 +378,8 @@ async fn upsert_one(
 /// land; a rejected row never half-lands. Answers the counts and the first 100 row errors.
 /// Columns: kind, name (required), email, phone, company_name, country, city, tags (`a;b` or a
 /// JSON array), attributes (a JSON object), owner_id, created_at; id, updated_at and version
-/// (from an export) are ignored.
+/// (from an export) are ignored silently, other columns are ignored and listed in
+/// `ignored_columns`. A CSV without a name column rejects every row.
 #[utoipa::path(
     tag = "customers",
     security(("bearer" = [])),
@@ -428,6 +425,7 @@ pub async fn import_customers(
     while let Some(message) = rows_rx.recv().await {
         match message {
             Message::Fatal(e) => return Err(e),
+            Message::IgnoredColumns(columns) => report.ignored_columns = columns,
             Message::Rows(rows) => {
                 let mut valid = Vec::with_capacity(rows.len());
                 for (line, row) in rows {

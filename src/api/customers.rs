@@ -28,19 +28,23 @@ pub struct CustomerInput {
     #[serde(default = "person")]
     pub kind: CustomerKind,
     /// 1 to 200 characters.
-    #[schema(example = "Ada Lovelace")]
+    #[schema(schema_with = crate::openapi::schemas::name, example = "Ada Lovelace")]
     pub name: String,
     /// Unique in the workspace, case-insensitive.
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = crate::openapi::schemas::optional_email, example = "ada@example.com")]
     pub email: Option<String>,
+    #[schema(schema_with = crate::openapi::schemas::phone)]
     pub phone: Option<String>,
+    #[schema(schema_with = crate::openapi::schemas::optional_name)]
     pub company_name: Option<String>,
     /// ISO 3166-1 alpha-2, upper case.
-    #[schema(example = "GB")]
+    #[schema(schema_with = crate::openapi::schemas::country, example = "GB")]
     pub country: Option<String>,
+    #[schema(schema_with = crate::openapi::schemas::optional_name)]
     pub city: Option<String>,
     /// At most 50 tags of 1 to 64 characters.
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::schemas::tags)]
     pub tags: Vec<String>,
     /// Custom fields: a JSON object of at most 16 KiB.
     #[serde(default = "crate::api::channels::empty_object")]
@@ -51,6 +55,17 @@ pub struct CustomerInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
 }
+
+crate::openapi::derived_schema!(
+    /// A JSON merge patch of a customer: any writable field but `created_at`; `null` clears.
+    CustomerPatch,
+    CustomerInput,
+    crate::openapi::schemas::merge_patch(
+        <CustomerInput as utoipa::PartialSchema>::schema(),
+        &["created_at"],
+        "A JSON merge patch (RFC 7396) of the customer's writable fields."
+    )
+);
 
 fn person() -> CustomerKind {
     CustomerKind::Person
@@ -201,7 +216,7 @@ impl ListQuery {
                     q.sort = Some(value.parse().map_err(|_| {
                         ApiError::malformed_field(
                             "sort",
-                            "must be one of created_at, -created_at, name, -name, updated_at, -updated_at",
+                            "must be one of created_at, -created_at, name, -name, updated_at, -updated_at, relevance",
                         )
                     })?)
                 }
@@ -220,15 +235,18 @@ impl ListQuery {
                 other => return Err(ApiError::malformed_field(other, "is not a filter of this list")),
             }
         }
+        if q.sort == Some(CustomerSort::Relevance) && q.filter.q.is_none() {
+            return Err(ApiError::malformed_field("sort", "relevance needs a search text q"));
+        }
         Ok(q)
     }
 
     /// The cursor namespace: the order, and for relevance the query it ranks by.
     fn sort_key(&self) -> String {
-        match (&self.sort, &self.filter.q) {
+        match (self.sort, &self.filter.q) {
+            (Some(CustomerSort::Relevance), Some(q)) => format!("customers:relevance:{}", q.to_lowercase()),
             (Some(s), _) => format!("customers:{}", s.as_str()),
-            (None, Some(q)) => format!("customers:q:{}", q.to_lowercase()),
-            (None, None) => "customers:-created_at".into(),
+            (None, _) => "customers:-created_at".into(),
         }
     }
 }
@@ -236,8 +254,8 @@ impl ListQuery {
 /// Customers, filtered, sorted and paginated.
 ///
 /// Filters: `q` (search over name, email, company_name and phone: case-insensitive substring
-/// and word-prefix match, and from 4 characters on also typo-tolerant; without `sort` the
-/// results are by relevance), `email`, `tag` (repeatable; all must match), `country`,
+/// and word-prefix match, and from 4 characters on also typo-tolerant; `sort=relevance` ranks
+/// the best matches first), `email`, `tag` (repeatable; all must match), `country`,
 /// `owner_id`, `created_after`, `created_before` (RFC 3339 or YYYY-MM-DD, UTC), and
 /// `attr.<key>=<value>` (string equality on a custom field; repeatable). Default order:
 /// `-created_at`.
@@ -321,8 +339,7 @@ pub async fn get_customer(state: web::Data<AppState>, auth: Auth, id: web::Path<
         ("id" = Uuid, Path, description = "Customer id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
     ),
-    request_body(content = Object, content_type = "application/merge-patch+json",
-                 description = "Any of the fields of CustomerInput but created_at"),
+    request_body(content = CustomerPatch, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "Changed", body = Customer), E400, E401, E403, E404, E409, E412, E413, E415, E422)
 )]
 #[patch("/customers/{id}")]

@@ -32,8 +32,10 @@ pub struct InteractionInput {
     pub direction: Direction,
     pub kind: InteractionKind,
     /// At most 500 characters.
+    #[schema(schema_with = crate::openapi::schemas::subject)]
     pub subject: Option<String>,
     /// At most 64 KiB.
+    #[schema(schema_with = crate::openapi::schemas::body)]
     pub body: Option<String>,
     /// When it happened (default: now); not in the future.
     pub occurred_at: Option<DateTime<Utc>>,
@@ -41,19 +43,62 @@ pub struct InteractionInput {
     #[schema(minimum = 0, maximum = 604800)]
     pub duration_seconds: Option<i32>,
     /// Purchases only: the amount in minor units, 0 or more.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub value_cents: Option<i64>,
     /// Purchases only: the SKUs bought (1 to 64 characters each, at most 1,000).
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::schemas::items)]
     pub items: Vec<String>,
     pub user_id: Option<Uuid>,
     /// The id in the source system; posting it again on the same channel returns the existing
     /// interaction (`200`). At most 255 characters.
+    #[schema(schema_with = crate::openapi::schemas::external_id)]
     pub external_id: Option<String>,
     /// A JSON object, at most 16 KiB.
     #[serde(default = "crate::api::channels::empty_object")]
     #[schema(value_type = Object)]
     pub metadata: Value,
+}
+
+crate::openapi::derived_schema!(
+    /// A new interaction: a purchase (with `value_cents` and `items`) or any other kind
+    /// (without them).
+    NewInteraction,
+    InteractionInput,
+    new_interaction_schema()
+);
+
+crate::openapi::derived_schema!(
+    /// A JSON merge patch of an interaction.
+    InteractionPatch,
+    InteractionInput,
+    crate::openapi::schemas::merge_patch(
+        <InteractionInput as utoipa::PartialSchema>::schema(),
+        &["external_id"],
+        "A JSON merge patch (RFC 7396) of the interaction's writable fields but external_id; \
+         value_cents and items only on a purchase."
+    )
+);
+
+fn new_interaction_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+    let RefOr::T(Schema::Object(base)) = <InteractionInput as utoipa::PartialSchema>::schema() else {
+        return <InteractionInput as utoipa::PartialSchema>::schema();
+    };
+    let kinds = |values: Vec<&str>| ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values)).build();
+    let mut purchase = base.clone();
+    purchase.properties.insert("kind".into(), kinds(vec!["purchase"]).into());
+    purchase.title = Some("Purchase".into());
+    let mut other = base;
+    other.properties.remove("value_cents");
+    other.properties.remove("items");
+    other.properties.insert("kind".into(), kinds(vec!["message", "call", "meeting", "note", "support"]).into());
+    other.title = Some("Other contact".into());
+    for o in [&mut purchase, &mut other] {
+        o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+    }
+    RefOr::T(Schema::OneOf(OneOfBuilder::new().item(purchase).item(other).build()))
 }
 
 impl InteractionInput {
@@ -175,7 +220,7 @@ async fn reference_errors(state: &AppState, ws: WorkspaceId, f: &interactions::F
 #[utoipa::path(
     tag = "interactions",
     security(("bearer" = [])),
-    request_body = InteractionInput,
+    request_body = NewInteraction,
     responses(
         (status = 201, description = "Created", body = Interaction, headers(("Location" = String), ("ETag" = String))),
         (status = 200, description = "Already logged (same external_id on the channel)", body = Interaction),
@@ -205,6 +250,7 @@ pub async fn create_interaction(
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// 1 to 1,000 interactions.
+    #[schema(value_type = Vec<NewInteraction>, min_items = 1, max_items = 1000)]
     pub items: Vec<InteractionInput>,
 }
 
@@ -312,8 +358,7 @@ pub async fn get_interaction(state: web::Data<AppState>, auth: Auth, id: web::Pa
         ("id" = Uuid, Path, description = "Interaction id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
     ),
-    request_body(content = Object, content_type = "application/merge-patch+json",
-                 description = "Any of the fields of InteractionInput but external_id"),
+    request_body(content = InteractionPatch, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "Changed", body = Interaction), E400, E401, E403, E404, E412, E413, E415, E422)
 )]
 #[patch("/interactions/{id}")]

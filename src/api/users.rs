@@ -40,9 +40,12 @@ pub async fn list_users(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(schema_with = crate::openapi::schemas::email)]
     pub email: String,
+    #[schema(schema_with = crate::openapi::schemas::name)]
     pub name: String,
     /// 8 to 256 characters; stored as an Argon2id hash, never returned.
+    #[schema(schema_with = crate::openapi::schemas::password)]
     pub password: String,
     pub role: Role,
 }
@@ -115,11 +118,14 @@ pub async fn get_user(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    #[schema(schema_with = crate::openapi::schemas::optional_email)]
     pub email: Option<String>,
+    #[schema(schema_with = crate::openapi::schemas::optional_name)]
     pub name: Option<String>,
     pub role: Option<Role>,
     /// A disabled user cannot log in; their sessions end.
     pub disabled: Option<bool>,
+    #[schema(schema_with = crate::openapi::schemas::optional_password)]
     pub password: Option<String>,
 }
 

@@ -27,10 +27,13 @@ pub async fn get_workspace(state: web::Data<AppState>, auth: Auth) -> ApiResult<
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspacePatch {
+    #[schema(schema_with = crate::openapi::schemas::optional_name)]
     pub name: Option<String>,
     /// ISO 4217.
+    #[schema(schema_with = crate::openapi::schemas::optional_currency)]
     pub currency: Option<String>,
     /// IANA time zone name, e.g. `America/Sao_Paulo`.
+    #[schema(schema_with = crate::openapi::schemas::timezone)]
     pub timezone: Option<String>,
 }
 
@@ -57,9 +60,7 @@ pub async fn patch_workspace(
     let name = body.name.as_deref().and_then(|n| v.check(domain::text("name", n, 1, 200)));
     let currency = body.currency.as_deref().and_then(|c| v.check(domain::currency("currency", c)));
     if let Some(tz) = body.timezone.as_deref() {
-        if tz.len() > 64 || !workspaces::timezone_exists(&state.pool, tz).await? {
-            v.push(crate::error::FieldError::new("timezone", "is not a known IANA time zone"));
-        }
+        v.check(domain::timezone("timezone", tz));
     }
     v.finish()?;
     match workspaces::update(

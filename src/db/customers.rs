@@ -184,6 +184,8 @@ crate::text_enum! {
         NameDesc => "-name",
         UpdatedAt => "updated_at",
         UpdatedAtDesc => "-updated_at",
+        /// Best match to `q` first (only with `q`).
+        Relevance => "relevance",
     }
 }
 
@@ -193,6 +195,7 @@ impl CustomerSort {
             CustomerSort::CreatedAt | CustomerSort::CreatedAtDesc => "created_at",
             CustomerSort::Name | CustomerSort::NameDesc => "name",
             CustomerSort::UpdatedAt | CustomerSort::UpdatedAtDesc => "updated_at",
+            CustomerSort::Relevance => "relevance",
         }
     }
 
@@ -265,8 +268,9 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, ws: WorkspaceId, f: &Filter
     }
 }
 
-/// One page (`limit` rows) of customers. With `q` and no explicit sort, the order is by
-/// relevance; `sort` otherwise.
+/// One page (`limit` rows) of customers in the order of `sort` (default `-created_at`).
+/// `relevance` ranks by trigram word similarity to `q`: it scores every match, so it costs
+/// more for very common terms; the other orders stop after a page of matches.
 pub async fn list(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
@@ -277,7 +281,7 @@ pub async fn list(
 ) -> Result<Vec<(Customer, Position)>, sqlx::Error> {
     let mut qb = QueryBuilder::new("SELECT ");
     qb.push(COLUMNS);
-    let relevance = sort.is_none() && f.q.is_some();
+    let relevance = sort == Some(CustomerSort::Relevance) && f.q.is_some();
     if relevance {
         qb.push(", word_similarity(")
             .push_bind(f.q.clone().unwrap_or_default().to_lowercase())

@@ -89,7 +89,3 @@ pub async fn update(
     .fetch_optional(db)
     .await
 }
-
-pub async fn timezone_exists(db: impl PgExecutor<'_>, tz: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)").bind(tz).fetch_one(db).await
-}

@@ -59,7 +59,8 @@ impl CursorKey {
         sort: &str,
         cursor: Option<&str>,
     ) -> Result<Option<K>, ApiError> {
-        cursor.map(|c| self.decode(ws, sort, c)).transpose()
+        // An empty cursor is no cursor: the first page.
+        cursor.filter(|c| !c.is_empty()).map(|c| self.decode(ws, sort, c)).transpose()
     }
 
     /// A page from `limit + 1` fetched rows: the extra row only tells that there is more.

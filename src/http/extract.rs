@@ -161,25 +161,32 @@ fn unknown_field(message: &str) -> Option<String> {
     Some(rest[..rest.find('`')?].to_owned())
 }
 
-/// `If-Match: "<version>"` (weak or strong), or `*`. `None` when absent or `*`.
+/// `If-Match: "<version>"` (weak or strong). `None` when absent, empty or `*`. A value that is
+/// not one of our entity tags can match no version: `Some(0)` (versions start at 1), so the
+/// change is refused with `412` as RFC 9110 says.
 pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let raw = value.to_str().map_err(|_| ApiError::malformed_field("If-Match", "is not ASCII"))?.trim();
-    if raw == "*" {
+    let raw = value.to_str().unwrap_or("").trim();
+    if raw.is_empty() || raw == "*" {
         return Ok(None);
     }
     let tag = raw.strip_prefix("W/").unwrap_or(raw);
-    tag.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .and_then(|t| t.parse::<i64>().ok())
-        .map(Some)
-        .ok_or_else(|| ApiError::malformed_field("If-Match", "must be an entity tag such as \"3\""))
+    Ok(Some(tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0)))
 }
 
-/// Path parameter errors (a malformed UUID, say) are `400`, naming the parameter.
+/// Path parameter errors (a malformed UUID, say) are `400`, naming the parameter; unless the
+/// path is a fixed route of its own (`/customers/import`) asked with another method: `405`.
 pub fn path_config() -> actix_web::web::PathConfig {
-    actix_web::web::PathConfig::default()
-        .error_handler(|err, _req| ApiError::malformed(format!("invalid path parameter: {err}")).into())
+    actix_web::web::PathConfig::default().error_handler(|err, req| {
+        if let Some(table) = req.app_data::<actix_web::web::Data<crate::http::fallback::RouteTable>>() {
+            if let Some(allow) = table.fixed(req.path()) {
+                if !allow.iter().any(|m| m == req.method().as_str()) {
+                    return ApiError::MethodNotAllowed { allow }.into();
+                }
+            }
+        }
+        ApiError::malformed(format!("invalid path parameter: {err}")).into()
+    })
 }

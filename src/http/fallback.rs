@@ -37,6 +37,15 @@ impl RouteTable {
         RouteTable { routes }
     }
 
+    /// The methods of a route written exactly as `path` (no parameter), if there is one.
+    pub fn fixed(&self, path: &str) -> Option<Vec<String>> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        self.routes
+            .iter()
+            .find(|(segments, _)| segments.iter().map(String::as_str).eq(parts.iter().copied()))
+            .map(|(_, m)| m.clone())
+    }
+
     /// The methods allowed on `path`, if some route template matches it.
     pub fn allowed(&self, path: &str) -> Option<Vec<String>> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -60,7 +69,7 @@ pub async fn not_found_or_method_not_allowed(
     req: HttpRequest,
     table: web::Data<RouteTable>,
 ) -> Result<actix_web::HttpResponse, ApiError> {
-    match table.allowed(req.path()) {
+    match table.fixed(req.path()).or_else(|| table.allowed(req.path())) {
         Some(allow) if !allow.iter().any(|m| m == req.method().as_str()) => Err(ApiError::MethodNotAllowed { allow }),
         _ => Err(ApiError::NotFound(format!("no resource at {}", req.path()))),
     }

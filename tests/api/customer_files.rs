@@ -90,12 +90,14 @@ async fn ndjson_import_and_a_repeated_email_in_one_file() {
 }
 
 #[tokio::test]
-async fn import_refuses_other_types_and_unknown_columns() {
+async fn import_refuses_other_types_and_reports_unknown_columns() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;
     assert_problem(import(&app, &owner, "application/xml", "<x/>".into()).await, 415, "unsupported_media_type").await;
-    assert_problem(import(&app, &owner, "text/csv", "name,password\nA,B\n".into()).await, 400, "malformed_request")
-        .await;
+    let report: Value = import(&app, &owner, "text/csv", "nom,password\nA,B\n".into()).await.json().await.unwrap();
+    assert_eq!(report["ignored_columns"], json!(["nom", "password"]));
+    assert_eq!((report["created"].as_u64(), report["rejected"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(report["errors"][0]["field"], "name");
     let (viewer, _) = app.user_token(&owner, "viewer").await;
     assert_problem(import(&app, &viewer, "text/csv", "name\nA\n".into()).await, 403, "forbidden").await;
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM customers").fetch_one(&app.pool).await.unwrap();

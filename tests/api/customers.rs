@@ -187,13 +187,15 @@ async fn search_is_prefix_and_typo_tolerant() {
     assert_eq!(names(&app, &owner, "q=initech").await, ["Zed"], "email");
     assert_eq!(names(&app, &owner, "q=555").await, ["Joanna Doe"], "phone");
     assert_eq!(names(&app, &owner, "q=SMI").await, ["John Smith"], "case");
-    assert_eq!(names(&app, &owner, "q=jonh").await[0], "John Smith", "typo, best match first");
+    assert_eq!(names(&app, &owner, "q=jonh&sort=relevance").await[0], "John Smith", "typo, best match first");
     assert_eq!(names(&app, &owner, "q=smiht").await, ["John Smith"], "typo");
     assert_eq!(names(&app, &owner, "q=xqzw").await.len(), 0, "nothing alike");
     assert_eq!(names(&app, &owner, "q=50%25").await.len(), 0, "LIKE wildcards are literal");
     // Relevance: the exact word ranks first.
     create(&app, &owner, json!({"name": "Johnny Smithers"})).await;
-    assert_eq!(names(&app, &owner, "q=smith").await[0], "John Smith");
+    assert_eq!(names(&app, &owner, "q=smith&sort=relevance").await[0], "John Smith");
+    assert_eq!(names(&app, &owner, "q=smith").await[0], "Johnny Smithers", "by default, newest first");
+    assert_problem(app.get("/api/v1/customers?sort=relevance", &owner).await, 400, "malformed_request").await;
 }
 
 #[tokio::test]
@@ -242,8 +244,8 @@ async fn cursors_walk_every_order_without_gaps() {
     let mut cursor: Option<String> = None;
     loop {
         let q = match &cursor {
-            Some(c) => format!("/api/v1/customers?q=n1&limit=2&cursor={c}"),
-            None => "/api/v1/customers?q=n1&limit=2".into(),
+            Some(c) => format!("/api/v1/customers?q=n1&sort=relevance&limit=2&cursor={c}"),
+            None => "/api/v1/customers?q=n1&sort=relevance&limit=2".into(),
         };
         let page: Value = app.get(&q, &owner).await.json().await.unwrap();
         seen += page["data"].as_array().unwrap().len();

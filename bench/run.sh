@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Rapport benchmark. Seeds (once per size) a synthetic workspace in an embedded PostgreSQL under
+# bench/out, starts the release server on it, runs wrk scenarios (and pgbench for the floor of
+# a primary-key lookup), and prints one table.
+#
+#   bash bench/run.sh                      # 1,000,000 customers, ~10,000,000 interactions
+#   CUSTOMERS=100000 bash bench/run.sh     # smaller
+#   DURATION=30s CONNS=64 bash bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+CUSTOMERS=${CUSTOMERS:-1000000}
+DURATION=${DURATION:-15s}
+CONNS=${CONNS:-64}
+PORT=${PORT:-8088}
+OUT=$ROOT/bench/out
+DATA=$OUT/data-$CUSTOMERS
+mkdir -p "$OUT"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v wrk >/dev/null; then
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+
+cargo build --release -q
+BIN=$ROOT/target/release/rapport
+unset DATABASE_URL
+export RAPPORT_DATA_DIR=$DATA RAPPORT_PORT=$PORT RAPPORT_ACCESS_TOKEN_TTL_SECS=86400 RUST_LOG=warn
+export RAPPORT_LOGIN_MAX_FAILURES=1000 RAPPORT_DB_MAX_CONNECTIONS=${DB_CONNECTIONS:-32}
+
+if [ ! -f "$DATA/seeded" ]; then
+  rm -rf "$DATA"
+  start=$(date +%s.%N)
+  "$BIN" seed --bench --customers "$CUSTOMERS" | tee "$OUT/seed-$CUSTOMERS.log"
+  end=$(date +%s.%N)
+  echo "$start $end" | awk '{printf "%.1f\n", $2 - $1}' > "$DATA/seeded"
+fi
+SEED_SECONDS=$(cat "$DATA/seeded")
+
+"$BIN" serve > "$OUT/server.log" 2>&1 &
+SERVER=$!
+cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
+trap cleanup EXIT
+for _ in $(seq 1 120); do
+  curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break
+  sleep 0.5
+done
+SOCKET=$(realpath "$DATA")/run
+PSQL="$PGBIN/psql -h $SOCKET -U postgres -d rapport -Atq"
+
+rss() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$SERVER/status"; }
+IDLE_RSS=$(rss)
+MAX_RSS=$IDLE_RSS
+( while kill -0 "$SERVER" 2>/dev/null; do rss; sleep 0.5; done ) > "$OUT/rss.txt" 2>/dev/null &
+RSS_SAMPLER=$!
+
+TOKEN=$(curl -s "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
+  -d '{"email":"bench@rapport.local","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+export TOKEN WRK_DIR=$ROOT/bench/wrk RESULTS=$OUT/results.tsv
+: > "$RESULTS"
+WS=$($PSQL -c "SELECT id FROM workspaces WHERE name = 'Bench'")
+$PSQL -c "SELECT id FROM customers WHERE workspace_id = '$WS' AND deleted_at IS NULL ORDER BY md5(id::text) LIMIT 10000" > "$OUT/ids.txt"
+$PSQL -c "SELECT id FROM channels WHERE workspace_id = '$WS' AND active" > "$OUT/channels.txt"
+HEAVY=$($PSQL -c "SELECT customer_id FROM interactions WHERE workspace_id = '$WS' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+HEAVY_COUNT=$($PSQL -c "SELECT count(*) FROM interactions WHERE workspace_id = '$WS' AND customer_id = '$HEAVY'")
+TOTALS=$($PSQL -c "SELECT (SELECT count(*) FROM customers WHERE workspace_id = '$WS') || ' customers, ' || (SELECT count(*) FROM interactions WHERE workspace_id = '$WS') || ' interactions'")
+# Three-letter prefixes people type: of first and last names.
+$PSQL -c "SELECT DISTINCT lower(left(split_part(name, ' ', k), 3)) FROM (SELECT name FROM customers WHERE workspace_id = '$WS' LIMIT 5000) c, generate_series(1, 2) k WHERE length(split_part(name, ' ', k)) >= 3" > "$OUT/prefixes.txt"
+# The page after following 2,000 cursors.
+DEEP=$(python3 - "$PORT" "$TOKEN" <<'PY'
+import json, sys, urllib.parse, urllib.request
+port, token = sys.argv[1], sys.argv[2]
+path = "/api/v1/customers?limit=50"
+for _ in range(2000):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
+    page = json.load(urllib.request.urlopen(req))
+    path = "/api/v1/customers?limit=50&cursor=" + urllib.parse.quote(page["next_cursor"])
+print(path)
+PY
+)
+python3 - "$OUT/ids.txt" "$OUT/channels.txt" > "$OUT/batch.json" <<'PY'
+import json, random, sys
+ids = [l.strip() for l in open(sys.argv[1]) if l.strip()]
+channels = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+items = [{"customer_id": random.choice(ids), "channel_id": random.choice(channels), "direction": "outbound",
+          "kind": "purchase", "value_cents": random.randint(100, 90000), "items": ["SKU-001", "SKU-042"],
+          "subject": "Batch benchmark"} for _ in range(1000)]
+print(json.dumps({"items": items}))
+PY
+
+scenario() { # name script connections [env...]
+  local name=$1 script=$2 conns=$3
+  shift 3
+  env SCENARIO="$name" "$@" wrk -t2 -c"$conns" -d"$DURATION" --latency -s "$WRK_DIR/$script" "http://127.0.0.1:$PORT" > "$OUT/wrk-$(echo "$name" | tr -c "A-Za-z0-9" "_").log"
+}
+scenario "GET /customers/{id}" get_customer.lua "$CONNS" IDS="$OUT/ids.txt"
+scenario "GET /customers?limit=50 (first page)" get_path.lua "$CONNS" TARGET="/api/v1/customers?limit=50"
+scenario "GET /customers?limit=50 (after 2000 cursors)" get_path.lua "$CONNS" TARGET="$DEEP"
+scenario "GET /customers?q=<3-letter prefix>" search.lua "$CONNS" PREFIXES="$OUT/prefixes.txt"
+scenario "GET /customers/{heaviest}/timeline" get_path.lua "$CONNS" TARGET="/api/v1/customers/$HEAVY/timeline?limit=50"
+scenario "POST /interactions" post_interaction.lua "$CONNS" IDS="$OUT/ids.txt" CHANNELS="$OUT/channels.txt"
+scenario "POST /interactions/batch (1000)" post_batch.lua 4 BATCH="$OUT/batch.json"
+
+# The floor: the same primary-key select straight from pgbench, 64 clients, prepared.
+$PSQL -c "CREATE SCHEMA IF NOT EXISTS bench; DROP TABLE IF EXISTS bench.ids; CREATE TABLE bench.ids (n int PRIMARY KEY, id uuid)"
+$PSQL -c "INSERT INTO bench.ids SELECT row_number() OVER (), id FROM customers WHERE workspace_id = '$WS' ORDER BY md5(id::text) LIMIT 10000"
+cat > "$OUT/pgbench.sql" <<SQL
+\set n random(1, 10000)
+SELECT * FROM customers WHERE workspace_id = '$WS' AND deleted_at IS NULL AND id = (SELECT id FROM bench.ids WHERE n = :n);
+SQL
+PGBENCH_TPS=$("$PGBIN/pgbench" -h "$SOCKET" -U postgres -n -M prepared -c "$CONNS" -j 2 -T "${DURATION%s}" -f "$OUT/pgbench.sql" rapport 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}')
+kill "$RSS_SAMPLER" 2>/dev/null || true
+MAX_RSS=$(sort -n "$OUT/rss.txt" | tail -n1)
+
+echo
+echo "Rapport benchmark — $TOTALS (seeded in ${SEED_SECONDS} s); heaviest customer: $HEAVY_COUNT interactions"
+echo "release build, $(nproc) cores, wrk -t2 -c$CONNS -d$DURATION on the same machine (batch: -c4)"
+echo
+printf "%-46s %10s %9s %9s %8s %7s\n" "scenario" "req/s" "p50 ms" "p99 ms" "non-2xx" "errors"
+while IFS=$'\t' read -r name rps p50 p99 status errors; do
+  printf "%-46s %10s %9s %9s %8s %7s\n" "$name" "$rps" "$p50" "$p99" "$status" "$errors"
+done < "$RESULTS"
+GET_RPS=$(awk -F'\t' 'NR==1 {print $2}' "$RESULTS")
+printf "%-46s %10s\n" "pgbench, same primary-key select (tps)" "$PGBENCH_TPS"
+echo "GET /customers/{id} ÷ pgbench: $(python3 -c "print(round($GET_RPS / $PGBENCH_TPS, 2))")"
+echo "server RSS: idle ${IDLE_RSS} MB, max under load ${MAX_RSS} MB"
