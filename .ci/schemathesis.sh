@@ -13,6 +13,7 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
 fi
 cargo build -q --bin rapport
 DATA=$(mktemp -d /tmp/rapport-fuzz.XXXXXX)
+chmod 755 "$DATA" # as root, PostgreSQL runs as the postgres user and must reach its data
 unset DATABASE_URL
 RAPPORT_DATA_DIR=$DATA/data RAPPORT_PORT=$PORT RAPPORT_ALLOW_SIGNUP=true RUST_LOG=warn \
 RAPPORT_ADMIN_EMAIL=owner@fuzz.test RAPPORT_ADMIN_PASSWORD=fuzz-owner-password \
@@ -24,8 +25,13 @@ for _ in $(seq 1 120); do
   curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break
   sleep 0.5
 done
+curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null || { cat "$DATA/server.log"; exit 1; }
 TOKEN=$(curl -sf "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
   -d '{"email":"owner@fuzz.test","password":"fuzz-owner-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+# For the hooks, which reference live rows (see .ci/schemathesis_hooks.py).
+export FUZZ_API="http://127.0.0.1:$PORT/api/v1" FUZZ_TOKEN=$TOKEN
+FUZZ_USER_ID=$(curl -sf "$FUZZ_API/me" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])')
+export FUZZ_USER_ID
 SCHEMATHESIS_HOOKS=$ROOT/.ci/schemathesis_hooks.py "$VENV/bin/schemathesis" --config-file "$ROOT/.ci/schemathesis.toml" run \
   "http://127.0.0.1:$PORT/api-docs/openapi.json" \
   --checks all --max-examples "$EXAMPLES" --workers 2 --seed "${SCHEMATHESIS_SEED:-1}" \

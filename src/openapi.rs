@@ -39,6 +39,9 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, schema) in schemas::json_components() {
+            components.schemas.insert(name, schema);
+        }
         let mut http = Http::new(HttpAuthScheme::Bearer);
         http.bearer_format = Some("JWT".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(http));
@@ -93,7 +96,7 @@ pub mod schemas {
     use utoipa::openapi::{RefOr, Schema};
 
     /// Text with at least one non-space character and no NUL (as `domain::text` checks).
-    pub const TEXT_PATTERN: &str = r"^[^\u0000]*\S[^\u0000]*$";
+    pub const TEXT_PATTERN: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
     /// Text without NUL.
     pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
 
@@ -207,11 +210,64 @@ pub mod schemas {
         strings(1000, 1, 64)
     }
 
-    /// A merge patch of `input`: no field required, unknown fields refused, `frozen` left out.
-    pub fn merge_patch(input: RefOr<Schema>, frozen: &[&str], description: &str) -> RefOr<Schema> {
+    pub fn search_text() -> Object {
+        text(1, 200, false)
+    }
+    pub fn search_email() -> Object {
+        text(1, 254, false)
+    }
+    pub fn tag_filter() -> Schema {
+        Schema::Array(ArrayBuilder::new().items(text(1, 64, false)).build())
+    }
+
+    /// A JSON object whose keys and strings hold no NUL character (PostgreSQL's jsonb cannot
+    /// store one), at any depth: `JsonObject` and the recursive `JsonValue` components.
+    pub fn json_object() -> RefOr<Schema> {
+        RefOr::Ref(utoipa::openapi::Ref::from_schema_name("JsonObject"))
+    }
+
+    pub fn json_components() -> Vec<(String, RefOr<Schema>)> {
+        use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder};
+        let value = RefOr::<Schema>::Ref(utoipa::openapi::Ref::from_schema_name("JsonValue"));
+        let key = ObjectBuilder::new().schema_type(Type::String).pattern(Some(NO_NUL_PATTERN)).build();
+        let object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(key))
+            .additional_properties(Some(AdditionalProperties::RefOr(value.clone())))
+            .build();
+        let json_value = OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .minimum(Some(-crate::api::patch::JSON_NUMBER_LIMIT))
+                    .maximum(Some(crate::api::patch::JSON_NUMBER_LIMIT)),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(NO_NUL_PATTERN)))
+            .item(ArrayBuilder::new().items(value))
+            .item(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("JsonObject")))
+            .build();
+        vec![
+            ("JsonObject".into(), RefOr::T(Schema::Object(object))),
+            ("JsonValue".into(), RefOr::T(Schema::OneOf(json_value))),
+        ]
+    }
+
+    /// A merge patch of `input`: no field required, unknown fields refused, `frozen` left out,
+    /// and `null` (which removes) only for fields that may be empty.
+    pub fn merge_patch(input: RefOr<Schema>, frozen: &[&str], not_null: &[&str], description: &str) -> RefOr<Schema> {
         let RefOr::T(Schema::Object(mut object)) = input else {
             return input;
         };
+        for name in not_null {
+            if let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(*name) {
+                if let SchemaType::Array(types) = &field.schema_type {
+                    let kept: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+                    field.schema_type = SchemaType::from_iter(kept);
+                }
+            }
+        }
         object.required.clear();
         for field in frozen {
             object.properties.remove(*field);
@@ -224,6 +280,20 @@ pub mod schemas {
 
 /// Declares a documentation-only schema computed from another (`schema`), with its name.
 macro_rules! derived_schema {
+    ($(#[$meta:meta])* $name:ident, schema $schema:expr) => {
+        $(#[$meta])*
+        pub struct $name;
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $schema
+            }
+        }
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
     ($(#[$meta:meta])* $name:ident, $source:ty, $schema:expr) => {
         $(#[$meta])*
         pub struct $name;

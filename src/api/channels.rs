@@ -18,6 +18,8 @@ use crate::state::AppState;
 
 const SORT: &str = "channels:created_at";
 const CONFIG_MAX_BYTES: usize = 16 * 1024;
+/// Fields a merge patch cannot remove with `null`.
+const NOT_NULL: &[&str] = &["kind", "name", "active", "config"];
 
 /// The workspace's channels, oldest first.
 #[utoipa::path(
@@ -50,7 +52,7 @@ pub struct ChannelInput {
     pub active: bool,
     /// A JSON object, at most 16 KiB.
     #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::openapi::schemas::json_object)]
     pub config: Value,
 }
 
@@ -61,6 +63,7 @@ crate::openapi::derived_schema!(
     crate::openapi::schemas::merge_patch(
         <ChannelInput as utoipa::PartialSchema>::schema(),
         &[],
+        NOT_NULL,
         "A JSON merge patch (RFC 7396) of the channel's writable fields."
     )
 );
@@ -150,17 +153,17 @@ pub async fn patch_channel(
     let mut tx = state.pool.begin().await?;
     let current =
         channels::lock(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("channel"))?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
     let writable = ChannelInput {
         kind: current.kind,
         name: current.name.clone(),
         active: current.active,
         config: current.config.clone(),
     };
-    let input: ChannelInput = patch::apply(&writable, &body, &[])?;
+    let input: ChannelInput = patch::apply(&writable, &body, &[], NOT_NULL)?;
     let input = input.validate()?;
+    if expected.is_some_and(|e| e != current.version) {
+        return Err(ApiError::PreconditionFailed { current: current.version });
+    }
     let channel = channels::update(&mut *tx, auth.workspace_id, current.id, input.fields()).await?;
     tx.commit().await?;
     Ok(versioned(channel.version, &channel))

@@ -26,6 +26,8 @@ use crate::openapi::*;
 use crate::state::AppState;
 
 const BATCH: usize = 1000;
+/// What JSON calls whitespace: blank NDJSON lines hold only these.
+const NDJSON_SPACE: &[u8] = b" \t\r\n";
 const MAX_REPORTED_ERRORS: usize = 100;
 /// Columns of the CSV export, in order; the import takes the same (it ignores `id`,
 /// `updated_at` and `version`).
@@ -55,6 +57,28 @@ enum Format {
 fn mime(value: &str) -> String {
     value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
+
+crate::openapi::derived_schema!(
+    /// A CSV file whose first line is a header with a `name` column.
+    CsvImport,
+    schema
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(r"^(?:[^\r\n,\x22]*,)*[ \t]*name[ \t]*(?:,[^\r\n\x22]*)?(?:\r?\n|$)"))
+        .description(Some("CSV with a header line that has a name column."))
+        .into()
+);
+
+crate::openapi::derived_schema!(
+    /// Lines of JSON objects, one customer each.
+    NdjsonImport,
+    schema
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(r"^[ \t\r\n]*\{"))
+        .description(Some("One JSON object per line (the fields of CustomerInput)."))
+        .into()
+);
 
 /// One line of an import, as read.
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +224,13 @@ fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sender<Me
                     return;
                 }
             };
+            if !headers.iter().any(|h| h == "name") {
+                let _ = tx.blocking_send(Message::Fatal(ApiError::malformed_field(
+                    "body",
+                    "the first line must be a CSV header with a name column",
+                )));
+                return;
+            }
             let unknown: Vec<String> = headers.iter().filter(|h| !COLUMNS.contains(&h.as_str())).cloned().collect();
             if !unknown.is_empty() && tx.blocking_send(Message::IgnoredColumns(unknown)).is_err() {
                 return;
@@ -236,10 +267,22 @@ fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sender<Me
         }
         Format::Ndjson => {
             let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
+            let mut seen_record = false;
             for (i, line) in reader.split(b'\n').enumerate() {
                 let line_no = i as u64 + 1;
+                if let Ok(bytes) = &line {
+                    let first = bytes.iter().find(|b| !NDJSON_SPACE.contains(b));
+                    if !seen_record && first.is_some_and(|b| *b != b'{') {
+                        let _ = tx.blocking_send(Message::Fatal(ApiError::malformed_field(
+                            "body",
+                            "NDJSON: each line must be a JSON object",
+                        )));
+                        return;
+                    }
+                    seen_record |= first.is_some();
+                }
                 let parsed = match line {
-                    Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => continue,
+                    Ok(bytes) if bytes.iter().all(|b| NDJSON_SPACE.contains(b)) => continue,
                     Ok(bytes) => match crate::http::extract::parse_json::<ImportRecord>(&bytes) {
                         Ok(record) => (line_no, validate(record)),
                         Err(ApiError::Validation(errors)) => (line_no, Err(errors)),
@@ -251,6 +294,10 @@ fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sender<Me
                 if batch.len() == BATCH && !flush(&mut batch) {
                     return;
                 }
+            }
+            if !seen_record {
+                let _ = tx.blocking_send(Message::Fatal(ApiError::malformed_field("body", "NDJSON: no record")));
+                return;
             }
         }
     }
@@ -384,8 +431,8 @@ async fn upsert_one(
     tag = "customers",
     security(("bearer" = [])),
     request_body(content(
-        (String = "text/csv", example = "name,email,country,tags\nAda Lovelace,ada@example.com,GB,vip;math\n"),
-        (String = "application/x-ndjson", example = "{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\"}\n")
+        (CsvImport = "text/csv", example = "name,email,country,tags\nAda Lovelace,ada@example.com,GB,vip;math\n"),
+        (NdjsonImport = "application/x-ndjson", example = "{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\"}\n")
     )),
     responses((status = 200, description = "What landed", body = ImportReport), E400, E401, E403, E415)
 )]
@@ -447,15 +494,7 @@ pub async fn import_customers(
 #[utoipa::path(
     tag = "customers",
     security(("bearer" = [])),
-    params(
-        ("q" = Option<String>, Query, description = "Search text"),
-        ("email" = Option<String>, Query),
-        ("tag" = Option<Vec<String>>, Query, explode = true),
-        ("country" = Option<String>, Query, pattern = "^[A-Z]{2}$"),
-        ("owner_id" = Option<Uuid>, Query),
-        ("created_after" = Option<DateTime<Utc>>, Query),
-        ("created_before" = Option<DateTime<Utc>>, Query)
-    ),
+    params(crate::api::customers::CustomerFilterParams),
     responses(
         (status = 200, description = "The customers", content(
             (String = "text/csv"),

@@ -19,6 +19,8 @@ use crate::openapi::*;
 use crate::state::AppState;
 
 pub const ATTRIBUTES_MAX_BYTES: usize = 16 * 1024;
+/// Fields a merge patch cannot remove with `null`.
+const NOT_NULL: &[&str] = &["kind", "name", "tags", "attributes"];
 pub const MAX_TAGS: usize = 50;
 
 /// The writable fields of a customer, as sent on create and patched by PATCH.
@@ -48,7 +50,7 @@ pub struct CustomerInput {
     pub tags: Vec<String>,
     /// Custom fields: a JSON object of at most 16 KiB.
     #[serde(default = "crate::api::channels::empty_object")]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::openapi::schemas::json_object)]
     pub attributes: Value,
     pub owner_id: Option<Uuid>,
     /// Only on create, to bring history over from another system; never in the future.
@@ -63,6 +65,7 @@ crate::openapi::derived_schema!(
     crate::openapi::schemas::merge_patch(
         <CustomerInput as utoipa::PartialSchema>::schema(),
         &["created_at"],
+        NOT_NULL,
         "A JSON merge patch (RFC 7396) of the customer's writable fields."
     )
 );
@@ -157,6 +160,44 @@ pub fn write_error(e: sqlx::Error) -> ApiError {
 
 // ---- list -------------------------------------------------------------------------------
 
+/// The filters of `GET /customers` and `GET /customers/export`, as documented (the query
+/// itself is parsed by `ListQuery::parse`: `tag` repeats and `attr.<key>` are open-ended).
+#[allow(dead_code)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerFilterParams {
+    /// Search text over name, email, company_name and phone.
+    #[param(schema_with = crate::openapi::schemas::search_text)]
+    q: Option<String>,
+    /// Exact email, case-insensitive.
+    #[param(schema_with = crate::openapi::schemas::search_email)]
+    email: Option<String>,
+    /// A tag; repeat for several (all must match).
+    #[param(schema_with = crate::openapi::schemas::tag_filter, style = Form, explode = true)]
+    tag: Option<Vec<String>>,
+    /// ISO 3166-1 alpha-2.
+    #[param(pattern = "^[A-Z]{2}$")]
+    country: Option<String>,
+    owner_id: Option<Uuid>,
+    /// Inclusive.
+    created_after: Option<DateTime<Utc>>,
+    /// Exclusive.
+    created_before: Option<DateTime<Utc>>,
+}
+
+/// Order and page of `GET /customers`.
+#[allow(dead_code)]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerPageParams {
+    /// Default `-created_at`; `relevance` ranks by `q` (without `q`, the default order).
+    sort: Option<CustomerSort>,
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
 /// The parsed query of `GET /customers` and `GET /customers/export`.
 #[derive(Debug, Default)]
 pub struct ListQuery {
@@ -200,10 +241,11 @@ impl ListQuery {
                 "email" => q.filter.email = Some(text(254)?),
                 "tag" => q.filter.tags.push(text(64)?),
                 "country" => {
-                    q.filter.country = Some(
-                        domain::country("country", &value)
-                            .map_err(|e| ApiError::malformed_field(e.field, e.message))?,
-                    )
+                    // A filter: any two capitals (a code no customer has matches none).
+                    if value.len() != 2 || !value.chars().all(|c| c.is_ascii_uppercase()) {
+                        return Err(ApiError::malformed_field("country", "must be two capital letters, such as FR"));
+                    }
+                    q.filter.country = Some(value.clone());
                 }
                 "owner_id" => {
                     q.filter.owner_id = Some(
@@ -235,8 +277,9 @@ impl ListQuery {
                 other => return Err(ApiError::malformed_field(other, "is not a filter of this list")),
             }
         }
+        // Without a search text there is nothing to rank: the default order applies.
         if q.sort == Some(CustomerSort::Relevance) && q.filter.q.is_none() {
-            return Err(ApiError::malformed_field("sort", "relevance needs a search text q"));
+            q.sort = None;
         }
         Ok(q)
     }
@@ -262,18 +305,7 @@ impl ListQuery {
 #[utoipa::path(
     tag = "customers",
     security(("bearer" = [])),
-    params(
-        ("q" = Option<String>, Query, description = "Search text"),
-        ("email" = Option<String>, Query, description = "Exact email, case-insensitive"),
-        ("tag" = Option<Vec<String>>, Query, description = "Tag; repeat for several (all must match)", explode = true),
-        ("country" = Option<String>, Query, description = "ISO 3166-1 alpha-2", pattern = "^[A-Z]{2}$"),
-        ("owner_id" = Option<Uuid>, Query),
-        ("created_after" = Option<DateTime<Utc>>, Query, description = "Inclusive"),
-        ("created_before" = Option<DateTime<Utc>>, Query, description = "Exclusive"),
-        ("sort" = Option<CustomerSort>, Query),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")
-    ),
+    params(CustomerFilterParams, CustomerPageParams),
     responses((status = 200, description = "A page of customers", body = Page<Customer>), E400, E401)
 )]
 #[get("/customers")]
@@ -354,11 +386,11 @@ pub async fn patch_customer(
     let mut tx = state.pool.begin().await?;
     let current =
         customers::lock(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("customer"))?;
+    let input: CustomerInput = patch::apply(&CustomerInput::from_customer(&current), &body, &["created_at"], NOT_NULL)?;
+    let fields = input.fields()?;
     if expected.is_some_and(|e| e != current.version) {
         return Err(ApiError::PreconditionFailed { current: current.version });
     }
-    let input: CustomerInput = patch::apply(&CustomerInput::from_customer(&current), &body, &["created_at"])?;
-    let fields = input.fields()?;
     let customer = customers::update(&mut *tx, auth.workspace_id, current.id, &fields).await.map_err(write_error)?;
     tx.commit().await?;
     Ok(versioned(customer.version, &customer))

@@ -19,6 +19,8 @@ use crate::openapi::*;
 use crate::state::AppState;
 
 pub const BODY_MAX_BYTES: usize = 64 * 1024;
+/// Fields a merge patch cannot remove with `null`.
+const NOT_NULL: &[&str] = &["customer_id", "channel_id", "direction", "kind", "occurred_at", "items", "metadata"];
 pub const METADATA_MAX_BYTES: usize = 16 * 1024;
 pub const MAX_ITEMS: usize = 1000;
 pub const MAX_BATCH: usize = 1000;
@@ -41,9 +43,11 @@ pub struct InteractionInput {
     pub occurred_at: Option<DateTime<Utc>>,
     /// 0 to 604,800 (a week).
     #[schema(minimum = 0, maximum = 604800)]
+    #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
     pub duration_seconds: Option<i32>,
     /// Purchases only: the amount in minor units, 0 or more.
     #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
+    #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
     pub value_cents: Option<i64>,
     /// Purchases only: the SKUs bought (1 to 64 characters each, at most 1,000).
     #[serde(default)]
@@ -56,7 +60,7 @@ pub struct InteractionInput {
     pub external_id: Option<String>,
     /// A JSON object, at most 16 KiB.
     #[serde(default = "crate::api::channels::empty_object")]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::openapi::schemas::json_object)]
     pub metadata: Value,
 }
 
@@ -69,16 +73,33 @@ crate::openapi::derived_schema!(
 );
 
 crate::openapi::derived_schema!(
-    /// A JSON merge patch of an interaction.
+    /// A JSON merge patch of an interaction: `value_cents` and `items` only together with
+    /// `kind: "purchase"`; a patch to another kind drops them.
     InteractionPatch,
     InteractionInput,
-    crate::openapi::schemas::merge_patch(
-        <InteractionInput as utoipa::PartialSchema>::schema(),
-        &["external_id"],
-        "A JSON merge patch (RFC 7396) of the interaction's writable fields but external_id; \
-         value_cents and items only on a purchase."
-    )
+    interaction_patch_schema()
 );
+
+fn interaction_patch_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{OneOfBuilder, Schema};
+    use utoipa::openapi::RefOr;
+    let RefOr::T(Schema::OneOf(new)) = new_interaction_schema() else {
+        return new_interaction_schema();
+    };
+    let mut branches = new.items.into_iter().map(|branch| {
+        crate::openapi::schemas::merge_patch(
+            branch,
+            &["external_id"],
+            NOT_NULL,
+            "A JSON merge patch (RFC 7396) of the interaction's writable fields but external_id.",
+        )
+    });
+    let (Some(RefOr::T(Schema::Object(mut purchase))), Some(other)) = (branches.next(), branches.next()) else {
+        return new_interaction_schema();
+    };
+    purchase.required = vec!["kind".into()];
+    RefOr::T(Schema::OneOf(OneOfBuilder::new().item(purchase).item(other).build()))
+}
 
 fn new_interaction_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
@@ -373,11 +394,25 @@ pub async fn patch_interaction(
     let ws = auth.workspace_id;
     let mut tx = state.pool.begin().await?;
     let current = interactions::lock(&mut *tx, ws, *id).await?.ok_or_else(|| ApiError::not_found("interaction"))?;
+    // value_cents and items come with kind "purchase" in the same patch; a patch that makes
+    // it another kind drops them. So a patch is valid or not on its own, whatever the row.
+    let kind = body.get("kind").and_then(Value::as_str);
+    let sets_purchase_fields = ["value_cents", "items"]
+        .iter()
+        .any(|f| body.get(*f).is_some_and(|v| !v.is_null() && v != &Value::Array(Vec::new())));
+    if sets_purchase_fields && kind != Some("purchase") {
+        return Err(ApiError::validation("kind", "value_cents and items are patched together with kind \"purchase\""));
+    }
+    let mut writable = InteractionInput::from_interaction(&current);
+    if kind.is_some_and(|k| k != "purchase") {
+        writable.value_cents = None;
+        writable.items.clear();
+    }
+    let input: InteractionInput = patch::apply(&writable, &body, &["external_id"], NOT_NULL)?;
+    let fields = input.fields()?;
     if expected.is_some_and(|e| e != current.version) {
         return Err(ApiError::PreconditionFailed { current: current.version });
     }
-    let input: InteractionInput = patch::apply(&InteractionInput::from_interaction(&current), &body, &["external_id"])?;
-    let fields = input.fields()?;
     if fields.customer_id != current.customer_id || fields.channel_id != current.channel_id {
         let (c, ch) = interactions::live_references(&mut *tx, ws, &[fields.customer_id], &[fields.channel_id]).await?;
         let mut v = Validator::default();

@@ -55,7 +55,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// JSON merge patch (RFC 7396) and the checks shared by JSON fields.
 pub mod patch {
     use serde::de::DeserializeOwned;
-    use serde::Serialize;
+    use serde::{Deserialize, Serialize};
     use serde_json::{Map, Value};
 
     use crate::error::{ApiError, FieldError};
@@ -83,23 +83,32 @@ pub mod patch {
     }
 
     /// The writable fields of `current` with `patch` merged in, read back as `T` (`422` naming
-    /// the field when the result is not a valid `T`). Fields in `frozen` cannot be patched.
+    /// the field when the result is not a valid `T`). Fields in `frozen` cannot be patched;
+    /// fields in `not_null` cannot be removed with `null`.
     pub fn apply<W: Serialize, T: DeserializeOwned>(
         current: &W,
         patch: &Value,
         frozen: &[&str],
+        not_null: &[&str],
     ) -> Result<T, ApiError> {
         let Value::Object(fields) = patch else {
             return Err(ApiError::validation("body", "a merge patch must be a JSON object"));
         };
+        let mut merged = serde_json::to_value(current).map_err(|e| ApiError::internal(e.to_string()))?;
+        let known = |k: &str| frozen.contains(&k) || merged.get(k).is_some();
         let mut errors: Vec<FieldError> = Vec::new();
-        for key in fields.keys().filter(|k| frozen.contains(&k.as_str())) {
-            errors.push(FieldError::new(key.clone(), "cannot be changed"));
+        for (key, value) in fields {
+            if !known(key) {
+                errors.push(FieldError::new(key.clone(), "is not a known field"));
+            } else if frozen.contains(&key.as_str()) {
+                errors.push(FieldError::new(key.clone(), "cannot be changed"));
+            } else if value.is_null() && not_null.contains(&key.as_str()) {
+                errors.push(FieldError::new(key.clone(), "cannot be null"));
+            }
         }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        let mut merged = serde_json::to_value(current).map_err(|e| ApiError::internal(e.to_string()))?;
         merge(&mut merged, patch);
         from_value(merged)
     }
@@ -112,6 +121,27 @@ pub mod patch {
             ApiError::Validation(vec![crate::http::extract::field_error(path, message)])
         })
     }
+
+    /// An optional integer that JSON may write as `5` or `5.0` (JSON Schema's "integer").
+    pub fn opt_integer<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+        T: TryFrom<i64>,
+    {
+        use serde::de::Error;
+        let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let whole = match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i,
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => f as i64,
+            _ => return Err(D::Error::custom(format!("{n} is not an integer in range"))),
+        };
+        T::try_from(whole).map(Some).map_err(|_| D::Error::custom(format!("{n} is out of range")))
+    }
+
+    /// The largest magnitude of a number in a JSON field (custom fields, configs, metadata).
+    pub const JSON_NUMBER_LIMIT: f64 = 1e300;
 
     /// A JSON object of at most `max_bytes` serialised, with no NUL character anywhere.
     pub fn json_object(field: &str, value: &Value, max_bytes: usize) -> Result<(), FieldError> {
@@ -129,8 +159,21 @@ pub mod patch {
                 _ => false,
             }
         }
+        // PostgreSQL writes jsonb numbers out in full decimal: past 1e300 they would not read
+        // back as a double.
+        fn has_huge(v: &Value) -> bool {
+            match v {
+                Value::Number(n) => n.as_f64().is_some_and(|f| f.abs() > JSON_NUMBER_LIMIT),
+                Value::Array(a) => a.iter().any(has_huge),
+                Value::Object(o) => o.values().any(has_huge),
+                _ => false,
+            }
+        }
         if has_nul(value) {
             return Err(FieldError::new(field, "must not contain NUL characters"));
+        }
+        if has_huge(value) {
+            return Err(FieldError::new(field, "numbers must be within ±1e300"));
         }
         Ok(())
     }

@@ -69,6 +69,10 @@ pub async fn credentials(
     email: &str,
     ws: Option<WorkspaceId>,
 ) -> Result<Vec<Credentials>, sqlx::Error> {
+    // No stored email holds a NUL (PostgreSQL text cannot): nobody to find.
+    if email.contains('\0') {
+        return Ok(Vec::new());
+    }
     sqlx::query_as(
         "SELECT workspace_id, id, role, disabled, password_hash FROM users
           WHERE lower(email) = lower($1) AND ($2::uuid IS NULL OR workspace_id = $2)

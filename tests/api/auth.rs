@@ -52,6 +52,12 @@ async fn wrong_email_and_wrong_password_look_the_same() {
 }
 
 #[tokio::test]
+async fn an_email_with_a_nul_is_just_unknown() {
+    let app = spawn_app().await;
+    assert_problem(app.login("a\u{0}b@rapport.test", "whatever-123").await, 401, "unauthorized").await;
+}
+
+#[tokio::test]
 async fn repeated_failures_are_throttled() {
     let app = spawn_app_with(|v| {
         v.insert("RAPPORT_LOGIN_MAX_FAILURES".into(), "3".into());

@@ -94,10 +94,15 @@ async fn import_refuses_other_types_and_reports_unknown_columns() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;
     assert_problem(import(&app, &owner, "application/xml", "<x/>".into()).await, 415, "unsupported_media_type").await;
-    let report: Value = import(&app, &owner, "text/csv", "nom,password\nA,B\n".into()).await.json().await.unwrap();
-    assert_eq!(report["ignored_columns"], json!(["nom", "password"]));
-    assert_eq!((report["created"].as_u64(), report["rejected"].as_u64()), (Some(0), Some(1)));
+    assert_problem(import(&app, &owner, "text/csv", "nom,password\nA,B\n".into()).await, 400, "malformed_request")
+        .await;
+    assert_problem(import(&app, &owner, "application/x-ndjson", "[1]\n".into()).await, 400, "malformed_request").await;
+    assert_problem(import(&app, &owner, "application/x-ndjson", " \n".into()).await, 400, "malformed_request").await;
+    let report: Value = import(&app, &owner, "text/csv", "name,password\nA,B\n,C\n".into()).await.json().await.unwrap();
+    assert_eq!(report["ignored_columns"], json!(["password"]));
+    assert_eq!((report["created"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(1)));
     assert_eq!(report["errors"][0]["field"], "name");
+    sqlx::query("DELETE FROM customers").execute(&app.pool).await.unwrap();
     let (viewer, _) = app.user_token(&owner, "viewer").await;
     assert_problem(import(&app, &viewer, "text/csv", "name\nA\n".into()).await, 403, "forbidden").await;
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM customers").fetch_one(&app.pool).await.unwrap();
