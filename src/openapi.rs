@@ -29,6 +29,8 @@ use utoipa::{IntoResponses, Modify, OpenApi};
         (name = "channels", description = "Where contact happens"),
         (name = "customers", description = "People and companies: the 360° record"),
         (name = "interactions", description = "Every contact, on any channel"),
+        (name = "pipelines", description = "Pipelines and their stages: the funnel"),
+        (name = "deals", description = "Customers moving through a pipeline, with an immutable stage history"),
         (name = "operations", description = "Health and metrics")
     )
 )]

@@ -484,7 +484,7 @@ pub async fn restore_customer(
 /// One entry of a customer's timeline.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
-    /// `interaction` (and, with deals, `stage_change`).
+    /// `interaction` or `stage_change`.
     #[schema(example = "interaction")]
     #[serde(rename = "type")]
     pub type_: String,
@@ -492,9 +492,12 @@ pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interaction: Option<Interaction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage_change: Option<crate::db::timeline::StageChange>,
 }
 
-/// The customer's timeline: its interactions, newest first, paginated.
+/// The customer's timeline: its interactions and its deals' stage changes, newest first,
+/// paginated.
 #[utoipa::path(
     tag = "customers",
     security(("bearer" = [])),
@@ -508,17 +511,24 @@ pub async fn timeline(
     id: web::Path<Uuid>,
     crate::http::extract::Query(page): crate::http::extract::Query<crate::http::PageParams>,
 ) -> ApiResult<HttpResponse> {
+    use crate::db::timeline::{self, Item};
     let limit = page.limit()?;
     let sort = format!("timeline:{}", *id);
     let after = state.cursor_key.position(auth.workspace_id, &sort, page.cursor.as_deref())?;
     let customer = find(&state, auth.workspace_id, *id).await?;
-    let filter = interactions::Filter { customer_id: Some(customer.id), ..Default::default() };
-    let rows = interactions::list(&state.pool, auth.workspace_id, &filter, false, after, limit + 1).await?;
-    let page = state.cursor_key.page(auth.workspace_id, &sort, rows, limit, |i| (i.occurred_at, i.id));
+    let rows = timeline::page(&state.pool, auth.workspace_id, customer.id, after, limit + 1).await?;
+    let page = state.cursor_key.page(auth.workspace_id, &sort, rows, limit, |e| (e.at, e.id));
     let data = page
         .data
         .into_iter()
-        .map(|i| TimelineEntry { type_: "interaction".into(), at: i.occurred_at, interaction: Some(i) })
+        .map(|e| match e.item {
+            Item::Interaction(i) => {
+                TimelineEntry { type_: "interaction".into(), at: e.at, interaction: Some(i), stage_change: None }
+            }
+            Item::StageChange(c) => {
+                TimelineEntry { type_: "stage_change".into(), at: e.at, interaction: None, stage_change: Some(c) }
+            }
+        })
         .collect();
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
@@ -540,10 +550,12 @@ pub struct CustomerSummary {
     pub purchases: i64,
     /// Sum of the value of its purchases, in minor units.
     pub lifetime_value_cents: i64,
+    /// Its open deals, with their stage.
+    pub open_deals: Vec<crate::db::deals::OpenDeal>,
 }
 
-/// The 360° view: the customer, its interactions per channel, first and last contact, and
-/// lifetime value.
+/// The 360° view: the customer, its interactions per channel, first and last contact,
+/// lifetime value, and open deals with their stage.
 #[utoipa::path(
     tag = "customers",
     security(("bearer" = [])),
@@ -553,9 +565,10 @@ pub struct CustomerSummary {
 #[get("/customers/{id}/summary")]
 pub async fn summary(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
     let customer = find(&state, auth.workspace_id, *id).await?;
-    let (totals, by_channel) = tokio::try_join!(
+    let (totals, by_channel, open_deals) = tokio::try_join!(
         interactions::totals(&state.pool, auth.workspace_id, customer.id),
-        interactions::counts_by_channel(&state.pool, auth.workspace_id, customer.id)
+        interactions::counts_by_channel(&state.pool, auth.workspace_id, customer.id),
+        crate::db::deals::open_deals(&state.pool, auth.workspace_id, customer.id)
     )?;
     Ok(HttpResponse::Ok().json(CustomerSummary {
         customer,
@@ -567,5 +580,6 @@ pub async fn summary(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>
         },
         purchases: totals.purchases,
         lifetime_value_cents: totals.lifetime_value_cents,
+        open_deals,
     }))
 }

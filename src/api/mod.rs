@@ -5,8 +5,10 @@ pub mod auth;
 pub mod channels;
 pub mod customer_files;
 pub mod customers;
+pub mod deals;
 pub mod interactions;
 pub mod operations;
+pub mod pipelines;
 pub mod users;
 pub mod workspace;
 
@@ -49,7 +51,22 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(interactions::create_batch)
         .service(interactions::get_interaction)
         .service(interactions::patch_interaction)
-        .service(interactions::delete_interaction);
+        .service(interactions::delete_interaction)
+        .service(pipelines::list_pipelines)
+        .service(pipelines::create_pipeline)
+        .service(pipelines::reorder_stages)
+        .service(pipelines::add_stage)
+        .service(pipelines::patch_stage)
+        .service(pipelines::delete_stage)
+        .service(pipelines::get_pipeline)
+        .service(pipelines::patch_pipeline)
+        .service(pipelines::delete_pipeline)
+        .service(deals::list_deals)
+        .service(deals::create_deal)
+        .service(deals::get_deal)
+        .service(deals::patch_deal)
+        .service(deals::delete_deal)
+        .service(deals::history);
 }
 
 /// JSON merge patch (RFC 7396) and the checks shared by JSON fields.
@@ -120,6 +137,16 @@ pub mod patch {
             let message = err.into_inner().to_string();
             ApiError::Validation(vec![crate::http::extract::field_error(path, message)])
         })
+    }
+
+    /// An integer that JSON may write as `5` or `5.0` (JSON Schema's "integer").
+    pub fn integer<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: serde::Deserializer<'de>,
+        T: TryFrom<i64>,
+    {
+        use serde::de::Error;
+        opt_integer(d)?.ok_or_else(|| D::Error::custom("an integer is required"))
     }
 
     /// An optional integer that JSON may write as `5` or `5.0` (JSON Schema's "integer").

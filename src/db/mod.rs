@@ -2,7 +2,10 @@
 
 pub mod channels;
 pub mod customers;
+pub mod deals;
 pub mod interactions;
+pub mod pipelines;
+pub mod timeline;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;

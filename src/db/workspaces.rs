@@ -54,6 +54,7 @@ pub async fn create(
     )
     .await?;
     crate::db::channels::create_defaults(&mut **tx, WorkspaceId(ws.id)).await?;
+    crate::db::pipelines::create_default(tx, WorkspaceId(ws.id)).await?;
     Ok((ws, user))
 }
 

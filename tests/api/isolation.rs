@@ -6,6 +6,8 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 struct Rows {
+    pipeline: Value,
+    deal: Value,
     customer: Value,
     channel: Value,
     interaction: Value,
@@ -35,7 +37,19 @@ async fn first_workspace_rows(app: &TestApp, owner: &str) -> Rows {
     let (_, user) = app.user_token(owner, "member").await;
     let token: Value =
         app.post("/api/v1/api-tokens", owner, json!({"name": "a", "role": "viewer"})).await.json().await.unwrap();
-    Rows { customer, channel, interaction, user, token }
+    let pipelines: Value = app.get("/api/v1/pipelines", owner).await.json().await.unwrap();
+    let pipeline = pipelines["data"][0].clone();
+    let deal: Value = app
+        .post(
+            "/api/v1/deals",
+            owner,
+            json!({"pipeline_id": pipeline["id"], "customer_id": customer["id"], "title": "Secret deal"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    Rows { pipeline, deal, customer, channel, interaction, user, token }
 }
 
 async fn fingerprint(app: &TestApp) -> String {
@@ -45,7 +59,10 @@ async fn fingerprint(app: &TestApp) -> String {
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM interactions t),
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM channels t),
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM users t),
-            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM api_tokens t))",
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM api_tokens t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM deals t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM stages t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM deal_stage_events t))",
     )
     .fetch_one(&app.pool)
     .await
@@ -73,12 +90,24 @@ async fn every_route_with_an_id_is_404_across_workspaces() {
             "interactions" => &rows.interaction["id"],
             "users" => &rows.user["id"],
             "api-tokens" => &rows.token["id"],
+            "pipelines" => &rows.pipeline["id"],
+            "deals" => &rows.deal["id"],
             other => panic!("the isolation matrix does not know {other}: add it"),
         };
-        let concrete = path.replace("{id}", id.as_str().unwrap());
+        let concrete = path
+            .replace("{id}", id.as_str().unwrap())
+            .replace("{stage_id}", rows.pipeline["stages"][0]["id"].as_str().unwrap());
         for method in item.as_object().unwrap().keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let body = matches!(m, Method::POST | Method::PATCH | Method::PUT).then(|| json!({"name": "stolen"}));
+            let body = matches!(m, Method::POST | Method::PATCH | Method::PUT).then(|| {
+                if path.ends_with("/order") {
+                    json!({"stage_ids": []})
+                } else if path.ends_with("/stages") {
+                    json!({"name": "stolen", "kind": "open"})
+                } else {
+                    json!({"name": "stolen"})
+                }
+            });
             let res = app.request(m.clone(), &concrete, Some(&other), body).await;
             assert_eq!(res.status(), 404, "{method} {path}");
             checked += 1;
@@ -107,6 +136,8 @@ async fn lists_and_searches_never_show_a_foreign_row() {
         "/api/v1/channels?limit=200",
         "/api/v1/users",
         "/api/v1/api-tokens",
+        "/api/v1/pipelines",
+        "/api/v1/deals",
     ] {
         let res = app.get(list, &other).await;
         assert_eq!(res.status(), 200, "{list}");

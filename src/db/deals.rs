@@ -1,0 +1,350 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder, Transaction};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::pipelines::StageKind;
+use crate::domain::{new_id, WorkspaceId};
+
+crate::text_enum! {
+    pub enum DealStatus {
+        Open => "open",
+        Won => "won",
+        Lost => "lost",
+    }
+}
+
+impl From<StageKind> for DealStatus {
+    fn from(k: StageKind) -> Self {
+        match k {
+            StageKind::Open => DealStatus::Open,
+            StageKind::Won => DealStatus::Won,
+            StageKind::Lost => DealStatus::Lost,
+        }
+    }
+}
+
+/// A customer moving through a pipeline.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Deal {
+    pub id: Uuid,
+    pub pipeline_id: Uuid,
+    pub stage_id: Uuid,
+    pub customer_id: Uuid,
+    #[schema(example = "50 seats, annual plan")]
+    pub title: String,
+    pub amount_cents: i64,
+    /// Follows the kind of the stage.
+    pub status: DealStatus,
+    pub owner_id: Option<Uuid>,
+    pub expected_close_date: Option<NaiveDate>,
+    /// Set on entering a won or lost stage, cleared on leaving it.
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// One stage change of a deal (creation included, `from_stage_id: null`).
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct StageEvent {
+    pub from_stage_id: Option<Uuid>,
+    pub to_stage_id: Uuid,
+    pub changed_at: DateTime<Utc>,
+    pub user_id: Option<Uuid>,
+}
+
+pub const COLUMNS: &str = "id, pipeline_id, stage_id, customer_id, title, amount_cents, status, owner_id, \
+     expected_close_date, closed_at, created_at, updated_at, version";
+pub const OWNER_FK: &str = "deals_workspace_id_owner_id_fkey";
+
+pub struct Fields {
+    pub pipeline_id: Uuid,
+    pub stage_id: Uuid,
+    pub customer_id: Uuid,
+    pub title: String,
+    pub amount_cents: i64,
+    pub owner_id: Option<Uuid>,
+    pub expected_close_date: Option<NaiveDate>,
+}
+
+/// Creates the deal in its stage and records the creation event, at `created_at`.
+pub async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    ws: WorkspaceId,
+    f: &Fields,
+    kind: StageKind,
+    created_at: DateTime<Utc>,
+    user: Option<Uuid>,
+) -> Result<Deal, sqlx::Error> {
+    let status = DealStatus::from(kind);
+    let deal: Deal = sqlx::query_as(&format!(
+        "INSERT INTO deals (workspace_id, id, pipeline_id, stage_id, customer_id, title, amount_cents, status,
+                            owner_id, expected_close_date, closed_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $8 = 'open' THEN NULL ELSE $11 END, $11, now())
+         RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(new_id())
+    .bind(f.pipeline_id)
+    .bind(f.stage_id)
+    .bind(f.customer_id)
+    .bind(&f.title)
+    .bind(f.amount_cents)
+    .bind(status)
+    .bind(f.owner_id)
+    .bind(f.expected_close_date)
+    .bind(created_at)
+    .fetch_one(&mut **tx)
+    .await?;
+    record(tx, ws, deal.id, None, deal.stage_id, created_at, user).await?;
+    Ok(deal)
+}
+
+async fn record(
+    tx: &mut Transaction<'_, Postgres>,
+    ws: WorkspaceId,
+    deal: Uuid,
+    from: Option<Uuid>,
+    to: Uuid,
+    at: DateTime<Utc>,
+    user: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(ws)
+    .bind(new_id())
+    .bind(deal)
+    .bind(from)
+    .bind(to)
+    .bind(at)
+    .bind(user)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Deal>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM deals WHERE workspace_id = $1 AND id = $2"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The deal, locked: moves of one deal are serialised by this lock.
+pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Deal>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM deals WHERE workspace_id = $1 AND id = $2 FOR UPDATE"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Applies the fields; moves the deal to `move_to` (with its kind) when given, recording the
+/// change at `changed_at`.
+pub async fn update(
+    tx: &mut Transaction<'_, Postgres>,
+    ws: WorkspaceId,
+    current: &Deal,
+    f: &Fields,
+    move_to: Option<(Uuid, StageKind, DateTime<Utc>)>,
+    user: Option<Uuid>,
+) -> Result<Deal, sqlx::Error> {
+    let (stage, status, closed_at) = match move_to {
+        Some((stage, kind, at)) => {
+            let status = DealStatus::from(kind);
+            (stage, status, (status != DealStatus::Open).then_some(at))
+        }
+        None => (current.stage_id, current.status, current.closed_at),
+    };
+    let deal: Deal = sqlx::query_as(&format!(
+        "UPDATE deals SET stage_id = $3, customer_id = $4, title = $5, amount_cents = $6, owner_id = $7,
+                expected_close_date = $8, status = $9, closed_at = $10, version = version + 1
+          WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(current.id)
+    .bind(stage)
+    .bind(f.customer_id)
+    .bind(&f.title)
+    .bind(f.amount_cents)
+    .bind(f.owner_id)
+    .bind(f.expected_close_date)
+    .bind(status)
+    .bind(closed_at)
+    .fetch_one(&mut **tx)
+    .await?;
+    if let Some((to, _, at)) = move_to {
+        record(tx, ws, current.id, Some(current.stage_id), to, at, user).await?;
+    }
+    Ok(deal)
+}
+
+/// When the deal last changed stage (its creation counts).
+pub async fn last_change(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    deal: Uuid,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT max(changed_at) FROM deal_stage_events WHERE workspace_id = $1 AND deal_id = $2")
+        .bind(ws)
+        .bind(deal)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn history(db: impl PgExecutor<'_>, ws: WorkspaceId, deal: Uuid) -> Result<Vec<StageEvent>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT from_stage_id, to_stage_id, changed_at, user_id FROM deal_stage_events
+          WHERE workspace_id = $1 AND deal_id = $2 ORDER BY changed_at, id",
+    )
+    .bind(ws)
+    .bind(deal)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM deals WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(db).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Moves every deal of `from` to `to` (of kind `kind`), recording each change now.
+pub async fn move_all(
+    tx: &mut Transaction<'_, Postgres>,
+    ws: WorkspaceId,
+    from: Uuid,
+    to: Uuid,
+    kind: StageKind,
+    user: Option<Uuid>,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
+         SELECT $1, gen_random_uuid(), id, $2, $3, now(), $4 FROM deals WHERE workspace_id = $1 AND stage_id = $2",
+    )
+    .bind(ws)
+    .bind(from)
+    .bind(to)
+    .bind(user)
+    .execute(&mut **tx)
+    .await?;
+    let moved = sqlx::query(
+        "UPDATE deals SET stage_id = $3, status = $4,
+                closed_at = CASE WHEN $4 = 'open' THEN NULL ELSE now() END, version = version + 1
+          WHERE workspace_id = $1 AND stage_id = $2",
+    )
+    .bind(ws)
+    .bind(from)
+    .bind(to)
+    .bind(DealStatus::from(kind))
+    .execute(&mut **tx)
+    .await?;
+    Ok(moved.rows_affected())
+}
+
+/// The deals of a stage whose kind changed follow it: status, and `closed_at` when they close
+/// or reopen.
+pub async fn follow_stage_kind(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    stage: Uuid,
+    kind: StageKind,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE deals SET status = $3,
+                closed_at = CASE WHEN $3 = 'open' THEN NULL ELSE coalesce(closed_at, now()) END,
+                version = version + 1
+          WHERE workspace_id = $1 AND stage_id = $2 AND status <> $3",
+    )
+    .bind(ws)
+    .bind(stage)
+    .bind(DealStatus::from(kind))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub pipeline_id: Option<Uuid>,
+    pub stage_id: Option<Uuid>,
+    pub status: Option<DealStatus>,
+    pub customer_id: Option<Uuid>,
+    pub owner_id: Option<Uuid>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// Newest first.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    f: &Filter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Deal>, sqlx::Error> {
+    let mut qb: QueryBuilder<'_, Postgres> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM deals WHERE workspace_id = "));
+    qb.push_bind(ws);
+    if let Some(v) = f.pipeline_id {
+        qb.push(" AND pipeline_id = ").push_bind(v);
+    }
+    if let Some(v) = f.stage_id {
+        qb.push(" AND stage_id = ").push_bind(v);
+    }
+    if let Some(v) = f.status {
+        qb.push(" AND status = ").push_bind(v);
+    }
+    if let Some(v) = f.customer_id {
+        qb.push(" AND customer_id = ").push_bind(v);
+    }
+    if let Some(v) = f.owner_id {
+        qb.push(" AND owner_id = ").push_bind(v);
+    }
+    if let Some(v) = f.created_after {
+        qb.push(" AND created_at >= ").push_bind(v);
+    }
+    if let Some(v) = f.created_before {
+        qb.push(" AND created_at < ").push_bind(v);
+    }
+    if let Some((t, id)) = after {
+        qb.push(" AND (created_at, id) < (").push_bind(t).push(", ").push_bind(id).push(")");
+    }
+    qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+    qb.build_query_as().fetch_all(db).await
+}
+
+/// A customer's open deals with their stage, for the 360° view.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct OpenDeal {
+    pub id: Uuid,
+    pub title: String,
+    pub amount_cents: i64,
+    pub pipeline_id: Uuid,
+    pub stage_id: Uuid,
+    pub stage_name: String,
+    pub stage_probability: i32,
+    pub expected_close_date: Option<NaiveDate>,
+}
+
+pub async fn open_deals(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    customer: Uuid,
+) -> Result<Vec<OpenDeal>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT d.id, d.title, d.amount_cents, d.pipeline_id, d.stage_id, s.name AS stage_name,
+                s.probability AS stage_probability, d.expected_close_date
+           FROM deals d JOIN stages s ON s.workspace_id = d.workspace_id AND s.id = d.stage_id
+          WHERE d.workspace_id = $1 AND d.customer_id = $2 AND d.status = 'open'
+          ORDER BY d.created_at, d.id",
+    )
+    .bind(ws)
+    .bind(customer)
+    .fetch_all(db)
+    .await
+}

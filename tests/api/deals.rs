@@ -1,0 +1,228 @@
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::pipelines::default_pipeline;
+
+struct World {
+    owner: String,
+    pipeline: Value,
+    customer: Value,
+}
+
+async fn world(app: &TestApp) -> World {
+    let owner = app.owner_token().await;
+    let pipeline = default_pipeline(app, &owner).await;
+    let customer: Value = app.post("/api/v1/customers", &owner, json!({"name": "Dee"})).await.json().await.unwrap();
+    World { owner, pipeline, customer }
+}
+
+fn stage(w: &World, i: usize) -> Value {
+    w.pipeline["stages"][i]["id"].clone()
+}
+
+async fn new_deal(app: &TestApp, w: &World, extra: Value) -> Value {
+    let mut body = json!({"pipeline_id": w.pipeline["id"], "customer_id": w.customer["id"], "title": "Deal", "amount_cents": 1000});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let res = app.post("/api/v1/deals", &w.owner, body).await;
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+async fn history(app: &TestApp, w: &World, deal: &Value) -> Vec<Value> {
+    let res = app.get(&format!("/api/v1/deals/{}/history", deal["id"].as_str().unwrap()), &w.owner).await;
+    assert_eq!(res.status(), 200);
+    res.json::<Vec<Value>>().await.unwrap()
+}
+
+#[tokio::test]
+async fn deals_move_and_keep_their_history() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let d = new_deal(&app, &w, json!({"created_at": "2024-01-01T00:00:00Z"})).await;
+    assert_eq!(d["stage_id"], stage(&w, 0), "the first stage by default");
+    assert_eq!(d["status"], "open");
+    assert!(d["closed_at"].is_null());
+    let h = history(&app, &w, &d).await;
+    assert_eq!(h.len(), 1);
+    assert!(h[0]["from_stage_id"].is_null());
+    assert_eq!(h[0]["changed_at"], "2024-01-01T00:00:00Z", "the creation event is at created_at");
+
+    let path = format!("/api/v1/deals/{}", d["id"].as_str().unwrap());
+    let res = app.patch(&path, &w.owner, json!({"stage_id": stage(&w, 2), "changed_at": "2024-02-01T00:00:00Z"})).await;
+    assert_eq!(res.status(), 200);
+    let won: Value = app
+        .patch(&path, &w.owner, json!({"stage_id": stage(&w, 4), "changed_at": "2024-03-01T00:00:00Z"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(won["status"], "won");
+    assert_eq!(won["closed_at"], "2024-03-01T00:00:00Z");
+    // Back to open: reopened, closed_at cleared.
+    let reopened: Value = app.patch(&path, &w.owner, json!({"stage_id": stage(&w, 1)})).await.json().await.unwrap();
+    assert_eq!(reopened["status"], "open");
+    assert!(reopened["closed_at"].is_null());
+    let lost: Value = app.patch(&path, &w.owner, json!({"stage_id": stage(&w, 5)})).await.json().await.unwrap();
+    assert_eq!(lost["status"], "lost");
+
+    // Back-fill rules.
+    assert_problem(
+        app.patch(&path, &w.owner, json!({"stage_id": stage(&w, 0), "changed_at": "2024-02-15T00:00:00Z"})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_problem(
+        app.patch(&path, &w.owner, json!({"stage_id": stage(&w, 0), "changed_at": "2999-01-01T00:00:00Z"})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    let h = history(&app, &w, &d).await;
+    let tos: Vec<&Value> = h.iter().map(|e| &e["to_stage_id"]).collect();
+    assert_eq!(tos, [&stage(&w, 0), &stage(&w, 2), &stage(&w, 4), &stage(&w, 1), &stage(&w, 5)]);
+    assert_eq!(h[1]["from_stage_id"], stage(&w, 0));
+
+    // The history is append-only, even for SQL.
+    let err = sqlx::query("UPDATE deal_stage_events SET changed_at = now()").execute(&app.pool).await.unwrap_err();
+    assert!(err.to_string().contains("append-only"));
+}
+
+#[tokio::test]
+async fn a_deal_created_in_a_closed_stage_is_closed() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let d = new_deal(&app, &w, json!({"stage_id": stage(&w, 5), "created_at": "2024-05-05T00:00:00Z"})).await;
+    assert_eq!(d["status"], "lost");
+    assert_eq!(d["closed_at"], "2024-05-05T00:00:00Z");
+}
+
+#[tokio::test]
+async fn references_and_validation() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let other: Value = app.post("/api/v1/pipelines", &w.owner, json!({"name": "Other"})).await.json().await.unwrap();
+    let base = json!({"pipeline_id": w.pipeline["id"], "customer_id": w.customer["id"], "title": "T"});
+    let with = |k: &str, v: Value| {
+        let mut b = base.clone();
+        b[k] = v;
+        b
+    };
+    for (body, field) in [
+        (with("stage_id", other["stages"][0]["id"].clone()), "stage_id"),
+        (with("customer_id", json!(uuid::Uuid::now_v7())), "customer_id"),
+        (with("pipeline_id", json!(uuid::Uuid::now_v7())), "pipeline_id"),
+        (with("owner_id", json!(uuid::Uuid::now_v7())), "owner_id"),
+        (with("amount_cents", json!(-1)), "amount_cents"),
+        (with("title", json!("")), "title"),
+        (with("created_at", json!("2999-01-01T00:00:00Z")), "created_at"),
+    ] {
+        let p = assert_problem(app.post("/api/v1/deals", &w.owner, body).await, 422, "validation_failed").await;
+        assert_eq!(p["errors"][0]["field"], field);
+    }
+    let d = new_deal(&app, &w, json!({})).await;
+    let path = format!("/api/v1/deals/{}", d["id"].as_str().unwrap());
+    let p = assert_problem(
+        app.patch(&path, &w.owner, json!({"stage_id": other["stages"][0]["id"]})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "stage_id");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM deal_stage_events").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(count, 1);
+    // Another workspace sees none of it.
+    let stranger = app.other_workspace().await;
+    assert_problem(app.get(&path, &stranger).await, 404, "not_found").await;
+    assert_problem(app.patch(&path, &stranger, json!({"title": "x"})).await, 404, "not_found").await;
+    assert_problem(app.get(&format!("{path}/history"), &stranger).await, 404, "not_found").await;
+    let list: Value = app.get("/api/v1/deals", &stranger).await.json().await.unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+    let pipes: Value = app.get("/api/v1/pipelines", &stranger).await.json().await.unwrap();
+    assert!(pipes["data"].as_array().unwrap().iter().all(|p| p["id"] != w.pipeline["id"]));
+}
+
+#[tokio::test]
+async fn concurrent_moves_are_both_recorded_in_order() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let d = new_deal(&app, &w, json!({})).await;
+    let path = format!("/api/v1/deals/{}", d["id"].as_str().unwrap());
+    let (a, b) = tokio::join!(
+        app.patch(&path, &w.owner, json!({"stage_id": stage(&w, 1)})),
+        app.patch(&path, &w.owner, json!({"stage_id": stage(&w, 2)}))
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    let h = history(&app, &w, &d).await;
+    assert_eq!(h.len(), 3);
+    // Each move starts where the previous one left the deal: no interleaving.
+    assert_eq!(h[1]["from_stage_id"], h[0]["to_stage_id"]);
+    assert_eq!(h[2]["from_stage_id"], h[1]["to_stage_id"]);
+    let now: Value = app.get(&path, &w.owner).await.json().await.unwrap();
+    assert_eq!(now["stage_id"], h[2]["to_stage_id"]);
+}
+
+#[tokio::test]
+async fn deleting_a_stage_moves_or_refuses_and_archives() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let d = new_deal(&app, &w, json!({"stage_id": stage(&w, 1)})).await;
+    let p = format!("/api/v1/pipelines/{}", w.pipeline["id"].as_str().unwrap());
+    let qualified = stage(&w, 1);
+    let q = qualified.as_str().unwrap();
+    assert_problem(app.delete(&format!("{p}/stages/{q}"), &w.owner).await, 409, "conflict").await;
+    assert_problem(app.delete(&format!("{p}/stages/{q}?move_to={q}"), &w.owner).await, 422, "validation_failed").await;
+    let res = app.delete(&format!("{p}/stages/{q}?move_to={}", stage(&w, 2).as_str().unwrap()), &w.owner).await;
+    assert_eq!(res.status(), 204);
+    let moved: Value =
+        app.get(&format!("/api/v1/deals/{}", d["id"].as_str().unwrap()), &w.owner).await.json().await.unwrap();
+    assert_eq!(moved["stage_id"], stage(&w, 2));
+    let h = history(&app, &w, &d).await;
+    assert_eq!(h.last().unwrap()["from_stage_id"], qualified, "the move is recorded");
+    // History points at it: archived, out of the pipeline, still in the table.
+    let pipeline: Value = app.get(&p, &w.owner).await.json().await.unwrap();
+    assert!(pipeline["stages"].as_array().unwrap().iter().all(|s| s["id"] != qualified));
+    let archived: bool = sqlx::query_scalar("SELECT archived_at IS NOT NULL FROM stages WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(q).unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(archived);
+    // A pipeline with deals cannot go.
+    assert_problem(app.delete(&p, &w.owner).await, 409, "conflict").await;
+}
+
+#[tokio::test]
+async fn the_timeline_merges_stage_changes_and_the_summary_lists_open_deals() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let channels: Value = app.get("/api/v1/channels", &w.owner).await.json().await.unwrap();
+    let body = json!({"customer_id": w.customer["id"], "channel_id": channels["data"][0]["id"], "direction": "inbound", "kind": "note", "occurred_at": "2024-01-02T00:00:00Z"});
+    assert_eq!(app.post("/api/v1/interactions", &w.owner, body).await.status(), 201);
+    let d = new_deal(&app, &w, json!({"created_at": "2024-01-01T00:00:00Z", "title": "Big one"})).await;
+    let path = format!("/api/v1/deals/{}", d["id"].as_str().unwrap());
+    assert_eq!(
+        app.patch(&path, &w.owner, json!({"stage_id": stage(&w, 3), "changed_at": "2024-01-03T00:00:00Z"}))
+            .await
+            .status(),
+        200
+    );
+    let c = format!("/api/v1/customers/{}", w.customer["id"].as_str().unwrap());
+    let page: Value = app.get(&format!("{c}/timeline?limit=2"), &w.owner).await.json().await.unwrap();
+    let types: Vec<&str> = page["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["stage_change", "interaction"]);
+    assert_eq!(page["data"][0]["stage_change"]["deal_title"], "Big one");
+    let rest: Value = app
+        .get(&format!("{c}/timeline?limit=2&cursor={}", page["next_cursor"].as_str().unwrap()), &w.owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    assert!(rest["data"][0]["stage_change"]["from_stage_id"].is_null(), "the creation");
+    let s: Value = app.get(&format!("{c}/summary"), &w.owner).await.json().await.unwrap();
+    assert_eq!(s["open_deals"][0]["stage_name"], "Negotiation");
+    assert_eq!(s["open_deals"][0]["stage_probability"], 75);
+}
