@@ -9,6 +9,9 @@ another, so negative cases stay negative:
   `channel_id`, `owner_id`, `user_id`) becomes the id of a live row of the workspace, looked
   up (or made) through the API at that moment, as the fuzzer itself deletes and deactivates
   rows (unknown references are covered by the API test suite);
+- a deal's `pipeline_id`/`stage_id`, a stage order's `stage_ids` and a stage deletion's
+  `move_to` are taken from the live pipeline they must belong to;
+- a move's `changed_at` is dropped (see NOW_FIELDS);
 - `cursor` query values are opaque, HMAC-signed positions only the server hands out: they
   are dropped (malformed cursors are covered by the API test suite);
 - `application/x-ndjson` bodies (customer import) are sent as text; a generated value that
@@ -24,6 +27,10 @@ from datetime import datetime, timedelta, timezone
 import schemathesis
 
 PAST_FIELDS = ("occurred_at", "created_at")
+# A move's time must fall between the deal's previous change and now: a window only the
+# deal's history at send time knows (cases are replayed while shrinking), so generated values
+# are dropped and the server takes "now" (back-filling is covered by the API test suite).
+NOW_FIELDS = ("changed_at",)
 UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 API = os.environ.get("FUZZ_API", "")
 TOKEN = os.environ.get("FUZZ_TOKEN", "")
@@ -78,11 +85,13 @@ def _fix(node):
     now = datetime.now(timezone.utc)
     if isinstance(node, dict):
         for key, value in list(node.items()):
-            if isinstance(value, str) and key in PAST_FIELDS + ("expires_at",):
+            if isinstance(value, str) and key in PAST_FIELDS + NOW_FIELDS + ("expires_at",):
                 parsed = _parse(value)
                 if parsed is None:
                     continue
-                if key == "expires_at" and parsed <= now + timedelta(minutes=1):
+                if key in NOW_FIELDS:
+                    del node[key]
+                elif key == "expires_at" and parsed <= now + timedelta(minutes=1):
                     node[key] = (now + timedelta(days=30)).isoformat()
                 elif key in PAST_FIELDS and not (datetime(1900, 1, 2, tzinfo=timezone.utc) <= parsed <= now):
                     node[key] = (now - timedelta(days=1 + abs(hash(value)) % 3650)).isoformat()
@@ -95,10 +104,53 @@ def _fix(node):
             _fix(item)
 
 
+def _stages(pipeline_id):
+    try:
+        return [s["id"] for s in _call("GET", f"/pipelines/{pipeline_id}")["stages"]]
+    except Exception:
+        return []
+
+
+def _pipeline():
+    page = _call("GET", "/pipelines?limit=1")
+    if page["data"]:
+        return page["data"][0]["id"]
+    return _call("POST", "/pipelines", {"name": "Fuzz pipeline"})["id"]
+
+
+def _fix_pipeline_references(path, path_parameters, body, query):
+    """Stage ids only mean something within their pipeline: take them from the right one."""
+    if isinstance(body, dict) and "pipeline_id" in body and isinstance(body["pipeline_id"], str) and UUID.match(body["pipeline_id"]):
+        body["pipeline_id"] = _pipeline()
+        if isinstance(body.get("stage_id"), str) and UUID.match(body["stage_id"]):
+            stages = _stages(body["pipeline_id"])
+            if stages:
+                body["stage_id"] = stages[abs(hash(body["stage_id"])) % len(stages)]
+    elif path.startswith("/api/v1/deals/{id}") and isinstance(body, dict) and isinstance(body.get("stage_id"), str):
+        try:
+            deal = _call("GET", f"/deals/{path_parameters['id']}")
+        except Exception:
+            return
+        stages = _stages(deal["pipeline_id"])
+        if stages and UUID.match(body["stage_id"]):
+            body["stage_id"] = stages[abs(hash(body["stage_id"])) % len(stages)]
+    elif path == "/api/v1/pipelines/{id}/stages/order" and isinstance(body, dict) and isinstance(body.get("stage_ids"), list):
+        stages = _stages((path_parameters or {}).get("id"))
+        if stages and all(isinstance(i, str) and UUID.match(i) for i in body["stage_ids"]):
+            body["stage_ids"] = sorted(stages, key=lambda i: hash(i + str(len(body["stage_ids"]))))
+    if path == "/api/v1/pipelines/{id}/stages/{stage_id}" and isinstance(query, dict):
+        move_to = query.get("move_to")
+        if isinstance(move_to, str) and UUID.match(move_to):
+            others = [s for s in _stages((path_parameters or {}).get("id")) if s != (path_parameters or {}).get("stage_id")]
+            if others:
+                query["move_to"] = others[0]
+
+
 @schemathesis.hook
 def map_case(context, case):
     if isinstance(case.body, (dict, list)):
         _fix(case.body)
+    _fix_pipeline_references(case.operation.path, case.path_parameters, case.body, case.query)
     if isinstance(case.query, dict) and "cursor" in case.query:
         del case.query["cursor"]
     return case

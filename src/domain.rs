@@ -170,7 +170,7 @@ pub fn phone(field: &str, value: &str) -> Result<String, FieldError> {
         && value.chars().any(|c| c.is_ascii_digit())
         && value.chars().all(|c| c.is_ascii_digit() || " +-().//xX".contains(c));
     if ok {
-        Ok(value.trim().to_owned())
+        Ok(value.to_owned())
     } else {
         Err(FieldError::new(field, "must be a phone number: digits, spaces and + - ( ) . /"))
     }

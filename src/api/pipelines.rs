@@ -98,7 +98,7 @@ pub async fn list_pipelines(
     request_body = PipelineInput,
     responses(
         (status = 201, description = "Created", body = Pipeline, headers(("Location" = String), ("ETag" = String))),
-        E400, E401, E403, E413, E415, E422
+        E400, E401, E403, E409, E413, E415, E422
     )
 )]
 #[post("/pipelines")]
@@ -115,18 +115,13 @@ pub async fn create_pipeline(
             if list.len() > MAX_STAGES {
                 v.push(FieldError::new("stages", format!("at most {MAX_STAGES} stages")));
             }
-            let stages: Vec<_> = list
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| validate_stage(&mut v, &format!("stages[{i}]."), s))
-                .collect();
-            if !has_every_kind(list.iter().map(|s| s.kind)) {
-                v.push(FieldError::new("stages", THREE_KINDS));
-            }
-            stages
+            list.iter().enumerate().filter_map(|(i, s)| validate_stage(&mut v, &format!("stages[{i}]."), s)).collect()
         }
     };
     v.finish()?;
+    if !has_every_kind(stages.iter().map(|s| s.1)) {
+        return Err(ApiError::Conflict(THREE_KINDS.into()));
+    }
     let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
     let mut tx = state.pool.begin().await?;
     let pipeline = pipelines::insert(&mut tx, auth.workspace_id, &name, &stages).await?;
@@ -242,7 +237,8 @@ pub struct NewStage {
     #[schema(minimum = 0, maximum = 100)]
     #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
     pub probability: Option<i32>,
-    /// Where it goes (0-based); the stages from there move one step down. Default: last.
+    /// Where it goes (0-based); the stages from there move one step down. Default, or past
+    /// the end: last.
     #[schema(minimum = 0)]
     #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
     pub position: Option<i32>,
@@ -273,9 +269,10 @@ pub async fn add_stage(
     let mut v = Validator::default();
     let stage =
         validate_stage(&mut v, "", &StageInput { name: body.name, kind: body.kind, probability: body.probability });
-    let position = body.position.unwrap_or(stages.len() as i32);
-    if !(0..=stages.len() as i32).contains(&position) {
-        v.push(FieldError::new("position", format!("must be 0 to {}", stages.len())));
+    // Past the end appends.
+    let position = body.position.unwrap_or(i32::MAX).min(stages.len() as i32);
+    if position < 0 {
+        v.push(FieldError::new("position", "must be 0 or more"));
     }
     if stages.len() >= MAX_STAGES {
         v.push(FieldError::new("name", format!("a pipeline has at most {MAX_STAGES} stages")));

@@ -181,7 +181,7 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
 pub fn path_config() -> actix_web::web::PathConfig {
     actix_web::web::PathConfig::default().error_handler(|err, req| {
         if let Some(table) = req.app_data::<actix_web::web::Data<crate::http::fallback::RouteTable>>() {
-            if let Some(allow) = table.fixed(req.path()) {
+            if let Some(allow) = table.allowed(req.path()) {
                 if !allow.iter().any(|m| m == req.method().as_str()) {
                     return ApiError::MethodNotAllowed { allow }.into();
                 }

@@ -46,14 +46,23 @@ impl RouteTable {
             .map(|(_, m)| m.clone())
     }
 
-    /// The methods allowed on `path`, if some route template matches it.
+    /// The methods allowed on `path`: those of the matching route templates with the fewest
+    /// parameters (`/pipelines/{id}/stages/order` before `/pipelines/{id}/stages/{stage_id}`).
     pub fn allowed(&self, path: &str) -> Option<Vec<String>> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let params = |segments: &[String]| segments.iter().filter(|s| s.starts_with('{')).count();
+        let matching: Vec<&(Vec<String>, Vec<String>)> = self
+            .routes
+            .iter()
+            .filter(|(segments, _)| {
+                segments.len() == parts.len()
+                    && segments.iter().zip(&parts).all(|(s, p)| (s.starts_with('{') && !p.is_empty()) || s == p)
+            })
+            .collect();
+        let fewest = matching.iter().map(|(segments, _)| params(segments)).min()?;
         let mut allowed: Vec<String> = Vec::new();
-        for (segments, methods) in &self.routes {
-            let matches = segments.len() == parts.len()
-                && segments.iter().zip(&parts).all(|(s, p)| (s.starts_with('{') && !p.is_empty()) || s == p);
-            if matches {
+        for (segments, methods) in matching {
+            if params(segments) == fewest {
                 for m in methods {
                     if !allowed.contains(m) {
                         allowed.push(m.clone());
