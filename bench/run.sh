@@ -29,14 +29,14 @@ unset DATABASE_URL
 export RAPPORT_DATA_DIR=$DATA RAPPORT_PORT=$PORT RAPPORT_ACCESS_TOKEN_TTL_SECS=86400 RUST_LOG=warn
 export RAPPORT_LOGIN_MAX_FAILURES=1000 RAPPORT_DB_MAX_CONNECTIONS=${DB_CONNECTIONS:-32}
 
-if [ ! -f "$DATA/seeded" ]; then
+if [ ! -f "$DATA/seeded-v2" ]; then
   rm -rf "$DATA"
   start=$(date +%s.%N)
   "$BIN" seed --bench --customers "$CUSTOMERS" | tee "$OUT/seed-$CUSTOMERS.log"
   end=$(date +%s.%N)
-  echo "$start $end" | awk '{printf "%.1f\n", $2 - $1}' > "$DATA/seeded"
+  echo "$start $end" | awk '{printf "%.1f\n", $2 - $1}' > "$DATA/seeded-v2"
 fi
-SEED_SECONDS=$(cat "$DATA/seeded")
+SEED_SECONDS=$(cat "$DATA/seeded-v2")
 
 "$BIN" serve > "$OUT/server.log" 2>&1 &
 SERVER=$!
@@ -64,7 +64,9 @@ $PSQL -c "SELECT id FROM customers WHERE workspace_id = '$WS' AND deleted_at IS 
 $PSQL -c "SELECT id FROM channels WHERE workspace_id = '$WS' AND active" > "$OUT/channels.txt"
 HEAVY=$($PSQL -c "SELECT customer_id FROM interactions WHERE workspace_id = '$WS' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
 HEAVY_COUNT=$($PSQL -c "SELECT count(*) FROM interactions WHERE workspace_id = '$WS' AND customer_id = '$HEAVY'")
-TOTALS=$($PSQL -c "SELECT (SELECT count(*) FROM customers WHERE workspace_id = '$WS') || ' customers, ' || (SELECT count(*) FROM interactions WHERE workspace_id = '$WS') || ' interactions'")
+TOTALS=$($PSQL -c "SELECT (SELECT count(*) FROM customers WHERE workspace_id = '$WS') || ' customers, ' || (SELECT count(*) FROM interactions WHERE workspace_id = '$WS') || ' interactions, ' || (SELECT count(*) FROM deals WHERE workspace_id = '$WS') || ' deals, ' || (SELECT count(*) FROM deal_stage_events WHERE workspace_id = '$WS') || ' stage events'")
+$PSQL -c "SELECT id || ' ' || stage_id FROM deals WHERE workspace_id = '$WS' ORDER BY md5(id::text) LIMIT 10000" > "$OUT/deals.txt"
+$PSQL -c "SELECT s.id FROM stages s JOIN pipelines p ON p.workspace_id = s.workspace_id AND p.id = s.pipeline_id WHERE s.workspace_id = '$WS' AND p.name = 'Sales' AND s.kind = 'open' AND s.archived_at IS NULL" > "$OUT/stages.txt"
 # Three-letter prefixes people type: of first and last names.
 $PSQL -c "SELECT DISTINCT lower(left(split_part(name, ' ', k), 3)) FROM (SELECT name FROM customers WHERE workspace_id = '$WS' LIMIT 5000) c, generate_series(1, 2) k WHERE length(split_part(name, ' ', k)) >= 3" > "$OUT/prefixes.txt"
 # The page after following 2,000 cursors.
@@ -99,6 +101,15 @@ scenario "GET /customers?limit=50 (first page)" get_path.lua "$CONNS" TARGET="/a
 scenario "GET /customers?limit=50 (after 2000 cursors)" get_path.lua "$CONNS" TARGET="$DEEP"
 scenario "GET /customers?q=<3-letter prefix>" search.lua "$CONNS" PREFIXES="$OUT/prefixes.txt"
 scenario "GET /customers/{heaviest}/timeline" get_path.lua "$CONNS" TARGET="/api/v1/customers/$HEAVY/timeline?limit=50"
+# Moves: afterwards the history must hold exactly one new event per successful move (each
+# successful PATCH bumps the deal's version), and every deal's chain must be unbroken.
+DEAL_IDS="SELECT split_part(l, ' ', 1)::uuid FROM unnest(string_to_array(pg_read_file('$OUT/deals.txt'), E'\\n')) l WHERE l <> ''"
+moves_state() { $PSQL -c "SELECT (SELECT count(*) FROM deal_stage_events WHERE workspace_id = '$WS' AND deal_id IN ($DEAL_IDS)) || ' ' || (SELECT sum(version) FROM deals WHERE workspace_id = '$WS' AND id IN ($DEAL_IDS))"; }
+read -r EVENTS_BEFORE VERSIONS_BEFORE <<< "$(moves_state)"
+scenario "PATCH /deals/{id} (move stage)" move_deal.lua "$CONNS" DEALS="$OUT/deals.txt" STAGES="$OUT/stages.txt"
+read -r EVENTS_AFTER VERSIONS_AFTER <<< "$(moves_state)"
+BROKEN=$($PSQL -c "SELECT count(*) FROM (SELECT from_stage_id, lag(to_stage_id) OVER (PARTITION BY deal_id ORDER BY changed_at, id) AS prev FROM deal_stage_events WHERE workspace_id = '$WS' AND deal_id IN ($DEAL_IDS)) e WHERE e.prev IS NOT NULL AND e.from_stage_id IS DISTINCT FROM e.prev")
+STRAYED=$($PSQL -c "SELECT count(*) FROM deals d WHERE d.workspace_id = '$WS' AND d.id IN ($DEAL_IDS) AND d.stage_id <> (SELECT to_stage_id FROM deal_stage_events e WHERE e.workspace_id = d.workspace_id AND e.deal_id = d.id ORDER BY changed_at DESC, id DESC LIMIT 1)")
 scenario "POST /interactions" post_interaction.lua "$CONNS" IDS="$OUT/ids.txt" CHANNELS="$OUT/channels.txt"
 scenario "POST /interactions/batch (1000)" post_batch.lua 4 BATCH="$OUT/batch.json"
 
@@ -125,3 +136,4 @@ GET_RPS=$(awk -F'\t' 'NR==1 {print $2}' "$RESULTS")
 printf "%-46s %10s\n" "pgbench, same primary-key select (tps)" "$PGBENCH_TPS"
 echo "GET /customers/{id} ÷ pgbench: $(python3 -c "print(round($GET_RPS / $PGBENCH_TPS, 2))")"
 echo "server RSS: idle ${IDLE_RSS} MB, max under load ${MAX_RSS} MB"
+echo "deal moves: $((VERSIONS_AFTER - VERSIONS_BEFORE)) successful, $((EVENTS_AFTER - EVENTS_BEFORE)) new history events; broken chains: $BROKEN; deals not at their last event's stage: $STRAYED"

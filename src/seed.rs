@@ -149,7 +149,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
     // Load into bare tables, then build indexes and check constraints once: much faster
     // than keeping them up to date row by row. (The tables hold other workspaces' rows too:
     // the constraints are checked again for all of them when they come back.)
-    let schema = strip(pool, &["customers", "interactions"]).await?;
+    let schema = strip(pool, &["customers", "interactions", "deals", "deal_stage_events"]).await?;
 
     step(
         pool,
@@ -238,6 +238,58 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
             uuid7("gen.occurred_at"),
             per = opts.interactions_per_customer
         ),
+        ws,
+        opts.customers,
+    )
+    .await?;
+
+    // Deals: one per customer in the default pipeline, walked through its stages. Most stall
+    // early, some skip a stage, some go back one, about 20% are won and 30% lost; each step
+    // some days after the previous one, never past now.
+    step(
+        pool,
+        "deals and their history",
+        "WITH st AS (SELECT array_agg(s.id ORDER BY s.position) AS ids, min(s.pipeline_id::text)::uuid AS pipeline
+                       FROM stages s JOIN pipelines p ON p.workspace_id = s.workspace_id AND p.id = s.pipeline_id
+                      WHERE s.workspace_id = $1 AND s.archived_at IS NULL AND p.name = 'Sales'),
+              c AS (SELECT id, created_at, owner_id, random() AS r, random() AS r2 FROM customers
+                     WHERE workspace_id = $1 AND get_byte(uuid_send(id), 14) % $4 = $3),
+              paths AS (
+                SELECT c.*, st.ids, st.pipeline,
+                       CASE
+                         WHEN c.r < 0.20 THEN CASE WHEN c.r2 < 0.3 THEN ARRAY[0, 2, 3, 4] WHEN c.r2 < 0.5 THEN ARRAY[0, 1, 3, 4]
+                                                   WHEN c.r2 < 0.8 THEN ARRAY[0, 1, 2, 3, 4] ELSE ARRAY[0, 1, 2, 1, 2, 3, 4] END
+                         WHEN c.r < 0.50 THEN CASE WHEN c.r2 < 0.25 THEN ARRAY[0, 5] WHEN c.r2 < 0.5 THEN ARRAY[0, 1, 5]
+                                                   WHEN c.r2 < 0.75 THEN ARRAY[0, 1, 2, 5] ELSE ARRAY[0, 1, 2, 3, 2, 3, 5] END
+                         WHEN c.r < 0.70 THEN ARRAY[0]
+                         WHEN c.r < 0.82 THEN ARRAY[0, 1]
+                         WHEN c.r < 0.92 THEN ARRAY[0, 1, 2, 1, 2]
+                         ELSE ARRAY[0, 1, 2, 3, 2, 3]
+                       END AS path
+                  FROM c, st),
+              steps AS (
+                SELECT p.id AS customer_id, p.owner_id, p.pipeline, p.ids, k, pos, cardinality(p.path) AS n,
+                       least(now() - interval '1 minute' * (cardinality(p.path) - 1), p.created_at) AS first_at,
+                       least(now() - interval '1 minute' * (cardinality(p.path) - k),
+                             p.created_at + interval '1 day' * (k - 1) * (1 + 20 * p.r2)) AS at,
+                       (lpad(to_hex((extract(epoch from p.created_at) * 1000)::bigint), 12, '0')
+                          || substr(md5(p.id::text), 13, 20))::uuid AS deal_id
+                  FROM paths p, unnest(p.path) WITH ORDINALITY AS u (pos, k)),
+              new_deals AS (
+                INSERT INTO deals (workspace_id, id, pipeline_id, stage_id, customer_id, title, amount_cents, status,
+                                   owner_id, closed_at, created_at, updated_at)
+                SELECT $1, s.deal_id, s.pipeline, s.ids[s.pos + 1], s.customer_id, 'Opportunity ' || left(s.customer_id::text, 8),
+                       (1000 + (get_byte(uuid_send(s.deal_id), 15) * 3917) % 5000000)::bigint,
+                       CASE s.pos WHEN 4 THEN 'won' WHEN 5 THEN 'lost' ELSE 'open' END,
+                       s.owner_id, CASE WHEN s.pos >= 4 THEN s.at END,
+                       s.first_at, s.at
+                  FROM steps s WHERE s.k = s.n
+                RETURNING 0)
+             INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
+             SELECT $1, (lpad(to_hex((extract(epoch from s.at) * 1000)::bigint), 12, '0') || substr(gen_random_uuid()::text, 15))::uuid,
+                    s.deal_id, CASE WHEN s.k > 1 THEN s.ids[lag(s.pos) OVER w + 1] END, s.ids[s.pos + 1], s.at, s.owner_id
+               FROM steps s
+             WINDOW w AS (PARTITION BY s.deal_id ORDER BY s.k)",
         ws,
         opts.customers,
     )
