@@ -68,7 +68,8 @@ TOTALS=$($PSQL -c "SELECT (SELECT count(*) FROM customers WHERE workspace_id = '
 $PSQL -c "SELECT id || ' ' || stage_id FROM deals WHERE workspace_id = '$WS' ORDER BY md5(id::text) LIMIT 10000" > "$OUT/deals.txt"
 $PSQL -c "SELECT s.id FROM stages s JOIN pipelines p ON p.workspace_id = s.workspace_id AND p.id = s.pipeline_id WHERE s.workspace_id = '$WS' AND p.name = 'Sales' AND s.kind = 'open' AND s.archived_at IS NULL" > "$OUT/stages.txt"
 # Three-letter prefixes people type: of first and last names.
-$PSQL -c "SELECT DISTINCT lower(left(split_part(name, ' ', k), 3)) FROM (SELECT name FROM customers WHERE workspace_id = '$WS' LIMIT 5000) c, generate_series(1, 2) k WHERE length(split_part(name, ' ', k)) >= 3" > "$OUT/prefixes.txt"
+$PSQL -c "SELECT DISTINCT lower(left(split_part(name, ' ', k), 3)) FROM (SELECT name FROM customers WHERE workspace_id = '$WS' LIMIT 5000) c, generate_series(1, 2) k WHERE length(split_part(name, ' ', k)) >= 3" \
+  | python3 -c 'import sys, urllib.parse; [print(urllib.parse.quote(l.strip())) for l in sys.stdin if l.strip()]' > "$OUT/prefixes.txt"
 # The page after following 2,000 cursors.
 DEEP=$(python3 - "$PORT" "$TOKEN" <<'PY'
 import json, sys, urllib.parse, urllib.request

@@ -14,7 +14,11 @@ async fn fingerprint(app: &TestApp) -> String {
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM channels t),
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM users t),
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM workspaces t),
-            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM api_tokens t))",
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM api_tokens t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM pipelines t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM stages t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM deals t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM deal_stage_events t))",
     )
     .fetch_one(&app.pool)
     .await
@@ -42,6 +46,18 @@ async fn hostile_input_is_refused_and_changes_nothing() {
     let iid = interaction["id"].as_str().unwrap();
     let chid = channel["id"].as_str().unwrap();
     let uid = user["id"].as_str().unwrap();
+    let pipelines: Value = app.get("/api/v1/pipelines", &owner).await.json().await.unwrap();
+    let pipeline = pipelines["data"][0].clone();
+    let pid = pipeline["id"].as_str().unwrap().to_owned();
+    let sid = pipeline["stages"][0]["id"].as_str().unwrap().to_owned();
+    let deal: Value = app
+        .post("/api/v1/deals", &owner, json!({"pipeline_id": pid, "customer_id": cid, "title": "Base deal"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let did = deal["id"].as_str().unwrap().to_owned();
+    let new_deal = json!({"pipeline_id": pid, "customer_id": cid, "title": "New"});
     let before = fingerprint(&app).await;
 
     let huge = "x".repeat(10 * 1024 * 1024);
@@ -289,6 +305,117 @@ async fn hostile_input_is_refused_and_changes_nothing() {
             422,
             Some("expires_at"),
         ),
+        // pipelines and stages
+        (Method::POST, "/api/v1/pipelines".into(), json!({"name": "a\u{0}"}), 422, Some("name")),
+        (
+            Method::POST,
+            "/api/v1/pipelines".into(),
+            json!({"name": "P", "stages": [{"name": "x", "kind": "maybe"}]}),
+            422,
+            Some("stages[0].kind"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/pipelines".into(),
+            json!({"name": "P", "stages": [{"name": "o", "kind": "open", "probability": 101}, {"name": "w", "kind": "won"}, {"name": "l", "kind": "lost"}]}),
+            422,
+            Some("stages[0].probability"),
+        ),
+        (Method::POST, "/api/v1/pipelines".into(), json!({"name": huge}), 413, None),
+        (Method::PATCH, format!("/api/v1/pipelines/{pid}"), json!({"name": null}), 422, Some("name")),
+        (Method::PATCH, format!("/api/v1/pipelines/{pid}"), json!({"stages": []}), 422, Some("stages")),
+        (
+            Method::POST,
+            format!("/api/v1/pipelines/{pid}/stages"),
+            json!({"name": "S", "kind": "open", "position": -1}),
+            422,
+            Some("position"),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/pipelines/{pid}/stages"),
+            json!({"name": "S", "kind": "open", "probability": "high"}),
+            422,
+            Some("probability"),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/pipelines/{pid}/stages/{sid}"),
+            json!({"probability": -5}),
+            422,
+            Some("probability"),
+        ),
+        (Method::PATCH, format!("/api/v1/pipelines/{pid}/stages/not-a-uuid"), json!({"name": "x"}), 400, None),
+        (
+            Method::PUT,
+            format!("/api/v1/pipelines/{pid}/stages/order"),
+            json!({"stage_ids": ["nope"]}),
+            422,
+            Some("stage_ids[0]"),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/pipelines/{pid}/stages/order"),
+            json!({"stage_ids": [sid]}),
+            422,
+            Some("stage_ids"),
+        ),
+        (Method::DELETE, format!("/api/v1/pipelines/{pid}/stages/{sid}?move_to=nope"), Value::Null, 400, None),
+        // deals
+        (Method::POST, "/api/v1/deals".into(), with(&new_deal, "title", json!("a\u{0}")), 422, Some("title")),
+        (Method::POST, "/api/v1/deals".into(), with(&new_deal, "amount_cents", json!(-1)), 422, Some("amount_cents")),
+        (
+            Method::POST,
+            "/api/v1/deals".into(),
+            with(&new_deal, "amount_cents", json!("lots")),
+            422,
+            Some("amount_cents"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/deals".into(),
+            with(&new_deal, "customer_id", bad_uuid.clone()),
+            422,
+            Some("customer_id"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/deals".into(),
+            with(&new_deal, "expected_close_date", json!("next week")),
+            422,
+            Some("expected_close_date"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/deals".into(),
+            with(&new_deal, "created_at", json!("2999-01-01T00:00:00Z")),
+            422,
+            Some("created_at"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/deals".into(),
+            with(&new_deal, "stage_id", json!(uuid::Uuid::now_v7())),
+            422,
+            Some("stage_id"),
+        ),
+        (Method::PATCH, format!("/api/v1/deals/{did}"), json!({"stage_id": null}), 422, Some("stage_id")),
+        (Method::PATCH, format!("/api/v1/deals/{did}"), json!({"status": "won"}), 422, Some("status")),
+        (
+            Method::PATCH,
+            format!("/api/v1/deals/{did}"),
+            json!({"stage_id": pipeline["stages"][1]["id"], "changed_at": "2999-01-01T00:00:00Z"}),
+            422,
+            Some("changed_at"),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/deals/{did}"),
+            json!({"stage_id": pipeline["stages"][1]["id"], "changed_at": "1990-01-01T00:00:00Z"}),
+            422,
+            Some("changed_at"),
+        ),
+        (Method::DELETE, "/api/v1/deals/42".into(), Value::Null, 400, None),
     ];
     for (method, path, body, status, field) in cases {
         let mut shown = body.clone();
@@ -325,6 +452,10 @@ async fn hostile_input_is_refused_and_changes_nothing() {
         "/api/v1/interactions?cursor=eyJ4IjoxfQ.AAAA",
         "/api/v1/channels?limit=-1",
         "/api/v1/users?cursor=..",
+        "/api/v1/deals?status=maybe",
+        "/api/v1/deals?limit=0",
+        "/api/v1/deals?pipeline_id=x",
+        "/api/v1/pipelines?limit=1000",
     ] {
         assert_problem(app.get(q, &owner).await, 400, "malformed_request").await;
     }

@@ -226,3 +226,64 @@ async fn the_timeline_merges_stage_changes_and_the_summary_lists_open_deals() {
     assert_eq!(s["open_deals"][0]["stage_name"], "Negotiation");
     assert_eq!(s["open_deals"][0]["stage_probability"], 75);
 }
+
+#[tokio::test]
+async fn filters_and_pages() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let (_, member) = app.user_token(&w.owner, "member").await;
+    let other: Value = app.post("/api/v1/customers", &w.owner, json!({"name": "Eve"})).await.json().await.unwrap();
+    new_deal(&app, &w, json!({"title": "A", "created_at": "2024-01-01T00:00:00Z"})).await;
+    new_deal(
+        &app,
+        &w,
+        json!({"title": "B", "stage_id": stage(&w, 4), "owner_id": member["id"], "created_at": "2024-02-01T00:00:00Z"}),
+    )
+    .await;
+    new_deal(&app, &w, json!({"title": "C", "customer_id": other["id"], "stage_id": stage(&w, 5), "created_at": "2024-03-01T00:00:00Z"})).await;
+    let titles = |q: String| {
+        let app = &app;
+        let t = w.owner.clone();
+        async move {
+            let res = app.get(&format!("/api/v1/deals?{q}"), &t).await;
+            assert_eq!(res.status(), 200, "{q}");
+            let v: Value = res.json().await.unwrap();
+            v["data"].as_array().unwrap().iter().map(|d| d["title"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(titles(String::new()).await, ["C", "B", "A"], "newest first");
+    assert_eq!(titles("status=won".into()).await, ["B"]);
+    assert_eq!(titles("status=open".into()).await, ["A"]);
+    assert_eq!(titles(format!("stage_id={}", stage(&w, 5).as_str().unwrap())).await, ["C"]);
+    assert_eq!(titles(format!("customer_id={}", other["id"].as_str().unwrap())).await, ["C"]);
+    assert_eq!(titles(format!("owner_id={}", member["id"].as_str().unwrap())).await, ["B"]);
+    assert_eq!(titles(format!("pipeline_id={}", w.pipeline["id"].as_str().unwrap())).await.len(), 3);
+    assert_eq!(titles("created_after=2024-01-15T00:00:00Z&created_before=2024-02-15T00:00:00Z".into()).await, ["B"]);
+    let page: Value = app.get("/api/v1/deals?limit=2", &w.owner).await.json().await.unwrap();
+    let rest: Value = app
+        .get(&format!("/api/v1/deals?limit=2&cursor={}", page["next_cursor"].as_str().unwrap()), &w.owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["data"][0]["title"], "A");
+}
+
+#[tokio::test]
+async fn deals_follow_a_change_of_their_stage_kind() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let d = new_deal(&app, &w, json!({"stage_id": stage(&w, 3)})).await;
+    let p =
+        format!("/api/v1/pipelines/{}/stages/{}", w.pipeline["id"].as_str().unwrap(), stage(&w, 3).as_str().unwrap());
+    assert_eq!(app.patch(&p, &w.owner, json!({"kind": "won"})).await.status(), 200);
+    let now: Value =
+        app.get(&format!("/api/v1/deals/{}", d["id"].as_str().unwrap()), &w.owner).await.json().await.unwrap();
+    assert_eq!(now["status"], "won");
+    assert!(now["closed_at"].is_string());
+    assert_eq!(app.patch(&p, &w.owner, json!({"kind": "open"})).await.status(), 200);
+    let again: Value =
+        app.get(&format!("/api/v1/deals/{}", d["id"].as_str().unwrap()), &w.owner).await.json().await.unwrap();
+    assert_eq!(again["status"], "open");
+    assert!(again["closed_at"].is_null());
+}
