@@ -211,17 +211,15 @@ pub async fn patch_deal(
     }
     let mut move_to = None;
     if input.stage_id != current.stage_id {
-        let stages = pipelines::live_stages(&mut *tx, ws, current.pipeline_id).await?;
-        match stages.iter().find(|s| s.id == input.stage_id) {
+        match deals::move_target(&mut *tx, ws, current.pipeline_id, input.stage_id, current.id).await? {
             None => v.push(FieldError::new("stage_id", "is not a stage of the deal's pipeline")),
-            Some(stage) => {
+            Some((kind, previous)) => {
                 let at = input.changed_at.unwrap_or_else(Utc::now);
-                let previous = deals::last_change(&mut *tx, ws, current.id).await?;
                 if let Some(at) = v.check(domain::past_time("changed_at", at)) {
                     if previous.is_some_and(|p| at < p) {
                         v.push(FieldError::new("changed_at", "must not be before the deal's previous change"));
                     } else {
-                        move_to = Some((stage.id, stage.kind, at));
+                        move_to = Some((input.stage_id, kind, at));
                     }
                 }
             }

@@ -161,10 +161,16 @@ pub async fn update(
         }
         None => (current.stage_id, current.status, current.closed_at),
     };
+    // One statement: the change, and the history event when it is a move.
     let deal: Deal = sqlx::query_as(&format!(
-        "UPDATE deals SET stage_id = $3, customer_id = $4, title = $5, amount_cents = $6, owner_id = $7,
-                expected_close_date = $8, status = $9, closed_at = $10, version = version + 1
-          WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
+        "WITH changed AS (
+            UPDATE deals SET stage_id = $3, customer_id = $4, title = $5, amount_cents = $6, owner_id = $7,
+                   expected_close_date = $8, status = $9, closed_at = $10, version = version + 1
+             WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}),
+              event AS (
+            INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
+            SELECT $1, $11, id, $12, stage_id, $13, $14 FROM changed WHERE $15)
+         SELECT * FROM changed"
     ))
     .bind(ws)
     .bind(current.id)
@@ -176,25 +182,37 @@ pub async fn update(
     .bind(f.expected_close_date)
     .bind(status)
     .bind(closed_at)
+    .bind(new_id())
+    .bind(current.stage_id)
+    .bind(move_to.map_or_else(Utc::now, |m| m.2))
+    .bind(user)
+    .bind(move_to.is_some())
     .fetch_one(&mut **tx)
     .await?;
-    if let Some((to, _, at)) = move_to {
-        record(tx, ws, current.id, Some(current.stage_id), to, at, user).await?;
-    }
     Ok(deal)
 }
 
-/// When the deal last changed stage (its creation counts).
-pub async fn last_change(
+/// The kind of `stage` if it is a live stage of `pipeline`, with when `deal` last changed
+/// stage (its creation counts): what a move needs to know, in one round trip.
+pub async fn move_target(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
+    pipeline: Uuid,
+    stage: Uuid,
     deal: Uuid,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT max(changed_at) FROM deal_stage_events WHERE workspace_id = $1 AND deal_id = $2")
-        .bind(ws)
-        .bind(deal)
-        .fetch_one(db)
-        .await
+) -> Result<Option<(StageKind, Option<DateTime<Utc>>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.kind,
+                (SELECT max(changed_at) FROM deal_stage_events e WHERE e.workspace_id = $1 AND e.deal_id = $4)
+           FROM stages s
+          WHERE s.workspace_id = $1 AND s.pipeline_id = $2 AND s.id = $3 AND s.archived_at IS NULL",
+    )
+    .bind(ws)
+    .bind(pipeline)
+    .bind(stage)
+    .bind(deal)
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn history(db: impl PgExecutor<'_>, ws: WorkspaceId, deal: Uuid) -> Result<Vec<StageEvent>, sqlx::Error> {
