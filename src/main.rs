@@ -173,7 +173,7 @@ async fn serve(settings: Settings, pool: sqlx::PgPool, embedded: bool) -> Result
     let secret = jwt_secret(&settings)?;
     let host = settings.host;
     let data_dir = settings.data_dir.display().to_string();
-    let app = Application::build(settings, pool, secret.as_bytes()).await?;
+    let app = Application::build(settings, pool.clone(), secret.as_bytes()).await?;
     let base = format!("http://{host}:{}", app.port());
     println!("Rapport {} is listening on {base}", env!("CARGO_PKG_VERSION"));
     println!("  API:         {base}/api/v1");
@@ -194,6 +194,8 @@ async fn serve(settings: Settings, pool: sqlx::PgPool, embedded: bool) -> Result
         None => println!("  Log in:      POST {base}/api/v1/auth/login {{\"email\",\"password\"}}"),
     }
     app.run_until_stopped().await?;
+    // In-flight requests are done: let go of the database before it stops.
+    pool.close().await;
     println!("Rapport stopped");
     Ok(())
 }
