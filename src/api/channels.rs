@@ -161,9 +161,7 @@ pub async fn patch_channel(
     };
     let input: ChannelInput = patch::apply(&writable, &body, &[], NOT_NULL)?;
     let input = input.validate()?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     let channel = channels::update(&mut *tx, auth.workspace_id, current.id, input.fields()).await?;
     tx.commit().await?;
     Ok(versioned(channel.version, &channel))
@@ -191,9 +189,7 @@ pub async fn delete_channel(
     let mut tx = state.pool.begin().await?;
     let current =
         channels::lock(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("channel"))?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     channels::delete(&mut *tx, auth.workspace_id, current.id).await.map_err(|e| {
         if crate::db::violated_constraint(&e).is_some() {
             ApiError::Conflict("the channel has interactions; deactivate it instead (PATCH active=false)".into())

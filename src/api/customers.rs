@@ -388,9 +388,7 @@ pub async fn patch_customer(
         customers::lock(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("customer"))?;
     let input: CustomerInput = patch::apply(&CustomerInput::from_customer(&current), &body, &["created_at"], NOT_NULL)?;
     let fields = input.fields()?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     let customer = customers::update(&mut *tx, auth.workspace_id, current.id, &fields).await.map_err(write_error)?;
     tx.commit().await?;
     Ok(versioned(customer.version, &customer))
@@ -445,9 +443,7 @@ pub async fn delete_customer(
     let mut tx = state.pool.begin().await?;
     let current =
         customers::lock(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("customer"))?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     customers::soft_delete(&mut *tx, auth.workspace_id, current.id).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())

@@ -229,9 +229,7 @@ pub async fn patch_deal(
     if input.customer_id != current.customer_id {
         live_customer(&mut *tx, ws, input.customer_id).await?;
     }
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     let fields = deals::Fields {
         pipeline_id: current.pipeline_id,
         stage_id: input.stage_id,
@@ -266,9 +264,7 @@ pub async fn delete_deal(
     let expected = if_match(&req)?;
     let mut tx = state.pool.begin().await?;
     let current = deals::lock(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("deal"))?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     deals::delete(&mut *tx, auth.workspace_id, current.id).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())

@@ -410,9 +410,7 @@ pub async fn patch_interaction(
     }
     let input: InteractionInput = patch::apply(&writable, &body, &["external_id"], NOT_NULL)?;
     let fields = input.fields()?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     if fields.customer_id != current.customer_id || fields.channel_id != current.channel_id {
         let (c, ch) = interactions::live_references(&mut *tx, ws, &[fields.customer_id], &[fields.channel_id]).await?;
         let mut v = Validator::default();
@@ -457,9 +455,7 @@ pub async fn delete_interaction(
     let current = interactions::lock(&mut *tx, auth.workspace_id, *id)
         .await?
         .ok_or_else(|| ApiError::not_found("interaction"))?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     interactions::delete(&mut *tx, auth.workspace_id, current.id).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())

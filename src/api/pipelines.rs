@@ -174,9 +174,7 @@ pub async fn patch_pipeline(
     let current = pipelines::lock(&mut *tx, ws, *id).await?.ok_or_else(|| ApiError::not_found("pipeline"))?;
     let input: PipelinePatch = patch::apply(&PipelinePatch { name: current.name.clone() }, &body, &[], &["name"])?;
     let name = domain::text("name", &input.name, 1, 200).map_err(|e| ApiError::Validation(vec![e]))?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     let row = pipelines::touch(&mut *tx, ws, current.id, Some(&name)).await?;
     let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
     tx.commit().await?;
@@ -217,9 +215,7 @@ pub async fn delete_pipeline(
     let ws = auth.workspace_id;
     let mut tx = state.pool.begin().await?;
     let current = pipelines::lock(&mut *tx, ws, *id).await?.ok_or_else(|| ApiError::not_found("pipeline"))?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     if pipelines::has_deals(&mut *tx, ws, current.id).await? {
         return Err(ApiError::Conflict("the pipeline has deals; move or delete them first".into()));
     }

@@ -168,9 +168,7 @@ pub async fn patch_user(
     if let Some(r) = body.role {
         may_manage(auth.role, r)?;
     }
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     let loses_owner = current.role == Role::Owner
         && !current.disabled
         && (body.role.is_some_and(|r| r != Role::Owner) || body.disabled == Some(true));
@@ -219,9 +217,7 @@ pub async fn delete_user(
     let mut tx = state.pool.begin().await?;
     let current = users::get(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("user"))?;
     may_manage(auth.role, current.role)?;
-    if expected.is_some_and(|e| e != current.version) {
-        return Err(ApiError::PreconditionFailed { current: current.version });
-    }
+    crate::http::extract::check_version(expected, current.version)?;
     if current.id == auth.user_id {
         return Err(ApiError::Conflict("you cannot remove yourself".into()));
     }

@@ -176,6 +176,14 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     Ok(Some(tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0)))
 }
 
+/// `412` unless the `If-Match` version (if any) is the current one.
+pub fn check_version(expected: Option<i64>, current: i64) -> Result<(), ApiError> {
+    match expected {
+        Some(e) if e != current => Err(ApiError::PreconditionFailed { current }),
+        _ => Ok(()),
+    }
+}
+
 /// Path parameter errors (a malformed UUID, say) are `400`, naming the parameter; unless the
 /// path is a fixed route of its own (`/customers/import`) asked with another method: `405`.
 pub fn path_config() -> actix_web::web::PathConfig {
