@@ -31,6 +31,7 @@ use utoipa::{IntoResponses, Modify, OpenApi};
         (name = "interactions", description = "Every contact, on any channel"),
         (name = "pipelines", description = "Pipelines and their stages: the funnel"),
         (name = "deals", description = "Customers moving through a pipeline, with an immutable stage history"),
+        (name = "analytics", description = "Funnel, segments, RFM, cohorts, interaction series and baskets, computed in PostgreSQL"),
         (name = "operations", description = "Health and metrics")
     )
 )]

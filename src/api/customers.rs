@@ -548,6 +548,9 @@ pub struct CustomerSummary {
     pub lifetime_value_cents: i64,
     /// Its open deals, with their stage.
     pub open_deals: Vec<crate::db::deals::OpenDeal>,
+    /// Its RFM scores as of now (as `GET /analytics/rfm?customer_id=`); `null` without a
+    /// purchase.
+    pub rfm: Option<crate::db::analytics::RfmCustomer>,
 }
 
 /// The 360° view: the customer, its interactions per channel, first and last contact,
@@ -566,6 +569,12 @@ pub async fn summary(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>
         interactions::counts_by_channel(&state.pool, auth.workspace_id, customer.id),
         crate::db::deals::open_deals(&state.pool, auth.workspace_id, customer.id)
     )?;
+    let rfm = match totals.purchases {
+        0 => None,
+        _ => {
+            crate::db::analytics::rfm_customer(&state.pool, auth.workspace_id, chrono::Utc::now(), customer.id).await?
+        }
+    };
     Ok(HttpResponse::Ok().json(CustomerSummary {
         customer,
         interactions: InteractionSummary {
@@ -577,5 +586,6 @@ pub async fn summary(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>
         purchases: totals.purchases,
         lifetime_value_cents: totals.lifetime_value_cents,
         open_deals,
+        rfm,
     }))
 }

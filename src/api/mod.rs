@@ -1,5 +1,6 @@
 //! The `/api/v1` resources, one module each; `configure` registers them all.
 
+pub mod analytics;
 pub mod api_tokens;
 pub mod auth;
 pub mod channels;
@@ -66,7 +67,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(deals::get_deal)
         .service(deals::patch_deal)
         .service(deals::delete_deal)
-        .service(deals::history);
+        .service(deals::history)
+        .service(analytics::funnel)
+        .service(analytics::segments)
+        .service(analytics::rfm)
+        .service(analytics::cohorts)
+        .service(analytics::interactions)
+        .service(analytics::basket);
 }
 
 /// JSON merge patch (RFC 7396) and the checks shared by JSON fields.

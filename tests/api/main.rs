@@ -1,3 +1,5 @@
+mod analytics;
+mod analytics_model;
 mod api_tokens;
 mod auth;
 mod bad_input;

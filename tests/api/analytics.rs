@@ -1,0 +1,554 @@
+//! `/analytics/*` against `analytics_model`: a seeded random workspace built through the API,
+//! every figure of every endpoint compared for several windows; then hand-made edge cases with
+//! their numbers written out, and bad parameters.
+
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::analytics_model::{assert_same, World};
+use crate::helpers::*;
+use crate::pipelines::default_pipeline;
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn id(v: &Value) -> Uuid {
+    v["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn get_ok(app: &TestApp, token: &str, path: &str) -> Value {
+    let res = app.get(path, token).await;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
+}
+
+fn instant(v: &Value, key: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v[key].as_str().unwrap()).unwrap().with_timezone(&Utc)
+}
+
+async fn workspace_id(app: &TestApp, token: &str) -> Uuid {
+    id(&get_ok(app, token, "/api/v1/workspace").await)
+}
+
+struct Generated {
+    owner: String,
+    users: Vec<Uuid>,
+    channels: Vec<Uuid>,
+    pipelines: Vec<Uuid>,
+    customers: Vec<Uuid>,
+    deleted: Vec<Uuid>,
+}
+
+/// A random workspace in America/Sao_Paulo: customers of both kinds with countries, tags,
+/// custom fields and owners; interactions on every channel, some at the same instant, some on
+/// local midnights, purchases with and without value and with repeated items; deals in two
+/// pipelines whose histories skip stages, go back, end won or lost, start in a lost stage, are
+/// back-filled with equal timestamps, and pass through a stage later archived; finally some
+/// customers soft-deleted.
+async fn generate(app: &TestApp, rng: &mut StdRng, now: DateTime<Utc>) -> Generated {
+    let owner = app.owner_token().await;
+    let res = app.patch("/api/v1/workspace", &owner, json!({"timezone": "America/Sao_Paulo"})).await;
+    assert_eq!(res.status(), 200);
+    let mut users = Vec::new();
+    for _ in 0..2 {
+        users.push(id(&app.user_token(&owner, "member").await.1));
+    }
+    let channels: Vec<Uuid> =
+        get_ok(app, &owner, "/api/v1/channels?limit=200").await["data"].as_array().unwrap().iter().map(id).collect();
+    assert!(channels.len() >= 9);
+
+    let past = |rng: &mut StdRng, max_days: i64| now - Duration::seconds(rng.gen_range(60..max_days * 86_400));
+    let countries = [None, Some("BR"), Some("FR"), Some("US")];
+    let tags = ["vip", "b2b", "trial", "Zeta", "été"];
+    let plans = [json!({}), json!({"plan": "pro"}), json!({"plan": "free"}), json!({"plan": 3}), json!({"plan": true})];
+    let mut customers = Vec::new();
+    for n in 0..60 {
+        let how_many = rng.gen_range(0..=3);
+        let mut tag_set: Vec<&str> = tags.choose_multiple(rng, how_many).copied().collect();
+        tag_set.shuffle(rng);
+        let owner_id = [None, Some(users[0]), Some(users[1])].choose(rng).copied().flatten();
+        let body = json!({
+            "name": format!("Customer {n}"),
+            "kind": if rng.gen_bool(0.3) { "company" } else { "person" },
+            "country": countries.choose(rng).unwrap(),
+            "tags": tag_set,
+            "attributes": plans.choose(rng).unwrap(),
+            "owner_id": owner_id,
+            "created_at": iso(past(rng, 3 * 365)),
+        });
+        let res = app.post("/api/v1/customers", &owner, body).await;
+        assert_eq!(res.status(), 201);
+        customers.push(id(&res.json().await.unwrap()));
+    }
+
+    // Instants shared by several interactions, and local midnights (03:00Z in São Paulo).
+    let shared: Vec<DateTime<Utc>> = (0..8).map(|_| past(rng, 700)).collect();
+    let midnights: Vec<DateTime<Utc>> = (0..8)
+        .map(|_| {
+            let day = (now - Duration::days(rng.gen_range(1..700))).date_naive();
+            day.and_hms_opt(3, 0, 0).unwrap().and_utc() - Duration::microseconds(rng.gen_range(0..2))
+        })
+        .collect();
+    let skus = ["apple", "Banana", "cherry", "date", "éclair", "fig"];
+    let kinds = ["message", "call", "meeting", "note", "purchase", "support"];
+    let mut items = Vec::new();
+    for _ in 0..900 {
+        let occurred_at = match rng.gen_range(0..10) {
+            0 => *shared.choose(rng).unwrap(),
+            1 => *midnights.choose(rng).unwrap(),
+            _ => past(rng, 760),
+        };
+        let kind = if rng.gen_bool(0.35) { "purchase" } else { kinds.choose(rng).unwrap() };
+        let mut it = json!({
+            "customer_id": customers.choose(rng).unwrap(),
+            "channel_id": channels.choose(rng).unwrap(),
+            "direction": if rng.gen_bool(0.5) { "inbound" } else { "outbound" },
+            "kind": kind,
+            "occurred_at": iso(occurred_at),
+        });
+        if kind == "purchase" {
+            if rng.gen_bool(0.8) {
+                it["value_cents"] = json!(rng.gen_range(0..100_000));
+            }
+            let basket: Vec<&str> = (0..rng.gen_range(0..5)).map(|_| *skus.choose(rng).unwrap()).collect();
+            it["items"] = json!(basket);
+        }
+        items.push(it);
+    }
+    let res = app.post("/api/v1/interactions/batch", &owner, json!({"items": items})).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+
+    // Pipelines: the default one with an extra stage that is archived once deals went through
+    // it, and a second one.
+    let sales = default_pipeline(app, &owner).await;
+    let sales_id = id(&sales);
+    let res = app
+        .post(
+            &format!("/api/v1/pipelines/{sales_id}/stages"),
+            &owner,
+            json!({"name": "Demo", "kind": "open", "position": 2}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let demo: Value = res.json().await.unwrap();
+    let demo_id = demo["stages"].as_array().map_or_else(|| id(&demo), |s| id(&s[2]));
+    let res = app
+        .post(
+            "/api/v1/pipelines",
+            &owner,
+            json!({"name": "Renewals", "stages": [
+                {"name": "Due", "kind": "open"}, {"name": "Lost", "kind": "lost"},
+                {"name": "Talking", "kind": "open"}, {"name": "Renewed", "kind": "won"}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let renewals: Value = res.json().await.unwrap();
+    let mut pipelines = Vec::new();
+    for p in [sales_id, id(&renewals)] {
+        let full = get_ok(app, &owner, &format!("/api/v1/pipelines/{p}")).await;
+        let stages: Vec<Uuid> = full["stages"].as_array().unwrap().iter().map(id).collect();
+        pipelines.push((p, stages));
+    }
+    for _ in 0..45 {
+        let (pipeline, stages) = pipelines.choose(rng).unwrap().clone();
+        let created = past(rng, 2 * 365);
+        let mut stage = *stages.choose(rng).unwrap();
+        let deal_owner = [None, Some(users[0]), Some(users[1])].choose(rng).copied().flatten();
+        let res = app
+            .post(
+                "/api/v1/deals",
+                &owner,
+                json!({"pipeline_id": pipeline, "stage_id": stage, "customer_id": customers.choose(rng).unwrap(),
+                       "title": "Deal", "amount_cents": rng.gen_range(0..1_000_000),
+                       "owner_id": deal_owner, "created_at": iso(created)}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let deal = id(&res.json().await.unwrap());
+        let mut at = created;
+        for _ in 0..rng.gen_range(0..7) {
+            let next = *stages.choose(rng).unwrap();
+            if next == stage {
+                continue;
+            }
+            if !rng.gen_bool(0.2) {
+                at = (at + Duration::seconds(rng.gen_range(0..40 * 86_400))).min(now - Duration::seconds(60));
+            }
+            let res = app
+                .patch(&format!("/api/v1/deals/{deal}"), &owner, json!({"stage_id": next, "changed_at": iso(at)}))
+                .await;
+            assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+            stage = next;
+        }
+    }
+    // Archive "Demo": its deals move to the first stage (a change recorded now); history keeps
+    // pointing at it.
+    let first = pipelines[0].1[0];
+    let res = app.delete(&format!("/api/v1/pipelines/{sales_id}/stages/{demo_id}?move_to={first}"), &owner).await;
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+
+    let mut deleted = Vec::new();
+    for c in customers.choose_multiple(rng, 7) {
+        assert_eq!(app.delete(&format!("/api/v1/customers/{c}"), &owner).await.status(), 204);
+        deleted.push(*c);
+    }
+    Generated { owner, users, channels, pipelines: pipelines.into_iter().map(|p| p.0).collect(), customers, deleted }
+}
+
+fn date(t: DateTime<Utc>) -> String {
+    t.date_naive().to_string()
+}
+
+#[tokio::test]
+async fn every_figure_matches_an_independent_computation() {
+    let app = spawn_app().await;
+    let seed: u64 = std::env::var("ANALYTICS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261125);
+    eprintln!("analytics seed {seed} (ANALYTICS_SEED to replay)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let now = Utc::now();
+    let g = generate(&app, &mut rng, now).await;
+    let world = World::load(&app.pool, workspace_id(&app, &g.owner).await).await;
+    assert!(world.customers.len() == g.customers.len() - g.deleted.len());
+    let token = g.owner.as_str();
+
+    let offset_from = (now - Duration::days(500)).with_timezone(&chrono::FixedOffset::west_opt(3 * 3600).unwrap());
+    let windows: Vec<(String, Option<NaiveDate>)> = vec![
+        (String::new(), None),
+        (
+            format!("from={}&to={}", date(now - Duration::days(400)), date(now - Duration::days(20))),
+            Some((now - Duration::days(400)).date_naive()),
+        ),
+        (
+            format!("from={}&to={}", urlencode(&offset_from.to_rfc3339()), urlencode(&iso(now - Duration::hours(5)))),
+            None,
+        ),
+        ("from=2000-01-01&to=2060-01-01".to_owned(), NaiveDate::from_ymd_opt(2000, 1, 1)),
+    ];
+    for (w, (window, from_date)) in windows.iter().enumerate() {
+        let sep = if window.is_empty() { "" } else { "&" };
+        let mut checked_window = false;
+        let check = |what: &str, got: &Value, want: Value| {
+            assert_same(&format!("{what} [window {w}: {window}]"), got, &want);
+        };
+        for (p, pipeline) in g.pipelines.iter().enumerate() {
+            let filters = [
+                String::new(),
+                format!("&owner_id={}", g.users[0]),
+                format!("&channel_id={}", g.channels[p % g.channels.len()]),
+            ];
+            for f in filters {
+                let got =
+                    get_ok(&app, token, &format!("/api/v1/analytics/funnel?pipeline_id={pipeline}{sep}{window}{f}"))
+                        .await;
+                let (from, to) = (instant(&got, "from"), instant(&got, "to"));
+                if let (Some(d), false) = (from_date, checked_window) {
+                    assert_eq!(from, world.midnight(*d), "a bare date is midnight in São Paulo");
+                    checked_window = true;
+                }
+                let owner = f.strip_prefix("&owner_id=").map(|u| u.parse().unwrap());
+                let channel = f.strip_prefix("&channel_id=").map(|u| u.parse().unwrap());
+                check(&format!("funnel {pipeline}{f}"), &got, world.funnel(*pipeline, from, to, owner, channel));
+            }
+        }
+        for dim in ["country", "kind", "owner", "tag", "channel", "attr.plan", "attr.missing"] {
+            let got = get_ok(&app, token, &format!("/api/v1/analytics/segments?dimension={dim}{sep}{window}")).await;
+            check(&format!("segments by {dim}"), &got, world.segments(dim, instant(&got, "from"), instant(&got, "to")));
+        }
+        for (params, min_support, limit) in
+            [("", 0.01, 20), ("&min_support=0&limit=200", 0.0, 200), ("&min_support=0.05&limit=3", 0.05, 3)]
+        {
+            let got = get_ok(&app, token, &format!("/api/v1/analytics/basket?{window}{params}")).await;
+            check(
+                &format!("basket {params}"),
+                &got,
+                world.basket(instant(&got, "from"), instant(&got, "to"), min_support, limit),
+            );
+        }
+        let long = w == 3;
+        for bucket in ["day", "week", "month"] {
+            if long && bucket != "month" {
+                continue;
+            }
+            for group in [None, Some("channel"), Some("kind"), Some("direction")] {
+                let gp = group.map(|g| format!("&group_by={g}")).unwrap_or_default();
+                let got =
+                    get_ok(&app, token, &format!("/api/v1/analytics/interactions?bucket={bucket}{gp}{sep}{window}"))
+                        .await;
+                check(
+                    &format!("series by {bucket} {group:?}"),
+                    &got,
+                    world.series(bucket, group, instant(&got, "from"), instant(&got, "to")),
+                );
+            }
+        }
+        for period in ["week", "month"] {
+            if long && period == "week" {
+                continue;
+            }
+            let got = get_ok(&app, token, &format!("/api/v1/analytics/cohorts?period={period}{sep}{window}")).await;
+            check(
+                &format!("cohorts by {period}"),
+                &got,
+                world.cohorts(period, instant(&got, "from"), instant(&got, "to")),
+            );
+        }
+    }
+
+    let as_ofs = [
+        String::new(),
+        format!("as_of={}", date(now - Duration::days(200))),
+        format!("as_of={}", urlencode(&iso(now - Duration::days(33)))),
+    ];
+    for (n, as_of) in as_ofs.iter().enumerate() {
+        let got = get_ok(&app, token, &format!("/api/v1/analytics/rfm?{as_of}")).await;
+        let at = instant(&got, "as_of");
+        assert_same(&format!("rfm {as_of}"), &got, &world.rfm(at));
+        if n == 0 {
+            assert!(got["customers"].as_i64().unwrap() >= 20, "enough customers to fill five tiles");
+        }
+        for c in &g.customers {
+            let res =
+                app.get(&format!("/api/v1/analytics/rfm?customer_id={c}&as_of={}", urlencode(&iso(at))), token).await;
+            match world.rfm_customer(at, *c) {
+                Some(want) => {
+                    assert_eq!(res.status(), 200, "rfm of {c}");
+                    assert_same(&format!("rfm of {c}"), &res.json().await.unwrap(), &want);
+                }
+                None => {
+                    assert_problem(res, 404, "not_found").await;
+                }
+            }
+        }
+    }
+    // The 360° summary carries the customer's scores as of now.
+    let with = g.customers.iter().find(|c| !g.deleted.contains(c) && world.rfm_customer(now, **c).is_some()).unwrap();
+    let summary = get_ok(&app, token, &format!("/api/v1/customers/{with}/summary")).await;
+    let mut want = world.rfm_customer(Utc::now(), *with).unwrap();
+    want["recency_days"] = summary["rfm"]["recency_days"].clone();
+    assert_same("summary rfm", &summary["rfm"], &want);
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-made cases
+
+#[tokio::test]
+async fn an_empty_window_gives_zeros_and_nulls() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let pipeline = default_pipeline(&app, &owner).await;
+    let p = pipeline["id"].as_str().unwrap();
+    let w = "from=2020-01-01&to=2020-01-03";
+    let f = get_ok(&app, &owner, &format!("/api/v1/analytics/funnel?pipeline_id={p}&{w}")).await;
+    assert_eq!((f["entered"].as_i64(), f["won"].as_i64(), f["lost"].as_i64()), (Some(0), Some(0), Some(0)));
+    assert!(f["win_rate"].is_null(), "0 / 0 is null");
+    assert_eq!(f["stages"].as_array().unwrap().len(), 5, "four open stages and the won one");
+    for s in f["stages"].as_array().unwrap() {
+        assert_eq!(s["reached"], 0);
+        assert!(s["conversion_from_previous"].is_null() && s["conversion_from_first"].is_null());
+        assert!(s["median_hours_in_stage"].is_null());
+    }
+    assert_eq!(f["lost_after"], json!([]));
+    assert_eq!(f["from"], "2020-01-01T00:00:00Z", "the workspace's timezone is UTC by default");
+
+    let s = get_ok(&app, &owner, &format!("/api/v1/analytics/segments?dimension=country&{w}")).await;
+    assert_eq!(s["groups"], json!([]));
+    assert_eq!(
+        s["totals"],
+        json!({"customers": 0, "active_customers": 0, "interactions": 0, "purchases": 0, "revenue_cents": 0})
+    );
+    let r = get_ok(&app, &owner, "/api/v1/analytics/rfm").await;
+    assert_eq!(r["customers"], 0);
+    let names: Vec<&str> = r["segments"].as_array().unwrap().iter().map(|s| s["segment"].as_str().unwrap()).collect();
+    assert_eq!(names, ["champions", "loyal", "new", "promising", "at_risk", "hibernating", "lost"]);
+    assert!(r["segments"].as_array().unwrap().iter().all(|s| s["customers"] == 0 && s["revenue_cents"] == 0));
+    let c = get_ok(&app, &owner, &format!("/api/v1/analytics/cohorts?period=week&{w}")).await;
+    assert_eq!(c["cohorts"], json!([]));
+    let i = get_ok(&app, &owner, &format!("/api/v1/analytics/interactions?bucket=day&{w}")).await;
+    assert_eq!(
+        i["series"],
+        json!([{"group": null, "points": [
+            {"bucket": "2020-01-01", "count": 0, "value_cents": 0}, {"bucket": "2020-01-02", "count": 0, "value_cents": 0}]}])
+    );
+    let g = get_ok(&app, &owner, &format!("/api/v1/analytics/interactions?bucket=day&group_by=kind&{w}")).await;
+    assert_eq!(g["series"], json!([]), "no group without an interaction");
+    let b = get_ok(&app, &owner, &format!("/api/v1/analytics/basket?{w}")).await;
+    assert_eq!((b["baskets"].as_i64(), b["pairs"].clone()), (Some(0), json!([])));
+}
+
+#[tokio::test]
+async fn funnel_counts_skips_backward_moves_lost_deals_and_stays() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let pipeline = default_pipeline(&app, &owner).await;
+    let p = pipeline["id"].as_str().unwrap();
+    let st: Vec<Value> = pipeline["stages"].as_array().unwrap().iter().map(|s| s["id"].clone()).collect();
+    // Stages: 0 Need identified, 1 Qualified, 2 Proposal, 3 Negotiation, 4 Won, 5 Lost.
+    let customer: Value = app.post("/api/v1/customers", &owner, json!({"name": "Ann"})).await.json().await.unwrap();
+    let deal = |stage: &Value, at: &str, amount: i64| json!({"pipeline_id": p, "stage_id": stage, "customer_id": customer["id"], "title": "D", "amount_cents": amount, "created_at": at});
+    let mut ids = Vec::new();
+    for (stage, amount) in [(&st[0], 100), (&st[0], 200), (&st[5], 300), (&st[1], 400)] {
+        let d: Value =
+            app.post("/api/v1/deals", &owner, deal(stage, "2025-01-01T00:00:00Z", amount)).await.json().await.unwrap();
+        ids.push(d["id"].as_str().unwrap().to_owned());
+    }
+    let mv = |d: usize, s: usize, at: &str| {
+        let (path, body) = (format!("/api/v1/deals/{}", ids[d]), json!({"stage_id": st[s], "changed_at": at}));
+        let app = &app;
+        let owner = &owner;
+        async move { assert_eq!(app.patch(&path, owner, body).await.status(), 200) }
+    };
+    // Deal 0 skips to Proposal after 10 h, goes back to Qualified after 20 h more, then wins.
+    mv(0, 2, "2025-01-01T10:00:00Z").await;
+    mv(0, 1, "2025-01-02T06:00:00Z").await;
+    mv(0, 4, "2025-01-02T06:00:00Z").await; // same instant: a stay of 0 hours
+                                            // Deal 1 is lost after 30 h in Need identified.
+    mv(1, 5, "2025-01-02T06:00:00Z").await;
+    // Deal 2 was created lost. Deal 3 stays in Qualified (a stay not ended is not counted).
+    let f =
+        get_ok(&app, &owner, &format!("/api/v1/analytics/funnel?pipeline_id={p}&from=2025-01-01&to=2025-02-01")).await;
+    assert_eq!(
+        (f["entered"].as_i64(), f["open"].as_i64(), f["won"].as_i64(), f["lost"].as_i64()),
+        (Some(4), Some(1), Some(1), Some(2))
+    );
+    assert_eq!(f["win_rate"], json!(1.0 / 3.0));
+    let reached: Vec<i64> = f["stages"].as_array().unwrap().iter().map(|s| s["reached"].as_i64().unwrap()).collect();
+    assert_eq!(reached, [3, 2, 1, 1, 1], "deal 2 never entered the path; deal 0 passed Negotiation by winning");
+    let amounts: Vec<i64> =
+        f["stages"].as_array().unwrap().iter().map(|s| s["reached_amount_cents"].as_i64().unwrap()).collect();
+    assert_eq!(amounts, [700, 500, 100, 100, 100]);
+    let s = &f["stages"];
+    assert!(s[0]["conversion_from_previous"].is_null());
+    assert_eq!(s[1]["conversion_from_previous"], json!(2.0 / 3.0));
+    assert_eq!(s[2]["conversion_from_previous"], json!(0.5));
+    assert_eq!(s[4]["conversion_from_first"], json!(1.0 / 3.0));
+    assert_eq!(s[0]["median_hours_in_stage"], json!(20.0), "stays of 10 h and 30 h");
+    assert_eq!(s[1]["median_hours_in_stage"], json!(0.0), "deal 0's 0-hour stay; deal 3's open stay is not counted");
+    assert_eq!(s[2]["median_hours_in_stage"], json!(20.0));
+    assert!(s[3]["median_hours_in_stage"].is_null());
+    assert_eq!(s[1]["current"], 1);
+    assert_eq!(
+        f["lost_after"],
+        json!([{"stage_id": st[0], "count": 1}, {"stage_id": null, "count": 1}]),
+        "deal 1 reached Need identified; deal 2 nothing"
+    );
+}
+
+#[tokio::test]
+async fn buckets_follow_the_workspace_timezone_across_dst_and_months() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    assert_eq!(app.patch("/api/v1/workspace", &owner, json!({"timezone": "America/New_York"})).await.status(), 200);
+    let customer: Value = app.post("/api/v1/customers", &owner, json!({"name": "Bo"})).await.json().await.unwrap();
+    let channels = get_ok(&app, &owner, "/api/v1/channels").await;
+    let channel = &channels["data"][0]["id"];
+    let mut items = Vec::new();
+    // New York went from EST (-5) to EDT (-4) on 2025-03-09 at 02:00 local: that day has 23 h.
+    for at in [
+        "2025-03-09T04:30:00Z", // 23:30 on the 8th (EST)
+        "2025-03-09T05:00:00Z", // 00:00 on the 9th (EST): the day's first instant
+        "2025-03-10T03:59:59Z", // 23:59:59 on the 9th (EDT)
+        "2025-03-10T04:00:00Z", // 00:00 on the 10th (EDT)
+        "2025-09-29T12:00:00Z", // Monday 29 September
+        "2025-10-02T12:00:00Z", // Thursday 2 October, same ISO week
+    ] {
+        items.push(
+            json!({"customer_id": customer["id"], "channel_id": channel, "direction": "inbound", "kind": "purchase",
+                          "value_cents": 100, "items": ["a", "b"], "occurred_at": at}),
+        );
+    }
+    assert_eq!(app.post("/api/v1/interactions/batch", &owner, json!({"items": items})).await.status(), 201);
+    let day = get_ok(&app, &owner, "/api/v1/analytics/interactions?bucket=day&from=2025-03-08&to=2025-03-11").await;
+    assert_eq!(day["from"], "2025-03-08T05:00:00Z", "midnight EST");
+    assert_eq!(day["to"], "2025-03-11T04:00:00Z", "midnight EDT");
+    let counts: Vec<(String, i64)> = day["series"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["bucket"].as_str().unwrap().to_owned(), p["count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(counts, [("2025-03-08".into(), 1), ("2025-03-09".into(), 2), ("2025-03-10".into(), 1)]);
+    let week = get_ok(&app, &owner, "/api/v1/analytics/interactions?bucket=week&from=2025-09-29&to=2025-10-06").await;
+    assert_eq!(week["series"][0]["points"], json!([{"bucket": "2025-09-29", "count": 2, "value_cents": 200}]));
+    let month = get_ok(&app, &owner, "/api/v1/analytics/interactions?bucket=month&from=2025-09-01&to=2025-11-01").await;
+    assert_eq!(
+        month["series"][0]["points"],
+        json!([{"bucket": "2025-09-01", "count": 1, "value_cents": 100}, {"bucket": "2025-10-01", "count": 1, "value_cents": 100}])
+    );
+    // The customer's cohort is the week of 2025-03-03 (its first interaction, on the 8th, local),
+    // active again in the week of 2025-03-10 (the 10th local), then in the week of 2025-09-29.
+    let c = get_ok(&app, &owner, "/api/v1/analytics/cohorts?period=week&from=2025-03-03&to=2025-03-24").await;
+    assert_eq!(
+        c["cohorts"],
+        json!([{"cohort": "2025-03-03", "size": 1, "retention": [
+            {"offset": 0, "active": 1, "rate": 1.0}, {"offset": 1, "active": 1, "rate": 1.0}, {"offset": 2, "active": 0, "rate": 0.0}]}])
+    );
+    let b = get_ok(&app, &owner, "/api/v1/analytics/basket?from=2025-01-01&to=2026-01-01&min_support=0").await;
+    assert_eq!(b["baskets"], 6);
+    assert_eq!(
+        b["pairs"],
+        json!([{"a": "a", "b": "b", "count": 6, "support": 1.0, "confidence_a_b": 1.0, "confidence_b_a": 1.0, "lift": 1.0}])
+    );
+    // A soft-deleted customer leaves every figure.
+    assert_eq!(
+        app.delete(&format!("/api/v1/customers/{}", customer["id"].as_str().unwrap()), &owner).await.status(),
+        204
+    );
+    let day = get_ok(&app, &owner, "/api/v1/analytics/interactions?bucket=day&from=2025-03-08&to=2025-03-11").await;
+    assert!(day["series"][0]["points"].as_array().unwrap().iter().all(|p| p["count"] == 0));
+    let b = get_ok(&app, &owner, "/api/v1/analytics/basket?from=2025-01-01&to=2026-01-01").await;
+    assert_eq!(b["baskets"], 0);
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400_and_unknown_pipelines_404() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let p = default_pipeline(&app, &owner).await["id"].as_str().unwrap().to_owned();
+    for (path, field) in [
+        ("/api/v1/analytics/segments?dimension=city".to_owned(), "dimension"),
+        ("/api/v1/analytics/segments?dimension=attr.".to_owned(), "dimension"),
+        ("/api/v1/analytics/segments".to_owned(), "dimension"),
+        ("/api/v1/analytics/segments?dimension=kind&from=2025-02-01&to=2025-02-01".to_owned(), "from"),
+        ("/api/v1/analytics/segments?dimension=kind&from=2025-03-01&to=2025-02-01".to_owned(), "from"),
+        ("/api/v1/analytics/segments?dimension=kind&from=2025-02-30".to_owned(), "from"),
+        ("/api/v1/analytics/segments?dimension=kind&to=2025-02-01T10:00:00".to_owned(), "to"),
+        ("/api/v1/analytics/segments?dimension=kind&to=tomorrow".to_owned(), "to"),
+        (format!("/api/v1/analytics/funnel?pipeline_id={p}&owner_id=nope"), "owner_id"),
+        ("/api/v1/analytics/funnel".to_owned(), "pipeline_id"),
+        ("/api/v1/analytics/rfm?as_of=2025-13-01".to_owned(), "as_of"),
+        ("/api/v1/analytics/cohorts?period=day".to_owned(), "period"),
+        ("/api/v1/analytics/cohorts?period=week&from=1900-01-01&to=2100-01-01".to_owned(), "from"),
+        ("/api/v1/analytics/interactions?bucket=hour".to_owned(), "bucket"),
+        ("/api/v1/analytics/interactions?group_by=owner".to_owned(), "group_by"),
+        ("/api/v1/analytics/interactions?bucket=day&from=1900-01-01&to=2100-01-01".to_owned(), "from"),
+        ("/api/v1/analytics/basket?min_support=1.5".to_owned(), "min_support"),
+        ("/api/v1/analytics/basket?min_support=NaN".to_owned(), "min_support"),
+        ("/api/v1/analytics/basket?limit=0".to_owned(), "limit"),
+        ("/api/v1/analytics/basket?limit=201".to_owned(), "limit"),
+        ("/api/v1/analytics/basket?colour=red".to_owned(), "colour"),
+    ] {
+        let res = app.get(&path, &owner).await;
+        let body = assert_problem(res, 400, "malformed_request").await;
+        assert!(body.to_string().contains(field), "{path}: {body}");
+    }
+    let res = app.get(&format!("/api/v1/analytics/funnel?pipeline_id={}", Uuid::now_v7()), &owner).await;
+    assert_problem(res, 404, "not_found").await;
+    let other = app.other_workspace().await;
+    let res = app.get(&format!("/api/v1/analytics/funnel?pipeline_id={p}"), &other).await;
+    assert_problem(res, 404, "not_found").await;
+    let res = app.get(&format!("/api/v1/analytics/rfm?customer_id={}", Uuid::now_v7()), &owner).await;
+    assert_problem(res, 404, "not_found").await;
+    let res = app.request(reqwest::Method::GET, "/api/v1/analytics/rfm", None, None).await;
+    assert_problem(res, 401, "unauthorized").await;
+}
