@@ -456,6 +456,18 @@ async fn hostile_input_is_refused_and_changes_nothing() {
         "/api/v1/deals?limit=0",
         "/api/v1/deals?pipeline_id=x",
         "/api/v1/pipelines?limit=1000",
+        "/api/v1/analytics/segments?dimension=attr.a%00b",
+        "/api/v1/analytics/segments?dimension=country%00",
+        "/api/v1/analytics/segments?dimension=kind&from=99999-01-01",
+        "/api/v1/analytics/segments?dimension=kind&from=2025-01-01T00:00:00%2B99:00",
+        "/api/v1/analytics/funnel?pipeline_id=%00",
+        "/api/v1/analytics/rfm?as_of=1e308",
+        "/api/v1/analytics/rfm?customer_id=1",
+        "/api/v1/analytics/cohorts?period=WEEK",
+        "/api/v1/analytics/interactions?bucket=day&from=0001-01-01&to=9999-12-31",
+        "/api/v1/analytics/basket?min_support=-0.1",
+        "/api/v1/analytics/basket?min_support=1e999",
+        "/api/v1/analytics/basket?limit=99999999999999999999",
     ] {
         assert_problem(app.get(q, &owner).await, 400, "malformed_request").await;
     }

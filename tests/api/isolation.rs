@@ -219,3 +219,49 @@ async fn the_database_refuses_cross_workspace_references() {
     let err = res.unwrap_err();
     assert_eq!(err.as_database_error().and_then(|e| e.code()).as_deref(), Some("23503"));
 }
+
+#[tokio::test]
+async fn analytics_count_only_the_callers_rows() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let rows = first_workspace_rows(&app, &owner).await;
+    let purchase = json!({"customer_id": rows.customer["id"], "channel_id": rows.channel["id"], "direction": "inbound",
+                          "kind": "purchase", "value_cents": 500, "items": ["x", "y"]});
+    assert_eq!(app.post("/api/v1/interactions", &owner, purchase).await.status(), 201);
+    let other = app.other_workspace().await;
+    let other_pipeline: Value = app.get("/api/v1/pipelines", &other).await.json().await.unwrap();
+    let window = "from=2000-01-01&to=2100-01-01";
+    let figures = |p: &str| {
+        [
+            (format!("/api/v1/analytics/funnel?pipeline_id={p}&{window}"), "/entered"),
+            (format!("/api/v1/analytics/segments?dimension=channel&{window}"), "/totals/interactions"),
+            (format!("/api/v1/analytics/segments?dimension=tag&{window}"), "/totals/customers"),
+            ("/api/v1/analytics/rfm".to_owned(), "/customers"),
+            (format!("/api/v1/analytics/cohorts?period=month&from=2000-01-01&to=2060-01-01"), "/cohorts/0/size"),
+            (
+                format!("/api/v1/analytics/interactions?bucket=month&group_by=kind&from=2000-01-01&to=2060-01-01"),
+                "/series/0/points",
+            ),
+            (format!("/api/v1/analytics/basket?{window}"), "/baskets"),
+        ]
+    };
+    let count = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => 0,
+        Some(Value::Array(points)) => points.iter().map(|p| p["count"].as_i64().unwrap()).sum(),
+        Some(n) => n.as_i64().unwrap(),
+    };
+    let p = rows.pipeline["id"].as_str().unwrap();
+    for (path, pointer) in figures(p) {
+        let mine: Value = app.get(&path, &owner).await.json().await.unwrap();
+        assert!(count(mine.pointer(pointer)) > 0, "{path} counts the workspace's own rows: {mine}");
+    }
+    for (path, pointer) in figures(other_pipeline["data"][0]["id"].as_str().unwrap()) {
+        let res = app.get(&path, &other).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let theirs: Value = res.json().await.unwrap();
+        assert_eq!(count(theirs.pointer(pointer)), 0, "{path} shows foreign rows: {theirs}");
+    }
+    let c = rows.customer["id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/api/v1/analytics/rfm?customer_id={c}"), &owner).await.status(), 200);
+    assert_eq!(app.get(&format!("/api/v1/analytics/rfm?customer_id={c}"), &other).await.status(), 404);
+}
