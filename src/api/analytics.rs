@@ -480,6 +480,8 @@ mod tests {
         assert!(
             matches!(parse_bound("from", "2026-03-01T10:00:00-03:00").unwrap(), Bound::At(t) if t.to_rfc3339() == "2026-03-01T13:00:00+00:00")
         );
+        assert!(matches!(parse_bound("to", "2026-03-01 10:00:00.5+01:00").unwrap(), Bound::At(_)));
+        assert!(matches!(parse_bound("to", "2026-03-01t10:00:00z").unwrap(), Bound::At(_)));
         for bad in ["2026-02-30", "2026-3-01", "2026-03-01T10:00:00", "yesterday", "", "2026-03-01T25:00:00Z"] {
             assert!(parse_bound("from", bad).is_err(), "{bad}");
         }
