@@ -241,7 +241,7 @@ fn ntile5(n: usize) -> Vec<i64> {
     let mut out = Vec::with_capacity(n);
     for bucket in 0..5 {
         let size = per + usize::from(bucket < extra);
-        out.extend(std::iter::repeat(bucket as i64 + 1).take(size));
+        out.extend(std::iter::repeat_n(bucket as i64 + 1, size));
     }
     out
 }

@@ -237,9 +237,9 @@ async fn analytics_count_only_the_callers_rows() {
             (format!("/api/v1/analytics/segments?dimension=channel&{window}"), "/totals/interactions"),
             (format!("/api/v1/analytics/segments?dimension=tag&{window}"), "/totals/customers"),
             ("/api/v1/analytics/rfm".to_owned(), "/customers"),
-            (format!("/api/v1/analytics/cohorts?period=month&from=2000-01-01&to=2060-01-01"), "/cohorts/0/size"),
+            ("/api/v1/analytics/cohorts?period=month&from=2000-01-01&to=2060-01-01".to_owned(), "/cohorts/0/size"),
             (
-                format!("/api/v1/analytics/interactions?bucket=month&group_by=kind&from=2000-01-01&to=2060-01-01"),
+                "/api/v1/analytics/interactions?bucket=month&group_by=kind&from=2000-01-01&to=2060-01-01".to_owned(),
                 "/series/0/points",
             ),
             (format!("/api/v1/analytics/basket?{window}"), "/baskets"),
