@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::{PgExecutor, Row};
+use sqlx::{PgExecutor, PgPool, Row};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -79,11 +79,32 @@ pub async fn context(
     })
 }
 
+/// Memory for the sorts and hashes of one analytics statement (the default 4 MB spills
+/// hundreds of thousands of rows to disk).
+const WORK_MEM: &str = "256MB";
+
+/// A read-only transaction tuned for one analytics statement: enough memory, a plan made for
+/// the actual parameters (a generic plan cannot know the window or the dimension), and no JIT
+/// (its compile time costs more than it saves at these sizes).
+async fn begin(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "SELECT set_config('transaction_read_only', 'on', true), set_config('work_mem', $1, true),
+                set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)",
+    )
+    .bind(WORK_MEM)
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
+
 async fn figures<T: for<'de> Deserialize<'de> + Send + Unpin + 'static>(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
 ) -> sqlx::Result<T> {
-    let row = query.fetch_one(db).await?;
+    let mut tx = begin(pool).await?;
+    let row = query.fetch_one(&mut *tx).await?;
+    tx.commit().await?;
     Ok(row.try_get::<Json<T>, _>(0)?.0)
 }
 
@@ -146,11 +167,12 @@ WITH path AS (
 cohort AS (
     SELECT d.id, d.stage_id, d.status, d.amount_cents
       FROM deals d
-      JOIN customers c ON c.workspace_id = d.workspace_id AND c.id = d.customer_id AND c.deleted_at IS NULL
      WHERE d.workspace_id = $1 AND d.pipeline_id = $2 AND d.created_at >= $3 AND d.created_at < $4
+       AND NOT EXISTS (SELECT 1 FROM customers x
+                        WHERE x.workspace_id = $1 AND x.id = d.customer_id AND x.deleted_at IS NOT NULL)
        AND ($5::uuid IS NULL OR d.owner_id = $5)
        AND ($6::uuid IS NULL OR $6 = (SELECT i.channel_id FROM interactions i
-                                       WHERE i.workspace_id = $1 AND i.customer_id = c.id
+                                       WHERE i.workspace_id = $1 AND i.customer_id = d.customer_id
                                        ORDER BY i.occurred_at, i.id LIMIT 1))
 ),
 events AS (
@@ -231,7 +253,7 @@ pub struct FunnelFilter {
 }
 
 pub async fn funnel(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     ws: WorkspaceId,
     cx: &Context,
     filter: &FunnelFilter,
@@ -243,7 +265,7 @@ pub async fn funnel(
         .bind(cx.to)
         .bind(filter.owner_id)
         .bind(filter.channel_id);
-    figures(db, q).await
+    figures(pool, q).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,7 +421,7 @@ SELECT json_build_object(
 "#;
 
 pub async fn segments(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     ws: WorkspaceId,
     cx: &Context,
     dimension: &Dimension,
@@ -413,7 +435,7 @@ pub async fn segments(
     if *dimension != Dimension::Channel {
         q = q.bind(dimension.code()).bind(key);
     }
-    figures(db, q).await
+    figures(pool, q).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,14 +477,14 @@ pub struct RfmCustomer {
     pub segment: String,
 }
 
-/// `$1` workspace, `$2` as_of; the statements below follow it (`$3`: one customer).
+/// `$1` workspace, `$2` as_of.
 const RFM_SCORED: &str = r#"
 WITH bought AS (
     SELECT i.customer_id, max(i.occurred_at) AS last_at, count(*) AS frequency,
            coalesce(sum(i.value_cents), 0)::bigint AS monetary
       FROM interactions i
-      JOIN customers c ON c.workspace_id = i.workspace_id AND c.id = i.customer_id AND c.deleted_at IS NULL
      WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.occurred_at < $2
+       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
      GROUP BY i.customer_id
 ),
 scored AS (
@@ -498,28 +520,67 @@ SELECT json_build_object(
                        FROM segmented GROUP BY segment) g ON g.segment = n.segment))
 "#;
 
+/// One customer: its 0-based rank in each order, counted, gives the tile `ntile(5)` would give
+/// it (the first N % 5 tiles hold one row more), without sorting every customer.
 const RFM_ONE: &str = r#"
+WITH bought AS MATERIALIZED (
+    SELECT i.customer_id, max(i.occurred_at) AS last_at, count(*) AS frequency,
+           coalesce(sum(i.value_cents), 0)::bigint AS monetary
+      FROM interactions i
+     WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.occurred_at < $2
+       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
+     GROUP BY i.customer_id
+),
+me AS (
+    SELECT * FROM bought WHERE customer_id = $3
+),
+ranks AS (
+    SELECT me.*, n.n,
+           (SELECT count(*) FROM bought b WHERE (b.last_at, b.customer_id) < (me.last_at, me.customer_id)) AS r_rank,
+           (SELECT count(*) FROM bought b WHERE (b.frequency, b.customer_id) < (me.frequency, me.customer_id)) AS f_rank,
+           (SELECT count(*) FROM bought b WHERE (b.monetary, b.customer_id) < (me.monetary, me.customer_id)) AS m_rank
+      FROM me, (SELECT count(*) AS n FROM bought) n
+),
+tiles AS (
+    SELECT ranks.*, t.r, t.f, t.m
+      FROM ranks,
+           LATERAL (SELECT n / 5 AS per, n % 5 AS extra) s,
+           LATERAL (SELECT CASE WHEN r_rank < s.extra * (s.per + 1) THEN r_rank / (s.per + 1)
+                                ELSE s.extra + (r_rank - s.extra * (s.per + 1)) / s.per END + 1 AS r,
+                           CASE WHEN f_rank < s.extra * (s.per + 1) THEN f_rank / (s.per + 1)
+                                ELSE s.extra + (f_rank - s.extra * (s.per + 1)) / s.per END + 1 AS f,
+                           CASE WHEN m_rank < s.extra * (s.per + 1) THEN m_rank / (s.per + 1)
+                                ELSE s.extra + (m_rank - s.extra * (s.per + 1)) / s.per END + 1 AS m) t
+)
 SELECT json_build_object(
     'customer_id', customer_id,
     'recency_days', floor((extract(epoch FROM $2::timestamptz) - extract(epoch FROM last_at)) / 86400)::bigint,
-    'frequency', frequency, 'monetary_cents', monetary, 'r', r, 'f', f, 'm', m, 'segment', segment)
-  FROM segmented
- WHERE customer_id = $3
+    'frequency', frequency, 'monetary_cents', monetary, 'r', r, 'f', f, 'm', m,
+    'segment', CASE WHEN r >= 4 AND f >= 4 THEN 'champions'
+                    WHEN r >= 3 AND f >= 3 THEN 'loyal'
+                    WHEN r >= 4 AND f <= 2 THEN 'new'
+                    WHEN r = 3 AND f <= 2 THEN 'promising'
+                    WHEN r <= 2 AND f >= 3 THEN 'at_risk'
+                    WHEN r = 2 AND f <= 2 THEN 'hibernating'
+                    ELSE 'lost' END)
+  FROM tiles
 "#;
 
-pub async fn rfm(db: impl PgExecutor<'_>, ws: WorkspaceId, as_of: DateTime<Utc>) -> sqlx::Result<RfmFigures> {
+pub async fn rfm(pool: &PgPool, ws: WorkspaceId, as_of: DateTime<Utc>) -> sqlx::Result<RfmFigures> {
     let sql = format!("{RFM_SCORED}{RFM_SUMMARY}");
-    figures(db, sqlx::query(&sql).bind(ws.0).bind(as_of)).await
+    figures(pool, sqlx::query(&sql).bind(ws.0).bind(as_of)).await
 }
 
 pub async fn rfm_customer(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     ws: WorkspaceId,
     as_of: DateTime<Utc>,
     customer_id: Uuid,
 ) -> sqlx::Result<Option<RfmCustomer>> {
-    let sql = format!("{RFM_SCORED}{RFM_ONE}");
-    let row = sqlx::query(&sql).bind(ws.0).bind(as_of).bind(customer_id).fetch_optional(db).await?;
+    let q = sqlx::query(RFM_ONE).bind(ws.0).bind(as_of).bind(customer_id);
+    let mut tx = begin(pool).await?;
+    let row = q.fetch_optional(&mut *tx).await?;
+    tx.commit().await?;
     row.map(|r| r.try_get::<Json<RfmCustomer>, _>(0).map(|j| j.0)).transpose()
 }
 
@@ -575,8 +636,8 @@ const COHORTS: &str = r#"
 WITH firsts AS (
     SELECT i.customer_id, date_trunc($5, min(i.occurred_at) AT TIME ZONE $4) AS cohort
       FROM interactions i
-      JOIN customers c ON c.workspace_id = i.workspace_id AND c.id = i.customer_id AND c.deleted_at IS NULL
      WHERE i.workspace_id = $1
+       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
      GROUP BY i.customer_id
 ),
 members AS (
@@ -613,14 +674,9 @@ SELECT json_build_object('cohorts', coalesce((
       FROM cohort_rows), '[]'))
 "#;
 
-pub async fn cohorts(
-    db: impl PgExecutor<'_>,
-    ws: WorkspaceId,
-    cx: &Context,
-    period: Period,
-) -> sqlx::Result<CohortsFigures> {
+pub async fn cohorts(pool: &PgPool, ws: WorkspaceId, cx: &Context, period: Period) -> sqlx::Result<CohortsFigures> {
     let q = sqlx::query(COHORTS).bind(ws.0).bind(cx.from).bind(cx.to).bind(&cx.timezone).bind(period.as_str());
-    figures(db, q).await
+    figures(pool, q).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -678,8 +734,8 @@ WITH hits AS (
            date_trunc($5, i.occurred_at AT TIME ZONE $4) AS bucket,
            i.value_cents
       FROM interactions i
-      JOIN customers c ON c.workspace_id = i.workspace_id AND c.id = i.customer_id AND c.deleted_at IS NULL
      WHERE i.workspace_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3
+       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
 ),
 counts AS (
     SELECT grp, bucket, count(*) AS n, coalesce(sum(value_cents), 0)::bigint AS value FROM hits GROUP BY grp, bucket
@@ -710,7 +766,7 @@ SELECT json_build_object('series', coalesce((
 "#;
 
 pub async fn series(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     ws: WorkspaceId,
     cx: &Context,
     bucket: Period,
@@ -723,7 +779,7 @@ pub async fn series(
         .bind(&cx.timezone)
         .bind(bucket.as_str())
         .bind(group.map(SeriesGroup::as_str));
-    figures(db, q).await
+    figures(pool, q).await
 }
 
 /// How many buckets of `period` start in the window (an upper bound, computed without the
@@ -769,11 +825,11 @@ pub struct BasketPair {
 /// `$1` workspace, `[$2, $3)` window, `$4` min_support, `$5` limit.
 const BASKET: &str = r#"
 WITH lines AS MATERIALIZED (
-    SELECT DISTINCT i.id AS basket, x.item COLLATE "C" AS item
+    SELECT DISTINCT i.id AS basket, y.item COLLATE "C" AS item
       FROM interactions i
-      JOIN customers c ON c.workspace_id = i.workspace_id AND c.id = i.customer_id AND c.deleted_at IS NULL
-     CROSS JOIN LATERAL unnest(i.items) AS x (item)
+     CROSS JOIN LATERAL unnest(i.items) AS y (item)
      WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.occurred_at >= $2 AND i.occurred_at < $3
+       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
 ),
 total AS (
     SELECT count(DISTINCT basket) AS n FROM lines
@@ -809,12 +865,12 @@ SELECT json_build_object(
 "#;
 
 pub async fn basket(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     ws: WorkspaceId,
     cx: &Context,
     min_support: f64,
     limit: i64,
 ) -> sqlx::Result<BasketFigures> {
     let q = sqlx::query(BASKET).bind(ws.0).bind(cx.from).bind(cx.to).bind(min_support).bind(limit);
-    figures(db, q).await
+    figures(pool, q).await
 }

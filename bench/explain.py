@@ -1,0 +1,40 @@
+"""EXPLAIN (ANALYZE, BUFFERS) of every analytics statement on the bench workspace, as the
+server runs them (the SQL is read from src/db/analytics.rs; parameters as the handlers bind
+them, with the default 90-day window).
+
+    python3 bench/explain.py <psql command...>      # e.g. python3 bench/explain.py psql -h /path/run -U postgres -d rapport
+"""
+
+import re
+import subprocess
+import sys
+
+psql = sys.argv[1:]
+src = open("src/db/analytics.rs").read()
+sql = {name: body for name, body in re.findall(r'const ([A-Z_]+): &str = r#"(.*?)"#;', src, re.S)}
+
+
+def q(text):
+    return subprocess.run(psql + ["-Atq", "-c", text], check=True, capture_output=True, text=True).stdout.strip()
+
+
+ws = q("SELECT id FROM workspaces WHERE name = 'Bench'")
+pipeline = q(f"SELECT id FROM pipelines WHERE workspace_id = '{ws}' AND name = 'Sales'")
+customer = q(f"SELECT customer_id FROM interactions WHERE workspace_id = '{ws}' AND kind = 'purchase' LIMIT 1")
+tz = q(f"SELECT timezone FROM workspaces WHERE id = '{ws}'")
+w90 = "now() - interval '2160 hours', now()"
+y1 = "now() - interval '365 days', now()"
+cases = [
+    ("funnel, 90 days", sql["FUNNEL"], "uuid, uuid, timestamptz, timestamptz, uuid, uuid", f"'{ws}', '{pipeline}', {w90}, NULL, NULL"),
+    ("segments by country, 90 days", sql["SEGMENTS_BY_CUSTOMER"], "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'country', NULL"),
+    ("segments by tag, 90 days", sql["SEGMENTS_BY_CUSTOMER"], "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'tag', NULL"),
+    ("segments by channel, 90 days", sql["SEGMENTS_BY_CHANNEL"], "uuid, timestamptz, timestamptz", f"'{ws}', {w90}"),
+    ("rfm summary", sql["RFM_SCORED"] + sql["RFM_SUMMARY"], "uuid, timestamptz", f"'{ws}', now()"),
+    ("rfm of one customer", sql["RFM_SCORED"] + sql["RFM_ONE"], "uuid, timestamptz, uuid", f"'{ws}', now(), '{customer}'"),
+    ("cohorts by month, 1 year", sql["COHORTS"], "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {y1}, '{tz}', 'month'"),
+    ("interactions by day and channel, 90 days", sql["SERIES"], "uuid, timestamptz, timestamptz, text, text, text", f"'{ws}', {w90}, '{tz}', 'day', 'channel'"),
+    ("basket, 90 days", sql["BASKET"], "uuid, timestamptz, timestamptz, float8, bigint", f"'{ws}', {w90}, 0.01, 20"),
+]
+for name, body, types, args in cases:
+    print(f"==== {name}")
+    print(q(f"PREPARE s ({types}) AS {body}; EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE s ({args}); DEALLOCATE s;"))
