@@ -1,6 +1,6 @@
 """EXPLAIN (ANALYZE, BUFFERS) of every analytics statement on the bench workspace, as the
-server runs them (the SQL is read from src/db/analytics.rs; parameters as the handlers bind
-them, with the default 90-day window).
+server runs them (the SQL is read from src/db/analytics.rs; parameters and settings as the
+handlers use them, with the default 90-day window).
 
     python3 bench/explain.py <psql command...>      # e.g. python3 bench/explain.py psql -h /path/run -U postgres -d rapport
 """
@@ -30,11 +30,11 @@ cases = [
     ("segments by tag, 90 days", sql["SEGMENTS_BY_CUSTOMER"], "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'tag', NULL"),
     ("segments by channel, 90 days", sql["SEGMENTS_BY_CHANNEL"], "uuid, timestamptz, timestamptz", f"'{ws}', {w90}"),
     ("rfm summary", sql["RFM_SCORED"] + sql["RFM_SUMMARY"], "uuid, timestamptz", f"'{ws}', now()"),
-    ("rfm of one customer", sql["RFM_SCORED"] + sql["RFM_ONE"], "uuid, timestamptz, uuid", f"'{ws}', now(), '{customer}'"),
+    ("rfm of one customer", sql["RFM_ONE"], "uuid, timestamptz, uuid", f"'{ws}', now(), '{customer}'"),
     ("cohorts by month, 1 year", sql["COHORTS"], "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {y1}, '{tz}', 'month'"),
     ("interactions by day and channel, 90 days", sql["SERIES"], "uuid, timestamptz, timestamptz, text, text, text", f"'{ws}', {w90}, '{tz}', 'day', 'channel'"),
     ("basket, 90 days", sql["BASKET"], "uuid, timestamptz, timestamptz, float8, bigint", f"'{ws}', {w90}, 0.01, 20"),
 ]
 for name, body, types, args in cases:
     print(f"==== {name}")
-    print(q(f"PREPARE s ({types}) AS {body}; EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE s ({args}); DEALLOCATE s;"))
+    print(q(f"SET work_mem = '256MB'; SET jit = off; PREPARE s ({types}) AS {body}; EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE s ({args}); DEALLOCATE s;"))

@@ -17,3 +17,7 @@ DROP INDEX deal_stage_events_deal_idx;
 -- Liveness: the few soft-deleted customers of a workspace, to leave out by an anti-join rather
 -- than joining every customer.
 CREATE INDEX customers_deleted_key ON customers (workspace_id, id) WHERE deleted_at IS NOT NULL;
+
+-- Basket analysis: the purchases with items, by time, with their items.
+CREATE INDEX interactions_baskets_idx ON interactions (workspace_id, occurred_at)
+    INCLUDE (customer_id, items) WHERE kind = 'purchase' AND items <> '{}';

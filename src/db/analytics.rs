@@ -176,31 +176,40 @@ cohort AS (
                                        ORDER BY i.occurred_at, i.id LIMIT 1))
 ),
 events AS (
-    SELECT e.deal_id, e.to_stage_id, e.changed_at,
-           lead(e.changed_at) OVER (PARTITION BY e.deal_id ORDER BY e.changed_at, e.id) AS left_at
-      FROM deal_stage_events e
-      JOIN cohort k ON k.id = e.deal_id
-     WHERE e.workspace_id = $1
-),
-reach AS (
-    SELECT k.id, k.status, k.amount_cents, max(p.position) AS reach
+    SELECT k.id AS deal_id, e.to_stage_id,
+           (extract(epoch FROM e.left_at) - extract(epoch FROM e.changed_at))::float8 / 3600 AS hours
       FROM cohort k
-      LEFT JOIN events e ON e.deal_id = k.id
-      LEFT JOIN path p ON p.id = e.to_stage_id
-     GROUP BY k.id, k.status, k.amount_cents
+     CROSS JOIN LATERAL (
+         SELECT e.to_stage_id, e.changed_at,
+                lead(e.changed_at) OVER (ORDER BY e.changed_at, e.id) AS left_at
+           FROM deal_stage_events e
+          WHERE e.workspace_id = $1 AND e.deal_id = k.id
+     ) e
+),
+reached_positions AS (
+    SELECT e.deal_id, max(p.position) AS reach
+      FROM events e
+      JOIN path p ON p.id = e.to_stage_id
+     GROUP BY e.deal_id
+),
+-- Cohort deals by the furthest path position they reached (null: none) and status.
+by_reach AS (
+    SELECT r.reach, k.status, count(*) AS n, sum(k.amount_cents) AS amount
+      FROM cohort k
+      LEFT JOIN reached_positions r ON r.deal_id = k.id
+     GROUP BY r.reach, k.status
 ),
 stays AS (
-    SELECT e.to_stage_id AS stage_id,
-           percentile_cont(0.5) WITHIN GROUP (
-               ORDER BY (extract(epoch FROM e.left_at) - extract(epoch FROM e.changed_at))::float8 / 3600) AS median
+    SELECT e.to_stage_id AS stage_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY e.hours) AS median
       FROM events e
-     WHERE e.left_at IS NOT NULL
+     WHERE e.hours IS NOT NULL
      GROUP BY e.to_stage_id
 ),
 passed AS (
-    SELECT p.id, p.name, p.position, count(r.id) AS reached, coalesce(sum(r.amount_cents), 0)::bigint AS amount
+    SELECT p.id, p.name, p.position,
+           coalesce(sum(b.n), 0)::bigint AS reached, coalesce(sum(b.amount), 0)::bigint AS amount
       FROM path p
-      LEFT JOIN reach r ON r.reach >= p.position
+      LEFT JOIN by_reach b ON b.reach >= p.position
      GROUP BY p.id, p.name, p.position
 ),
 currents AS (
@@ -215,17 +224,17 @@ stage_rows AS (
       LEFT JOIN stays st ON st.stage_id = s.id
 ),
 totals AS (
-    SELECT count(*) AS entered,
-           count(*) FILTER (WHERE status = 'open') AS open,
-           count(*) FILTER (WHERE status = 'won') AS won,
-           count(*) FILTER (WHERE status = 'lost') AS lost
-      FROM cohort
+    SELECT coalesce(sum(n), 0)::bigint AS entered,
+           coalesce(sum(n) FILTER (WHERE status = 'open'), 0)::bigint AS open,
+           coalesce(sum(n) FILTER (WHERE status = 'won'), 0)::bigint AS won,
+           coalesce(sum(n) FILTER (WHERE status = 'lost'), 0)::bigint AS lost
+      FROM by_reach
 ),
 lost_rows AS (
-    SELECT p.id AS stage_id, p.position, count(*) AS n
-      FROM reach r
-      LEFT JOIN path p ON p.position = r.reach
-     WHERE r.status = 'lost'
+    SELECT p.id AS stage_id, p.position, sum(b.n)::bigint AS n
+      FROM by_reach b
+      LEFT JOIN path p ON p.position = b.reach
+     WHERE b.status = 'lost'
      GROUP BY p.id, p.position
 )
 SELECT json_build_object(
@@ -384,27 +393,37 @@ SELECT json_build_object(
 /// Groups are channels, each counting only its own interactions in the window (of live
 /// customers); the totals are those of the customer dimensions.
 const SEGMENTS_BY_CHANNEL: &str = r#"
-WITH hits AS (
-    SELECT i.customer_id, i.channel_id, i.kind, i.value_cents, c.created_at < $3 AS counted
+WITH per_channel_customer AS (
+    SELECT i.channel_id, i.customer_id, count(*) AS interactions,
+           count(*) FILTER (WHERE i.kind = 'purchase') AS purchases,
+           coalesce(sum(i.value_cents) FILTER (WHERE i.kind = 'purchase'), 0) AS revenue
       FROM interactions i
-      JOIN customers c ON c.workspace_id = i.workspace_id AND c.id = i.customer_id AND c.deleted_at IS NULL
      WHERE i.workspace_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3
+       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
+     GROUP BY i.channel_id, i.customer_id
 ),
 groups AS (
-    SELECT channel_id::text AS key, count(DISTINCT customer_id) AS customers, count(*) AS interactions,
-           count(*) FILTER (WHERE kind = 'purchase') AS purchases,
-           coalesce(sum(value_cents) FILTER (WHERE kind = 'purchase'), 0)::bigint AS revenue
-      FROM hits
+    SELECT channel_id::text AS key, count(*) AS customers, sum(interactions)::bigint AS interactions,
+           sum(purchases)::bigint AS purchases, sum(revenue)::bigint AS revenue
+      FROM per_channel_customer
      GROUP BY channel_id
+),
+-- The totals count customers created before `to`: leave out the (usually few) created later.
+late AS (
+    SELECT id FROM customers WHERE workspace_id = $1 AND deleted_at IS NULL AND created_at >= $3
+),
+per_customer AS (
+    SELECT customer_id, sum(interactions) AS interactions, sum(purchases) AS purchases, sum(revenue) AS revenue
+      FROM per_channel_customer
+     WHERE customer_id NOT IN (SELECT id FROM late)
+     GROUP BY customer_id
 ),
 totals AS (
     SELECT (SELECT count(*) FROM customers
              WHERE workspace_id = $1 AND deleted_at IS NULL AND created_at < $3) AS customers,
-           count(DISTINCT customer_id) AS active, count(*) AS interactions,
-           count(*) FILTER (WHERE kind = 'purchase') AS purchases,
-           coalesce(sum(value_cents) FILTER (WHERE kind = 'purchase'), 0)::bigint AS revenue
-      FROM hits
-     WHERE counted
+           count(*) AS active, coalesce(sum(p.interactions), 0)::bigint AS interactions,
+           coalesce(sum(p.purchases), 0)::bigint AS purchases, coalesce(sum(p.revenue), 0)::bigint AS revenue
+      FROM per_customer p
 )
 SELECT json_build_object(
     'groups', coalesce((
@@ -649,10 +668,11 @@ sizes AS (
     SELECT cohort, count(*) AS size FROM members GROUP BY cohort
 ),
 activity AS (
-    SELECT m.cohort, date_trunc($5, i.occurred_at AT TIME ZONE $4) AS period, count(DISTINCT m.customer_id) AS active
-      FROM members m
-      JOIN interactions i ON i.workspace_id = $1 AND i.customer_id = m.customer_id
-     GROUP BY 1, 2
+    SELECT cohort, period, count(*) AS active
+      FROM (SELECT DISTINCT m.cohort, m.customer_id, date_trunc($5, i.occurred_at AT TIME ZONE $4) AS period
+              FROM members m
+              JOIN interactions i ON i.workspace_id = $1 AND i.customer_id = m.customer_id) AS visits
+     GROUP BY cohort, period
 ),
 grid AS (
     SELECT s.cohort, s.size, g.period, row_number() OVER (PARTITION BY s.cohort ORDER BY g.period) - 1 AS k
@@ -824,24 +844,35 @@ pub struct BasketPair {
 
 /// `$1` workspace, `[$2, $3)` window, `$4` min_support, `$5` limit.
 const BASKET: &str = r#"
-WITH lines AS MATERIALIZED (
-    SELECT DISTINCT i.id AS basket, y.item COLLATE "C" AS item
+-- Identical baskets are counted once, with their number `w`: the pairs of a basket are then
+-- enumerated once per distinct item list rather than once per purchase.
+WITH baskets AS MATERIALIZED (
+    SELECT i.items, count(*) AS w
       FROM interactions i
-     CROSS JOIN LATERAL unnest(i.items) AS y (item)
-     WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.occurred_at >= $2 AND i.occurred_at < $3
+     WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.items <> '{}'
+       AND i.occurred_at >= $2 AND i.occurred_at < $3
        AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
+     GROUP BY i.items
 ),
 total AS (
-    SELECT count(DISTINCT basket) AS n FROM lines
+    SELECT coalesce(sum(w), 0)::bigint AS n FROM baskets
 ),
+-- An item counts once per basket: at its first place in the array.
 singles AS (
-    SELECT item, count(*) AS n FROM lines GROUP BY item
+    SELECT u.item COLLATE "C" AS item, sum(b.w)::bigint AS n
+      FROM baskets b
+     CROSS JOIN LATERAL unnest(b.items) WITH ORDINALITY AS u (item, k)
+     WHERE array_position(b.items, u.item) = u.k
+     GROUP BY 1
 ),
 pairs AS (
-    SELECT x.item AS a, y.item AS b, count(*) AS n
-      FROM lines x
-      JOIN lines y ON y.basket = x.basket AND x.item < y.item
-     GROUP BY x.item, y.item
+    SELECT x.item COLLATE "C" AS a, y.item COLLATE "C" AS b, sum(bs.w)::bigint AS n
+      FROM baskets bs
+     CROSS JOIN LATERAL unnest(bs.items) WITH ORDINALITY AS x (item, k)
+     CROSS JOIN LATERAL unnest(bs.items) WITH ORDINALITY AS y (item, l)
+     WHERE x.item COLLATE "C" < y.item COLLATE "C"
+       AND array_position(bs.items, x.item) = x.k AND array_position(bs.items, y.item) = y.l
+     GROUP BY 1, 2
 ),
 scored AS (
     SELECT p.a, p.b, p.n, p.n::float8 / t.n AS support,
