@@ -6,6 +6,7 @@
 #   bash bench/run.sh                      # 1,000,000 customers, ~10,000,000 interactions
 #   CUSTOMERS=100000 bash bench/run.sh     # smaller
 #   DURATION=30s CONNS=64 bash bench/run.sh
+#   ONLY=analytics bash bench/run.sh       # only the analytics timings (p50 of 20 sequential calls)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -65,6 +66,26 @@ $PSQL -c "SELECT id FROM channels WHERE workspace_id = '$WS' AND active" > "$OUT
 HEAVY=$($PSQL -c "SELECT customer_id FROM interactions WHERE workspace_id = '$WS' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
 HEAVY_COUNT=$($PSQL -c "SELECT count(*) FROM interactions WHERE workspace_id = '$WS' AND customer_id = '$HEAVY'")
 TOTALS=$($PSQL -c "SELECT (SELECT count(*) FROM customers WHERE workspace_id = '$WS') || ' customers, ' || (SELECT count(*) FROM interactions WHERE workspace_id = '$WS') || ' interactions, ' || (SELECT count(*) FROM deals WHERE workspace_id = '$WS') || ' deals, ' || (SELECT count(*) FROM deal_stage_events WHERE workspace_id = '$WS') || ' stage events'")
+# Analytics: p50 of 20 sequential calls each, warm, and the scan floor of each (a bare count of
+# the rows it reads); see bench/analytics.py. EXPLAIN output: python3 bench/explain.py $PSQL_CMD.
+SALES=$($PSQL -c "SELECT id FROM pipelines WHERE workspace_id = '$WS' AND name = 'Sales'")
+BUYER=$($PSQL -c "SELECT customer_id FROM interactions WHERE workspace_id = '$WS' AND kind = 'purchase' ORDER BY md5(id::text) LIMIT 1")
+python3 bench/analytics.py "http://127.0.0.1:$PORT" "$TOKEN" "$SALES" "${CALLS:-20}" "$BUYER" \
+  "$PGBIN/psql" -h "$SOCKET" -U postgres -d rapport > "$OUT/analytics.tsv"
+print_analytics() {
+  echo
+  echo "Analytics — p50 of ${CALLS:-20} sequential calls (warm); floor: p50 of a bare count(*) over the rows read"
+  printf "%-42s %9s %9s %11s %10s %7s\n" "scenario" "p50 ms" "max ms" "rows read" "floor ms" "÷floor"
+  while IFS=$'\t' read -r name p50 _min max _bytes rows floor ratio; do
+    printf "%-42s %9s %9s %11s %10s %7s\n" "$name" "$p50" "$max" "$rows" "$floor" "$ratio"
+  done < "$OUT/analytics.tsv"
+}
+if [ "${ONLY:-}" = analytics ]; then
+  echo "Rapport benchmark — $TOTALS"
+  print_analytics
+  exit 0
+fi
+
 $PSQL -c "SELECT id || ' ' || stage_id FROM deals WHERE workspace_id = '$WS' ORDER BY md5(id::text) LIMIT 10000" > "$OUT/deals.txt"
 $PSQL -c "SELECT s.id FROM stages s JOIN pipelines p ON p.workspace_id = s.workspace_id AND p.id = s.pipeline_id WHERE s.workspace_id = '$WS' AND p.name = 'Sales' AND s.kind = 'open' AND s.archived_at IS NULL" > "$OUT/stages.txt"
 # Three-letter prefixes people type: of first and last names.
@@ -138,3 +159,4 @@ printf "%-46s %10s\n" "pgbench, same primary-key select (tps)" "$PGBENCH_TPS"
 echo "GET /customers/{id} ÷ pgbench: $(python3 -c "print(round($GET_RPS / $PGBENCH_TPS, 2))")"
 echo "server RSS: idle ${IDLE_RSS} MB, max under load ${MAX_RSS} MB"
 echo "deal moves: $((VERSIONS_AFTER - VERSIONS_BEFORE)) successful, $((EVENTS_AFTER - EVENTS_BEFORE)) new history events; broken chains: $BROKEN; deals not at their last event's stage: $STRAYED"
+print_analytics
