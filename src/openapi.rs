@@ -18,7 +18,8 @@ use utoipa::{IntoResponses, Modify, OpenApi};
         crate::error::Problem,
         crate::error::FieldError,
         crate::db::customers::CustomerSort,
-        crate::api::interactions::InteractionSort
+        crate::api::interactions::InteractionSort,
+        crate::api::analytics::CohortPeriod
     )),
     modifiers(&Security),
     tags(

@@ -183,7 +183,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
                         CASE WHEN g % 3 = 0 THEN '+33 6 ' || lpad((g % 100000000)::text, 8, '0') END AS phone,
                         CASE WHEN g % 4 = 0 THEN company.n[1 + (g / 3) % 16] END AS company,
                         country.c[1 + (g * 7) % 20] AS country,
-                        ARRAY(SELECT tag.t[1 + ((g * k * 13) % 10)] FROM generate_series(1, (g % 4)) k) AS tags,
+                        ARRAY(SELECT DISTINCT tag.t[1 + ((g * k * 13) % 10)] FROM generate_series(1, (g % 4)) k) AS tags,
                         jsonb_build_object('plan', (ARRAY['free','pro','enterprise'])[1 + g % 3],
                                            'source', (ARRAY['ads','referral','organic','event'])[1 + (g / 3) % 4]) AS attributes,
                         owners.ids[1 + g % array_length(owners.ids, 1)] AS owner,

@@ -3,6 +3,10 @@
 //! them. Every statement leaves soft-deleted customers (and their interactions and deals) out,
 //! cuts dates in the workspace's timezone, and orders text keys by code point (`COLLATE "C"`),
 //! the order the definitions use.
+//!
+//! A local time is read as PostgreSQL reads it: a midnight that occurs twice (clocks set back
+//! over it) is the later instant, one the clocks skip is read with the offset in force before
+//! the jump.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -346,7 +350,8 @@ WITH live AS (
                WHEN 'country' THEN ARRAY[c.country]
                WHEN 'kind' THEN ARRAY[c.kind]
                WHEN 'owner' THEN ARRAY[c.owner_id::text]
-               WHEN 'tag' THEN CASE WHEN cardinality(c.tags) = 0 THEN ARRAY[NULL::text] ELSE c.tags END
+               WHEN 'tag' THEN CASE WHEN cardinality(c.tags) = 0 THEN ARRAY[NULL::text]
+                                   ELSE ARRAY(SELECT DISTINCT t FROM unnest(c.tags) AS t) END
                ELSE ARRAY[c.attributes ->> $5]
            END AS keys
       FROM customers c

@@ -46,15 +46,15 @@ struct Generated {
     deleted: Vec<Uuid>,
 }
 
-/// A random workspace in America/Sao_Paulo: customers of both kinds with countries, tags,
+/// A random workspace in `timezone`: customers of both kinds with countries, tags,
 /// custom fields and owners; interactions on every channel, some at the same instant, some on
 /// local midnights, purchases with and without value and with repeated items; deals in two
 /// pipelines whose histories skip stages, go back, end won or lost, start in a lost stage, are
 /// back-filled with equal timestamps, and pass through a stage later archived; finally some
 /// customers soft-deleted.
-async fn generate(app: &TestApp, rng: &mut StdRng, now: DateTime<Utc>) -> Generated {
+async fn generate(app: &TestApp, rng: &mut StdRng, now: DateTime<Utc>, timezone: &str) -> Generated {
     let owner = app.owner_token().await;
-    let res = app.patch("/api/v1/workspace", &owner, json!({"timezone": "America/Sao_Paulo"})).await;
+    let res = app.patch("/api/v1/workspace", &owner, json!({"timezone": timezone})).await;
     assert_eq!(res.status(), 200);
     let mut users = Vec::new();
     for _ in 0..2 {
@@ -208,12 +208,22 @@ fn date(t: DateTime<Utc>) -> String {
 
 #[tokio::test]
 async fn every_figure_matches_an_independent_computation() {
+    compare_every_figure("America/Sao_Paulo", 20261125).await;
+}
+
+/// Havana's clocks change at midnight: some local midnights occur twice, some never.
+#[tokio::test]
+async fn every_figure_matches_where_midnights_repeat_or_vanish() {
+    compare_every_figure("America/Havana", 7).await;
+}
+
+async fn compare_every_figure(timezone: &str, default_seed: u64) {
     let app = spawn_app().await;
-    let seed: u64 = std::env::var("ANALYTICS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261125);
-    eprintln!("analytics seed {seed} (ANALYTICS_SEED to replay)");
+    let seed: u64 = std::env::var("ANALYTICS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(default_seed);
+    eprintln!("analytics seed {seed} in {timezone} (ANALYTICS_SEED to replay)");
     let mut rng = StdRng::seed_from_u64(seed);
     let now = Utc::now();
-    let g = generate(&app, &mut rng, now).await;
+    let g = generate(&app, &mut rng, now, timezone).await;
     let world = World::load(&app.pool, workspace_id(&app, &g.owner).await).await;
     assert!(world.customers.len() == g.customers.len() - g.deleted.len());
     let token = g.owner.as_str();
@@ -249,7 +259,7 @@ async fn every_figure_matches_an_independent_computation() {
                         .await;
                 let (from, to) = (instant(&got, "from"), instant(&got, "to"));
                 if let (Some(d), false) = (from_date, checked_window) {
-                    assert_eq!(from, world.midnight(*d), "a bare date is midnight in São Paulo");
+                    assert_eq!(from, world.midnight(*d), "a bare date is midnight in the workspace's timezone");
                     checked_window = true;
                 }
                 if w == 3 && f.is_empty() {
@@ -519,6 +529,40 @@ async fn buckets_follow_the_workspace_timezone_across_dst_and_months() {
     assert!(day["series"][0]["points"].as_array().unwrap().iter().all(|p| p["count"] == 0));
     let b = get_ok(&app, &owner, "/api/v1/analytics/basket?from=2025-01-01&to=2026-01-01").await;
     assert_eq!(b["baskets"], 0);
+}
+
+#[tokio::test]
+async fn skipped_and_repeated_midnights_follow_one_rule() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    // São Paulo skipped 2018-11-04 00:00 (clocks went from 23:59:59 -03 to 01:00 -02).
+    assert_eq!(app.patch("/api/v1/workspace", &owner, json!({"timezone": "America/Sao_Paulo"})).await.status(), 200);
+    let customer: Value = app.post("/api/v1/customers", &owner, json!({"name": "Cy"})).await.json().await.unwrap();
+    let channels = get_ok(&app, &owner, "/api/v1/channels").await;
+    let log = |at: &str| {
+        json!({"customer_id": customer["id"], "channel_id": channels["data"][0]["id"], "direction": "outbound",
+               "kind": "call", "occurred_at": at})
+    };
+    let items: Vec<Value> =
+        ["2018-11-04T02:59:59Z", "2018-11-04T03:00:00Z", "2018-11-05T01:59:59Z", "2018-11-05T02:00:00Z"]
+            .iter()
+            .map(|at| log(at))
+            .collect();
+    assert_eq!(app.post("/api/v1/interactions/batch", &owner, json!({"items": items})).await.status(), 201);
+    let day = get_ok(&app, &owner, "/api/v1/analytics/interactions?from=2018-11-03&to=2018-11-06").await;
+    assert_eq!(
+        (day["from"].as_str(), day["to"].as_str()),
+        (Some("2018-11-03T03:00:00Z"), Some("2018-11-06T02:00:00Z"))
+    );
+    let counts: Vec<i64> =
+        day["series"][0]["points"].as_array().unwrap().iter().map(|p| p["count"].as_i64().unwrap()).collect();
+    assert_eq!(counts, [1, 2, 1], "the 4th started at 01:00 local, 03:00Z: the offset before the jump");
+    let skipped = get_ok(&app, &owner, "/api/v1/analytics/interactions?from=2018-11-04&to=2018-11-05").await;
+    assert_eq!(skipped["from"], "2018-11-04T03:00:00Z");
+    // Havana repeated 2025-11-02 00:00 (-04, then again at -05): the later one.
+    assert_eq!(app.patch("/api/v1/workspace", &owner, json!({"timezone": "America/Havana"})).await.status(), 200);
+    let repeated = get_ok(&app, &owner, "/api/v1/analytics/interactions?from=2025-11-02&to=2025-11-03").await;
+    assert_eq!(repeated["from"], "2025-11-02T05:00:00Z");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 use sqlx::{PgPool, Row};
@@ -175,13 +175,19 @@ impl World {
         t.with_timezone(&self.tz).date_naive()
     }
 
-    /// The instant a local day starts.
+    /// The instant a local day starts: a midnight that occurs twice is the later instant; one
+    /// the clocks skip is read with the offset in force before the jump.
     pub fn midnight(&self, d: NaiveDate) -> DateTime<Utc> {
-        self.tz
-            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
-            .earliest()
-            .expect("the tests use timezones whose midnights exist")
-            .with_timezone(&Utc)
+        use chrono::offset::LocalResult;
+        let local = d.and_hms_opt(0, 0, 0).unwrap();
+        match self.tz.from_local_datetime(&local) {
+            LocalResult::Single(t) => t.with_timezone(&Utc),
+            LocalResult::Ambiguous(_, later) => later.with_timezone(&Utc),
+            LocalResult::None => {
+                let before = self.tz.from_local_datetime(&(local - Duration::hours(6))).earliest().unwrap();
+                (local - Duration::seconds(before.offset().fix().local_minus_utc().into())).and_utc()
+            }
+        }
     }
 
     /// First day of the period holding the local date of `t`.
