@@ -160,7 +160,7 @@ pub struct LostAfter {
 
 /// `$1` workspace, `$2` pipeline, `[$3, $4)` window on `created_at`, `$5` owner, `$6` acquisition
 /// channel. The acquisition channel is the channel of the customer's earliest interaction (ties:
-/// smallest id), read from `interactions_customer_idx`. A stay in a stage runs from an event into
+/// smallest id), kept in the `customer_activity` rollup. A stay in a stage runs from an event into
 /// it to the deal's next event (events ordered by `changed_at`, then id).
 const FUNNEL: &str = r#"
 WITH path AS (
@@ -175,9 +175,8 @@ cohort AS (
        AND NOT EXISTS (SELECT 1 FROM customers x
                         WHERE x.workspace_id = $1 AND x.id = d.customer_id AND x.deleted_at IS NOT NULL)
        AND ($5::uuid IS NULL OR d.owner_id = $5)
-       AND ($6::uuid IS NULL OR $6 = (SELECT i.channel_id FROM interactions i
-                                       WHERE i.workspace_id = $1 AND i.customer_id = d.customer_id
-                                       ORDER BY i.occurred_at, i.id LIMIT 1))
+       AND ($6::uuid IS NULL OR $6 = (SELECT a.first_channel_id FROM customer_activity a
+                                       WHERE a.workspace_id = $1 AND a.customer_id = d.customer_id))
 ),
 events AS (
     SELECT k.id AS deal_id, e.to_stage_id,
@@ -350,8 +349,7 @@ WITH live AS (
                WHEN 'country' THEN ARRAY[c.country]
                WHEN 'kind' THEN ARRAY[c.kind]
                WHEN 'owner' THEN ARRAY[c.owner_id::text]
-               WHEN 'tag' THEN CASE WHEN cardinality(c.tags) = 0 THEN ARRAY[NULL::text]
-                                   ELSE ARRAY(SELECT DISTINCT t FROM unnest(c.tags) AS t) END
+               WHEN 'tag' THEN CASE WHEN cardinality(c.tags) = 0 THEN ARRAY[NULL::text] ELSE c.tags END
                ELSE ARRAY[c.attributes ->> $5]
            END AS keys
       FROM customers c
@@ -376,7 +374,9 @@ groups AS (
            coalesce(sum(p.purchases), 0)::bigint AS purchases,
            coalesce(sum(p.revenue), 0)::bigint AS revenue
       FROM per_customer p
-     CROSS JOIN LATERAL unnest(p.keys) AS k (key)
+     CROSS JOIN LATERAL unnest(p.keys) WITH ORDINALITY AS k (key, n)
+     -- A key counts once per customer (at its first place), should tags ever repeat.
+     WHERE array_position(p.keys, k.key) = k.n
      GROUP BY k.key
 )
 SELECT json_build_object(
@@ -502,15 +502,33 @@ pub struct RfmCustomer {
 }
 
 /// `$1` workspace, `$2` as_of.
-const RFM_SCORED: &str = r#"
-WITH bought AS (
-    SELECT i.customer_id, max(i.occurred_at) AS last_at, count(*) AS frequency,
-           coalesce(sum(i.value_cents), 0)::bigint AS monetary
+/// `$1` workspace, `$2` as_of: per customer with a purchase before as_of, its last purchase,
+/// count and value. They come from the `customer_activity` rollup, except for the customers
+/// with a purchase at or after `as_of` (the rollup counts those too), recomputed from their
+/// interactions: as of now that is nobody or a few; long ago, nearly everyone.
+const RFM_BOUGHT: &str = r#"
+WITH late AS MATERIALIZED (
+    SELECT DISTINCT i.customer_id
+      FROM interactions i
+     WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.occurred_at >= $2
+),
+bought AS MATERIALIZED (
+    SELECT a.customer_id, a.last_purchase_at AS last_at, a.purchases AS frequency, a.purchase_value AS monetary
+      FROM customer_activity a
+     WHERE a.workspace_id = $1 AND a.purchases > 0
+       AND a.customer_id NOT IN (SELECT customer_id FROM late)
+       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = a.customer_id AND x.deleted_at IS NOT NULL)
+    UNION ALL
+    SELECT i.customer_id, max(i.occurred_at), count(*), coalesce(sum(i.value_cents), 0)::bigint
       FROM interactions i
      WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.occurred_at < $2
+       AND i.customer_id IN (SELECT customer_id FROM late)
        AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
      GROUP BY i.customer_id
 ),
+"#;
+
+const RFM_SCORED: &str = r#"
 scored AS (
     SELECT b.*,
            ntile(5) OVER (ORDER BY b.last_at, b.customer_id) AS r,
@@ -547,14 +565,6 @@ SELECT json_build_object(
 /// One customer: its 0-based rank in each order, counted, gives the tile `ntile(5)` would give
 /// it (the first N % 5 tiles hold one row more), without sorting every customer.
 const RFM_ONE: &str = r#"
-WITH bought AS MATERIALIZED (
-    SELECT i.customer_id, max(i.occurred_at) AS last_at, count(*) AS frequency,
-           coalesce(sum(i.value_cents), 0)::bigint AS monetary
-      FROM interactions i
-     WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.occurred_at < $2
-       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
-     GROUP BY i.customer_id
-),
 me AS (
     SELECT * FROM bought WHERE customer_id = $3
 ),
@@ -591,7 +601,7 @@ SELECT json_build_object(
 "#;
 
 pub async fn rfm(pool: &PgPool, ws: WorkspaceId, as_of: DateTime<Utc>) -> sqlx::Result<RfmFigures> {
-    let sql = format!("{RFM_SCORED}{RFM_SUMMARY}");
+    let sql = format!("{RFM_BOUGHT}{RFM_SCORED}{RFM_SUMMARY}");
     figures(pool, sqlx::query(&sql).bind(ws.0).bind(as_of)).await
 }
 
@@ -601,7 +611,8 @@ pub async fn rfm_customer(
     as_of: DateTime<Utc>,
     customer_id: Uuid,
 ) -> sqlx::Result<Option<RfmCustomer>> {
-    let q = sqlx::query(RFM_ONE).bind(ws.0).bind(as_of).bind(customer_id);
+    let sql = format!("{RFM_BOUGHT}{RFM_ONE}");
+    let q = sqlx::query(&sql).bind(ws.0).bind(as_of).bind(customer_id);
     let mut tx = begin(pool).await?;
     let row = q.fetch_optional(&mut *tx).await?;
     tx.commit().await?;
@@ -656,13 +667,13 @@ pub struct Retention {
 
 /// `$1` workspace, `[$2, $3)` window, `$4` timezone, `$5` period. Periods are local timestamps
 /// (`date_trunc` of the local time); a period starts at that local midnight in the timezone.
+/// Each customer's first interaction comes from the `customer_activity` rollup.
 const COHORTS: &str = r#"
 WITH firsts AS (
-    SELECT i.customer_id, date_trunc($5, min(i.occurred_at) AT TIME ZONE $4) AS cohort
-      FROM interactions i
-     WHERE i.workspace_id = $1
-       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
-     GROUP BY i.customer_id
+    SELECT a.customer_id, date_trunc($5, a.first_at AT TIME ZONE $4) AS cohort
+      FROM customer_activity a
+     WHERE a.workspace_id = $1
+       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = a.customer_id AND x.deleted_at IS NOT NULL)
 ),
 members AS (
     SELECT customer_id, cohort

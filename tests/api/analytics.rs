@@ -123,7 +123,24 @@ async fn generate(app: &TestApp, rng: &mut StdRng, now: DateTime<Utc>, timezone:
         items.push(it);
     }
     let res = app.post("/api/v1/interactions/batch", &owner, json!({"items": items})).await;
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    assert_eq!(res.status(), 201);
+    let logged: Value = res.json().await.unwrap();
+    let ids: Vec<String> = logged["ids"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_owned()).collect();
+    // Later corrections: moved in time, to another customer or channel, no longer a purchase;
+    // and deletions (the rollup behind first interactions and purchases must follow).
+    for id in ids.choose_multiple(rng, 60) {
+        let path = format!("/api/v1/interactions/{id}");
+        let res = match rng.gen_range(0..5) {
+            0 => app.patch(&path, &owner, json!({"occurred_at": iso(past(rng, 900))})).await,
+            1 => app.patch(&path, &owner, json!({"customer_id": customers.choose(rng).unwrap()})).await,
+            2 => {
+                app.patch(&path, &owner, json!({"channel_id": channels.choose(rng).unwrap(), "subject": "moved"})).await
+            }
+            3 => app.patch(&path, &owner, json!({"kind": "note", "value_cents": null, "items": []})).await,
+            _ => app.delete(&path, &owner).await,
+        };
+        assert!(res.status().is_success(), "{path}: {}", res.text().await.unwrap());
+    }
 
     // Pipelines: the default one with an extra stage that is archived once deals went through
     // it, and a second one.
@@ -529,6 +546,63 @@ async fn buckets_follow_the_workspace_timezone_across_dst_and_months() {
     assert!(day["series"][0]["points"].as_array().unwrap().iter().all(|p| p["count"] == 0));
     let b = get_ok(&app, &owner, "/api/v1/analytics/basket?from=2025-01-01&to=2026-01-01").await;
     assert_eq!(b["baskets"], 0);
+}
+
+/// The `customer_activity` rollup stays equal to its definition under concurrent writes to one
+/// customer: inserts, batches, moves in time, deletions.
+#[tokio::test]
+async fn the_activity_rollup_survives_concurrent_writes() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let customer: Value = app.post("/api/v1/customers", &owner, json!({"name": "Busy"})).await.json().await.unwrap();
+    let cid = customer["id"].as_str().unwrap().to_owned();
+    let channels = get_ok(&app, &owner, "/api/v1/channels").await;
+    let channel = channels["data"][0]["id"].as_str().unwrap().to_owned();
+    let purchase = |days: i64| {
+        json!({"customer_id": cid, "channel_id": channel, "direction": "inbound", "kind": "purchase",
+               "value_cents": 100 + days, "occurred_at": iso(Utc::now() - Duration::days(days))})
+    };
+    let mut ids = Vec::new();
+    for d in 0..20 {
+        let v: Value = app.post("/api/v1/interactions", &owner, purchase(d + 1)).await.json().await.unwrap();
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let mut tasks = Vec::new();
+    for n in 0..40i64 {
+        let (app, owner, id) = (&app, owner.clone(), ids[(n % 20) as usize].clone());
+        let body = purchase(30 + n);
+        let batch = json!({"items": [purchase(100 + n), purchase(200 + n)]});
+        tasks.push(async move {
+            let path = format!("/api/v1/interactions/{id}");
+            match n % 4 {
+                0 => app.post("/api/v1/interactions", &owner, body).await.status().as_u16(),
+                1 => app.post("/api/v1/interactions/batch", &owner, batch).await.status().as_u16(),
+                2 => app
+                    .patch(&path, &owner, json!({"occurred_at": iso(Utc::now() - Duration::days(300 + n))}))
+                    .await
+                    .status()
+                    .as_u16(),
+                _ => app.delete(&path, &owner).await.status().as_u16(),
+            }
+        });
+    }
+    for status in futures_util::future::join_all(tasks).await {
+        assert!([200, 201, 204, 404].contains(&status), "{status}");
+    }
+    let (rollup, truth): (String, String) = sqlx::query_as(
+        "SELECT (SELECT row(first_at, first_id, first_channel_id, purchases, purchase_value, last_purchase_at)::text
+                   FROM customer_activity WHERE customer_id = $1),
+                (SELECT row(f.occurred_at, f.id, f.channel_id, p.n, p.v, p.last)::text
+                   FROM (SELECT occurred_at, id, channel_id FROM interactions WHERE customer_id = $1
+                          ORDER BY occurred_at, id LIMIT 1) f,
+                        (SELECT count(*) AS n, coalesce(sum(value_cents), 0) AS v, max(occurred_at) AS last
+                           FROM interactions WHERE customer_id = $1 AND kind = 'purchase') p)",
+    )
+    .bind(cid.parse::<Uuid>().unwrap())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rollup, truth);
 }
 
 #[tokio::test]
