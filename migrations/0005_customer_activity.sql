@@ -15,9 +15,7 @@ CREATE TABLE customer_activity (
     last_purchase_at timestamptz,
     PRIMARY KEY (workspace_id, customer_id),
     FOREIGN KEY (workspace_id, customer_id) REFERENCES customers (workspace_id, id) ON DELETE CASCADE
-);
-CREATE INDEX customer_activity_buyers_idx ON customer_activity (workspace_id, customer_id)
-    INCLUDE (last_purchase_at, purchases, purchase_value) WHERE purchases > 0;
+) WITH (fillfactor = 80); -- room on the page: updates stay HOT (only the key is indexed)
 
 -- Recomputes the rows of some customers of a workspace from their interactions.
 CREATE FUNCTION rapport_customer_activity_refresh(ws uuid, ids uuid[]) RETURNS void
@@ -44,29 +42,14 @@ BEGIN
 END;
 $$;
 
--- Every write to interactions first locks the customers it touches (in id order), so writes of
--- one customer's rollup are serialised: a recompute then reads every committed interaction, and
--- an insert adds to a row no recompute is overwriting.
-CREATE FUNCTION rapport_customer_activity_lock(ws_ids uuid[], customer_ids uuid[]) RETURNS void
-LANGUAGE sql AS $$
-    SELECT NULL FROM (
-        SELECT 1 FROM customers c
-          JOIN unnest(ws_ids, customer_ids) AS k (ws, id) ON c.workspace_id = k.ws AND c.id = k.id
-         ORDER BY c.workspace_id, c.id
-           FOR NO KEY UPDATE OF c
-    ) locked;
-$$;
-
+-- Inserts add to a customer's row (commutative: minimum, sums, maximum), under the row's lock
+-- taken by the upsert. Updates and deletions lock the rows of the customers they touch (making
+-- one first if needed), in id order, then recompute them: the recompute reads with a snapshot
+-- taken after the lock, so it sees every insert that already added to the row, and an insert
+-- waiting for the lock adds its own interaction (which the recompute could not see) afterwards.
 CREATE FUNCTION rapport_interactions_added() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    ws_ids uuid[];
-    customer_ids uuid[];
 BEGIN
-    SELECT array_agg(workspace_id ORDER BY workspace_id, customer_id), array_agg(customer_id ORDER BY workspace_id, customer_id)
-      INTO ws_ids, customer_ids
-      FROM (SELECT DISTINCT workspace_id, customer_id FROM added) k;
-    PERFORM rapport_customer_activity_lock(ws_ids, customer_ids);
     INSERT INTO customer_activity AS a (workspace_id, customer_id, first_at, first_id, first_channel_id,
                                         purchases, purchase_value, last_purchase_at)
     SELECT f.workspace_id, f.customer_id, f.occurred_at, f.id, f.channel_id, s.n, s.v, s.last
@@ -77,6 +60,7 @@ BEGIN
                    max(occurred_at) FILTER (WHERE kind = 'purchase') AS last
               FROM added GROUP BY workspace_id, customer_id) s
         ON s.workspace_id = f.workspace_id AND s.customer_id = f.customer_id
+     ORDER BY f.workspace_id, f.customer_id
     ON CONFLICT (workspace_id, customer_id) DO UPDATE
        SET first_at = CASE WHEN (EXCLUDED.first_at, EXCLUDED.first_id) < (a.first_at, a.first_id) THEN EXCLUDED.first_at ELSE a.first_at END,
            first_id = CASE WHEN (EXCLUDED.first_at, EXCLUDED.first_id) < (a.first_at, a.first_id) THEN EXCLUDED.first_id ELSE a.first_id END,
@@ -86,6 +70,27 @@ BEGIN
            purchase_value = a.purchase_value + EXCLUDED.purchase_value,
            last_purchase_at = greatest(a.last_purchase_at, EXCLUDED.last_purchase_at);
     RETURN NULL;
+END;
+$$;
+
+-- Locks (making them if missing, from one of their interactions) the rows of these customers,
+-- in id order, then recomputes them.
+CREATE FUNCTION rapport_customer_activity_recompute(ws uuid, ids uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO customer_activity (workspace_id, customer_id, first_at, first_id, first_channel_id,
+                                   purchases, purchase_value, last_purchase_at)
+    SELECT ws, c.id, i.occurred_at, i.id, i.channel_id, 0, 0, NULL
+      FROM unnest(ids) AS c (id)
+     CROSS JOIN LATERAL (SELECT occurred_at, id, channel_id FROM interactions
+                          WHERE workspace_id = ws AND customer_id = c.id LIMIT 1) i
+     ORDER BY c.id
+    ON CONFLICT (workspace_id, customer_id) DO NOTHING;
+    PERFORM 1 FROM customer_activity
+      WHERE workspace_id = ws AND customer_id = ANY (ids)
+      ORDER BY customer_id
+        FOR UPDATE;
+    PERFORM rapport_customer_activity_refresh(ws, ids);
 END;
 $$;
 
@@ -100,8 +105,7 @@ BEGIN
         FOR k IN
             SELECT workspace_id, array_agg(DISTINCT customer_id) AS ids FROM removed GROUP BY workspace_id ORDER BY workspace_id
         LOOP
-            PERFORM rapport_customer_activity_lock(array_fill(k.workspace_id, ARRAY[cardinality(k.ids)]), k.ids);
-            PERFORM rapport_customer_activity_refresh(k.workspace_id, k.ids);
+            PERFORM rapport_customer_activity_recompute(k.workspace_id, k.ids);
         END LOOP;
     ELSE
         FOR k IN
@@ -113,8 +117,7 @@ BEGIN
                    IS DISTINCT FROM (n.customer_id, n.channel_id, n.kind, n.occurred_at, n.value_cents)
              GROUP BY t.workspace_id ORDER BY t.workspace_id
         LOOP
-            PERFORM rapport_customer_activity_lock(array_fill(k.workspace_id, ARRAY[cardinality(k.ids)]), k.ids);
-            PERFORM rapport_customer_activity_refresh(k.workspace_id, k.ids);
+            PERFORM rapport_customer_activity_recompute(k.workspace_id, k.ids);
         END LOOP;
     END IF;
     RETURN NULL;
