@@ -306,6 +306,8 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
     sqlx::query("VACUUM (ANALYZE) customers").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) interactions").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) customer_activity").execute(pool).await?;
+    sqlx::query("VACUUM (ANALYZE) deals").execute(pool).await?;
+    sqlx::query("VACUUM (ANALYZE) deal_stage_events").execute(pool).await?;
     println!("  {:<32} {:>10} {:>13.1} s", "vacuum analyze", "", analyze.elapsed().as_secs_f64());
     println!("seeded in {:.1} s; log in as {BENCH_EMAIL} / {BENCH_PASSWORD}", started.elapsed().as_secs_f64());
     Ok(ws)
