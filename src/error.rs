@@ -205,11 +205,27 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        // Callers map the constraints they expect to the field at fault; what reaches this point
+        // is mapped by kind. Input is validated before it reaches the database, so a data
+        // exception (class 22: a number out of range, a date past PostgreSQL's range) is a fault
+        // of ours, on a read as on a write, and never blamed on the request.
         if let sqlx::Error::Database(db) = &e {
-            // Class 22 is "data exception": a value the database cannot store (a NUL byte in
-            // text, an out-of-range number). That is the client's input, not our failure.
-            if db.code().is_some_and(|c| c.starts_with("22")) {
-                return ApiError::validation("body", format!("a value cannot be stored: {}", db.message()));
+            match db.code().as_deref() {
+                // A row the change refers to was removed meanwhile (a user deleted while their
+                // request ran, a customer erased): the request met a concurrent change.
+                Some("23503") => {
+                    return ApiError::Conflict(
+                        "something this change refers to was removed meanwhile; reload and retry".into(),
+                    )
+                }
+                Some("23505") => {
+                    return ApiError::Conflict("a row with the same unique values was written meanwhile".into())
+                }
+                // Text PostgreSQL cannot hold (a NUL character) can only come from the request.
+                Some("22021") | Some("22P05") => {
+                    return ApiError::malformed("a text value holds a character that cannot be stored (NUL)")
+                }
+                _ => {}
             }
         }
         ApiError::Internal(InternalError::Database(e))

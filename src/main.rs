@@ -247,6 +247,6 @@ async fn mint_token(
     let secret = jwt_secret(settings)?;
     let keys = JwtKeys::new(secret.as_bytes(), &settings.jwt_issuer, &settings.jwt_audience);
     let exp = expires_at.map_or(Utc::now().timestamp() + 100 * 365 * 24 * 3600, |e| e.timestamp());
-    println!("{}", keys.sign(user.id, ws.0, role, token.id, TokenKind::Api, exp));
+    println!("{}", keys.sign(user.id, ws.0, role, token.id, TokenKind::Api, exp, 0));
     Ok(())
 }

@@ -214,6 +214,19 @@ pub mod schemas {
         strings(1000, 1, 64)
     }
 
+    /// An instant in a query (`domain::Bound`): a date, or an RFC 3339 timestamp with offset.
+    pub const TIME_BOUND_PATTERN: &str =
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$";
+
+    pub fn time_bound() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(TIME_BOUND_PATTERN))
+            .description(Some(crate::domain::Bound::DESCRIPTION))
+            .examples(["2026-09-01", "2026-09-01T08:30:00+02:00"])
+            .build()
+    }
+
     pub fn search_text() -> Object {
         text(1, 200, false)
     }

@@ -152,6 +152,9 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
     let schema = strip(pool, &["customers", "interactions", "deals", "deal_stage_events"]).await?;
     // The customer_activity rollup is built once at the end rather than row by row.
     sqlx::query("ALTER TABLE interactions DISABLE TRIGGER interactions_activity_added").execute(pool).await?;
+    // The workspace is new: no currency change can race with its amounts.
+    sqlx::query("ALTER TABLE interactions DISABLE TRIGGER interactions_money").execute(pool).await?;
+    sqlx::query("ALTER TABLE deals DISABLE TRIGGER deals_money").execute(pool).await?;
 
     step(
         pool,
@@ -301,6 +304,8 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
     let rollup = Instant::now();
     sqlx::query("SELECT rapport_customer_activity_rebuild($1)").bind(ws.0).execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_activity_added").execute(pool).await?;
+    sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_money").execute(pool).await?;
+    sqlx::query("ALTER TABLE deals ENABLE TRIGGER deals_money").execute(pool).await?;
     println!("  {:<32} {:>10} {:>13.1} s", "customer_activity rollup", "", rollup.elapsed().as_secs_f64());
     let analyze = Instant::now();
     sqlx::query("VACUUM (ANALYZE) customers").execute(pool).await?;

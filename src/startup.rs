@@ -22,7 +22,7 @@ use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::jwt::JwtKeys;
-use crate::auth::revocation::{self, RevokedTokens};
+use crate::auth::revocation::{self, RevokedTokens, UserStates};
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Settings;
 use crate::http::cursor::CursorKey;
@@ -167,7 +167,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         let revoked = Arc::new(RevokedTokens::default());
         revoked.reload(&pool).await.map_err(std::io::Error::other)?;
-        tokio::spawn(revocation::listen(pool.clone(), revoked.clone()));
+        let users = Arc::new(UserStates::default());
+        tokio::spawn(revocation::listen(pool.clone(), revoked.clone(), users.clone()));
         tokio::spawn(maintenance(pool.clone()));
 
         let openapi = build_openapi();
@@ -184,6 +185,7 @@ impl Application {
                 settings.login_window,
             ),
             revoked,
+            users,
             metrics: Metrics::default(),
             settings,
         });

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::auth::jwt::JwtKeys;
-use crate::auth::revocation::RevokedTokens;
+use crate::auth::revocation::{RevokedTokens, UserStates};
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Settings;
 use crate::http::metrics::Metrics;
@@ -16,6 +16,7 @@ pub struct AppState {
     pub keys: JwtKeys,
     pub throttle: LoginThrottle,
     pub revoked: Arc<RevokedTokens>,
+    pub users: Arc<UserStates>,
     pub metrics: Metrics,
     pub cursor_key: crate::http::cursor::CursorKey,
 }

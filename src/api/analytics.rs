@@ -4,16 +4,17 @@
 //! `to`, and `to` defaults to now.
 
 use actix_web::{get, web, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::db::analytics::{
-    self, BasketFigures, Bound, CohortsFigures, Context, Dimension, FunnelFigures, Period, RfmCustomer, RfmFigures,
+    self, BasketFigures, CohortsFigures, Context, Dimension, FunnelFigures, Period, RfmCustomer, RfmFigures,
     SegmentsFigures, SeriesFigures, SeriesGroup,
 };
+use crate::domain::Bound;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::Query;
 use crate::openapi::*;
@@ -23,19 +24,9 @@ use crate::state::AppState;
 pub const MAX_BUCKETS: i64 = 5_000;
 pub const MAX_PERIODS: i64 = 1_000;
 
-/// Reads a bound: `YYYY-MM-DD` or an RFC 3339 timestamp (a timestamp must carry its offset).
+/// Reads a bound (see [`Bound`]); a bad one is a `400` naming the parameter.
 pub fn parse_bound(field: &str, text: &str) -> Result<Bound, ApiError> {
-    if text.len() == 10 {
-        if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            return Ok(Bound::Date(d));
-        }
-    } else if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(Bound::At(t.with_timezone(&Utc)));
-    }
-    Err(ApiError::malformed_field(
-        field,
-        "must be a date (YYYY-MM-DD, midnight in the workspace's timezone) or an RFC 3339 timestamp with an offset",
-    ))
+    Bound::parse(field, text).map_err(|e| ApiError::malformed_field(e.field, e.message))
 }
 
 /// The window of a request, resolved in the workspace's timezone; `from >= to` is a `400`.
@@ -63,16 +54,10 @@ pub struct FunnelQuery {
     pub pipeline_id: Uuid,
     /// Start of the window (inclusive): a date (midnight in the workspace's timezone) or an
     /// RFC 3339 timestamp with an offset. Default: 90 days before `to`.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$",
-        example = "2026-09-01"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive), same forms. Default: now.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$",
-        example = "2026-12-01"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub to: Option<String>,
     /// Only deals of this owner.
     pub owner_id: Option<Uuid>,
@@ -135,14 +120,10 @@ pub struct SegmentsQuery {
     #[param(pattern = r"^(country|kind|owner|tag|channel|attr\.[^\u0000]{1,200})$", example = "country")]
     pub dimension: String,
     /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive). Default: now.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub to: Option<String>,
 }
 
@@ -155,7 +136,7 @@ fn dimension(text: &str) -> Result<Dimension, ApiError> {
         "channel" => Dimension::Channel,
         other => match other.strip_prefix("attr.") {
             Some(key) if !key.is_empty() && key.chars().count() <= 200 && !key.contains('\0') => {
-                Dimension::Attribute(key.to_owned())
+                Dimension::Attribute(crate::domain::nfc(key).into_owned())
             }
             _ => {
                 return Err(ApiError::malformed_field(
@@ -213,9 +194,7 @@ pub async fn segments(
 pub struct RfmQuery {
     /// Only purchases before this instant count: a date (midnight in the workspace's timezone)
     /// or an RFC 3339 timestamp with an offset. Default: now.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub as_of: Option<String>,
     /// One customer's figures instead of the segments (`404` if it has no purchase before
     /// `as_of`).
@@ -290,14 +269,10 @@ pub struct CohortsQuery {
     /// `week` (starting Monday) or `month`, in the workspace's timezone. Default: `month`.
     pub period: Option<CohortPeriod>,
     /// Cohorts whose period starts at or after this: a date or an RFC 3339 timestamp.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub from: Option<String>,
     /// …and before this; retention periods too start before it. Default: now.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub to: Option<String>,
 }
 
@@ -351,14 +326,10 @@ pub struct SeriesQuery {
     /// One series per channel (id), kind or direction; default: one series.
     pub group_by: Option<SeriesGroup>,
     /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive). Default: now.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub to: Option<String>,
 }
 
@@ -411,18 +382,15 @@ pub async fn interactions(
 #[into_params(parameter_in = Query)]
 pub struct BasketQuery {
     /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive). Default: now.
-    #[param(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
-    )]
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
     pub to: Option<String>,
-    /// Smallest support of a pair reported, 0 to 1. Default: 0.01.
-    #[param(minimum = 0.0, maximum = 1.0)]
-    pub min_support: Option<f64>,
+    /// Smallest support of a pair reported, 0 to 1, compared exactly as the decimal given.
+    /// Default: 0.01.
+    #[param(value_type = Option<f64>, minimum = 0.0, maximum = 1.0)]
+    pub min_support: Option<String>,
     /// Most pairs reported, 1 to 200. Default: 20.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -454,38 +422,20 @@ pub struct BasketReport {
 )]
 #[get("/analytics/basket")]
 pub async fn basket(state: web::Data<AppState>, auth: Auth, Query(q): Query<BasketQuery>) -> ApiResult<HttpResponse> {
-    let min_support = q.min_support.unwrap_or(0.01);
-    if !(0.0..=1.0).contains(&min_support) {
-        return Err(ApiError::malformed_field("min_support", "must be a number from 0 to 1"));
-    }
+    let min_support = crate::domain::Proportion::parse("min_support", q.min_support.as_deref().unwrap_or("0.01"))
+        .map_err(|e| ApiError::malformed_field(e.field, e.message))?;
     let limit = q.limit.unwrap_or(20);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::malformed_field("limit", "must be 1 to 200"));
     }
     let cx = window(&state, &auth, q.from.as_deref(), q.to.as_deref(), None).await?;
-    let figures = analytics::basket(&state.pool, auth.workspace_id, &cx, min_support, limit).await?;
+    let figures = analytics::basket(&state.pool, auth.workspace_id, &cx, &min_support, limit).await?;
     Ok(HttpResponse::Ok().json(BasketReport { from: cx.from, to: cx.to, figures }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bounds() {
-        assert_eq!(
-            parse_bound("from", "2026-03-01").unwrap(),
-            Bound::Date(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap())
-        );
-        assert!(
-            matches!(parse_bound("from", "2026-03-01T10:00:00-03:00").unwrap(), Bound::At(t) if t.to_rfc3339() == "2026-03-01T13:00:00+00:00")
-        );
-        assert!(matches!(parse_bound("to", "2026-03-01 10:00:00.5+01:00").unwrap(), Bound::At(_)));
-        assert!(matches!(parse_bound("to", "2026-03-01t10:00:00z").unwrap(), Bound::At(_)));
-        for bad in ["2026-02-30", "2026-3-01", "2026-03-01T10:00:00", "yesterday", "", "2026-03-01T25:00:00Z"] {
-            assert!(parse_bound("from", bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn dimensions() {

@@ -60,6 +60,9 @@ pub struct CreatedApiToken {
 }
 
 /// Create an API token (admin). The token is in the response, once.
+///
+/// The token is issued to the caller's user: it acts with its own role capped by that user's
+/// current role, and is revoked when the user is disabled, changes password or is removed.
 #[utoipa::path(
     tag = "api-tokens",
     security(("bearer" = [])),
@@ -85,11 +88,13 @@ pub async fn create_token(
     }
     v.finish()?;
     let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
-    let creator = (auth.kind == TokenKind::Access).then_some(auth.user_id);
+    // Issued to the caller's user (also when the caller is itself an API token): it lives and
+    // dies with that user.
     let api_token =
-        tokens::insert_api(&state.pool, auth.workspace_id, &name, body.role, creator, body.expires_at).await?;
+        tokens::insert_api(&state.pool, auth.workspace_id, &name, body.role, Some(auth.user_id), body.expires_at)
+            .await?;
     let exp = body.expires_at.map_or(Utc::now().timestamp() + NO_EXPIRY_SECS, |e| e.timestamp());
-    let token = state.keys.sign(auth.user_id, auth.workspace_id.0, body.role, api_token.id, TokenKind::Api, exp);
+    let token = state.keys.sign(auth.user_id, auth.workspace_id.0, body.role, api_token.id, TokenKind::Api, exp, 0);
     Ok(created(format!("/api/v1/api-tokens/{}", api_token.id), None, &CreatedApiToken { api_token, token }))
 }
 

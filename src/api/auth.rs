@@ -44,18 +44,20 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// Issues an access token and a refresh token (a new family unless `family` is given).
+/// Issues an access token and a refresh token (a new family unless `family` is given). The
+/// access token carries the user's session epoch: it stops working when the epoch moves.
 pub async fn issue_session(
     db: impl sqlx::PgExecutor<'_>,
     state: &AppState,
     ws: WorkspaceId,
     user_id: Uuid,
     role: Role,
+    session_epoch: i32,
     family: Option<Uuid>,
 ) -> Result<TokenPair, ApiError> {
     let ttl = state.settings.access_token_ttl.as_secs();
     let exp = Utc::now().timestamp() + ttl as i64;
-    let access_token = state.keys.sign(user_id, ws.0, role, domain::new_id(), TokenKind::Access, exp);
+    let access_token = state.keys.sign(user_id, ws.0, role, domain::new_id(), TokenKind::Access, exp, session_epoch);
     let (refresh_token, hash) = tokens::new_refresh_token(ws);
     let expires_at = Utc::now() + state.settings.refresh_token_ttl;
     tokens::insert_refresh(db, ws, user_id, family.unwrap_or_else(domain::new_id), &hash, expires_at).await?;
@@ -85,24 +87,35 @@ pub async fn login(
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let ip = client_address(&req);
-    if let Err(retry_after) = state.throttle.check(&body.email, &ip) {
+    // Emails are stored in NFC: the canonically equal spelling finds them.
+    let email = domain::nfc(body.email.trim()).into_owned();
+    if let Err(retry_after) = state.throttle.check(&email, &ip) {
         return Err(ApiError::RateLimited { retry_after });
     }
-    let candidates = users::credentials(&state.pool, &body.email, body.workspace_id.map(WorkspaceId)).await?;
+    let candidates = users::credentials(&state.pool, &email, body.workspace_id.map(WorkspaceId)).await?;
     let hashes = candidates.iter().map(|c| c.password_hash.clone()).collect();
     let matched = password::verify_any(body.password.clone(), hashes).await?;
     let wrong = || ApiError::Unauthorized("wrong email or password".into());
     let Some(i) = matched else {
-        state.throttle.record_failure(&body.email, &ip);
+        state.throttle.record_failure(&email, &ip);
         return Err(wrong());
     };
     let user = &candidates[i];
     if user.disabled {
-        state.throttle.record_failure(&body.email, &ip);
+        state.throttle.record_failure(&email, &ip);
         return Err(wrong());
     }
-    state.throttle.record_success(&body.email);
-    let pair = issue_session(&state.pool, &state, WorkspaceId(user.workspace_id), user.id, user.role, None).await?;
+    state.throttle.record_success(&email);
+    let pair = issue_session(
+        &state.pool,
+        &state,
+        WorkspaceId(user.workspace_id),
+        user.id,
+        user.role,
+        user.session_epoch,
+        None,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(pair))
 }
 
@@ -133,7 +146,8 @@ pub async fn refresh(state: web::Data<AppState>, Json(body): Json<RefreshRequest
         return Err(invalid());
     }
     tokens::mark_used(&mut *tx, ws, row.id).await?;
-    let pair = issue_session(&mut *tx, &state, ws, row.user_id, row.role, Some(row.family_id)).await?;
+    let pair =
+        issue_session(&mut *tx, &state, ws, row.user_id, row.role, row.session_epoch, Some(row.family_id)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Ok().json(pair))
 }
@@ -160,9 +174,10 @@ pub async fn logout(state: web::Data<AppState>, Json(body): Json<RefreshRequest>
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
-    /// The user behind the token (for an API token: the user who created it, if still there).
-    pub user: Option<users::User>,
-    /// The role of this token.
+    /// The user behind the token (for an API token: the user it was issued to).
+    pub user: users::User,
+    /// The role this token acts with now: the user's role for a login session; for an API
+    /// token its own role, capped by its user's current role.
     pub role: Role,
     pub workspace: workspaces::Workspace,
     /// `access` (a login session) or `api` (an API token).
@@ -181,10 +196,9 @@ pub async fn me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRespons
     let workspace = workspaces::get(&state.pool, auth.workspace_id)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("the token's workspace no longer exists".into()))?;
-    let user = users::get(&state.pool, auth.workspace_id, auth.user_id).await?;
-    if user.is_none() && auth.kind == TokenKind::Access {
-        return Err(ApiError::Unauthorized("the token's user no longer exists".into()));
-    }
+    let user = users::get(&state.pool, auth.workspace_id, auth.user_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the token's user no longer exists".into()))?;
     let token_kind = match auth.kind {
         TokenKind::Access => "access",
         TokenKind::Api => "api",
@@ -250,7 +264,7 @@ pub async fn sign_up(state: web::Data<AppState>, Json(body): Json<SignUpRequest>
         workspaces::NewOwner { email: &email, name: &name, password_hash: &hash },
     )
     .await?;
-    let tokens = issue_session(&mut *tx, &state, WorkspaceId(workspace.id), user.id, Role::Owner, None).await?;
+    let tokens = issue_session(&mut *tx, &state, WorkspaceId(workspace.id), user.id, Role::Owner, 0, None).await?;
     tx.commit().await?;
     Ok(crate::http::created(
         "/api/v1/workspace".into(),

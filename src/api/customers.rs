@@ -11,7 +11,7 @@ use crate::auth::Auth;
 use crate::db::customers::{self, Customer, CustomerKind, CustomerSort, Filter, Position};
 use crate::db::interactions::{self, ChannelCount, Interaction};
 use crate::db::{self};
-use crate::domain::{self, Validator, WorkspaceId};
+use crate::domain::{self, Bound, Validator, WorkspaceId};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::extract::{if_match, Json};
 use crate::http::{created, versioned, Page, MAX_LIMIT};
@@ -136,7 +136,11 @@ impl CustomerInput {
             country,
             city,
             tags,
-            attributes: self.attributes.clone(),
+            attributes: {
+                let mut a = self.attributes.clone();
+                domain::nfc_json(&mut a);
+                a
+            },
             owner_id: self.owner_id,
         })
     }
@@ -179,10 +183,12 @@ pub struct CustomerFilterParams {
     #[param(pattern = "^[A-Z]{2}$")]
     country: Option<String>,
     owner_id: Option<Uuid>,
-    /// Inclusive.
-    created_after: Option<DateTime<Utc>>,
-    /// Exclusive.
-    created_before: Option<DateTime<Utc>>,
+    /// Created at or after this instant.
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    created_after: Option<String>,
+    /// Created before this instant.
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    created_before: Option<String>,
 }
 
 /// Order and page of `GET /customers`.
@@ -201,21 +207,13 @@ pub struct CustomerPageParams {
 /// The parsed query of `GET /customers` and `GET /customers/export`.
 #[derive(Debug, Default)]
 pub struct ListQuery {
-    pub filter: Filter,
+    /// Without `created_after`/`created_before`, which [`ListQuery::filter`] resolves.
+    filter: Filter,
+    created_after: Option<Bound>,
+    created_before: Option<Bound>,
     pub sort: Option<CustomerSort>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
-}
-
-fn time_param(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| ApiError::malformed_field(name, "must be an RFC 3339 timestamp or a YYYY-MM-DD date"))
 }
 
 impl ListQuery {
@@ -252,8 +250,8 @@ impl ListQuery {
                         Uuid::try_parse(&value).map_err(|_| ApiError::malformed_field("owner_id", "must be a UUID"))?,
                     )
                 }
-                "created_after" => q.filter.created_after = Some(time_param(&key, &value)?),
-                "created_before" => q.filter.created_before = Some(time_param(&key, &value)?),
+                "created_after" => q.created_after = Some(crate::api::analytics::parse_bound(&key, &value)?),
+                "created_before" => q.created_before = Some(crate::api::analytics::parse_bound(&key, &value)?),
                 "sort" => {
                     q.sort = Some(value.parse().map_err(|_| {
                         ApiError::malformed_field(
@@ -269,7 +267,8 @@ impl ListQuery {
                 }
                 "cursor" if paginated => q.cursor = Some(value),
                 k if k.starts_with("attr.") && k.len() > 5 => {
-                    let name = k[5..].to_owned();
+                    let name = domain::text(&key, &k[5..], 1, 200)
+                        .map_err(|e| ApiError::malformed_field(e.field, format!("(its key) {}", e.message)))?;
                     let v = domain::text(&key, &value, 0, 1000)
                         .map_err(|e| ApiError::malformed_field(e.field, e.message))?;
                     q.filter.attributes.push((name, v));
@@ -282,6 +281,13 @@ impl ListQuery {
             q.sort = None;
         }
         Ok(q)
+    }
+
+    /// The filter, with its dates resolved in the workspace's time zone.
+    pub async fn filter(&self, db: impl sqlx::PgExecutor<'_>, ws: WorkspaceId) -> Result<Filter, ApiError> {
+        let (after, before) =
+            crate::db::workspaces::resolve_bounds(db, ws, self.created_after, self.created_before).await?;
+        Ok(Filter { created_after: after, created_before: before, ..self.filter.clone() })
     }
 
     /// The cursor namespace: the order, and for relevance the query it ranks by.
@@ -299,7 +305,8 @@ impl ListQuery {
 /// Filters: `q` (search over name, email, company_name and phone: case-insensitive substring
 /// and word-prefix match, and from 4 characters on also typo-tolerant; `sort=relevance` ranks
 /// the best matches first), `email`, `tag` (repeatable; all must match), `country`,
-/// `owner_id`, `created_after`, `created_before` (RFC 3339 or YYYY-MM-DD, UTC), and
+/// `owner_id`, `created_after`, `created_before` (an RFC 3339 timestamp, or a date: midnight in
+/// the workspace's time zone), and
 /// `attr.<key>=<value>` (string equality on a custom field; repeatable). Default order:
 /// `-created_at`.
 #[utoipa::path(
@@ -314,7 +321,8 @@ pub async fn list_customers(state: web::Data<AppState>, auth: Auth, req: HttpReq
     let limit = query.limit.unwrap_or(crate::http::DEFAULT_LIMIT);
     let sort_key = query.sort_key();
     let after: Option<Position> = state.cursor_key.position(auth.workspace_id, &sort_key, query.cursor.as_deref())?;
-    let rows = customers::list(&state.pool, auth.workspace_id, &query.filter, query.sort, after, limit + 1).await?;
+    let filter = query.filter(&state.pool, auth.workspace_id).await?;
+    let rows = customers::list(&state.pool, auth.workspace_id, &filter, query.sort, after, limit + 1).await?;
     let page = state.cursor_key.page(auth.workspace_id, &sort_key, rows, limit, |(_, p)| p.clone());
     let page = Page { data: page.data.into_iter().map(|(c, _)| c).collect(), next_cursor: page.next_cursor };
     Ok(HttpResponse::Ok().json(page))
@@ -545,7 +553,7 @@ pub struct CustomerSummary {
     /// Number of purchases.
     pub purchases: i64,
     /// Sum of the value of its purchases, in minor units.
-    pub lifetime_value_cents: i64,
+    pub lifetime_value_cents: crate::domain::SumCents,
     /// Its open deals, with their stage.
     pub open_deals: Vec<crate::db::deals::OpenDeal>,
     /// Its RFM scores as of now (as `GET /analytics/rfm?customer_id=`); `null` without a

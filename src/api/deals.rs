@@ -119,6 +119,9 @@ pub async fn create_deal(
         Some(t) => v.check(domain::past_time("created_at", t)),
         None => Some(Utc::now()),
     };
+    if let Some(d) = body.expected_close_date {
+        v.check(domain::calendar_date("expected_close_date", d));
+    }
     v.finish()?;
     let (Some(title), Some(created_at)) = (title, created_at) else {
         return Err(ApiError::internal("validated fields missing"));
@@ -209,6 +212,9 @@ pub async fn patch_deal(
     if !(0..=MAX_AMOUNT).contains(&input.amount_cents) {
         v.push(FieldError::new("amount_cents", "must be 0 to 10^15"));
     }
+    if let Some(d) = input.expected_close_date {
+        v.check(domain::calendar_date("expected_close_date", d));
+    }
     let mut move_to = None;
     if input.stage_id != current.stage_id {
         match deals::move_target(&mut *tx, ws, current.pipeline_id, input.stage_id, current.id).await? {
@@ -292,10 +298,12 @@ pub struct DealQuery {
     pub status: Option<DealStatus>,
     pub customer_id: Option<Uuid>,
     pub owner_id: Option<Uuid>,
-    /// Inclusive.
-    pub created_after: Option<DateTime<Utc>>,
-    /// Exclusive.
-    pub created_before: Option<DateTime<Utc>>,
+    /// At or after this instant (a date is midnight in the workspace's time zone).
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    pub created_after: Option<String>,
+    /// Before this instant.
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    pub created_before: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -313,14 +321,24 @@ pub async fn list_deals(state: web::Data<AppState>, auth: Auth, Query(q): Query<
     const SORT: &str = "deals:-created_at";
     let limit = crate::http::PageParams { limit: q.limit, cursor: None }.limit()?;
     let after = state.cursor_key.position(auth.workspace_id, SORT, q.cursor.as_deref())?;
+    let bound = |field: &str, v: &Option<String>| {
+        v.as_deref().map(|t| crate::api::analytics::parse_bound(field, t)).transpose()
+    };
+    let (created_after, created_before) = crate::db::workspaces::resolve_bounds(
+        &state.pool,
+        auth.workspace_id,
+        bound("created_after", &q.created_after)?,
+        bound("created_before", &q.created_before)?,
+    )
+    .await?;
     let filter = deals::Filter {
         pipeline_id: q.pipeline_id,
         stage_id: q.stage_id,
         status: q.status,
         customer_id: q.customer_id,
         owner_id: q.owner_id,
-        created_after: q.created_after,
-        created_before: q.created_before,
+        created_after,
+        created_before,
     };
     let rows = deals::list(&state.pool, auth.workspace_id, &filter, after, limit + 1).await?;
     Ok(HttpResponse::Ok().json(state.cursor_key.page(auth.workspace_id, SORT, rows, limit, |d| (d.created_at, d.id))))

@@ -217,7 +217,8 @@ fn user_error(e: sqlx::Error) -> ApiError {
     }
 }
 
-/// Which reference of `f` failed: a customer that is not live, a channel that is not active.
+/// Why `f` was not inserted: a customer that is not live, a channel that is not active, or an
+/// external id held by a hidden interaction.
 async fn reference_errors(state: &AppState, ws: WorkspaceId, f: &interactions::Fields) -> Result<ApiError, ApiError> {
     let (customers, channels) =
         interactions::live_references(&state.pool, ws, &[f.customer_id], &[f.channel_id]).await?;
@@ -229,7 +230,11 @@ async fn reference_errors(state: &AppState, ws: WorkspaceId, f: &interactions::F
         errors.push(FieldError::new("channel_id", "is not an active channel of this workspace"));
     }
     if errors.is_empty() {
-        return Err(ApiError::internal("interaction not inserted for no known reason"));
+        // The references hold, so the external id is taken: by an interaction hidden with its
+        // soft-deleted customer.
+        return Ok(ApiError::Conflict(
+            "the channel already has an interaction with this external_id (its customer is deleted)".into(),
+        ));
     }
     Ok(ApiError::Validation(errors))
 }
@@ -477,10 +482,12 @@ pub struct InteractionQuery {
     pub kind: Option<InteractionKind>,
     pub direction: Option<Direction>,
     pub user_id: Option<Uuid>,
-    /// Inclusive.
-    pub occurred_after: Option<DateTime<Utc>>,
-    /// Exclusive.
-    pub occurred_before: Option<DateTime<Utc>>,
+    /// At or after this instant (a date is midnight in the workspace's time zone).
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    pub occurred_after: Option<String>,
+    /// Before this instant.
+    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    pub occurred_before: Option<String>,
     /// `-occurred_at` (default) or `occurred_at`.
     pub sort: Option<InteractionSort>,
     #[param(minimum = 1, maximum = 200)]
@@ -505,14 +512,24 @@ pub async fn list_interactions(
     let sort = q.sort.unwrap_or(InteractionSort::OccurredAtDesc);
     let sort_key = format!("interactions:{}", sort.as_str());
     let after = state.cursor_key.position(auth.workspace_id, &sort_key, q.cursor.as_deref())?;
+    let bound = |field: &str, v: &Option<String>| {
+        v.as_deref().map(|t| crate::api::analytics::parse_bound(field, t)).transpose()
+    };
+    let (occurred_after, occurred_before) = crate::db::workspaces::resolve_bounds(
+        &state.pool,
+        auth.workspace_id,
+        bound("occurred_after", &q.occurred_after)?,
+        bound("occurred_before", &q.occurred_before)?,
+    )
+    .await?;
     let filter = interactions::Filter {
         customer_id: q.customer_id,
         channel_id: q.channel_id,
         kind: q.kind,
         direction: q.direction,
         user_id: q.user_id,
-        occurred_after: q.occurred_after,
-        occurred_before: q.occurred_before,
+        occurred_after,
+        occurred_before,
     };
     let ascending = sort == InteractionSort::OccurredAt;
     let rows = interactions::list(&state.pool, auth.workspace_id, &filter, ascending, after, limit + 1).await?;

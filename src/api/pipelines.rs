@@ -175,7 +175,7 @@ pub async fn patch_pipeline(
     let input: PipelinePatch = patch::apply(&PipelinePatch { name: current.name.clone() }, &body, &[], &["name"])?;
     let name = domain::text("name", &input.name, 1, 200).map_err(|e| ApiError::Validation(vec![e]))?;
     crate::http::extract::check_version(expected, current.version)?;
-    let row = pipelines::touch(&mut *tx, ws, current.id, Some(&name)).await?;
+    let row = pipelines::touch(&mut *tx, ws, current.id, Some(&name), false).await?;
     let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
     tx.commit().await?;
     let pipeline = pipelines::with_stages(row, stages);
@@ -276,7 +276,7 @@ pub async fn add_stage(
     v.finish()?;
     let (name, kind, probability) = stage.ok_or_else(|| ApiError::internal("validated stage missing"))?;
     pipelines::insert_stage(&mut tx, ws, current.id, &name, kind, probability, position).await?;
-    let row = pipelines::touch(&mut *tx, ws, current.id, None).await?;
+    let row = pipelines::touch(&mut *tx, ws, current.id, None, true).await?;
     let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
     tx.commit().await?;
     let pipeline = pipelines::with_stages(row, stages);
@@ -344,11 +344,12 @@ pub async fn patch_stage(
         return Err(ApiError::Conflict(THREE_KINDS.into()));
     }
     let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
+    let changed = name != stage.name || input.kind != stage.kind || input.probability != stage.probability;
     pipelines::update_stage(&mut *tx, ws, stage.id, &name, input.kind, input.probability).await?;
     if input.kind != stage.kind {
         deals::follow_stage_kind(&mut *tx, ws, stage.id, input.kind).await?;
     }
-    let row = pipelines::touch(&mut *tx, ws, current.id, None).await?;
+    let row = pipelines::touch(&mut *tx, ws, current.id, None, changed).await?;
     let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
     tx.commit().await?;
     let pipeline = pipelines::with_stages(row, stages);
@@ -406,7 +407,7 @@ pub async fn delete_stage(
     }
     let archive = pipelines::stage_is_referenced(&mut *tx, ws, stage.id).await?;
     pipelines::remove_stage(&mut tx, ws, current.id, &stage, archive).await?;
-    pipelines::touch(&mut *tx, ws, current.id, None).await?;
+    pipelines::touch(&mut *tx, ws, current.id, None, true).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -444,8 +445,9 @@ pub async fn reorder_stages(
     if given != live {
         return Err(ApiError::validation("stage_ids", "must list every stage of the pipeline exactly once"));
     }
+    let changed = stages.iter().map(|s| s.id).ne(body.stage_ids.iter().copied());
     pipelines::reorder(&mut *tx, ws, current.id, &body.stage_ids).await?;
-    let row = pipelines::touch(&mut *tx, ws, current.id, None).await?;
+    let row = pipelines::touch(&mut *tx, ws, current.id, None, changed).await?;
     let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
     tx.commit().await?;
     let pipeline = pipelines::with_stages(row, stages);

@@ -132,6 +132,10 @@ pub struct UserPatch {
 /// Change a user (admin).
 ///
 /// A JSON merge patch. The last active owner cannot be demoted or disabled (`409`).
+/// Disabling a user or changing its password ends every session it has and revokes the API
+/// tokens issued to it: every token issued before stops working within seconds on every
+/// instance (re-enabling the user does not bring them back). A new role applies at once to its
+/// sessions and caps its API tokens.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
@@ -186,17 +190,24 @@ pub async fn patch_user(
         .await
         .map_err(email_conflict)?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    if body.disabled == Some(true) || hash.is_some() || body.role.is_some_and(|r| r != current.role) {
+    let mut revoked = Vec::new();
+    if body.disabled == Some(true) || hash.is_some() {
         tokens::revoke_user_sessions(&mut *tx, auth.workspace_id, user.id).await?;
+        revoked = tokens::revoke_user_api_tokens(&mut *tx, auth.workspace_id, user.id).await?;
     }
     tx.commit().await?;
+    revoked.into_iter().for_each(|t| state.revoked.insert(t));
+    // Every instance hears of the change through the database; this one applies it before
+    // answering, so the next request already sees it.
+    state.users.forget(user.id);
     Ok(versioned(user.version, &user))
 }
 
 /// Remove a user (admin).
 ///
-/// Their sessions end; API tokens they created keep working (revoke them separately). You
-/// cannot remove yourself, nor the last active owner (`409`).
+/// Every token issued to them stops working within seconds on every instance: their sessions
+/// and the API tokens they created. You cannot remove yourself, nor the last active owner
+/// (`409`).
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
@@ -224,7 +235,10 @@ pub async fn delete_user(
     if current.role == Role::Owner && users::other_active_owners(&mut *tx, auth.workspace_id, current.id).await? == 0 {
         return Err(ApiError::Conflict("the workspace must keep at least one active owner".into()));
     }
+    let revoked = tokens::revoke_user_api_tokens(&mut *tx, auth.workspace_id, current.id).await?;
     users::delete(&mut *tx, auth.workspace_id, current.id).await?;
     tx.commit().await?;
+    revoked.into_iter().for_each(|t| state.revoked.insert(t));
+    state.users.forget(current.id);
     Ok(HttpResponse::NoContent().finish())
 }

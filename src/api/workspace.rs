@@ -40,13 +40,15 @@ pub struct WorkspacePatch {
 /// Change the workspace (owner).
 ///
 /// A JSON merge patch of `name`, `currency`, `timezone`. With `If-Match`, applies only to that
-/// version (`412` otherwise).
+/// version (`412` otherwise). Amounts are integers in the workspace's currency, so the currency
+/// cannot change while any amount other than zero is recorded (`409`): changing it would
+/// relabel them (10.00 EUR would read 1000 JPY).
 #[utoipa::path(
     tag = "workspace",
     security(("bearer" = [])),
     request_body(content = WorkspacePatch, content_type = "application/merge-patch+json"),
     params(("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")),
-    responses((status = 200, description = "Changed", body = Workspace), E400, E401, E403, E412, E415, E422)
+    responses((status = 200, description = "Changed", body = Workspace), E400, E401, E403, E409, E412, E415, E422)
 )]
 #[patch("/workspace")]
 pub async fn patch_workspace(
@@ -63,22 +65,22 @@ pub async fn patch_workspace(
         v.check(domain::timezone("timezone", tz));
     }
     v.finish()?;
-    match workspaces::update(
-        &state.pool,
-        auth.workspace_id,
-        name.as_deref(),
-        currency.as_deref(),
-        body.timezone.as_deref(),
-        expected,
-    )
-    .await?
+    let mut tx = state.pool.begin().await?;
+    let current =
+        workspaces::lock(&mut *tx, auth.workspace_id).await?.ok_or_else(|| ApiError::not_found("workspace"))?;
+    crate::http::extract::check_version(expected, current.version)?;
+    if currency.as_ref().is_some_and(|c| *c != current.currency)
+        && workspaces::lock_and_find_amounts(&mut tx, auth.workspace_id).await?
     {
-        Some(ws) => Ok(versioned(ws.version, &ws)),
-        None => {
-            let current = workspaces::get(&state.pool, auth.workspace_id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("workspace"))?;
-            Err(ApiError::PreconditionFailed { current: current.version })
-        }
+        return Err(ApiError::Conflict(format!(
+            "the workspace records amounts in {}; its currency cannot change while they exist",
+            current.currency
+        )));
     }
+    let ws =
+        workspaces::update(&mut *tx, auth.workspace_id, name.as_deref(), currency.as_deref(), body.timezone.as_deref())
+            .await?
+            .ok_or_else(|| ApiError::not_found("workspace"))?;
+    tx.commit().await?;
+    Ok(versioned(ws.version, &ws))
 }

@@ -25,6 +25,10 @@ pub struct Claims {
     pub aud: String,
     pub jti: Uuid,
     pub kind: TokenKind,
+    /// The user's session epoch when an access token was issued (see `users.session_epoch`);
+    /// API tokens carry 0 and do not depend on it.
+    #[serde(default)]
+    pub sep: i32,
 }
 
 pub struct JwtKeys {
@@ -55,7 +59,8 @@ impl JwtKeys {
         }
     }
 
-    pub fn sign(&self, sub: Uuid, ws: Uuid, role: Role, jti: Uuid, kind: TokenKind, exp: i64) -> String {
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign(&self, sub: Uuid, ws: Uuid, role: Role, jti: Uuid, kind: TokenKind, exp: i64, sep: i32) -> String {
         let claims = Claims {
             sub,
             ws,
@@ -66,6 +71,7 @@ impl JwtKeys {
             aud: self.audience.clone(),
             jti,
             kind,
+            sep,
         };
         // Encoding an in-memory struct with an HMAC key cannot fail.
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()

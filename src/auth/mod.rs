@@ -12,8 +12,10 @@ use std::marker::PhantomData;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
+use crate::db::users::AuthState;
 use crate::domain::WorkspaceId;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,6 +24,8 @@ use roles::{MinRole, Role, Viewer};
 
 /// The authenticated principal of a request. `Auth<Admin>` as a handler argument declares
 /// that the route needs at least `admin`: a lesser role gets `403` before the handler runs.
+/// `role` is the role the token acts with now (see [`current_role`]), not the one it was
+/// issued with.
 pub struct Auth<R: MinRole = Viewer> {
     pub user_id: Uuid,
     pub workspace_id: WorkspaceId,
@@ -48,7 +52,8 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Verifies the request's token: signature, claims, and revocation of API tokens.
+/// Verifies the request's token: signature, claims, and revocation of API tokens. What its
+/// user may do now is [`current_role`]'s to say.
 pub fn authenticate(state: &AppState, req: &HttpRequest) -> Result<jwt::Claims, ApiError> {
     let token =
         bearer_token(req).ok_or_else(|| ApiError::Unauthorized("an Authorization: Bearer token is required".into()))?;
@@ -71,30 +76,56 @@ pub fn authenticate(state: &AppState, req: &HttpRequest) -> Result<jwt::Claims, 
     Ok(claims)
 }
 
+/// The role a verified token acts with now, from its user's current state: `401` when the
+/// user no longer exists, is disabled, or (for an access token) ended its sessions since
+/// (password change, disabling). An access token acts with its user's current role; an API
+/// token with its own role, capped by its user's current role.
+pub fn current_role(claims: &jwt::Claims, user: Option<&AuthState>) -> Result<Role, ApiError> {
+    let Some(user) = user else {
+        return Err(ApiError::Unauthorized("the token's user no longer exists".into()));
+    };
+    if user.disabled {
+        return Err(ApiError::Unauthorized("the token's user is disabled".into()));
+    }
+    match claims.kind {
+        TokenKind::Access if claims.sep != user.session_epoch => Err(ApiError::Unauthorized(
+            "the session has ended (the password changed or the user was disabled); log in again".into(),
+        )),
+        TokenKind::Access => Ok(user.role),
+        TokenKind::Api => Ok(claims.role.min(user.role)),
+    }
+}
+
 impl<R: MinRole> FromRequest for Auth<R> {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready((|| {
-            let state =
-                req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("application state missing"))?;
-            let claims = authenticate(state, req)?;
-            if claims.role < R::ROLE {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let claims = state.as_ref().map(|s| authenticate(s, req));
+        Box::pin(async move {
+            let (Some(state), Some(claims)) = (state, claims) else {
+                return Err(ApiError::internal("application state missing"));
+            };
+            let claims = claims?;
+            let ws = WorkspaceId(claims.ws);
+            let user = state.users.get(&state.pool, ws, claims.sub).await?;
+            let role = current_role(&claims, user.as_ref())?;
+            if role < R::ROLE {
                 return Err(ApiError::Forbidden(format!(
                     "this action needs the {} role or higher; the token has {}",
                     R::ROLE.as_str(),
-                    claims.role.as_str()
+                    role.as_str()
                 )));
             }
             Ok(Auth {
                 user_id: claims.sub,
-                workspace_id: WorkspaceId(claims.ws),
-                role: claims.role,
+                workspace_id: ws,
+                role,
                 token_id: claims.jti,
                 kind: claims.kind,
                 _role: PhantomData,
             })
-        })())
+        })
     }
 }

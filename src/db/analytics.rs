@@ -8,32 +8,14 @@
 //! over it) is the later instant, one the clocks skip is read with the offset in force before
 //! the jump.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool, Row};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::WorkspaceId;
-
-/// A bound of a window as the client wrote it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bound {
-    /// Midnight of that day in the workspace's timezone.
-    Date(NaiveDate),
-    At(DateTime<Utc>),
-}
-
-impl Bound {
-    fn split(b: Option<Bound>) -> (Option<DateTime<Utc>>, Option<NaiveDate>) {
-        match b {
-            Some(Bound::At(t)) => (Some(t), None),
-            Some(Bound::Date(d)) => (None, Some(d)),
-            None => (None, None),
-        }
-    }
-}
+use crate::domain::{Bound, SumCents, WorkspaceId};
 
 /// What every analytics statement needs: the workspace's timezone and the window resolved to
 /// instants (`to` defaults to now, `from` to 90 days before `to`).
@@ -58,11 +40,11 @@ pub async fn context(
     let row = sqlx::query(
         "WITH w AS (
              SELECT timezone,
-                    coalesce($4::timestamptz, $5::date::timestamp AT TIME ZONE timezone, now()) AS to_at
+                    coalesce($4::timestamptz, rapport_local_midnight($5::date, timezone), now()) AS to_at
                FROM workspaces WHERE id = $1
          )
          SELECT timezone,
-                coalesce($2::timestamptz, $3::date::timestamp AT TIME ZONE timezone, to_at - interval '2160 hours') AS from_at,
+                coalesce($2::timestamptz, rapport_local_midnight($3::date, timezone), to_at - interval '2160 hours') AS from_at,
                 to_at,
                 $6::uuid IS NULL OR EXISTS (SELECT 1 FROM pipelines WHERE workspace_id = $1 AND id = $6) AS pipeline_found
            FROM w",
@@ -140,7 +122,7 @@ pub struct FunnelStage {
     /// Cohort deals that reached this stage or a later one (a skipped stage counts as passed).
     pub reached: i64,
     /// Sum of the current `amount_cents` of those deals.
-    pub reached_amount_cents: i64,
+    pub reached_amount_cents: SumCents,
     /// Cohort deals in this stage now.
     pub current: i64,
     /// reached / reached of the previous path stage; `null` for the first or a 0 denominator.
@@ -210,7 +192,7 @@ stays AS (
 ),
 passed AS (
     SELECT p.id, p.name, p.position,
-           coalesce(sum(b.n), 0)::bigint AS reached, coalesce(sum(b.amount), 0)::bigint AS amount
+           coalesce(sum(b.n), 0)::bigint AS reached, coalesce(sum(b.amount), 0) AS amount
       FROM path p
       LEFT JOIN by_reach b ON b.reach >= p.position
      GROUP BY p.id, p.name, p.position
@@ -320,16 +302,31 @@ pub struct SegmentFigures {
     /// Their purchases in the window.
     pub purchases: i64,
     /// Sum of `value_cents` of those purchases.
-    pub revenue_cents: i64,
+    pub revenue_cents: SumCents,
 }
 
+/// Written flat (`{key, customers, ...}`); read from the statement nested (`{key, figures}`),
+/// since a flattened field is read through serde's buffer, which holds no 128-bit integer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(from = "NestedSegmentGroup")]
 pub struct SegmentGroup {
     /// The group's key (a channel id for `channel`, an owner id for `owner`); `null`: customers
     /// without a value.
     pub key: Option<String>,
     #[serde(flatten)]
     pub figures: SegmentFigures,
+}
+
+#[derive(Deserialize)]
+struct NestedSegmentGroup {
+    key: Option<String>,
+    figures: SegmentFigures,
+}
+
+impl From<NestedSegmentGroup> for SegmentGroup {
+    fn from(g: NestedSegmentGroup) -> Self {
+        SegmentGroup { key: g.key, figures: g.figures }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -372,7 +369,7 @@ groups AS (
     SELECT k.key, count(*) AS customers, count(p.interactions) AS active,
            coalesce(sum(p.interactions), 0)::bigint AS interactions,
            coalesce(sum(p.purchases), 0)::bigint AS purchases,
-           coalesce(sum(p.revenue), 0)::bigint AS revenue
+           coalesce(sum(p.revenue), 0) AS revenue
       FROM per_customer p
      CROSS JOIN LATERAL unnest(p.keys) WITH ORDINALITY AS k (key, n)
      -- A key counts once per customer (at its first place), should tags ever repeat.
@@ -382,8 +379,8 @@ groups AS (
 SELECT json_build_object(
     'groups', coalesce((
         SELECT json_agg(json_build_object(
-                   'key', g.key, 'customers', g.customers, 'active_customers', g.active,
-                   'interactions', g.interactions, 'purchases', g.purchases, 'revenue_cents', g.revenue)
+                   'key', g.key, 'figures', json_build_object('customers', g.customers, 'active_customers', g.active,
+                   'interactions', g.interactions, 'purchases', g.purchases, 'revenue_cents', g.revenue))
                  ORDER BY g.revenue DESC, g.customers DESC, g.key COLLATE "C" ASC NULLS LAST)
           FROM groups g), '[]'),
     'totals', (
@@ -391,7 +388,7 @@ SELECT json_build_object(
                    'customers', count(*), 'active_customers', count(p.interactions),
                    'interactions', coalesce(sum(p.interactions), 0)::bigint,
                    'purchases', coalesce(sum(p.purchases), 0)::bigint,
-                   'revenue_cents', coalesce(sum(p.revenue), 0)::bigint)
+                   'revenue_cents', coalesce(sum(p.revenue), 0))
           FROM per_customer p))
 "#;
 
@@ -409,7 +406,7 @@ WITH per_channel_customer AS (
 ),
 groups AS (
     SELECT channel_id::text AS key, count(*) AS customers, sum(interactions)::bigint AS interactions,
-           sum(purchases)::bigint AS purchases, sum(revenue)::bigint AS revenue
+           sum(purchases)::bigint AS purchases, sum(revenue) AS revenue
       FROM per_channel_customer
      GROUP BY channel_id
 ),
@@ -427,14 +424,15 @@ totals AS (
     SELECT (SELECT count(*) FROM customers
              WHERE workspace_id = $1 AND deleted_at IS NULL AND created_at < $3) AS customers,
            count(*) AS active, coalesce(sum(p.interactions), 0)::bigint AS interactions,
-           coalesce(sum(p.purchases), 0)::bigint AS purchases, coalesce(sum(p.revenue), 0)::bigint AS revenue
+           coalesce(sum(p.purchases), 0)::bigint AS purchases, coalesce(sum(p.revenue), 0) AS revenue
       FROM per_customer p
 )
 SELECT json_build_object(
     'groups', coalesce((
         SELECT json_agg(json_build_object(
-                   'key', g.key, 'customers', g.customers, 'active_customers', g.customers,
-                   'interactions', g.interactions, 'purchases', g.purchases, 'revenue_cents', g.revenue)
+                   'key', g.key, 'figures', json_build_object('customers', g.customers,
+                   'active_customers', g.customers, 'interactions', g.interactions, 'purchases', g.purchases,
+                   'revenue_cents', g.revenue))
                  ORDER BY g.revenue DESC, g.customers DESC, g.key COLLATE "C" ASC)
           FROM groups g), '[]'),
     'totals', (
@@ -480,7 +478,7 @@ pub struct RfmSegment {
     pub segment: String,
     pub customers: i64,
     /// Sum of the `monetary_cents` of its customers.
-    pub revenue_cents: i64,
+    pub revenue_cents: SumCents,
 }
 
 /// One customer's RFM figures.
@@ -492,7 +490,7 @@ pub struct RfmCustomer {
     /// Number of purchases.
     pub frequency: i64,
     /// Sum of their `value_cents`.
-    pub monetary_cents: i64,
+    pub monetary_cents: SumCents,
     /// Scores 1..5 (`ntile(5)` over every customer with a purchase).
     pub r: i32,
     pub f: i32,
@@ -519,7 +517,7 @@ bought AS MATERIALIZED (
        AND a.customer_id NOT IN (SELECT customer_id FROM late)
        AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = a.customer_id AND x.deleted_at IS NOT NULL)
     UNION ALL
-    SELECT i.customer_id, max(i.occurred_at), count(*), coalesce(sum(i.value_cents), 0)::bigint
+    SELECT i.customer_id, max(i.occurred_at), count(*), coalesce(sum(i.value_cents), 0)
       FROM interactions i
      WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.occurred_at < $2
        AND i.customer_id IN (SELECT customer_id FROM late)
@@ -558,7 +556,7 @@ SELECT json_build_object(
                                           'revenue_cents', coalesce(g.revenue, 0)) ORDER BY n.ord)
           FROM (VALUES (1, 'champions'), (2, 'loyal'), (3, 'new'), (4, 'promising'), (5, 'at_risk'),
                        (6, 'hibernating'), (7, 'lost')) AS n (ord, segment)
-          LEFT JOIN (SELECT segment, count(*) AS customers, sum(monetary)::bigint AS revenue
+          LEFT JOIN (SELECT segment, count(*) AS customers, sum(monetary) AS revenue
                        FROM segmented GROUP BY segment) g ON g.segment = n.segment))
 "#;
 
@@ -760,7 +758,7 @@ pub struct SeriesPoint {
     /// Interactions in the window and in this bucket.
     pub count: i64,
     /// Sum of `value_cents` of the purchases among them.
-    pub value_cents: i64,
+    pub value_cents: SumCents,
 }
 
 /// `$1` workspace, `[$2, $3)` window, `$4` timezone, `$5` bucket, `$6` group (or null).
@@ -774,7 +772,7 @@ WITH hits AS (
        AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
 ),
 counts AS (
-    SELECT grp, bucket, count(*) AS n, coalesce(sum(value_cents), 0)::bigint AS value FROM hits GROUP BY grp, bucket
+    SELECT grp, bucket, count(*) AS n, coalesce(sum(value_cents), 0) AS value FROM hits GROUP BY grp, bucket
 ),
 groups AS (
     SELECT DISTINCT grp FROM counts
@@ -858,7 +856,7 @@ pub struct BasketPair {
     pub lift: f64,
 }
 
-/// `$1` workspace, `[$2, $3)` window, `$4` min_support, `$5` limit.
+/// `$1` workspace, `[$2, $3)` window, `$4` min_support (decimal text), `$5` limit.
 const BASKET: &str = r#"
 -- Identical baskets are counted once, with their number `w`: the pairs of a basket are then
 -- enumerated once per distinct item list rather than once per purchase.
@@ -898,7 +896,8 @@ scored AS (
      CROSS JOIN total t
       JOIN singles sa ON sa.item = p.a
       JOIN singles sb ON sb.item = p.b
-     WHERE p.n::float8 / t.n >= $4
+     -- support >= min_support, decided exactly: n >= min_support × N in numeric.
+     WHERE p.n >= $4::numeric * t.n
      ORDER BY p.n DESC, lift DESC, p.a, p.b
      LIMIT $5
 )
@@ -915,9 +914,9 @@ pub async fn basket(
     pool: &PgPool,
     ws: WorkspaceId,
     cx: &Context,
-    min_support: f64,
+    min_support: &crate::domain::Proportion,
     limit: i64,
 ) -> sqlx::Result<BasketFigures> {
-    let q = sqlx::query(BASKET).bind(ws.0).bind(cx.from).bind(cx.to).bind(min_support).bind(limit);
+    let q = sqlx::query(BASKET).bind(ws.0).bind(cx.from).bind(cx.to).bind(min_support.as_decimal()).bind(limit);
     figures(pool, q).await
 }

@@ -129,7 +129,7 @@ pub async fn list(
 
 pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: Fields<'_>) -> Result<Channel, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE channels SET kind = $3, name = $4, active = $5, config = $6, version = version + 1
+        "UPDATE channels SET kind = $3, name = $4, active = $5, config = $6
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(ws)

@@ -114,7 +114,7 @@ pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<
 pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: &Fields) -> Result<Customer, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE customers SET kind = $3, name = $4, email = $5, phone = $6, company_name = $7, country = $8,
-                city = $9, tags = $10, attributes = $11, owner_id = $12, version = version + 1
+                city = $9, tags = $10, attributes = $11, owner_id = $12
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(ws)
@@ -134,7 +134,7 @@ pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: &Fiel
 }
 
 pub async fn soft_delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE customers SET deleted_at = now(), version = version + 1 WHERE workspace_id = $1 AND id = $2")
+    sqlx::query("UPDATE customers SET deleted_at = now() WHERE workspace_id = $1 AND id = $2")
         .bind(ws)
         .bind(id)
         .execute(db)
@@ -148,7 +148,7 @@ pub const RESTORE_DAYS: i32 = 30;
 /// Restores a customer deleted less than 30 days ago. `None`: no such deleted customer.
 pub async fn restore(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Customer>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE customers SET deleted_at = NULL, version = version + 1
+        "UPDATE customers SET deleted_at = NULL
           WHERE workspace_id = $1 AND id = $2 AND deleted_at > now() - make_interval(days => $3)
           RETURNING {COLUMNS}"
     ))
@@ -350,8 +350,12 @@ struct ListRow {
 /// A row of an import, validated; `None` fields keep the existing value on update.
 #[derive(Debug, Clone)]
 pub struct ImportRow {
+    /// The customer the row updates; without it, the row updates the live customer with its
+    /// email, or creates one.
+    pub id: Option<Uuid>,
     pub kind: Option<CustomerKind>,
-    pub name: String,
+    /// Always given unless the row names its customer by `id`.
+    pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub company_name: Option<String>,
@@ -363,41 +367,71 @@ pub struct ImportRow {
     pub created_at: Option<DateTime<Utc>>,
 }
 
-/// Upserts a batch by email (no email repeats within it): rows whose email names a live
-/// customer update it, the others are inserted. Returns (created, updated).
+/// What a batch of an import did.
+#[derive(Debug, Default)]
+pub struct ImportOutcome {
+    pub created: u64,
+    pub updated: u64,
+    /// Indexes of the rows whose `id` names no live customer of the workspace (nothing done).
+    pub unknown_ids: Vec<usize>,
+}
+
+/// Upserts a batch in which no id and no email repeats: a row with an `id` updates that live
+/// customer; a row without one updates the live customer with its email, or else is inserted.
 pub async fn import_batch(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     ws: WorkspaceId,
     rows: &[ImportRow],
-) -> Result<(u64, u64), sqlx::Error> {
-    let ids: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
+) -> Result<ImportOutcome, sqlx::Error> {
+    // Each row gets a slot id: the new customer's id when it is inserted.
+    let slots: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
+    let targets: Vec<Option<Uuid>> = rows.iter().map(|r| r.id).collect();
     let kinds: Vec<Option<CustomerKind>> = rows.iter().map(|r| r.kind).collect();
-    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     let text = |f: fn(&ImportRow) -> &Option<String>| rows.iter().map(|r| f(r).clone()).collect::<Vec<_>>();
     let tags: Vec<Option<serde_json::Value>> =
         rows.iter().map(|r| r.tags.clone().map(serde_json::Value::from)).collect();
     let attributes: Vec<Option<serde_json::Value>> = rows.iter().map(|r| r.attributes.clone()).collect();
     let owners: Vec<Option<Uuid>> = rows.iter().map(|r| r.owner_id).collect();
     let created: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.created_at).collect();
-    let input = "unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                        $10::jsonb[], $11::jsonb[], $12::uuid[], $13::timestamptz[])
-                 AS u (id, kind, name, email, phone, company_name, country, city, tags, attributes, owner_id, created_at)";
-    let updated: Vec<Uuid> = sqlx::query_scalar(&format!(
-        "UPDATE customers c SET kind = coalesce(u.kind, c.kind), name = u.name, email = u.email,
-                phone = coalesce(u.phone, c.phone), company_name = coalesce(u.company_name, c.company_name),
-                country = coalesce(u.country, c.country), city = coalesce(u.city, c.city),
-                tags = CASE WHEN u.tags IS NULL THEN c.tags ELSE ARRAY(SELECT jsonb_array_elements_text(u.tags)) END,
-                attributes = coalesce(u.attributes, c.attributes), owner_id = coalesce(u.owner_id, c.owner_id),
-                version = c.version + 1
-           FROM {input}
-          WHERE c.workspace_id = $1 AND c.deleted_at IS NULL AND u.email IS NOT NULL
-            AND lower(c.email) = lower(u.email)
-         RETURNING u.id"
-    ))
+    // One statement: the updates (by id, else by email), then the inserts of the rows that
+    // neither named a customer nor matched one.
+    let (updated, inserted): (Vec<Uuid>, i64) = sqlx::query_as(
+        "WITH u AS (
+            SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                 $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::uuid[], $14::timestamptz[])
+                       AS u (slot, target, kind, name, email, phone, company_name, country, city, tags, attributes,
+                             owner_id, created_at)
+         ),
+         updated AS (
+            UPDATE customers c SET kind = coalesce(u.kind, c.kind), name = coalesce(u.name, c.name),
+                   email = coalesce(u.email, c.email),
+                   phone = coalesce(u.phone, c.phone), company_name = coalesce(u.company_name, c.company_name),
+                   country = coalesce(u.country, c.country), city = coalesce(u.city, c.city),
+                   tags = CASE WHEN u.tags IS NULL THEN c.tags ELSE ARRAY(SELECT jsonb_array_elements_text(u.tags)) END,
+                   attributes = coalesce(u.attributes, c.attributes), owner_id = coalesce(u.owner_id, c.owner_id)
+              FROM u
+             WHERE c.workspace_id = $1 AND c.deleted_at IS NULL
+               AND CASE WHEN u.target IS NOT NULL THEN c.id = u.target
+                        ELSE u.email IS NOT NULL AND lower(c.email) = lower(u.email) END
+            RETURNING u.slot
+         ),
+         inserted AS (
+            INSERT INTO customers (workspace_id, id, kind, name, email, phone, company_name, country, city, tags,
+                                   attributes, owner_id, created_at)
+            SELECT $1, u.slot, coalesce(u.kind, 'person'), u.name, u.email, u.phone, u.company_name, u.country,
+                   u.city, ARRAY(SELECT jsonb_array_elements_text(coalesce(u.tags, '[]'))),
+                   coalesce(u.attributes, '{}'), u.owner_id, coalesce(u.created_at, now())
+              FROM u
+             WHERE u.target IS NULL AND u.slot NOT IN (SELECT slot FROM updated)
+            RETURNING 1
+         )
+         SELECT coalesce((SELECT array_agg(slot) FROM updated), '{}'), (SELECT count(*) FROM inserted)",
+    )
     .bind(ws)
-    .bind(&ids)
+    .bind(&slots)
+    .bind(&targets)
     .bind(&kinds)
-    .bind(&names)
+    .bind(text(|r| &r.name))
     .bind(text(|r| &r.email))
     .bind(text(|r| &r.phone))
     .bind(text(|r| &r.company_name))
@@ -407,34 +441,10 @@ pub async fn import_batch(
     .bind(&attributes)
     .bind(&owners)
     .bind(&created)
-    .fetch_all(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    let inserted = sqlx::query(&format!(
-        "INSERT INTO customers (workspace_id, id, kind, name, email, phone, company_name, country, city, tags,
-                                attributes, owner_id, created_at)
-         SELECT $1, u.id, coalesce(u.kind, 'person'), u.name, u.email, u.phone, u.company_name, u.country, u.city,
-                ARRAY(SELECT jsonb_array_elements_text(coalesce(u.tags, '[]'))), coalesce(u.attributes, '{{}}'),
-                u.owner_id, coalesce(u.created_at, now())
-           FROM {input}
-          WHERE u.id <> ALL($14)"
-    ))
-    .bind(ws)
-    .bind(&ids)
-    .bind(&kinds)
-    .bind(&names)
-    .bind(text(|r| &r.email))
-    .bind(text(|r| &r.phone))
-    .bind(text(|r| &r.company_name))
-    .bind(text(|r| &r.country))
-    .bind(text(|r| &r.city))
-    .bind(&tags)
-    .bind(&attributes)
-    .bind(&owners)
-    .bind(&created)
-    .bind(&updated)
-    .execute(&mut **tx)
-    .await?;
-    Ok((inserted.rows_affected(), updated.len() as u64))
+    let unknown_ids = (0..rows.len()).filter(|&i| targets[i].is_some() && !updated.contains(&slots[i])).collect();
+    Ok(ImportOutcome { created: inserted as u64, updated: updated.len() as u64, unknown_ids })
 }
 
 /// Which of `ids` are users of the workspace.

@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::pipelines::StageKind;
+use crate::db::CUSTOMER_IS_LIVE;
 use crate::domain::{new_id, WorkspaceId};
 
 crate::text_enum! {
@@ -127,21 +128,24 @@ async fn record(
     Ok(())
 }
 
+/// A deal of a live customer.
 pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Deal>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM deals WHERE workspace_id = $1 AND id = $2"))
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM deals t WHERE workspace_id = $1 AND id = $2 AND {CUSTOMER_IS_LIVE}"))
         .bind(ws)
         .bind(id)
         .fetch_optional(db)
         .await
 }
 
-/// The deal, locked: moves of one deal are serialised by this lock.
+/// The deal (of a live customer), locked: moves of one deal are serialised by this lock.
 pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Deal>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM deals WHERE workspace_id = $1 AND id = $2 FOR UPDATE"))
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM deals t WHERE workspace_id = $1 AND id = $2 AND {CUSTOMER_IS_LIVE} FOR UPDATE"
+    ))
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 /// Applies the fields; moves the deal to `move_to` (with its kind) when given, recording the
@@ -165,7 +169,7 @@ pub async fn update(
     let deal: Deal = sqlx::query_as(&format!(
         "WITH changed AS (
             UPDATE deals SET stage_id = $3, customer_id = $4, title = $5, amount_cents = $6, owner_id = $7,
-                   expected_close_date = $8, status = $9, closed_at = $10, version = version + 1
+                   expected_close_date = $8, status = $9, closed_at = $10
              WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}),
               event AS (
             INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
@@ -252,7 +256,7 @@ pub async fn move_all(
     .await?;
     let moved = sqlx::query(
         "UPDATE deals SET stage_id = $3, status = $4,
-                closed_at = CASE WHEN $4 = 'open' THEN NULL ELSE now() END, version = version + 1
+                closed_at = CASE WHEN $4 = 'open' THEN NULL ELSE now() END
           WHERE workspace_id = $1 AND stage_id = $2",
     )
     .bind(ws)
@@ -274,8 +278,7 @@ pub async fn follow_stage_kind(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE deals SET status = $3,
-                closed_at = CASE WHEN $3 = 'open' THEN NULL ELSE coalesce(closed_at, now()) END,
-                version = version + 1
+                closed_at = CASE WHEN $3 = 'open' THEN NULL ELSE coalesce(closed_at, now()) END
           WHERE workspace_id = $1 AND stage_id = $2 AND status <> $3",
     )
     .bind(ws)
@@ -297,7 +300,7 @@ pub struct Filter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-/// Newest first.
+/// Deals of live customers, newest first.
 pub async fn list(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
@@ -306,7 +309,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Deal>, sqlx::Error> {
     let mut qb: QueryBuilder<'_, Postgres> =
-        QueryBuilder::new(format!("SELECT {COLUMNS} FROM deals WHERE workspace_id = "));
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM deals t WHERE {CUSTOMER_IS_LIVE} AND workspace_id = "));
     qb.push_bind(ws);
     if let Some(v) = f.pipeline_id {
         qb.push(" AND pipeline_id = ").push_bind(v);

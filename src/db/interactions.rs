@@ -4,7 +4,8 @@ use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::WorkspaceId;
+use crate::db::CUSTOMER_IS_LIVE;
+use crate::domain::{SumCents, WorkspaceId};
 
 crate::text_enum! {
     pub enum Direction {
@@ -177,7 +178,8 @@ pub async fn by_external_id(
     external_id: &str,
 ) -> Result<Option<Interaction>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM interactions WHERE workspace_id = $1 AND channel_id = $2 AND external_id = $3"
+        "SELECT {COLUMNS} FROM interactions t
+          WHERE workspace_id = $1 AND channel_id = $2 AND external_id = $3 AND {CUSTOMER_IS_LIVE}"
     ))
     .bind(ws)
     .bind(channel_id)
@@ -207,20 +209,25 @@ pub async fn live_references(
     Ok((c.into_iter().map(|r| r.1).collect(), ch.into_iter().map(|r| r.1).collect()))
 }
 
+/// An interaction of a live customer (those of a soft-deleted one are hidden with it).
 pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Interaction>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM interactions WHERE workspace_id = $1 AND id = $2"))
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM interactions t WHERE workspace_id = $1 AND id = $2 AND {CUSTOMER_IS_LIVE}"
+    ))
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Interaction>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM interactions WHERE workspace_id = $1 AND id = $2 FOR UPDATE"))
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM interactions t WHERE workspace_id = $1 AND id = $2 AND {CUSTOMER_IS_LIVE} FOR UPDATE"
+    ))
+    .bind(ws)
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn update(
@@ -232,7 +239,7 @@ pub async fn update(
     sqlx::query_as(&format!(
         "UPDATE interactions SET customer_id = $3, channel_id = $4, direction = $5, kind = $6, subject = $7,
                 body = $8, occurred_at = $9, duration_seconds = $10, value_cents = $11, items = $12,
-                user_id = $13, metadata = $14, version = version + 1
+                user_id = $13, metadata = $14
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(ws)
@@ -283,7 +290,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Interaction>, sqlx::Error> {
     let mut qb: QueryBuilder<'_, Postgres> =
-        QueryBuilder::new(format!("SELECT {COLUMNS} FROM interactions WHERE workspace_id = "));
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM interactions t WHERE {CUSTOMER_IS_LIVE} AND workspace_id = "));
     qb.push_bind(ws);
     if let Some(v) = f.customer_id {
         qb.push(" AND customer_id = ").push_bind(v);
@@ -348,14 +355,14 @@ pub struct Totals {
     pub first_at: Option<DateTime<Utc>>,
     pub last_at: Option<DateTime<Utc>>,
     pub purchases: i64,
-    pub lifetime_value_cents: i64,
+    pub lifetime_value_cents: SumCents,
 }
 
 pub async fn totals(db: impl PgExecutor<'_>, ws: WorkspaceId, customer_id: Uuid) -> Result<Totals, sqlx::Error> {
     sqlx::query_as(
         "SELECT count(*) AS total, min(occurred_at) AS first_at, max(occurred_at) AS last_at,
                 count(*) FILTER (WHERE kind = 'purchase') AS purchases,
-                coalesce(sum(value_cents) FILTER (WHERE kind = 'purchase'), 0)::bigint AS lifetime_value_cents
+                coalesce(sum(value_cents) FILTER (WHERE kind = 'purchase'), 0)::text AS lifetime_value_cents
            FROM interactions WHERE workspace_id = $1 AND customer_id = $2",
     )
     .bind(ws)

@@ -184,20 +184,23 @@ struct StageOf {
     stage: Stage,
 }
 
-/// Bumps the pipeline's version (its stages changed) and renames it if asked.
+/// Renames the pipeline if asked, and bumps its version when its stages changed (a rename
+/// bumps it by itself; a change that changes nothing does not).
 pub async fn touch(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
     id: Uuid,
     name: Option<&str>,
+    stages_changed: bool,
 ) -> Result<PipelineRow, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE pipelines SET name = coalesce($3, name), version = version + 1
+        "UPDATE pipelines SET name = coalesce($3, name), version = CASE WHEN $4 THEN version + 1 ELSE version END
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(ws)
     .bind(id)
     .bind(name)
+    .bind(stages_changed)
     .fetch_one(db)
     .await
 }

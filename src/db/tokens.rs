@@ -63,6 +63,7 @@ pub struct RefreshRow {
     pub revoked_at: Option<DateTime<Utc>>,
     pub role: Role,
     pub disabled: bool,
+    pub session_epoch: i32,
 }
 
 /// The token's row, locked for the rotation.
@@ -72,7 +73,7 @@ pub async fn lock_refresh(
     hash: &[u8],
 ) -> Result<Option<RefreshRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT r.id, r.user_id, r.family_id, r.expires_at, r.used_at, r.revoked_at, u.role, u.disabled
+        "SELECT r.id, r.user_id, r.family_id, r.expires_at, r.used_at, r.revoked_at, u.role, u.disabled, u.session_epoch
            FROM refresh_tokens r JOIN users u ON u.workspace_id = r.workspace_id AND u.id = r.user_id
           WHERE r.workspace_id = $1 AND r.token_hash = $2
           FOR UPDATE OF r",
@@ -115,6 +116,23 @@ pub async fn revoke_user_sessions(db: impl PgExecutor<'_>, ws: WorkspaceId, user
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Revokes every API token issued to a user (on disable, password change or deletion); returns
+/// their ids.
+pub async fn revoke_user_api_tokens(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    user_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE api_tokens SET revoked_at = now()
+          WHERE workspace_id = $1 AND created_by = $2 AND revoked_at IS NULL RETURNING id",
+    )
+    .bind(ws)
+    .bind(user_id)
+    .fetch_all(db)
+    .await
 }
 
 /// An API token as listed; the secret is shown only once, at creation.
@@ -183,4 +201,14 @@ pub async fn revoke_api(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> R
     .fetch_optional(db)
     .await?;
     Ok(found.is_some())
+}
+
+/// The ids of revoked API tokens that have not expired yet.
+pub async fn revoked_api_tokens(db: impl PgExecutor<'_>) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM api_tokens
+          WHERE revoked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > now())",
+    )
+    .fetch_all(db)
+    .await
 }

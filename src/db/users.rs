@@ -60,7 +60,26 @@ pub struct Credentials {
     pub id: Uuid,
     pub role: Role,
     pub disabled: bool,
+    pub session_epoch: i32,
     pub password_hash: String,
+}
+
+/// What authentication needs to know of the user a token names, now.
+#[derive(Debug, Clone, FromRow)]
+pub struct AuthState {
+    pub role: Role,
+    pub disabled: bool,
+    /// Moves when the user is disabled or changes password: access tokens issued with an
+    /// earlier epoch no longer work.
+    pub session_epoch: i32,
+}
+
+pub async fn auth_state(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<AuthState>, sqlx::Error> {
+    sqlx::query_as("SELECT role, disabled, session_epoch FROM users WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Accounts with this email, in any workspace (or in the given one).
@@ -74,7 +93,7 @@ pub async fn credentials(
         return Ok(Vec::new());
     }
     sqlx::query_as(
-        "SELECT workspace_id, id, role, disabled, password_hash FROM users
+        "SELECT workspace_id, id, role, disabled, session_epoch, password_hash FROM users
           WHERE lower(email) = lower($1) AND ($2::uuid IS NULL OR workspace_id = $2)
           ORDER BY created_at LIMIT 20",
     )
@@ -111,6 +130,8 @@ pub struct Changes<'a> {
     pub password_hash: Option<&'a str>,
 }
 
+/// Applies the changes. Disabling the user or changing its password moves its session epoch,
+/// which ends every session issued before.
 pub async fn update(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
@@ -120,7 +141,9 @@ pub async fn update(
     sqlx::query_as(&format!(
         "UPDATE users SET email = coalesce($3, email), name = coalesce($4, name),
                 role = coalesce($5, role), disabled = coalesce($6, disabled),
-                password_hash = coalesce($7, password_hash), version = version + 1
+                password_hash = coalesce($7, password_hash),
+                session_epoch = session_epoch
+                    + CASE WHEN ($6 AND NOT disabled) OR $7::text IS NOT NULL THEN 1 ELSE 0 END
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(ws)

@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::roles::Role;
-use crate::domain::{new_id, WorkspaceId};
+use crate::domain::{new_id, Bound, WorkspaceId};
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Workspace {
@@ -66,27 +66,75 @@ pub async fn count(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM workspaces").fetch_one(db).await
 }
 
-/// Applies the given changes when `expected_version` (if any) matches. `Ok(None)`: no row
-/// matched (the caller tells a version mismatch from a missing row).
+/// Applies the given changes (`None` keeps a value). `Ok(None)`: no such workspace.
 pub async fn update(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
     name: Option<&str>,
     currency: Option<&str>,
     timezone: Option<&str>,
-    expected_version: Option<i64>,
 ) -> Result<Option<Workspace>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE workspaces SET name = coalesce($2, name), currency = coalesce($3, currency),
-                timezone = coalesce($4, timezone), version = version + 1
-          WHERE id = $1 AND ($5::bigint IS NULL OR version = $5)
-          RETURNING {COLUMNS}"
+                timezone = coalesce($4, timezone)
+          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(ws)
     .bind(name)
     .bind(currency)
     .bind(timezone)
-    .bind(expected_version)
     .fetch_optional(db)
     .await
+}
+
+/// A query's instants (`[after, before)` of a filter): dates resolved to midnight in the
+/// workspace's time zone (`rapport_local_midnight`), timestamps as given. Reads the database
+/// only when a date is given.
+pub async fn resolve_bounds(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    after: Option<Bound>,
+    before: Option<Bound>,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), sqlx::Error> {
+    let (after_at, after_date) = Bound::split(after);
+    let (before_at, before_date) = Bound::split(before);
+    if after_date.is_none() && before_date.is_none() {
+        return Ok((after_at, before_at));
+    }
+    sqlx::query_as(
+        "SELECT coalesce($2::timestamptz, rapport_local_midnight($3::date, timezone)),
+                coalesce($4::timestamptz, rapport_local_midnight($5::date, timezone))
+           FROM workspaces WHERE id = $1",
+    )
+    .bind(ws)
+    .bind(after_at)
+    .bind(after_date)
+    .bind(before_at)
+    .bind(before_date)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether any amount other than zero is recorded in the workspace (a deal's amount, a
+/// purchase's value), first waiting for every write of one in flight to end and keeping new
+/// ones out until the transaction ends (the "money" lock of migration 0006): what a currency
+/// change must know.
+pub async fn lock_and_find_amounts(tx: &mut Transaction<'_, Postgres>, ws: WorkspaceId) -> Result<bool, sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(rapport_money_key($1))").bind(ws).execute(&mut **tx).await?;
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM deals WHERE workspace_id = $1 AND amount_cents <> 0)
+             OR EXISTS (SELECT 1 FROM interactions
+                         WHERE workspace_id = $1 AND kind = 'purchase' AND value_cents <> 0)",
+    )
+    .bind(ws)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The workspace, locked until the end of the transaction.
+pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId) -> Result<Option<Workspace>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1 FOR UPDATE"))
+        .bind(ws)
+        .fetch_optional(db)
+        .await
 }

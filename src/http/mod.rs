@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every resource: extractors, middleware, fallbacks, response helpers.
 
+pub mod csv_cells;
 pub mod cursor;
 pub mod extract;
 pub mod fallback;

@@ -98,8 +98,17 @@ async fn import_refuses_other_types_and_reports_unknown_columns() {
         .await;
     assert_problem(import(&app, &owner, "application/x-ndjson", "[1]\n".into()).await, 400, "malformed_request").await;
     assert_problem(import(&app, &owner, "application/x-ndjson", " \n".into()).await, 400, "malformed_request").await;
-    let report: Value = import(&app, &owner, "text/csv", "name,password\nA,B\n,C\n".into()).await.json().await.unwrap();
-    assert_eq!(report["ignored_columns"], json!(["password"]));
+    // A column Rapport does not know refuses the file: its data would be lost silently.
+    let refused = assert_problem(
+        import(&app, &owner, "text/csv", "name,password\nA,B\n,C\n".into()).await,
+        400,
+        "malformed_request",
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "header[1]", "{refused}");
+    let report: Value =
+        import(&app, &owner, "text/csv", "name,version,updated_at\nA,3,x\n,1,\n".into()).await.json().await.unwrap();
+    assert_eq!(report["ignored_columns"], json!(["version", "updated_at"]));
     assert_eq!((report["created"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(1)));
     assert_eq!(report["errors"][0]["field"], "name");
     sqlx::query("DELETE FROM customers").execute(&app.pool).await.unwrap();
