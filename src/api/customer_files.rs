@@ -66,8 +66,8 @@ enum Column {
 }
 
 /// A header cell the way people write it: a byte-order mark, surrounding spaces, any case,
-/// and spaces or hyphens for underscores (`Company Name` is `company_name`); `attr.<key>`
-/// keeps its key as written.
+/// with or without spaces, hyphens or underscores between words (`Company Name`, `E-mail`,
+/// `createdAt`); `attr.<key>` keeps its key as written.
 fn column(raw: &str) -> Result<Column, String> {
     let raw = raw.trim_start_matches('\u{feff}').trim();
     if raw.is_empty() {
@@ -77,16 +77,15 @@ fn column(raw: &str) -> Result<Column, String> {
         let key = crate::domain::text("header", &raw[ATTRIBUTE_PREFIX.len()..], 1, 200).map_err(|e| e.message)?;
         return Ok(Column::Attribute(key));
     }
-    let name: String = raw
-        .to_lowercase()
-        .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join("_");
-    if let Some(c) = READ_ONLY.iter().find(|c| **c == name) {
+    // Compared without case and separators: `E-mail`, `Company Name`, `OWNER_ID`, `createdAt`.
+    let bare = |s: &str| -> String {
+        s.chars().filter(|c| !(c.is_whitespace() || *c == '-' || *c == '_')).flat_map(char::to_lowercase).collect()
+    };
+    let name = bare(raw);
+    if let Some(c) = READ_ONLY.iter().find(|c| bare(c) == name) {
         return Ok(Column::ReadOnly(c));
     }
-    match COLUMNS.iter().find(|c| **c == name) {
+    match COLUMNS.iter().find(|c| bare(c) == name) {
         Some(c) => Ok(Column::Field(c)),
         None => Err(format!(
             "is not a customer column; the columns are {} (a custom field is attr.<key>)",
@@ -538,8 +537,8 @@ async fn upsert(
 /// CSV columns: id, kind, name (required without id), email, phone, company_name, country,
 /// city, tags (`a;b` or a JSON array), attributes (a JSON object), owner_id, created_at, and
 /// `attr.<key>` for one custom field each. Header names are matched as people write them (any
-/// case, surrounding spaces, a UTF-8 byte-order mark, spaces or hyphens for underscores:
-/// `Company Name`). An unknown or repeated column refuses the file (`400`, nothing lands);
+/// case, surrounding spaces, a UTF-8 byte-order mark, with or without spaces, hyphens or
+/// underscores between words: `Company Name`, `E-mail`). An unknown or repeated column refuses the file (`400`, nothing lands);
 /// `updated_at` and `version` (from an export) are ignored and listed in `ignored_columns`.
 /// Cells the export protected from spreadsheets (a leading `'` before `=`, `+`, `-`, `@`, TAB,
 /// CR or `'`) are read back without it. NDJSON lines are objects with the same field names.

@@ -681,3 +681,49 @@ async fn bad_parameters_are_400_and_unknown_pipelines_404() {
     let res = app.request(reqwest::Method::GET, "/api/v1/analytics/rfm", None, None).await;
     assert_problem(res, 401, "unauthorized").await;
 }
+
+/// `support >= min_support` is decided exactly, with `min_support` as the decimal given: never
+/// rounded to a double first.
+#[tokio::test]
+async fn the_basket_threshold_is_decided_exactly() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let customer = app.post("/api/v1/customers", &owner, json!({"name": "Buyer"})).await.json::<Value>().await.unwrap();
+    let channels: Value = app.get("/api/v1/channels", &owner).await.json().await.unwrap();
+    for items in [["a", "b"], ["c", "d"]] {
+        let res = app
+            .post(
+                "/api/v1/interactions",
+                &owner,
+                json!({"customer_id": customer["id"], "channel_id": channels["data"][0]["id"], "direction": "inbound",
+                       "kind": "purchase", "items": items}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    // Two baskets: each pair has a support of exactly 1/2.
+    for (min_support, pairs) in [
+        ("0.500000000000000000000000000000000000000100000", 0),
+        ("0.50000000000000001", 0),
+        ("0.5000000000000000000000000000000000000000", 2),
+        ("0.5", 2),
+        ("5e-1", 2),
+        ("50E-2", 2),
+        ("0.49999999999999999999999", 2),
+        ("1", 0),
+        ("0", 2),
+    ] {
+        let body = get_ok(&app, &owner, &format!("/api/v1/analytics/basket?min_support={min_support}")).await;
+        assert_eq!(body["baskets"], 2);
+        assert_eq!(body["pairs"].as_array().unwrap().len(), pairs, "min_support={min_support}: {body}");
+    }
+    for bad in ["1.0000000000000000000000001", "-0.0000000000000000000001", "0x1", "1e", ".5", "0.5.1", "inf"] {
+        let body = assert_problem(
+            app.get(&format!("/api/v1/analytics/basket?min_support={bad}"), &owner).await,
+            400,
+            "malformed_request",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "min_support", "{bad}");
+    }
+}

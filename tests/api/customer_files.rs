@@ -199,3 +199,150 @@ async fn export_streams_csv_and_ndjson_with_the_list_filters_and_reimports() {
         .unwrap();
     assert_eq!(res.text().await.unwrap(), "", "another workspace exports nothing of this one");
 }
+
+/// The ids of the customers, by name.
+async fn by_name(app: &TestApp) -> std::collections::BTreeMap<String, (String, Option<String>)> {
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT name, id::text, email FROM customers
+              WHERE workspace_id = (SELECT id FROM workspaces ORDER BY created_at LIMIT 1) ORDER BY name",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    rows.into_iter().map(|(n, id, e)| (n, (id, e))).collect()
+}
+
+#[tokio::test]
+async fn csv_headers_match_the_way_people_write_them() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    // The same file twice, with a header in another case: the second time updates by email.
+    let file = "name,Email\nMia Example,mia@example.org\n";
+    for expected in [(1, 0), (0, 1)] {
+        let report: Value = import(&app, &owner, "text/csv", file.into()).await.json().await.unwrap();
+        assert_eq!(
+            (report["created"].as_u64(), report["updated"].as_u64()),
+            (Some(expected.0), Some(expected.1)),
+            "{report}"
+        );
+        assert_eq!(report["ignored_columns"], json!([]));
+    }
+    assert_eq!(by_name(&app).await["Mia Example"].1.as_deref(), Some("mia@example.org"));
+    // Capitals, spaces around, a byte-order mark, spaces or hyphens for underscores.
+    let file = "\u{feff} Name ,E-MAIL, Company Name ,COUNTRY,Owner_ID,attr.Plan\nNils,nils@example.org,Acme,SE,,gold\n";
+    let report: Value = import(&app, &owner, "text/csv", file.into()).await.json().await.unwrap();
+    assert_eq!(report["created"], 1, "{report}");
+    let nils: Value = app.get("/api/v1/customers?email=nils@example.org", &owner).await.json().await.unwrap();
+    assert_eq!(nils["data"][0]["company_name"], "Acme");
+    assert_eq!(nils["data"][0]["country"], "SE");
+    assert_eq!(nils["data"][0]["attributes"], json!({"Plan": "gold"}));
+
+    // Refused whole, naming each bad column: unknown, or given twice under two spellings.
+    for (file, fields) in [
+        ("name,email,notes\nA,a@example.org,hello\n", vec!["header[2]"]),
+        ("name,email,Email\nA,a@example.org,b@example.org\n", vec!["header[2]"]),
+        ("Name,NAME,nickname\nA,B,C\n", vec!["header[1]", "header[2]"]),
+        ("email\na@example.org\n", vec!["header"]),
+    ] {
+        let body = assert_problem(import(&app, &owner, "text/csv", file.into()).await, 400, "malformed_request").await;
+        let named: Vec<&str> =
+            body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(named, fields, "{file:?}: {body}");
+    }
+    assert_eq!(by_name(&app).await.len(), 2, "nothing of a refused file landed");
+    // A column without a name is fine while its cells are empty.
+    let report: Value = import(&app, &owner, "text/csv", "name,\nOlga,\nPer,oops\n".into()).await.json().await.unwrap();
+    assert_eq!((report["created"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(1)), "{report}");
+}
+
+#[tokio::test]
+async fn an_export_edited_and_imported_back_updates_the_same_customers() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    for body in [
+        json!({"name": "No Email One", "city": "Lyon"}),
+        json!({"name": "No Email Two", "tags": ["a"]}),
+        json!({"name": "With Email", "email": "w@example.org"}),
+        json!({"name": "=HYPERLINK(\"http://x.example\",\"y\")", "company_name": "+SUM(1,2)", "city": "@cmd",
+               "phone": "+33 1 23 45 67 89", "attributes": {"note": "-5", "q": "'quoted"}}),
+    ] {
+        assert_eq!(app.post("/api/v1/customers", &owner, body).await.status(), 201);
+    }
+    let before = by_name(&app).await;
+    let export = app
+        .client
+        .get(app.url("/api/v1/customers/export"))
+        .bearer_auth(&owner)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // No cell a spreadsheet would run as a formula.
+    let mut reader = csv::Reader::from_reader(export.as_bytes());
+    for record in reader.records() {
+        for cell in record.unwrap().iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?} would run in a spreadsheet");
+        }
+    }
+    assert!(export.contains("'=HYPERLINK"), "{export}");
+    assert!(export.contains("'+SUM(1,2)") && export.contains("'@cmd") && export.contains("'+33 1 23 45 67 89"));
+
+    // Edited in place and imported back: the same customers, updated; nobody duplicated.
+    let edited = export.replace("No Email One", "No Email Uno").replace("Lyon", "Lille");
+    let report: Value = import(&app, &owner, "text/csv", edited).await.json().await.unwrap();
+    assert_eq!(
+        (report["created"].as_u64(), report["updated"].as_u64(), report["rejected"].as_u64()),
+        (Some(0), Some(4), Some(0)),
+        "{report}"
+    );
+    assert_eq!(report["ignored_columns"], json!(["updated_at", "version"]));
+    let after = by_name(&app).await;
+    assert_eq!(after.len(), 4);
+    assert_eq!(after["No Email Uno"].0, before["No Email One"].0, "updated by id, not created");
+    let uno: Value =
+        app.get(&format!("/api/v1/customers/{}", after["No Email Uno"].0), &owner).await.json().await.unwrap();
+    assert_eq!(uno["city"], "Lille");
+    // Every protected cell came back as it was.
+    let formula: Value = app
+        .get(&format!("/api/v1/customers/{}", after["=HYPERLINK(\"http://x.example\",\"y\")"].0), &owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(formula["company_name"], "+SUM(1,2)");
+    assert_eq!(formula["city"], "@cmd");
+    assert_eq!(formula["phone"], "+33 1 23 45 67 89");
+    assert_eq!(formula["attributes"], json!({"note": "-5", "q": "'quoted"}));
+    assert_eq!(formula["version"], 1, "an import that changes nothing changes no version");
+
+    // An id that is not a live customer of this workspace is a rejected row, not a new one.
+    let other = app.other_workspace().await;
+    let theirs: Value = app.post("/api/v1/customers", &other, json!({"name": "Theirs"})).await.json().await.unwrap();
+    let file = format!(
+        "id,name\n{},Stolen\n{},Ghost\n{},Renamed Two\n",
+        theirs["id"].as_str().unwrap(),
+        uuid::Uuid::now_v7(),
+        before["No Email Two"].0
+    );
+    let report: Value = import(&app, &owner, "text/csv", file).await.json().await.unwrap();
+    assert_eq!((report["updated"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(2)), "{report}");
+    assert_eq!(report["errors"][0]["field"], "id");
+    let theirs_now: Value =
+        app.get(&format!("/api/v1/customers/{}", theirs["id"].as_str().unwrap()), &other).await.json().await.unwrap();
+    assert_eq!(theirs_now["name"], "Theirs");
+    // An id row may leave the name out: only the cells given change.
+    let file = format!("id,city\n{},Oslo\n", before["No Email Two"].0);
+    let report: Value = import(&app, &owner, "text/csv", file).await.json().await.unwrap();
+    assert_eq!(report["updated"], 1, "{report}");
+    let two: Value =
+        app.get(&format!("/api/v1/customers/{}", before["No Email Two"].0), &owner).await.json().await.unwrap();
+    assert_eq!((two["name"].as_str(), two["city"].as_str()), (Some("Renamed Two"), Some("Oslo")));
+    // NDJSON takes the id too.
+    let line = json!({"id": before["With Email"].0, "name": "With Email Too"}).to_string();
+    let report: Value = import(&app, &owner, "application/x-ndjson", line).await.json().await.unwrap();
+    assert_eq!(report["updated"], 1, "{report}");
+    assert_eq!(by_name(&app).await.len(), 4);
+}
