@@ -12,9 +12,10 @@ another, so negative cases stay negative:
 - a deal's `pipeline_id`/`stage_id`, a stage order's `stage_ids` and a stage deletion's
   `move_to` are taken from the live pipeline they must belong to;
 - a move's `changed_at` is dropped (see NOW_FIELDS);
-- an analytics window (`from`, `to`, `as_of`) that matches the documented form becomes a valid
-  one (the last 60 days): the form allows days that do not exist and windows that end before
-  they start or span centuries, which are 400s (covered by the API test suite);
+- an analytics window (`from`, `to`, `as_of`) or a list's time filter (`created_after`, ...)
+  that matches the documented form becomes a valid one (the last 60 days): the form allows days
+  that do not exist and windows that end before they start or span centuries, which are 400s
+  (covered by the API test suite);
 - `cursor` query values are opaque, HMAC-signed positions only the server hands out: they
   are dropped (malformed cursors are covered by the API test suite);
 - `application/x-ndjson` bodies (customer import) are sent as text; a generated value that
@@ -153,14 +154,13 @@ BOUND = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}
 
 
 def _fix_window(path, query):
-    if not path.startswith("/api/v1/analytics/") or not isinstance(query, dict):
+    if not isinstance(query, dict):
         return
     now = datetime.now(timezone.utc)
-    valid = {
-        "from": (now - timedelta(days=60)).date().isoformat(),
-        "to": (now + timedelta(days=1)).date().isoformat(),
-        "as_of": now.date().isoformat(),
-    }
+    start, end = (now - timedelta(days=60)).date().isoformat(), (now + timedelta(days=1)).date().isoformat()
+    valid = {"created_after": start, "created_before": end, "occurred_after": start, "occurred_before": end}
+    if path.startswith("/api/v1/analytics/"):
+        valid.update({"from": start, "to": end, "as_of": now.date().isoformat()})
     for key, value in valid.items():
         if isinstance(query.get(key), str) and BOUND.match(query[key]):
             query[key] = value

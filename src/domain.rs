@@ -220,6 +220,12 @@ pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
     Ok(v.to_owned())
 }
 
+/// The ISO 4217 currency codes (the `iso_currency` crate's list), for the OpenAPI schema.
+pub fn currencies() -> impl Iterator<Item = &'static str> {
+    use iso_currency::IntoEnumIterator;
+    iso_currency::Currency::iter().map(|c| c.code())
+}
+
 /// A currency code of the ISO 4217 list (the `iso_currency` crate's), upper case, such as EUR.
 pub fn currency(field: &str, value: &str) -> Result<String, FieldError> {
     match iso_currency::Currency::from_code(value) {
@@ -383,6 +389,9 @@ impl Proportion {
         &self.0
     }
 }
+
+/// The form of a [`calendar_date`], for the OpenAPI schema.
+pub const CALENDAR_DATE_PATTERN: &str = "^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$";
 
 /// A calendar date a person plans with (an expected close date): years 1900 to 9999, the
 /// four-digit years of RFC 3339 (PostgreSQL could not store every date `chrono` reads).

@@ -179,11 +179,32 @@ pub mod schemas {
             .pattern(Some(r"^[0-9 +().\/xX-]*[0-9][0-9 +().\/xX-]*$"))
             .build()
     }
+    fn currency_of(nullable: bool) -> Object {
+        let mut values: Vec<serde_json::Value> = crate::domain::currencies().map(serde_json::Value::from).collect();
+        if nullable {
+            values.push(serde_json::Value::Null);
+        }
+        ObjectBuilder::new()
+            .schema_type(kind(nullable))
+            .enum_values(Some(values))
+            .description(Some("ISO 4217 currency code."))
+            .examples(["EUR"])
+            .build()
+    }
     pub fn currency() -> Object {
-        ObjectBuilder::new().schema_type(kind(false)).pattern(Some("^[A-Z]{3}$")).examples(["EUR"]).build()
+        currency_of(false)
     }
     pub fn optional_currency() -> Object {
-        ObjectBuilder::new().schema_type(kind(true)).pattern(Some("^[A-Z]{3}$")).build()
+        currency_of(true)
+    }
+    /// An optional `domain::calendar_date`.
+    pub fn calendar_date() -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Date)))
+            .pattern(Some(crate::domain::CALENDAR_DATE_PATTERN))
+            .description(Some("A date from 1900-01-01 to 9999-12-31."))
+            .build()
     }
     pub fn country() -> Object {
         let mut values: Vec<serde_json::Value> = crate::domain::countries().map(serde_json::Value::from).collect();
@@ -223,7 +244,6 @@ pub mod schemas {
             .schema_type(Type::String)
             .pattern(Some(TIME_BOUND_PATTERN))
             .description(Some(crate::domain::Bound::DESCRIPTION))
-            .examples(["2026-09-01", "2026-09-01T08:30:00+02:00"])
             .build()
     }
 

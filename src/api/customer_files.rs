@@ -129,13 +129,18 @@ fn mime(value: &str) -> String {
 }
 
 crate::openapi::derived_schema!(
-    /// A CSV file whose first line is a header with a `name` column.
+    /// A CSV file whose first line is a header of customer columns.
     CsvImport,
     schema
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .pattern(Some(r"^(?:[^\r\n,\x22]*,)*[ \t]*name[ \t]*(?:,[^\r\n\x22]*)?(?:\r?\n|$)"))
-        .description(Some("CSV with a header line that has a name column."))
+        .pattern(Some(
+            r"^(id,)?name(,kind)?(,email)?(,phone)?(,company_name)?(,country)?(,city)?(,tags)?(,attributes)?(,owner_id)?(,created_at)?(\r?\n|$)",
+        ))
+        .description(Some(
+            "CSV whose first line is a header of customer columns (this form lists them once each, in the export's \
+             order; the import also takes them in any order, in any case, and attr.<key> columns).",
+        ))
         .into()
 );
 

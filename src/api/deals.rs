@@ -34,6 +34,7 @@ pub struct NewDeal {
     #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
     pub amount_cents: Option<i64>,
     pub owner_id: Option<Uuid>,
+    #[schema(schema_with = crate::openapi::schemas::calendar_date)]
     pub expected_close_date: Option<NaiveDate>,
     /// To bring history over: never in the future. Default: now.
     pub created_at: Option<DateTime<Utc>>,
@@ -56,6 +57,7 @@ pub struct DealPatch {
     #[serde(deserialize_with = "crate::api::patch::integer")]
     pub amount_cents: i64,
     pub owner_id: Option<Uuid>,
+    #[schema(schema_with = crate::openapi::schemas::calendar_date)]
     pub expected_close_date: Option<NaiveDate>,
 }
 
