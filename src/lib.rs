@@ -1,6 +1,7 @@
 //! Rapport: an API-first CRM backend.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -11,4 +12,3 @@ pub mod http;
 pub mod openapi;
 pub mod seed;
 pub mod startup;
-pub mod state;

@@ -173,7 +173,7 @@ async fn serve(settings: Settings, pool: sqlx::PgPool, embedded: bool) -> Result
     let secret = jwt_secret(&settings)?;
     let host = settings.host;
     let data_dir = settings.data_dir.display().to_string();
-    let app = Application::build(settings, pool.clone(), secret.as_bytes()).await?;
+    let app = Application::build(settings, pool.clone(), secret.as_bytes(), rapport::openapi::document()).await?;
     let base = format!("http://{host}:{}", app.port());
     println!("Rapport {} is listening on {base}", env!("CARGO_PKG_VERSION"));
     println!("  API:         {base}/api/v1");

@@ -12,13 +12,11 @@ use actix_web::{web, App, HttpServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use sqlx::migrate::Migrator;
 use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
-use utoipa::OpenApi;
-use utoipa_actix_web::{scope, AppExt};
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::jwt::JwtKeys;
@@ -29,24 +27,8 @@ use crate::http::cursor::CursorKey;
 use crate::http::extract::{path_config, BodyLimit};
 use crate::http::fallback::{not_found_or_method_not_allowed, RouteTable};
 use crate::http::metrics::Metrics;
+use crate::http::AppState;
 use crate::http::{idempotency, metrics, request_id};
-use crate::openapi::ApiDoc;
-use crate::state::AppState;
-
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// The OpenAPI document of everything the server serves.
-pub fn build_openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
-    api
-}
-
-fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(crate::api::operations::live)
-        .service(crate::api::operations::ready)
-        .service(crate::api::operations::metrics)
-        .service(scope::scope("/api/v1").configure(crate::api::configure));
-}
 
 /// How close a word must be to the query to count as a typo of it, in customer search
 /// (pg_trgm word similarity): with 0.4, "jonh" finds "John" (0.4) and "smiht" "Smith" (0.5).
@@ -77,7 +59,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
 /// Applies the migrations over a connection of its own.
 pub async fn migrate(url: &str) -> Result<(), sqlx::migrate::MigrateError> {
     let pool = PgPoolOptions::new().max_connections(1).connect_with(PgConnectOptions::from_str(url)?).await?;
-    MIGRATOR.run(&pool).await?;
+    crate::db::MIGRATOR.run(&pool).await?;
     pool.close().await;
     Ok(())
 }
@@ -160,9 +142,14 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds the listener (port 0 picks a free one) and builds the server; migrations must
-    /// have run.
-    pub async fn build(settings: Settings, pool: PgPool, jwt_secret: &[u8]) -> std::io::Result<Application> {
+    /// Binds the listener (port 0 picks a free one) and builds the server, serving `openapi`
+    /// (`openapi::document()`) and Swagger UI; migrations must have run.
+    pub async fn build(
+        settings: Settings,
+        pool: PgPool,
+        jwt_secret: &[u8],
+        openapi: utoipa::openapi::OpenApi,
+    ) -> std::io::Result<Application> {
         let listener = TcpListener::bind((settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
         let revoked = Arc::new(RevokedTokens::default());
@@ -171,7 +158,6 @@ impl Application {
         tokio::spawn(revocation::listen(pool.clone(), revoked.clone(), users.clone()));
         tokio::spawn(maintenance(pool.clone()));
 
-        let openapi = build_openapi();
         let route_table = web::Data::new(RouteTable::from_openapi(&openapi));
         let workers = settings.workers;
         let shutdown = settings.shutdown_timeout.as_secs();
@@ -190,7 +176,7 @@ impl Application {
             settings,
         });
         let server = HttpServer::new(move || {
-            let (app, _) = App::new().into_utoipa_app().configure(routes).split_for_parts();
+            let (app, _) = App::new().into_utoipa_app().configure(crate::api::routes).split_for_parts();
             app.app_data(state.clone())
                 .app_data(route_table.clone())
                 .app_data(BodyLimit(state.settings.max_body_bytes))

@@ -9,16 +9,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Auth;
 use crate::db::analytics::{
     self, BasketFigures, CohortsFigures, Context, Dimension, FunnelFigures, Period, RfmCustomer, RfmFigures,
     SegmentsFigures, SeriesFigures, SeriesGroup,
 };
 use crate::domain::Bound;
 use crate::error::{ApiError, ApiResult};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
 use crate::http::extract::Query;
-use crate::openapi::*;
-use crate::state::AppState;
+use crate::http::AppState;
 
 /// At most this many buckets (series) or periods (cohorts) in a window.
 pub const MAX_BUCKETS: i64 = 5_000;
@@ -54,10 +54,10 @@ pub struct FunnelQuery {
     pub pipeline_id: Uuid,
     /// Start of the window (inclusive): a date (midnight in the workspace's timezone) or an
     /// RFC 3339 timestamp with an offset. Default: 90 days before `to`.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive), same forms. Default: now.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub to: Option<String>,
     /// Only deals of this owner.
     pub owner_id: Option<Uuid>,
@@ -81,7 +81,6 @@ pub struct FunnelReport {
 /// the median hours spent in it; win rate; where the lost ones stopped.
 #[utoipa::path(
     tag = "analytics",
-    security(("bearer" = [])),
     params(FunnelQuery),
     responses(
         (status = 200, description = "The funnel", body = FunnelReport, example = json!({
@@ -120,10 +119,10 @@ pub struct SegmentsQuery {
     #[param(pattern = r"^(country|kind|owner|tag|channel|attr\.[^\u0000]{1,200})$", example = "country")]
     pub dimension: String,
     /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive). Default: now.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub to: Option<String>,
 }
 
@@ -163,7 +162,6 @@ pub struct SegmentsReport {
 /// window, per value of a dimension.
 #[utoipa::path(
     tag = "analytics",
-    security(("bearer" = [])),
     params(SegmentsQuery),
     responses(
         (status = 200, description = "The segments", body = SegmentsReport, example = json!({
@@ -194,7 +192,7 @@ pub async fn segments(
 pub struct RfmQuery {
     /// Only purchases before this instant count: a date (midnight in the workspace's timezone)
     /// or an RFC 3339 timestamp with an offset. Default: now.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub as_of: Option<String>,
     /// One customer's figures instead of the segments (`404` if it has no purchase before
     /// `as_of`).
@@ -221,7 +219,6 @@ pub enum RfmAnswer {
 /// before `as_of`, and the seven segments they fall in.
 #[utoipa::path(
     tag = "analytics",
-    security(("bearer" = [])),
     params(RfmQuery),
     responses(
         (status = 200, description = "The segments, or one customer's scores", body = RfmAnswer, example = json!({
@@ -269,10 +266,10 @@ pub struct CohortsQuery {
     /// `week` (starting Monday) or `month`, in the workspace's timezone. Default: `month`.
     pub period: Option<CohortPeriod>,
     /// Cohorts whose period starts at or after this: a date or an RFC 3339 timestamp.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub from: Option<String>,
     /// …and before this; retention periods too start before it. Default: now.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub to: Option<String>,
 }
 
@@ -290,7 +287,6 @@ pub struct CohortsReport {
 /// period how many of them interacted again. At most 1,000 periods in the window.
 #[utoipa::path(
     tag = "analytics",
-    security(("bearer" = [])),
     params(CohortsQuery),
     responses(
         (status = 200, description = "The cohorts", body = CohortsReport, example = json!({
@@ -326,10 +322,10 @@ pub struct SeriesQuery {
     /// One series per channel (id), kind or direction; default: one series.
     pub group_by: Option<SeriesGroup>,
     /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive). Default: now.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub to: Option<String>,
 }
 
@@ -348,7 +344,6 @@ pub struct SeriesReport {
 /// zero-filled, optionally per channel, kind or direction. At most 5,000 buckets.
 #[utoipa::path(
     tag = "analytics",
-    security(("bearer" = [])),
     params(SeriesQuery),
     responses(
         (status = 200, description = "The series", body = SeriesReport, example = json!({
@@ -382,10 +377,10 @@ pub async fn interactions(
 #[into_params(parameter_in = Query)]
 pub struct BasketQuery {
     /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive). Default: now.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub to: Option<String>,
     /// Smallest support of a pair reported, 0 to 1, compared exactly as the decimal given.
     /// Default: 0.01.
@@ -409,7 +404,6 @@ pub struct BasketReport {
 /// confidence both ways and lift.
 #[utoipa::path(
     tag = "analytics",
-    security(("bearer" = [])),
     params(BasketQuery),
     responses(
         (status = 200, description = "The pairs", body = BasketReport, example = json!({

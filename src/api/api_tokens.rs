@@ -6,14 +6,14 @@ use uuid::Uuid;
 
 use crate::auth::jwt::TokenKind;
 use crate::auth::roles::{Admin, Role};
-use crate::auth::Auth;
 use crate::db::tokens::{self, ApiToken};
 use crate::domain::{self, Validator};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
 use crate::http::extract::{Json, Query};
+use crate::http::AppState;
 use crate::http::{created, Page, PageParams};
-use crate::openapi::*;
-use crate::state::AppState;
 
 const SORT: &str = "api_tokens:created_at";
 /// A token without `expires_at` is signed to last this long (100 years).
@@ -22,7 +22,6 @@ const NO_EXPIRY_SECS: i64 = 100 * 365 * 24 * 3600;
 /// API tokens of the workspace (admin), oldest first; revoked ones included.
 #[utoipa::path(
     tag = "api-tokens",
-    security(("bearer" = [])),
     params(PageParams),
     responses((status = 200, description = "A page of tokens", body = Page<ApiToken>), E400, E401, E403)
 )]
@@ -43,7 +42,7 @@ pub async fn list_tokens(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiToken {
-    #[schema(schema_with = crate::openapi::schemas::name, example = "nightly import")]
+    #[schema(schema_with = crate::http::doc::schemas::name, example = "nightly import")]
     pub name: String,
     /// At most the creator's own role.
     pub role: Role,
@@ -65,7 +64,6 @@ pub struct CreatedApiToken {
 /// current role, and is revoked when the user is disabled, changes password or is removed.
 #[utoipa::path(
     tag = "api-tokens",
-    security(("bearer" = [])),
     request_body = NewApiToken,
     responses(
         (status = 201, description = "Created", body = CreatedApiToken),
@@ -101,7 +99,6 @@ pub async fn create_token(
 /// Revoke an API token (admin). Every instance refuses it within seconds.
 #[utoipa::path(
     tag = "api-tokens",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "API token id")),
     responses((status = 204, description = "Revoked"), E400, E401, E403, E404)
 )]

@@ -5,14 +5,15 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::jwt::TokenKind;
+use crate::auth::password;
 use crate::auth::roles::Role;
-use crate::auth::{password, Auth};
 use crate::db::{tokens, users, workspaces};
 use crate::domain::{self, WorkspaceId};
 use crate::error::{ApiError, ApiResult};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
 use crate::http::extract::Json;
-use crate::openapi::*;
-use crate::state::AppState;
+use crate::http::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +75,7 @@ fn client_address(req: &HttpRequest) -> String {
 /// for one email or one client address get `429` with `Retry-After`.
 #[utoipa::path(
     tag = "auth",
+    security(()),
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
@@ -125,6 +127,7 @@ pub async fn login(
 /// of its login (reuse detection): someone else may hold a copy.
 #[utoipa::path(
     tag = "auth",
+    security(()),
     request_body = RefreshRequest,
     responses((status = 200, description = "A new pair", body = TokenPair), E400, E401, E415, E422)
 )]
@@ -157,6 +160,7 @@ pub async fn refresh(state: web::Data<AppState>, Json(body): Json<RefreshRequest
 /// Always `204`, also for a token that is unknown or already revoked.
 #[utoipa::path(
     tag = "auth",
+    security(()),
     request_body = RefreshRequest,
     responses((status = 204, description = "Revoked"), E400, E415, E422)
 )]
@@ -188,7 +192,6 @@ pub struct Me {
 /// The caller: user, role and workspace.
 #[utoipa::path(
     tag = "auth",
-    security(("bearer" = [])),
     responses((status = 200, description = "The caller", body = Me), E401)
 )]
 #[get("/me")]
@@ -209,16 +212,16 @@ pub async fn me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRespons
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpRequest {
-    #[schema(schema_with = crate::openapi::schemas::name, example = "Acme Ltd")]
+    #[schema(schema_with = crate::http::doc::schemas::name, example = "Acme Ltd")]
     pub workspace_name: String,
     /// ISO 4217 (default `EUR`).
-    #[schema(schema_with = crate::openapi::schemas::optional_currency, example = "EUR")]
+    #[schema(schema_with = crate::http::doc::schemas::optional_currency, example = "EUR")]
     pub currency: Option<String>,
-    #[schema(schema_with = crate::openapi::schemas::email)]
+    #[schema(schema_with = crate::http::doc::schemas::email)]
     pub email: String,
-    #[schema(schema_with = crate::openapi::schemas::password)]
+    #[schema(schema_with = crate::http::doc::schemas::password)]
     pub password: String,
-    #[schema(schema_with = crate::openapi::schemas::name)]
+    #[schema(schema_with = crate::http::doc::schemas::name)]
     pub name: String,
 }
 
@@ -234,6 +237,7 @@ pub struct SignUpResponse {
 /// Only when the server allows it (`RAPPORT_ALLOW_SIGNUP`); else `403`.
 #[utoipa::path(
     tag = "auth",
+    security(()),
     request_body = SignUpRequest,
     responses(
         (status = 201, description = "Created; the owner is logged in", body = SignUpResponse),

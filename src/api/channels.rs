@@ -5,16 +5,16 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::patch;
 use crate::auth::roles::Admin;
-use crate::auth::Auth;
 use crate::db::channels::{self, Channel, ChannelKind};
 use crate::domain::{self, Validator, WorkspaceId};
 use crate::error::{ApiError, ApiResult};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
 use crate::http::extract::{if_match, Json, Query};
+use crate::http::patch;
+use crate::http::AppState;
 use crate::http::{created, versioned, Page, PageParams};
-use crate::openapi::*;
-use crate::state::AppState;
 
 const SORT: &str = "channels:created_at";
 const CONFIG_MAX_BYTES: usize = 16 * 1024;
@@ -24,7 +24,6 @@ const NOT_NULL: &[&str] = &["kind", "name", "active", "config"];
 /// The workspace's channels, oldest first.
 #[utoipa::path(
     tag = "channels",
-    security(("bearer" = [])),
     params(PageParams),
     responses((status = 200, description = "A page of channels", body = Page<Channel>), E400, E401)
 )]
@@ -46,21 +45,21 @@ pub async fn list_channels(
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
     pub kind: ChannelKind,
-    #[schema(schema_with = crate::openapi::schemas::name, example = "Support inbox")]
+    #[schema(schema_with = crate::http::doc::schemas::name, example = "Support inbox")]
     pub name: String,
     #[serde(default = "yes")]
     pub active: bool,
     /// A JSON object, at most 16 KiB.
     #[serde(default = "empty_object")]
-    #[schema(schema_with = crate::openapi::schemas::json_object)]
+    #[schema(schema_with = crate::http::doc::schemas::json_object)]
     pub config: Value,
 }
 
-crate::openapi::derived_schema!(
+crate::http::doc::derived_schema!(
     /// A JSON merge patch of a channel.
     ChannelPatch,
     ChannelInput,
-    crate::openapi::schemas::merge_patch(
+    crate::http::doc::schemas::merge_patch(
         <ChannelInput as utoipa::PartialSchema>::schema(),
         &[],
         NOT_NULL,
@@ -95,7 +94,6 @@ impl ChannelInput {
 /// Add a channel (admin).
 #[utoipa::path(
     tag = "channels",
-    security(("bearer" = [])),
     request_body = ChannelInput,
     responses(
         (status = 201, description = "Created", body = Channel, headers(("Location" = String), ("ETag" = String))),
@@ -120,7 +118,6 @@ async fn find(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<Channel, Ap
 /// One channel.
 #[utoipa::path(
     tag = "channels",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Channel id")),
     responses((status = 200, description = "The channel", body = Channel, headers(("ETag" = String))), E400, E401, E404)
 )]
@@ -133,7 +130,6 @@ pub async fn get_channel(state: web::Data<AppState>, auth: Auth, id: web::Path<U
 /// Change a channel (admin): a JSON merge patch of `kind`, `name`, `active`, `config`.
 #[utoipa::path(
     tag = "channels",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Channel id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
@@ -171,7 +167,6 @@ pub async fn patch_channel(
 /// deactivate it instead.
 #[utoipa::path(
     tag = "channels",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Channel id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to remove")

@@ -18,12 +18,12 @@ use uuid::Uuid;
 
 use crate::api::customers::{write_error, CustomerInput, ListQuery};
 use crate::auth::roles::Member;
-use crate::auth::Auth;
 use crate::db::customers::{self, Customer, CustomerKind, CustomerSort, ImportRow, Position};
 use crate::domain::{Validator, WorkspaceId};
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::openapi::*;
-use crate::state::AppState;
+use crate::http::auth::Auth;
+use crate::http::doc::*;
+use crate::http::AppState;
 
 const BATCH: usize = 1000;
 /// What JSON calls whitespace: blank NDJSON lines hold only these.
@@ -128,7 +128,7 @@ fn mime(value: &str) -> String {
     value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
-crate::openapi::derived_schema!(
+crate::http::doc::derived_schema!(
     /// A CSV file whose first line is a header of customer columns.
     CsvImport,
     schema
@@ -144,7 +144,7 @@ crate::openapi::derived_schema!(
         .into()
 );
 
-crate::openapi::derived_schema!(
+crate::http::doc::derived_schema!(
     /// Lines of JSON objects, one customer each.
     NdjsonImport,
     schema
@@ -549,7 +549,6 @@ async fn upsert(
 /// CR or `'`) are read back without it. NDJSON lines are objects with the same field names.
 #[utoipa::path(
     tag = "customers",
-    security(("bearer" = [])),
     request_body(content(
         (CsvImport = "text/csv", example = "name,email,country,tags\nAda Lovelace,ada@example.com,GB,vip;math\n"),
         (NdjsonImport = "application/x-ndjson", example = "{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\"}\n")
@@ -618,7 +617,6 @@ pub async fn import_customers(
 /// as it was.
 #[utoipa::path(
     tag = "customers",
-    security(("bearer" = [])),
     params(crate::api::customers::CustomerFilterParams),
     responses(
         (status = 200, description = "The customers", content(

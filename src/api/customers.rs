@@ -5,18 +5,18 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::patch;
 use crate::auth::roles::{Member, Role};
-use crate::auth::Auth;
 use crate::db::customers::{self, Customer, CustomerKind, CustomerSort, Filter, Position};
 use crate::db::interactions::{self, ChannelCount, Interaction};
 use crate::db::{self};
 use crate::domain::{self, Bound, Validator, WorkspaceId};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
 use crate::http::extract::{if_match, Json};
+use crate::http::patch;
+use crate::http::AppState;
 use crate::http::{created, versioned, Page, MAX_LIMIT};
-use crate::openapi::*;
-use crate::state::AppState;
 
 pub const ATTRIBUTES_MAX_BYTES: usize = 16 * 1024;
 /// Fields a merge patch cannot remove with `null`.
@@ -30,27 +30,27 @@ pub struct CustomerInput {
     #[serde(default = "person")]
     pub kind: CustomerKind,
     /// 1 to 200 characters.
-    #[schema(schema_with = crate::openapi::schemas::name, example = "Ada Lovelace")]
+    #[schema(schema_with = crate::http::doc::schemas::name, example = "Ada Lovelace")]
     pub name: String,
     /// Unique in the workspace, case-insensitive.
-    #[schema(schema_with = crate::openapi::schemas::optional_email, example = "ada@example.com")]
+    #[schema(schema_with = crate::http::doc::schemas::optional_email, example = "ada@example.com")]
     pub email: Option<String>,
-    #[schema(schema_with = crate::openapi::schemas::phone)]
+    #[schema(schema_with = crate::http::doc::schemas::phone)]
     pub phone: Option<String>,
-    #[schema(schema_with = crate::openapi::schemas::optional_name)]
+    #[schema(schema_with = crate::http::doc::schemas::optional_name)]
     pub company_name: Option<String>,
     /// ISO 3166-1 alpha-2, upper case.
-    #[schema(schema_with = crate::openapi::schemas::country, example = "GB")]
+    #[schema(schema_with = crate::http::doc::schemas::country, example = "GB")]
     pub country: Option<String>,
-    #[schema(schema_with = crate::openapi::schemas::optional_name)]
+    #[schema(schema_with = crate::http::doc::schemas::optional_name)]
     pub city: Option<String>,
     /// At most 50 tags of 1 to 64 characters.
     #[serde(default)]
-    #[schema(schema_with = crate::openapi::schemas::tags)]
+    #[schema(schema_with = crate::http::doc::schemas::tags)]
     pub tags: Vec<String>,
     /// Custom fields: a JSON object of at most 16 KiB.
     #[serde(default = "crate::api::channels::empty_object")]
-    #[schema(schema_with = crate::openapi::schemas::json_object)]
+    #[schema(schema_with = crate::http::doc::schemas::json_object)]
     pub attributes: Value,
     pub owner_id: Option<Uuid>,
     /// Only on create, to bring history over from another system; never in the future.
@@ -58,11 +58,11 @@ pub struct CustomerInput {
     pub created_at: Option<DateTime<Utc>>,
 }
 
-crate::openapi::derived_schema!(
+crate::http::doc::derived_schema!(
     /// A JSON merge patch of a customer: any writable field but `created_at`; `null` clears.
     CustomerPatch,
     CustomerInput,
-    crate::openapi::schemas::merge_patch(
+    crate::http::doc::schemas::merge_patch(
         <CustomerInput as utoipa::PartialSchema>::schema(),
         &["created_at"],
         NOT_NULL,
@@ -171,23 +171,23 @@ pub fn write_error(e: sqlx::Error) -> ApiError {
 #[into_params(parameter_in = Query)]
 pub struct CustomerFilterParams {
     /// Search text over name, email, company_name and phone.
-    #[param(schema_with = crate::openapi::schemas::search_text)]
+    #[param(schema_with = crate::http::doc::schemas::search_text)]
     q: Option<String>,
     /// Exact email, case-insensitive.
-    #[param(schema_with = crate::openapi::schemas::search_email)]
+    #[param(schema_with = crate::http::doc::schemas::search_email)]
     email: Option<String>,
     /// A tag; repeat for several (all must match).
-    #[param(schema_with = crate::openapi::schemas::tag_filter, style = Form, explode = true)]
+    #[param(schema_with = crate::http::doc::schemas::tag_filter, style = Form, explode = true)]
     tag: Option<Vec<String>>,
     /// ISO 3166-1 alpha-2.
     #[param(pattern = "^[A-Z]{2}$")]
     country: Option<String>,
     owner_id: Option<Uuid>,
     /// Created at or after this instant.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     created_after: Option<String>,
     /// Created before this instant.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     created_before: Option<String>,
 }
 
@@ -311,7 +311,6 @@ impl ListQuery {
 /// `-created_at`.
 #[utoipa::path(
     tag = "customers",
-    security(("bearer" = [])),
     params(CustomerFilterParams, CustomerPageParams),
     responses((status = 200, description = "A page of customers", body = Page<Customer>), E400, E401)
 )]
@@ -333,7 +332,6 @@ pub async fn list_customers(state: web::Data<AppState>, auth: Auth, req: HttpReq
 /// Add a customer.
 #[utoipa::path(
     tag = "customers",
-    security(("bearer" = [])),
     request_body = CustomerInput,
     responses(
         (status = 201, description = "Created", body = Customer, headers(("Location" = String), ("ETag" = String))),
@@ -359,7 +357,6 @@ pub async fn find(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<Custome
 /// One customer.
 #[utoipa::path(
     tag = "customers",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),
     responses((status = 200, description = "The customer", body = Customer, headers(("ETag" = String))), E400, E401, E404)
 )]
@@ -374,7 +371,6 @@ pub async fn get_customer(state: web::Data<AppState>, auth: Auth, id: web::Path<
 /// `null` clears an optional field; `attributes` merge key by key (`null` removes a key).
 #[utoipa::path(
     tag = "customers",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Customer id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
@@ -415,7 +411,6 @@ pub struct DeleteParams {
 /// customer, its interactions and its deals are erased for good.
 #[utoipa::path(
     tag = "customers",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Customer id"),
         DeleteParams,
@@ -463,7 +458,6 @@ pub async fn delete_customer(
 /// customer (or it was deleted too long ago). Restoring a live customer returns it unchanged.
 #[utoipa::path(
     tag = "customers",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),
     responses((status = 200, description = "Restored", body = Customer), E400, E401, E403, E404, E409)
 )]
@@ -504,7 +498,6 @@ pub struct TimelineEntry {
 /// paginated.
 #[utoipa::path(
     tag = "customers",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id"), crate::http::PageParams),
     responses((status = 200, description = "A page of the timeline", body = Page<TimelineEntry>), E400, E401, E404)
 )]
@@ -565,7 +558,6 @@ pub struct CustomerSummary {
 /// lifetime value, and open deals with their stage.
 #[utoipa::path(
     tag = "customers",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Customer id")),
     responses((status = 200, description = "The summary", body = CustomerSummary), E400, E401, E404)
 )]

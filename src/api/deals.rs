@@ -5,18 +5,18 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::patch;
 use crate::auth::jwt::TokenKind;
 use crate::auth::roles::Member;
-use crate::auth::Auth;
 use crate::db::deals::{self, Deal, DealStatus, StageEvent};
 use crate::db::{self, customers, pipelines};
 use crate::domain::{self, Validator, WorkspaceId};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
 use crate::http::extract::{if_match, Json, Query};
+use crate::http::patch;
+use crate::http::AppState;
 use crate::http::{created, versioned, Page};
-use crate::openapi::*;
-use crate::state::AppState;
 
 const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 
@@ -28,13 +28,13 @@ pub struct NewDeal {
     pub stage_id: Option<Uuid>,
     /// A live customer of the workspace.
     pub customer_id: Uuid,
-    #[schema(schema_with = crate::openapi::schemas::name, example = "50 seats, annual plan")]
+    #[schema(schema_with = crate::http::doc::schemas::name, example = "50 seats, annual plan")]
     pub title: String,
     #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
-    #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
+    #[serde(default, deserialize_with = "crate::http::patch::opt_integer")]
     pub amount_cents: Option<i64>,
     pub owner_id: Option<Uuid>,
-    #[schema(schema_with = crate::openapi::schemas::calendar_date)]
+    #[schema(schema_with = crate::http::doc::schemas::calendar_date)]
     pub expected_close_date: Option<NaiveDate>,
     /// To bring history over: never in the future. Default: now.
     pub created_at: Option<DateTime<Utc>>,
@@ -51,23 +51,23 @@ pub struct DealPatch {
     #[serde(default)]
     pub changed_at: Option<DateTime<Utc>>,
     pub customer_id: Uuid,
-    #[schema(schema_with = crate::openapi::schemas::name)]
+    #[schema(schema_with = crate::http::doc::schemas::name)]
     pub title: String,
     #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
-    #[serde(deserialize_with = "crate::api::patch::integer")]
+    #[serde(deserialize_with = "crate::http::patch::integer")]
     pub amount_cents: i64,
     pub owner_id: Option<Uuid>,
-    #[schema(schema_with = crate::openapi::schemas::calendar_date)]
+    #[schema(schema_with = crate::http::doc::schemas::calendar_date)]
     pub expected_close_date: Option<NaiveDate>,
 }
 
 const NOT_NULL: &[&str] = &["stage_id", "customer_id", "title", "amount_cents"];
 
-crate::openapi::derived_schema!(
+crate::http::doc::derived_schema!(
     /// A JSON merge patch of a deal.
     DealPatchSchema,
     DealPatch,
-    crate::openapi::schemas::merge_patch(
+    crate::http::doc::schemas::merge_patch(
         <DealPatch as utoipa::PartialSchema>::schema(),
         &[],
         NOT_NULL,
@@ -97,7 +97,6 @@ async fn live_customer(db: impl sqlx::PgExecutor<'_>, ws: WorkspaceId, id: Uuid)
 /// Open a deal.
 #[utoipa::path(
     tag = "deals",
-    security(("bearer" = [])),
     request_body = NewDeal,
     responses(
         (status = 201, description = "Created", body = Deal, headers(("Location" = String), ("ETag" = String))),
@@ -164,7 +163,6 @@ async fn find(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<Deal, ApiEr
 /// One deal.
 #[utoipa::path(
     tag = "deals",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Deal id")),
     responses((status = 200, description = "The deal", body = Deal, headers(("ETag" = String))), E400, E401, E404)
 )]
@@ -179,7 +177,6 @@ pub async fn get_deal(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid
 /// deal are serialised.
 #[utoipa::path(
     tag = "deals",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Deal id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
@@ -255,7 +252,6 @@ pub async fn patch_deal(
 /// Delete a deal, with its history.
 #[utoipa::path(
     tag = "deals",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Deal id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete")
@@ -281,7 +277,6 @@ pub async fn delete_deal(
 /// Every stage change of a deal, creation first, in order.
 #[utoipa::path(
     tag = "deals",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Deal id")),
     responses((status = 200, description = "The history", body = Vec<StageEvent>), E400, E401, E404)
 )]
@@ -301,10 +296,10 @@ pub struct DealQuery {
     pub customer_id: Option<Uuid>,
     pub owner_id: Option<Uuid>,
     /// At or after this instant (a date is midnight in the workspace's time zone).
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub created_after: Option<String>,
     /// Before this instant.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub created_before: Option<String>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -314,7 +309,6 @@ pub struct DealQuery {
 /// Deals, filtered, newest first.
 #[utoipa::path(
     tag = "deals",
-    security(("bearer" = [])),
     params(DealQuery),
     responses((status = 200, description = "A page of deals", body = Page<Deal>), E400, E401)
 )]

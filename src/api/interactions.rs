@@ -7,16 +7,16 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::patch;
 use crate::auth::roles::Member;
-use crate::auth::Auth;
 use crate::db::interactions::{self, Direction, Interaction, InteractionKind};
 use crate::domain::{self, new_id, Validator, WorkspaceId};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
 use crate::http::extract::{if_match, Json, Query};
+use crate::http::patch;
+use crate::http::AppState;
 use crate::http::{created, versioned, Page};
-use crate::openapi::*;
-use crate::state::AppState;
 
 pub const BODY_MAX_BYTES: usize = 64 * 1024;
 /// Fields a merge patch cannot remove with `null`.
@@ -34,37 +34,37 @@ pub struct InteractionInput {
     pub direction: Direction,
     pub kind: InteractionKind,
     /// At most 500 characters.
-    #[schema(schema_with = crate::openapi::schemas::subject)]
+    #[schema(schema_with = crate::http::doc::schemas::subject)]
     pub subject: Option<String>,
     /// At most 64 KiB.
-    #[schema(schema_with = crate::openapi::schemas::body)]
+    #[schema(schema_with = crate::http::doc::schemas::body)]
     pub body: Option<String>,
     /// When it happened (default: now); not in the future.
     pub occurred_at: Option<DateTime<Utc>>,
     /// 0 to 604,800 (a week).
     #[schema(minimum = 0, maximum = 604800)]
-    #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
+    #[serde(default, deserialize_with = "crate::http::patch::opt_integer")]
     pub duration_seconds: Option<i32>,
     /// Purchases only: the amount in minor units, 0 or more.
     #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
-    #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
+    #[serde(default, deserialize_with = "crate::http::patch::opt_integer")]
     pub value_cents: Option<i64>,
     /// Purchases only: the SKUs bought (1 to 64 characters each, at most 1,000).
     #[serde(default)]
-    #[schema(schema_with = crate::openapi::schemas::items)]
+    #[schema(schema_with = crate::http::doc::schemas::items)]
     pub items: Vec<String>,
     pub user_id: Option<Uuid>,
     /// The id in the source system; posting it again on the same channel returns the existing
     /// interaction (`200`). At most 255 characters.
-    #[schema(schema_with = crate::openapi::schemas::external_id)]
+    #[schema(schema_with = crate::http::doc::schemas::external_id)]
     pub external_id: Option<String>,
     /// A JSON object, at most 16 KiB.
     #[serde(default = "crate::api::channels::empty_object")]
-    #[schema(schema_with = crate::openapi::schemas::json_object)]
+    #[schema(schema_with = crate::http::doc::schemas::json_object)]
     pub metadata: Value,
 }
 
-crate::openapi::derived_schema!(
+crate::http::doc::derived_schema!(
     /// A new interaction: a purchase (with `value_cents` and `items`) or any other kind
     /// (without them).
     NewInteraction,
@@ -72,7 +72,7 @@ crate::openapi::derived_schema!(
     new_interaction_schema()
 );
 
-crate::openapi::derived_schema!(
+crate::http::doc::derived_schema!(
     /// A JSON merge patch of an interaction: `value_cents` and `items` only together with
     /// `kind: "purchase"`; a patch to another kind drops them.
     InteractionPatch,
@@ -87,7 +87,7 @@ fn interaction_patch_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema:
         return new_interaction_schema();
     };
     let mut branches = new.items.into_iter().map(|branch| {
-        crate::openapi::schemas::merge_patch(
+        crate::http::doc::schemas::merge_patch(
             branch,
             &["external_id"],
             NOT_NULL,
@@ -245,7 +245,6 @@ async fn reference_errors(state: &AppState, ws: WorkspaceId, f: &interactions::F
 /// interaction and changes nothing (integrations can replay safely).
 #[utoipa::path(
     tag = "interactions",
-    security(("bearer" = [])),
     request_body = NewInteraction,
     responses(
         (status = 201, description = "Created", body = Interaction, headers(("Location" = String), ("ETag" = String))),
@@ -292,7 +291,6 @@ pub struct BatchResponse {
 /// `422` names each bad item by index (`items[3].value_cents`); then nothing is logged.
 #[utoipa::path(
     tag = "interactions",
-    security(("bearer" = [])),
     request_body = BatchRequest,
     responses(
         (status = 201, description = "All logged", body = BatchResponse),
@@ -366,7 +364,6 @@ async fn find(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<Interaction
 /// One interaction.
 #[utoipa::path(
     tag = "interactions",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Interaction id")),
     responses((status = 200, description = "The interaction", body = Interaction, headers(("ETag" = String))), E400, E401, E404)
 )]
@@ -379,7 +376,6 @@ pub async fn get_interaction(state: web::Data<AppState>, auth: Auth, id: web::Pa
 /// Change an interaction: a JSON merge patch of its writable fields (not `external_id`).
 #[utoipa::path(
     tag = "interactions",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Interaction id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
@@ -441,7 +437,6 @@ pub async fn patch_interaction(
 /// Delete an interaction.
 #[utoipa::path(
     tag = "interactions",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Interaction id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete")
@@ -483,10 +478,10 @@ pub struct InteractionQuery {
     pub direction: Option<Direction>,
     pub user_id: Option<Uuid>,
     /// At or after this instant (a date is midnight in the workspace's time zone).
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub occurred_after: Option<String>,
     /// Before this instant.
-    #[param(schema_with = crate::openapi::schemas::time_bound)]
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub occurred_before: Option<String>,
     /// `-occurred_at` (default) or `occurred_at`.
     pub sort: Option<InteractionSort>,
@@ -498,7 +493,6 @@ pub struct InteractionQuery {
 /// Interactions, filtered, newest first by default.
 #[utoipa::path(
     tag = "interactions",
-    security(("bearer" = [])),
     params(InteractionQuery),
     responses((status = 200, description = "A page of interactions", body = Page<Interaction>), E400, E401)
 )]

@@ -5,8 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::openapi::E503;
-use crate::state::AppState;
+use crate::http::doc::E503;
+use crate::http::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -15,7 +15,7 @@ pub struct Health {
 }
 
 /// The process is up.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Up", body = Health)))]
+#[utoipa::path(tag = "operations", security(()), responses((status = 200, description = "Up", body = Health)))]
 #[get("/health/live")]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok".into() })
@@ -24,16 +24,14 @@ pub async fn live() -> HttpResponse {
 /// The database is reachable and fully migrated.
 #[utoipa::path(
     tag = "operations",
+    security(()),
     responses((status = 200, description = "Ready", body = Health), E503)
 )]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let latest = crate::startup::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let applied: Result<Option<i64>, _> =
-        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success").fetch_one(&state.pool).await;
-    match applied {
-        Ok(Some(v)) if v >= latest => Ok(HttpResponse::Ok().json(Health { status: "ok".into() })),
-        Ok(_) => Err(ApiError::Unavailable("the database is not fully migrated".into())),
+    match crate::db::is_migrated(&state.pool).await {
+        Ok(true) => Ok(HttpResponse::Ok().json(Health { status: "ok".into() })),
+        Ok(false) => Err(ApiError::Unavailable("the database is not fully migrated".into())),
         Err(e) => {
             log::warn!("readiness check: {e}");
             Err(ApiError::Unavailable("the database is not reachable".into()))
@@ -44,6 +42,7 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 /// Prometheus metrics: requests by route and status, latencies, pool usage.
 #[utoipa::path(
     tag = "operations",
+    security(()),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
 )]
 #[get("/metrics")]

@@ -5,17 +5,17 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::patch;
 use crate::auth::roles::Admin;
-use crate::auth::Auth;
 use crate::db::deals;
 use crate::db::pipelines::{self, Pipeline, Stage, StageKind};
 use crate::domain::{self, Validator, WorkspaceId};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
 use crate::http::extract::{if_match, Json, Query};
+use crate::http::patch;
+use crate::http::AppState;
 use crate::http::{created, versioned, Page, PageParams};
-use crate::openapi::*;
-use crate::state::AppState;
 
 const SORT: &str = "pipelines:created_at";
 const MAX_STAGES: usize = 50;
@@ -24,19 +24,19 @@ const MAX_STAGES: usize = 50;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageInput {
-    #[schema(schema_with = crate::openapi::schemas::name, example = "Qualified")]
+    #[schema(schema_with = crate::http::doc::schemas::name, example = "Qualified")]
     pub name: String,
     pub kind: StageKind,
     /// 0 to 100.
     #[schema(minimum = 0, maximum = 100)]
-    #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
+    #[serde(default, deserialize_with = "crate::http::patch::opt_integer")]
     pub probability: Option<i32>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineInput {
-    #[schema(schema_with = crate::openapi::schemas::name, example = "Enterprise sales")]
+    #[schema(schema_with = crate::http::doc::schemas::name, example = "Enterprise sales")]
     pub name: String,
     /// The stages in order; at least one open, one won and one lost. Default: the customer
     /// journey (Need identified → Qualified → Proposal → Negotiation → Won / Lost).
@@ -74,7 +74,6 @@ async fn load(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<Pipeline, A
 /// Pipelines of the workspace, oldest first, with their stages.
 #[utoipa::path(
     tag = "pipelines",
-    security(("bearer" = [])),
     params(PageParams),
     responses((status = 200, description = "A page of pipelines", body = Page<Pipeline>), E400, E401)
 )]
@@ -94,7 +93,6 @@ pub async fn list_pipelines(
 /// Add a pipeline (admin).
 #[utoipa::path(
     tag = "pipelines",
-    security(("bearer" = [])),
     request_body = PipelineInput,
     responses(
         (status = 201, description = "Created", body = Pipeline, headers(("Location" = String), ("ETag" = String))),
@@ -132,7 +130,6 @@ pub async fn create_pipeline(
 /// One pipeline with its stages.
 #[utoipa::path(
     tag = "pipelines",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Pipeline id")),
     responses((status = 200, description = "The pipeline", body = Pipeline, headers(("ETag" = String))), E400, E401, E404)
 )]
@@ -145,14 +142,13 @@ pub async fn get_pipeline(state: web::Data<AppState>, auth: Auth, id: web::Path<
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelinePatch {
-    #[schema(schema_with = crate::openapi::schemas::name)]
+    #[schema(schema_with = crate::http::doc::schemas::name)]
     pub name: String,
 }
 
 /// Rename a pipeline (admin): a JSON merge patch of `name`.
 #[utoipa::path(
     tag = "pipelines",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Pipeline id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
@@ -182,11 +178,11 @@ pub async fn patch_pipeline(
     Ok(versioned(pipeline.version, &pipeline))
 }
 
-crate::openapi::derived_schema!(
+crate::http::doc::derived_schema!(
     /// A JSON merge patch of a pipeline.
     PipelinePatchSchema,
     PipelinePatch,
-    crate::openapi::schemas::merge_patch(
+    crate::http::doc::schemas::merge_patch(
         <PipelinePatch as utoipa::PartialSchema>::schema(),
         &[],
         &["name"],
@@ -197,7 +193,6 @@ crate::openapi::derived_schema!(
 /// Remove a pipeline (admin); one with deals cannot be removed (`409`).
 #[utoipa::path(
     tag = "pipelines",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "Pipeline id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to remove")
@@ -227,23 +222,22 @@ pub async fn delete_pipeline(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStage {
-    #[schema(schema_with = crate::openapi::schemas::name)]
+    #[schema(schema_with = crate::http::doc::schemas::name)]
     pub name: String,
     pub kind: StageKind,
     #[schema(minimum = 0, maximum = 100)]
-    #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
+    #[serde(default, deserialize_with = "crate::http::patch::opt_integer")]
     pub probability: Option<i32>,
     /// Where it goes (0-based); the stages from there move one step down. Default, or past
     /// the end: last.
     #[schema(minimum = 0)]
-    #[serde(default, deserialize_with = "crate::api::patch::opt_integer")]
+    #[serde(default, deserialize_with = "crate::http::patch::opt_integer")]
     pub position: Option<i32>,
 }
 
 /// Add a stage to a pipeline (admin).
 #[utoipa::path(
     tag = "pipelines",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Pipeline id")),
     request_body = NewStage,
     responses(
@@ -290,19 +284,19 @@ fn find_stage(stages: &[Stage], id: Uuid) -> Result<Stage, ApiError> {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StagePatch {
-    #[schema(schema_with = crate::openapi::schemas::name)]
+    #[schema(schema_with = crate::http::doc::schemas::name)]
     pub name: String,
     pub kind: StageKind,
     #[schema(minimum = 0, maximum = 100)]
-    #[serde(deserialize_with = "crate::api::patch::integer")]
+    #[serde(deserialize_with = "crate::http::patch::integer")]
     pub probability: i32,
 }
 
-crate::openapi::derived_schema!(
+crate::http::doc::derived_schema!(
     /// A JSON merge patch of a stage.
     StagePatchSchema,
     StagePatch,
-    crate::openapi::schemas::merge_patch(
+    crate::http::doc::schemas::merge_patch(
         <StagePatch as utoipa::PartialSchema>::schema(),
         &[],
         &["name", "kind", "probability"],
@@ -314,7 +308,6 @@ crate::openapi::derived_schema!(
 /// that would leave the pipeline without an open, a won or a lost stage is `409`.
 #[utoipa::path(
     tag = "pipelines",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Pipeline id"), ("stage_id" = Uuid, Path, description = "Stage id")),
     request_body(content = StagePatchSchema, content_type = "application/merge-patch+json"),
     responses((status = 200, description = "Changed; the pipeline", body = Pipeline), E400, E401, E403, E404, E409, E415, E422)
@@ -370,7 +363,6 @@ pub struct DeleteStageParams {
 /// lost stage is `409`.
 #[utoipa::path(
     tag = "pipelines",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Pipeline id"), ("stage_id" = Uuid, Path, description = "Stage id"), DeleteStageParams),
     responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E422)
 )]
@@ -422,7 +414,6 @@ pub struct StageOrder {
 /// Reorder the stages (admin): `stage_ids` must be a permutation of all of them (`422`).
 #[utoipa::path(
     tag = "pipelines",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Pipeline id")),
     request_body = StageOrder,
     responses((status = 200, description = "Reordered; the pipeline", body = Pipeline), E400, E401, E403, E404, E415, E422)

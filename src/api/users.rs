@@ -4,22 +4,22 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::auth::password;
 use crate::auth::roles::{Admin, Role};
-use crate::auth::{password, Auth};
 use crate::db::{self, tokens, users, users::User};
 use crate::domain::{self, Validator, WorkspaceId};
 use crate::error::{ApiError, ApiResult};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
 use crate::http::extract::{if_match, Json, Query};
+use crate::http::AppState;
 use crate::http::{created, versioned, Page, PageParams};
-use crate::openapi::*;
-use crate::state::AppState;
 
 const SORT: &str = "users:created_at";
 
 /// Users of the workspace, oldest first.
 #[utoipa::path(
     tag = "users",
-    security(("bearer" = [])),
     params(PageParams),
     responses((status = 200, description = "A page of users", body = Page<User>), E400, E401)
 )]
@@ -40,12 +40,12 @@ pub async fn list_users(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
-    #[schema(schema_with = crate::openapi::schemas::email)]
+    #[schema(schema_with = crate::http::doc::schemas::email)]
     pub email: String,
-    #[schema(schema_with = crate::openapi::schemas::name)]
+    #[schema(schema_with = crate::http::doc::schemas::name)]
     pub name: String,
     /// 8 to 256 characters; stored as an Argon2id hash, never returned.
-    #[schema(schema_with = crate::openapi::schemas::password)]
+    #[schema(schema_with = crate::http::doc::schemas::password)]
     pub password: String,
     pub role: Role,
 }
@@ -69,7 +69,6 @@ fn email_conflict(e: sqlx::Error) -> ApiError {
 /// Add a user (admin).
 #[utoipa::path(
     tag = "users",
-    security(("bearer" = [])),
     request_body = NewUser,
     responses(
         (status = 201, description = "Created", body = User,
@@ -105,7 +104,6 @@ async fn find(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<User, ApiEr
 /// One user.
 #[utoipa::path(
     tag = "users",
-    security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, description = "The user", body = User), E400, E401, E404)
 )]
@@ -118,14 +116,14 @@ pub async fn get_user(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
-    #[schema(schema_with = crate::openapi::schemas::optional_email)]
+    #[schema(schema_with = crate::http::doc::schemas::optional_email)]
     pub email: Option<String>,
-    #[schema(schema_with = crate::openapi::schemas::optional_name)]
+    #[schema(schema_with = crate::http::doc::schemas::optional_name)]
     pub name: Option<String>,
     pub role: Option<Role>,
     /// A disabled user cannot log in; their sessions end.
     pub disabled: Option<bool>,
-    #[schema(schema_with = crate::openapi::schemas::optional_password)]
+    #[schema(schema_with = crate::http::doc::schemas::optional_password)]
     pub password: Option<String>,
 }
 
@@ -138,7 +136,6 @@ pub struct UserPatch {
 /// sessions and caps its API tokens.
 #[utoipa::path(
     tag = "users",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "User id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
@@ -210,7 +207,6 @@ pub async fn patch_user(
 /// (`409`).
 #[utoipa::path(
     tag = "users",
-    security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "User id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to remove")

@@ -3,19 +3,18 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::roles::Owner;
-use crate::auth::Auth;
 use crate::db::workspaces::{self, Workspace};
 use crate::domain::{self, Validator};
 use crate::error::{ApiError, ApiResult};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
 use crate::http::extract::{if_match, Json};
 use crate::http::versioned;
-use crate::openapi::*;
-use crate::state::AppState;
+use crate::http::AppState;
 
 /// The caller's workspace.
 #[utoipa::path(
     tag = "workspace",
-    security(("bearer" = [])),
     responses((status = 200, description = "The workspace", body = Workspace), E401)
 )]
 #[get("/workspace")]
@@ -27,13 +26,13 @@ pub async fn get_workspace(state: web::Data<AppState>, auth: Auth) -> ApiResult<
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspacePatch {
-    #[schema(schema_with = crate::openapi::schemas::optional_name)]
+    #[schema(schema_with = crate::http::doc::schemas::optional_name)]
     pub name: Option<String>,
     /// ISO 4217.
-    #[schema(schema_with = crate::openapi::schemas::optional_currency)]
+    #[schema(schema_with = crate::http::doc::schemas::optional_currency)]
     pub currency: Option<String>,
     /// IANA time zone name, e.g. `America/Sao_Paulo`.
-    #[schema(schema_with = crate::openapi::schemas::timezone)]
+    #[schema(schema_with = crate::http::doc::schemas::timezone)]
     pub timezone: Option<String>,
 }
 
@@ -45,7 +44,6 @@ pub struct WorkspacePatch {
 /// relabel them (10.00 EUR would read 1000 JPY).
 #[utoipa::path(
     tag = "workspace",
-    security(("bearer" = [])),
     request_body(content = WorkspacePatch, content_type = "application/merge-patch+json"),
     params(("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")),
     responses((status = 200, description = "Changed", body = Workspace), E400, E401, E403, E409, E412, E415, E422)

@@ -1,15 +1,6 @@
-//! Roles, ordered: `viewer < member < admin < owner`.
+//! Roles as types for handlers (`Auth<Admin>`); the roles themselves are `domain::Role`.
 
-crate::text_enum! {
-    /// Declared from least to most powerful: the derived order is the role order.
-    #[derive(PartialOrd, Ord)]
-    pub enum Role {
-        Viewer => "viewer",
-        Member => "member",
-        Admin => "admin",
-        Owner => "owner",
-    }
-}
+pub use crate::domain::Role;
 
 /// The least role a route needs, as a type: `Auth<Member>` in a handler's arguments is the
 /// route's role check.

@@ -4,6 +4,8 @@ pub mod analytics;
 pub mod channels;
 pub mod customers;
 pub mod deals;
+pub mod events;
+pub mod idempotency;
 pub mod interactions;
 pub mod pipelines;
 pub mod timeline;
@@ -24,4 +26,15 @@ pub fn violated_constraint(e: &sqlx::Error) -> Option<&str> {
         sqlx::Error::Database(db) => db.constraint(),
         _ => None,
     }
+}
+
+/// The migrations of `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Whether every migration this binary knows is applied (`Err`: the database is unreachable).
+pub async fn is_migrated(db: impl sqlx::PgExecutor<'_>) -> Result<bool, sqlx::Error> {
+    let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success").fetch_one(db).await?;
+    Ok(applied.is_some_and(|v| v >= latest))
 }

@@ -8,7 +8,7 @@ use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::roles::Role;
+use crate::domain::Role;
 use crate::domain::{new_id, WorkspaceId};
 
 /// A refresh token is `<workspace id>.<32 random bytes>`; only its SHA-256 is stored.

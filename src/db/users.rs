@@ -4,7 +4,7 @@ use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::roles::Role;
+use crate::domain::Role;
 use crate::domain::{new_id, WorkspaceId};
 
 /// A user of a workspace. The password hash is never part of it.

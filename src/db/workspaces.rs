@@ -4,7 +4,7 @@ use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::roles::Role;
+use crate::domain::Role;
 use crate::domain::{new_id, Bound, WorkspaceId};
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]

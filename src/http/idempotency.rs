@@ -2,25 +2,58 @@
 //! stored (24 h); a retry with the same key and the same request gets the stored response and
 //! changes nothing; the same key with another request is `409`.
 //!
-//! Keys are scoped to the workspace of the caller's token. Only JSON bodies are covered. Requests without a valid token pass
-//! through untouched (they are refused by the route anyway).
+//! A successful write stores its response in its own transaction ([`crate::http::write::Write`]),
+//! so the response is kept if and only if the write commits: a crash can never leave a key half
+//! taken, and two requests racing with one key cannot both commit. An error response (4xx) is
+//! stored after the fact. Keys are scoped to the workspace of the caller's token. Only JSON
+//! bodies are covered; requests without a valid token pass through untouched (they are refused
+//! by the route anyway).
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpResponse, ResponseError};
+use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
 use sha2::{Digest, Sha256};
 
-use crate::auth::authenticate;
+use crate::db::idempotency::{self, Stored};
+use crate::domain::WorkspaceId;
 use crate::error::ApiError;
+use crate::http::auth::authenticate;
 use crate::http::extract::read_body;
-use crate::state::AppState;
+use crate::http::AppState;
 
 pub static IDEMPOTENCY_KEY: header::HeaderName = header::HeaderName::from_static("idempotency-key");
 const REPLAYED: &str = "idempotent-replayed";
 /// Response headers kept with the stored response.
 const KEPT_HEADERS: [&str; 3] = ["content-type", "location", "etag"];
+
+/// A request's key, for the write that answers it (request extensions).
+#[derive(Clone)]
+pub struct IdempotencyClaim {
+    pub workspace_id: WorkspaceId,
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    /// Set once the response is stored.
+    pub stored: Rc<Cell<bool>>,
+}
+
+impl IdempotencyClaim {
+    /// The response as it will be replayed.
+    pub fn stored(&self, status: StatusCode, headers: &header::HeaderMap, body: &[u8]) -> Stored {
+        let kept: serde_json::Map<String, serde_json::Value> =
+            KEPT_HEADERS.iter().filter_map(|h| Some((h.to_string(), headers.get(*h)?.to_str().ok()?.into()))).collect();
+        Stored {
+            request_hash: self.request_hash.clone(),
+            status_code: i32::from(status.as_u16()),
+            response_headers: Some(serde_json::Value::Object(kept)),
+            response_body: Some(body.to_vec()),
+        }
+    }
+}
 
 pub async fn idempotency(
     mut req: ServiceRequest,
@@ -40,7 +73,7 @@ pub async fn idempotency(
         }
     };
     // Streamed uploads (CSV, NDJSON imports) are not buffered: the import is idempotent by
-    // email on its own.
+    // id and email on its own.
     if crate::http::extract::check_json_content_type(req.request()).is_err() {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     }
@@ -61,48 +94,47 @@ pub async fn idempotency(
     hasher.update(req.uri().to_string());
     hasher.update(b"\n");
     hasher.update(&body);
-    let hash = hasher.finalize().to_vec();
-    let ws = claims.ws;
+    let claim = IdempotencyClaim {
+        workspace_id: WorkspaceId(claims.ws),
+        key,
+        request_hash: hasher.finalize().to_vec(),
+        stored: Rc::new(Cell::new(false)),
+    };
 
-    match claim(&state, ws, &key, &hash).await {
-        Ok(Claim::Fresh) => {}
-        Ok(Claim::Replay(res)) => return Ok(req.into_response(res)),
-        Err(e) => return fail(req, e),
+    match idempotency::find(&state.pool, claim.workspace_id, &claim.key).await {
+        Ok(Some(stored)) if stored.request_hash != claim.request_hash => {
+            return fail(
+                req,
+                ApiError::Conflict("this Idempotency-Key was already used with a different request".into()),
+            )
+        }
+        Ok(Some(stored)) => return Ok(req.into_response(replay(stored))),
+        Ok(None) => {}
+        Err(e) => return fail(req, e.into()),
     }
 
     req.set_payload(bytes_to_payload(body));
+    req.extensions_mut().insert(claim.clone());
     let res = next.call(req).await?;
-    let (http_req, res) = res.into_parts();
     let status = res.status();
+    if claim.stored.get() || status.is_server_error() || !status.is_client_error() && !status.is_success() {
+        // Stored with its write, or nothing acknowledged (the client may retry with the key).
+        return Ok(res.map_into_boxed_body());
+    }
+    // An answer that wrote nothing (an error, or a write not made through `Write`): kept after
+    // the fact, so that a retry gets the same answer.
+    let (http_req, res) = res.into_parts();
     let headers = res.headers().clone();
     let bytes = match actix_web::body::to_bytes(res.into_body()).await {
         Ok(b) => b,
         Err(_) => {
-            forget(&state, ws, &key).await;
             let e = ApiError::internal("response body could not be read");
             return Ok(ServiceResponse::new(http_req, e.error_response()));
         }
     };
-    if status.is_server_error() {
-        // Nothing was acknowledged: the client may retry with the same key.
-        forget(&state, ws, &key).await;
-    } else {
-        let kept: serde_json::Map<String, serde_json::Value> =
-            KEPT_HEADERS.iter().filter_map(|h| Some((h.to_string(), headers.get(*h)?.to_str().ok()?.into()))).collect();
-        let stored = sqlx::query(
-            "UPDATE idempotency_keys SET status_code = $3, response_headers = $4, response_body = $5
-              WHERE workspace_id = $1 AND key = $2",
-        )
-        .bind(ws)
-        .bind(&key)
-        .bind(i32::from(status.as_u16()))
-        .bind(serde_json::Value::Object(kept))
-        .bind(bytes.as_ref())
-        .execute(&state.pool)
-        .await;
-        if let Err(e) = stored {
-            log::error!("storing the response for an idempotency key: {e}");
-        }
+    let stored = claim.stored(status, &headers, &bytes);
+    if let Err(e) = idempotency::store(&state.pool, claim.workspace_id, &claim.key, &stored).await {
+        log::error!("storing the response for an idempotency key: {e}");
     }
     let mut rebuilt = HttpResponse::build(status);
     for (name, value) in headers.iter() {
@@ -111,53 +143,10 @@ pub async fn idempotency(
     Ok(ServiceResponse::new(http_req, rebuilt.body(bytes)))
 }
 
-/// request hash, status, kept headers, body.
-type StoredResponse = (Vec<u8>, Option<i32>, Option<serde_json::Value>, Option<Vec<u8>>);
-
-enum Claim {
-    Fresh,
-    Replay(HttpResponse),
-}
-
-/// Takes the key for this request, or finds what an earlier request with it left.
-async fn claim(state: &AppState, ws: uuid::Uuid, key: &str, hash: &[u8]) -> Result<Claim, ApiError> {
-    // A key older than 24 h is free again.
-    let fresh: Option<bool> = sqlx::query_scalar(
-        "INSERT INTO idempotency_keys (workspace_id, key, request_hash) VALUES ($1, $2, $3)
-         ON CONFLICT (workspace_id, key) DO UPDATE
-            SET request_hash = EXCLUDED.request_hash, created_at = now(),
-                status_code = NULL, response_headers = NULL, response_body = NULL
-          WHERE idempotency_keys.created_at < now() - interval '24 hours'
-         RETURNING true",
-    )
-    .bind(ws)
-    .bind(key)
-    .bind(hash)
-    .fetch_optional(&state.pool)
-    .await?;
-    if fresh.is_some() {
-        return Ok(Claim::Fresh);
-    }
-    let row: Option<StoredResponse> = sqlx::query_as(
-        "SELECT request_hash, status_code, response_headers, response_body
-           FROM idempotency_keys WHERE workspace_id = $1 AND key = $2",
-    )
-    .bind(ws)
-    .bind(key)
-    .fetch_optional(&state.pool)
-    .await?;
-    let Some((stored_hash, status, headers, body)) = row else {
-        // Expired and removed between the two statements: a very unlikely race; ask to retry.
-        return Err(ApiError::Conflict("the Idempotency-Key is being reused; retry".into()));
-    };
-    if stored_hash != hash {
-        return Err(ApiError::Conflict("this Idempotency-Key was already used with a different request".into()));
-    }
-    let Some(status) = status else {
-        return Err(ApiError::Conflict("a request with this Idempotency-Key is still in progress".into()));
-    };
-    let mut res = HttpResponse::build(StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK));
-    if let Some(serde_json::Value::Object(h)) = headers {
+fn replay(stored: Stored) -> HttpResponse {
+    let status = u16::try_from(stored.status_code).ok().and_then(|s| StatusCode::from_u16(s).ok());
+    let mut res = HttpResponse::build(status.unwrap_or(StatusCode::OK));
+    if let Some(serde_json::Value::Object(h)) = stored.response_headers {
         for (name, value) in h {
             if let Some(v) = value.as_str() {
                 res.insert_header((name, v.to_owned()));
@@ -165,15 +154,7 @@ async fn claim(state: &AppState, ws: uuid::Uuid, key: &str, hash: &[u8]) -> Resu
         }
     }
     res.insert_header((REPLAYED, "true"));
-    Ok(Claim::Replay(res.body(body.unwrap_or_default())))
-}
-
-async fn forget(state: &AppState, ws: uuid::Uuid, key: &str) {
-    let _ = sqlx::query("DELETE FROM idempotency_keys WHERE workspace_id = $1 AND key = $2")
-        .bind(ws)
-        .bind(key)
-        .execute(&state.pool)
-        .await;
+    res.body(stored.response_body.unwrap_or_default())
 }
 
 fn bytes_to_payload(buf: bytes::Bytes) -> Payload {

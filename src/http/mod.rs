@@ -1,12 +1,19 @@
 //! HTTP plumbing shared by every resource: extractors, middleware, fallbacks, response helpers.
 
+pub mod auth;
 pub mod csv_cells;
 pub mod cursor;
+pub mod doc;
 pub mod extract;
 pub mod fallback;
 pub mod idempotency;
 pub mod metrics;
+pub mod patch;
 pub mod request_id;
+pub mod state;
+pub mod write;
+
+pub use state::AppState;
 
 use actix_web::http::header;
 use actix_web::HttpResponse;

@@ -52,7 +52,7 @@ async fn start_server() -> TestServer {
     };
     let options = options.log_statements(log::LevelFilter::Debug);
     // One template per set of migrations; concurrent test processes agree through a lock.
-    let checksum: Vec<u8> = startup::MIGRATOR.iter().flat_map(|m| m.checksum.iter().copied()).collect();
+    let checksum: Vec<u8> = rapport::db::MIGRATOR.iter().flat_map(|m| m.checksum.iter().copied()).collect();
     let template = format!("rapport_tpl_{:016x}", fnv(&checksum));
     let mut admin = sqlx::PgConnection::connect_with(&options.clone().database("postgres")).await.expect("connect");
     sqlx::query("SELECT pg_advisory_lock(727274)").execute(&mut admin).await.expect("lock");
@@ -74,7 +74,7 @@ async fn start_server() -> TestServer {
             .connect_with(options.clone().database(&template))
             .await
             .expect("template");
-        startup::MIGRATOR.run(&pool).await.expect("migrate template");
+        rapport::db::MIGRATOR.run(&pool).await.expect("migrate template");
         pool.close().await;
         sqlx::query(&format!("COMMENT ON DATABASE {template} IS 'ready'")).execute(&mut admin).await.expect("mark");
     }
@@ -145,7 +145,9 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut HashMap<String, String>)) -> 
     tune(&mut vars);
     let settings = Settings::from_vars(&vars).expect("test settings");
     startup::bootstrap(&pool, &settings, false).await.expect("first owner");
-    let app = Application::build(settings, pool.clone(), JWT_SECRET.as_bytes()).await.expect("app");
+    let app = Application::build(settings, pool.clone(), JWT_SECRET.as_bytes(), rapport::openapi::document())
+        .await
+        .expect("app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp { address, pool, client: reqwest::Client::new(), db_name, vars }
@@ -175,7 +177,8 @@ impl TestApp {
             .connect_with(server().options.clone().database(&self.db_name))
             .await
             .expect("pool");
-        let app = Application::build(settings, pool, JWT_SECRET.as_bytes()).await.expect("app");
+        let app =
+            Application::build(settings, pool, JWT_SECRET.as_bytes(), rapport::openapi::document()).await.expect("app");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         address

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use super::metrics::Metrics;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::revocation::{RevokedTokens, UserStates};
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Settings;
-use crate::http::metrics::Metrics;
 
 pub struct AppState {
     pub pool: PgPool,
@@ -18,5 +18,5 @@ pub struct AppState {
     pub revoked: Arc<RevokedTokens>,
     pub users: Arc<UserStates>,
     pub metrics: Metrics,
-    pub cursor_key: crate::http::cursor::CursorKey,
+    pub cursor_key: super::cursor::CursorKey,
 }

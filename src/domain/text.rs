@@ -1,0 +1,202 @@
+//! Text people type and the codes of standard lists.
+
+use crate::error::FieldError;
+
+/// Text in Unicode Normalization Form C (UAX #15): canonically equal strings (`é` written as one
+/// code point or as `e` and a combining accent) become the same string, so that equality,
+/// uniqueness and search treat them alike. Every text a client gives that is compared is
+/// normalised on input.
+pub fn nfc(value: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    if is_nfc_quick(value.chars()) == IsNormalized::Yes {
+        std::borrow::Cow::Borrowed(value)
+    } else {
+        std::borrow::Cow::Owned(value.nfc().collect())
+    }
+}
+
+/// Every key and string of a JSON value in NFC (custom fields are compared by `attr.<key>`
+/// filters and segments).
+pub fn nfc_json(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(n) = nfc(s) {
+                *s = n;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(nfc_json),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (k, mut v) in entries {
+                nfc_json(&mut v);
+                map.insert(nfc(&k).into_owned(), v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Text a person typed: trimmed, in NFC ([`nfc`]), `min..=max` characters, and no NUL
+/// character (nothing PostgreSQL cannot store). The OpenAPI schemas say the same
+/// (`openapi::TEXT_PATTERN`).
+pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, FieldError> {
+    let v = nfc(value.trim());
+    let v = v.as_ref();
+    let n = v.chars().count();
+    if n < min || n > max {
+        return Err(FieldError::new(
+            field,
+            if min > 0 {
+                format!("must be {min} to {max} characters (not only spaces)")
+            } else {
+                format!("must be at most {max} characters")
+            },
+        ));
+    }
+    if v.contains('\0') {
+        return Err(FieldError::new(field, "must not contain NUL characters"));
+    }
+    Ok(v.to_owned())
+}
+
+/// An email address: one `@`, a non-empty local part, a dotted domain, at most 254 chars.
+/// Kept as given (case preserved) but in NFC; uniqueness is checked case-insensitively.
+pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
+    let v = nfc(value.trim());
+    let v = v.as_ref();
+    let bad = || FieldError::new(field, "is not a valid email address");
+    if v.len() > 254 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (local, domain) = v.split_once('@').ok_or_else(bad)?;
+    if local.is_empty() || local.len() > 64 || domain.contains('@') {
+        return Err(bad());
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2
+        || labels.iter().any(|l| {
+            l.is_empty()
+                || l.len() > 63
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+    {
+        return Err(bad());
+    }
+    Ok(v.to_owned())
+}
+
+/// The ISO 4217 currency codes (the `iso_currency` crate's list), for the OpenAPI schema.
+pub fn currencies() -> impl Iterator<Item = &'static str> {
+    use iso_currency::IntoEnumIterator;
+    iso_currency::Currency::iter().map(|c| c.code())
+}
+
+/// A currency code of the ISO 4217 list (the `iso_currency` crate's), upper case, such as EUR.
+pub fn currency(field: &str, value: &str) -> Result<String, FieldError> {
+    match iso_currency::Currency::from_code(value) {
+        Some(c) if c.code() == value => Ok(value.to_owned()),
+        _ => Err(FieldError::new(field, "must be an ISO 4217 currency code such as EUR")),
+    }
+}
+
+/// The 249 officially assigned ISO 3166-1 alpha-2 codes.
+const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
+
+/// An ISO 3166-1 alpha-2 country code, upper case.
+pub fn country(field: &str, value: &str) -> Result<String, FieldError> {
+    if value.len() == 2 && COUNTRIES.split(' ').any(|c| c == value) {
+        Ok(value.to_owned())
+    } else {
+        Err(FieldError::new(field, "must be an ISO 3166-1 alpha-2 code in upper case, such as FR"))
+    }
+}
+
+/// A phone number as people write it: 3 to 50 characters of digits, spaces and
+/// `+ - ( ) . / x`, at least one digit.
+pub fn phone(field: &str, value: &str) -> Result<String, FieldError> {
+    let ok = (3..=50).contains(&value.chars().count())
+        && value.chars().any(|c| c.is_ascii_digit())
+        && value.chars().all(|c| c.is_ascii_digit() || " +-().//xX".contains(c));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(FieldError::new(field, "must be a phone number: digits, spaces and + - ( ) . /"))
+    }
+}
+
+/// The IANA time zones a workspace may use (those of PostgreSQL's `pg_timezone_names` with an
+/// Area/City name, and UTC).
+pub const TIMEZONES: &str = include_str!("../timezones.txt");
+
+pub fn timezone(field: &str, value: &str) -> Result<String, FieldError> {
+    if TIMEZONES.lines().any(|tz| tz == value) {
+        Ok(value.to_owned())
+    } else {
+        Err(FieldError::new(field, "is not a known IANA time zone such as Europe/Paris"))
+    }
+}
+
+/// The country codes, for the OpenAPI schema.
+pub fn countries() -> impl Iterator<Item = &'static str> {
+    COUNTRIES.split(' ')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.org", "ÉLODIE@exemple.fr"] {
+            assert!(email("email", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "a@", "@b.co", "a@b", "a@@b.co", "a b@c.de", "a@-b.co", "a@b..co", "a@b.co\0"] {
+            assert!(email("email", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unicode_normal_form() {
+        assert_eq!(email("email", "e\u{301}lodie@exemple.fr").unwrap(), "\u{e9}lodie@exemple.fr");
+        assert_eq!(text("name", " Zoe\u{308} ", 1, 10).unwrap(), "Zo\u{eb}");
+        // Four combining code points, one character after composition: within a max of 1.
+        assert_eq!(text("t", "A\u{30a}", 1, 1).unwrap(), "\u{c5}");
+        let mut v = serde_json::json!({"ve\u{301}lo": ["cafe\u{301}", 1], "k": {"n\u{303}": "a"}});
+        nfc_json(&mut v);
+        assert_eq!(v, serde_json::json!({"v\u{e9}lo": ["caf\u{e9}", 1], "k": {"\u{f1}": "a"}}));
+    }
+
+    #[test]
+    fn texts() {
+        assert_eq!(text("name", "  Ada  ", 1, 10).unwrap(), "Ada");
+        assert!(text("name", "", 1, 10).is_err());
+        assert!(text("name", "x".repeat(11).as_str(), 1, 10).is_err());
+        assert!(text("name", "a\0b", 1, 10).is_err());
+        assert!(text("name", "   ", 1, 10).is_err());
+        assert!(timezone("tz", "America/Sao_Paulo").is_ok() && timezone("tz", "Mars/Base").is_err());
+        assert!(text("body", "line\nline", 0, 10).is_ok());
+    }
+
+    #[test]
+    fn countries_and_phones() {
+        assert!(country("country", "FR").is_ok());
+        assert!(country("country", "fr").is_err());
+        assert!(country("country", "XX").is_err());
+        assert!(phone("phone", "+33 (0)1 23-45-67").is_ok());
+        assert!(phone("phone", "call me").is_err());
+        assert!(crate::domain::past_time("t", chrono::Utc::now() + chrono::Duration::days(1)).is_err());
+        assert!(crate::domain::past_time("t", chrono::Utc::now()).is_ok());
+    }
+
+    #[test]
+    fn currencies() {
+        assert!(currency("currency", "EUR").is_ok());
+        assert!(currency("currency", "eur").is_err());
+        assert!(currency("currency", "EURO").is_err());
+        assert!(currency("currency", "QQQ").is_err());
+        assert!(currency("currency", "JPY").is_ok() && currency("currency", "BRL").is_ok());
+    }
+}

@@ -1,0 +1,102 @@
+//! Instants and dates a client gives.
+
+use crate::error::FieldError;
+
+/// An instant as a client gives it in a query (a filter, an analytics window): a bare date
+/// `YYYY-MM-DD`, meaning midnight of that day in the workspace's time zone (resolved in
+/// PostgreSQL by `rapport_local_midnight`, see `db::workspaces::resolve_bounds`), or an RFC 3339
+/// timestamp with its offset. One rule for every query parameter that takes an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// Midnight of that day in the workspace's time zone.
+    Date(chrono::NaiveDate),
+    At(chrono::DateTime<chrono::Utc>),
+}
+
+impl Bound {
+    /// What the OpenAPI document says of the form.
+    pub const DESCRIPTION: &'static str =
+        "A date (YYYY-MM-DD: midnight in the workspace's time zone) or an RFC 3339 timestamp with an offset";
+
+    pub fn parse(field: &str, text: &str) -> Result<Bound, FieldError> {
+        if text.len() == 10 {
+            if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                return Ok(Bound::Date(d));
+            }
+        } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+            return Ok(Bound::At(t.with_timezone(&chrono::Utc)));
+        }
+        Err(FieldError::new(
+            field,
+            "must be a date (YYYY-MM-DD, midnight in the workspace's time zone) or an RFC 3339 timestamp with an offset",
+        ))
+    }
+
+    /// The instant, or the date to resolve in the workspace's time zone.
+    pub fn split(b: Option<Bound>) -> (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::NaiveDate>) {
+        match b {
+            Some(Bound::At(t)) => (Some(t), None),
+            Some(Bound::Date(d)) => (None, Some(d)),
+            None => (None, None),
+        }
+    }
+}
+
+/// A timestamp given by a client for something that already happened: not in the future
+/// (a minute of clock skew allowed) and not before 1900.
+pub fn past_time(field: &str, t: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, FieldError> {
+    let now = chrono::Utc::now();
+    if t > now + chrono::Duration::seconds(60) {
+        return Err(FieldError::new(field, "must not be in the future"));
+    }
+    if t.timestamp() < -2_208_988_800 {
+        return Err(FieldError::new(field, "must not be before 1900-01-01"));
+    }
+    Ok(t)
+}
+
+/// The form of a [`calendar_date`], for the OpenAPI schema.
+pub const CALENDAR_DATE_PATTERN: &str = "^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$";
+
+/// A calendar date a person plans with (an expected close date): years 1900 to 9999, the
+/// four-digit years of RFC 3339 (PostgreSQL could not store every date `chrono` reads).
+pub fn calendar_date(field: &str, d: chrono::NaiveDate) -> Result<chrono::NaiveDate, FieldError> {
+    use chrono::Datelike;
+    if (1900..=9999).contains(&d.year()) {
+        Ok(d)
+    } else {
+        Err(FieldError::new(field, "must be a date from 1900-01-01 to 9999-12-31"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds() {
+        use chrono::NaiveDate;
+        assert_eq!(
+            Bound::parse("from", "2026-03-01").unwrap(),
+            Bound::Date(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap())
+        );
+        assert!(
+            matches!(Bound::parse("from", "2026-03-01T10:00:00-03:00").unwrap(), Bound::At(t) if t.to_rfc3339() == "2026-03-01T13:00:00+00:00")
+        );
+        assert!(matches!(Bound::parse("to", "2026-03-01 10:00:00.5+01:00").unwrap(), Bound::At(_)));
+        assert!(matches!(Bound::parse("to", "2026-03-01t10:00:00z").unwrap(), Bound::At(_)));
+        for bad in [
+            "2026-02-30",
+            "2026-3-01",
+            "2026-03-01T10:00:00",
+            "yesterday",
+            "",
+            "2026-03-01T25:00:00Z",
+            "+10000-01-01T00:00:00Z",
+            "-200000-01-01T00:00:00Z",
+            "+10000-01-01",
+        ] {
+            assert!(Bound::parse("from", bad).is_err(), "{bad}");
+        }
+    }
+}

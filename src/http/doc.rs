@@ -1,0 +1,306 @@
+//! What the OpenAPI document says of requests and responses, declared next to the handlers
+//! that use it: problem responses by status, schemas that state each validation rule, and
+//! documentation-only schemas derived from others. `openapi` assembles the document.
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::IntoResponses;
+
+fn problem(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+        )
+        .build()
+}
+
+macro_rules! problem_responses {
+    ($($name:ident => $status:literal, $description:literal;)*) => {$(
+        #[doc = $description]
+        pub struct $name;
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([($status.to_string(), RefOr::T(problem($description)))])
+            }
+        }
+    )*};
+}
+
+problem_responses! {
+    E400 => "400", "Malformed request: not JSON, a bad parameter, cursor or header";
+    E401 => "401", "Missing, invalid, expired or revoked token";
+    E403 => "403", "The token's role does not allow this";
+    E404 => "404", "No such resource in this workspace";
+    E409 => "409", "Conflict with the current state (a duplicate, a rule, a reused Idempotency-Key)";
+    E412 => "412", "If-Match does not match the current version";
+    E413 => "413", "The body is too large";
+    E415 => "415", "The body is not application/json";
+    E422 => "422", "Validation failed; `errors` names each field";
+    E429 => "429", "Too many attempts; see Retry-After";
+    E503 => "503", "Not ready";
+}
+
+/// Schemas that say what validation checks, so a client (or a fuzzer) can tell a valid
+/// request from the schema alone. Used with `#[schema(schema_with = ...)]`.
+pub mod schemas {
+    use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
+    use utoipa::openapi::{RefOr, Schema};
+
+    /// Text with at least one non-space character and no NUL (as `domain::text` checks).
+    pub const TEXT_PATTERN: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
+    /// Text without NUL.
+    pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
+
+    fn kind(nullable: bool) -> SchemaType {
+        if nullable {
+            SchemaType::from_iter([Type::String, Type::Null])
+        } else {
+            SchemaType::Type(Type::String)
+        }
+    }
+
+    pub fn text(min: usize, max: usize, nullable: bool) -> Object {
+        let pattern = if min > 0 { TEXT_PATTERN } else { NO_NUL_PATTERN };
+        ObjectBuilder::new()
+            .schema_type(kind(nullable))
+            .min_length((min > 0).then_some(min))
+            .max_length(Some(max))
+            .pattern(Some(pattern))
+            .build()
+    }
+
+    pub fn name() -> Object {
+        text(1, 200, false)
+    }
+    pub fn optional_name() -> Object {
+        text(1, 200, true)
+    }
+    pub fn subject() -> Object {
+        text(0, 500, true)
+    }
+    pub fn body() -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .max_length(Some(65536))
+            .pattern(Some(NO_NUL_PATTERN))
+            .description(Some("At most 64 KiB (UTF-8)."))
+            .build()
+    }
+    pub fn external_id() -> Object {
+        text(1, 255, true)
+    }
+    pub fn password() -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(false))
+            .min_length(Some(8))
+            .max_length(Some(256))
+            .pattern(Some(NO_NUL_PATTERN))
+            .build()
+    }
+    pub fn optional_password() -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .min_length(Some(8))
+            .max_length(Some(256))
+            .pattern(Some(NO_NUL_PATTERN))
+            .build()
+    }
+    fn email_of(nullable: bool) -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(nullable))
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Email)))
+            .max_length(Some(254))
+            .build()
+    }
+    pub fn email() -> Object {
+        email_of(false)
+    }
+    pub fn optional_email() -> Object {
+        email_of(true)
+    }
+    pub fn phone() -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .min_length(Some(3))
+            .max_length(Some(50))
+            .pattern(Some(r"^[0-9 +().\/xX-]*[0-9][0-9 +().\/xX-]*$"))
+            .build()
+    }
+    fn currency_of(nullable: bool) -> Object {
+        let mut values: Vec<serde_json::Value> = crate::domain::currencies().map(serde_json::Value::from).collect();
+        if nullable {
+            values.push(serde_json::Value::Null);
+        }
+        ObjectBuilder::new()
+            .schema_type(kind(nullable))
+            .enum_values(Some(values))
+            .description(Some("ISO 4217 currency code."))
+            .examples(["EUR"])
+            .build()
+    }
+    pub fn currency() -> Object {
+        currency_of(false)
+    }
+    pub fn optional_currency() -> Object {
+        currency_of(true)
+    }
+    /// An optional `domain::calendar_date`.
+    pub fn calendar_date() -> Object {
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Date)))
+            .pattern(Some(crate::domain::CALENDAR_DATE_PATTERN))
+            .description(Some("A date from 1900-01-01 to 9999-12-31."))
+            .build()
+    }
+    pub fn country() -> Object {
+        let mut values: Vec<serde_json::Value> = crate::domain::countries().map(serde_json::Value::from).collect();
+        values.push(serde_json::Value::Null);
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .enum_values(Some(values))
+            .description(Some("ISO 3166-1 alpha-2, upper case."))
+            .build()
+    }
+    pub fn timezone() -> Object {
+        let mut values: Vec<serde_json::Value> =
+            crate::domain::TIMEZONES.lines().map(serde_json::Value::from).collect();
+        values.push(serde_json::Value::Null);
+        ObjectBuilder::new()
+            .schema_type(kind(true))
+            .enum_values(Some(values))
+            .description(Some("IANA time zone."))
+            .build()
+    }
+    fn strings(max_items: usize, min: usize, max: usize) -> Schema {
+        Schema::Array(ArrayBuilder::new().items(text(min, max, false)).max_items(Some(max_items)).build())
+    }
+    pub fn tags() -> Schema {
+        strings(50, 1, 64)
+    }
+    pub fn items() -> Schema {
+        strings(1000, 1, 64)
+    }
+
+    /// An instant in a query (`domain::Bound`): a date, or an RFC 3339 timestamp with offset.
+    pub const TIME_BOUND_PATTERN: &str =
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$";
+
+    pub fn time_bound() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(TIME_BOUND_PATTERN))
+            .description(Some(crate::domain::Bound::DESCRIPTION))
+            .build()
+    }
+
+    pub fn search_text() -> Object {
+        text(1, 200, false)
+    }
+    pub fn search_email() -> Object {
+        text(1, 254, false)
+    }
+    pub fn tag_filter() -> Schema {
+        Schema::Array(ArrayBuilder::new().items(text(1, 64, false)).build())
+    }
+
+    /// A JSON object whose keys and strings hold no NUL character (PostgreSQL's jsonb cannot
+    /// store one), at any depth: `JsonObject` and the recursive `JsonValue` components.
+    pub fn json_object() -> RefOr<Schema> {
+        RefOr::Ref(utoipa::openapi::Ref::from_schema_name("JsonObject"))
+    }
+
+    pub fn json_components() -> Vec<(String, RefOr<Schema>)> {
+        use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder};
+        let value = RefOr::<Schema>::Ref(utoipa::openapi::Ref::from_schema_name("JsonValue"));
+        let key = ObjectBuilder::new().schema_type(Type::String).pattern(Some(NO_NUL_PATTERN)).build();
+        let object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(key))
+            .additional_properties(Some(AdditionalProperties::RefOr(value.clone())))
+            .build();
+        let json_value = OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .minimum(Some(-crate::http::patch::JSON_NUMBER_LIMIT))
+                    .maximum(Some(crate::http::patch::JSON_NUMBER_LIMIT)),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(NO_NUL_PATTERN)))
+            .item(ArrayBuilder::new().items(value))
+            .item(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("JsonObject")))
+            .build();
+        vec![
+            ("JsonObject".into(), RefOr::T(Schema::Object(object))),
+            ("JsonValue".into(), RefOr::T(Schema::OneOf(json_value))),
+        ]
+    }
+
+    /// A merge patch of `input`: no field required, unknown fields refused, `frozen` left out,
+    /// and `null` (which removes) only for fields that may be empty.
+    pub fn merge_patch(input: RefOr<Schema>, frozen: &[&str], not_null: &[&str], description: &str) -> RefOr<Schema> {
+        let RefOr::T(Schema::Object(mut object)) = input else {
+            return input;
+        };
+        for name in not_null {
+            if let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(*name) {
+                if let SchemaType::Array(types) = &field.schema_type {
+                    let kept: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+                    field.schema_type = SchemaType::from_iter(kept);
+                }
+            }
+        }
+        object.required.clear();
+        for field in frozen {
+            object.properties.remove(*field);
+        }
+        object.additional_properties = Some(Box::new(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+        object.description = Some(description.to_owned());
+        RefOr::T(Schema::Object(object))
+    }
+}
+
+/// Declares a documentation-only schema computed from another (`schema`), with its name.
+macro_rules! derived_schema {
+    ($(#[$meta:meta])* $name:ident, schema $schema:expr) => {
+        $(#[$meta])*
+        pub struct $name;
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $schema
+            }
+        }
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
+    };
+    ($(#[$meta:meta])* $name:ident, $source:ty, $schema:expr) => {
+        $(#[$meta])*
+        pub struct $name;
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $schema
+            }
+        }
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+            fn schemas(out: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+                out.push((
+                    <$source as utoipa::ToSchema>::name().into_owned(),
+                    <$source as utoipa::PartialSchema>::schema(),
+                ));
+                <$source as utoipa::ToSchema>::schemas(out);
+            }
+        }
+    };
+}
+pub(crate) use derived_schema;
