@@ -4,14 +4,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::app;
 use crate::auth::jwt::TokenKind;
 use crate::auth::roles::{Admin, Role};
-use crate::db::tokens::{self, ApiToken};
-use crate::domain::{self, Validator};
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::db::tokens::ApiToken;
+use crate::domain::{Name, Validator};
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Auth;
 use crate::http::doc::*;
 use crate::http::extract::{Json, Query};
+use crate::http::write::Write;
 use crate::http::AppState;
 use crate::http::{created, Page, PageParams};
 
@@ -31,18 +33,15 @@ pub async fn list_tokens(
     auth: Auth<Admin>,
     Query(page): Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
-    let limit = page.limit()?;
-    let after: Option<(DateTime<Utc>, Uuid)> =
-        state.cursor_key.position(auth.workspace_id, SORT, page.cursor.as_deref())?;
-    let rows = tokens::list_api(&state.pool, auth.workspace_id, after, limit + 1).await?;
-    let page = state.cursor_key.page(auth.workspace_id, SORT, rows, limit, |t| (t.created_at, t.id));
-    Ok(HttpResponse::Ok().json(page))
+    let keyset = state.cursor_key.keyset(auth.workspace_id, SORT, page.cursor.as_deref(), page.limit)?;
+    let rows = app::api_tokens::list(&state.pool, &auth.actor(), keyset.after, keyset.fetch()).await?;
+    Ok(HttpResponse::Ok().json(keyset.page(rows, |t| (t.created_at, t.id))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiToken {
-    #[schema(schema_with = crate::http::doc::schemas::name, example = "nightly import")]
+    #[schema(schema_with = Name::schema, example = "nightly import")]
     pub name: String,
     /// At most the creator's own role.
     pub role: Role,
@@ -71,29 +70,21 @@ pub struct CreatedApiToken {
     )
 )]
 #[post("/api-tokens")]
-pub async fn create_token(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
-    Json(body): Json<NewApiToken>,
-) -> ApiResult<HttpResponse> {
+pub async fn create_token(mut w: Write<Admin>, Json(body): Json<NewApiToken>) -> ApiResult<HttpResponse> {
     let mut v = Validator::default();
-    let name = v.check(domain::text("name", &body.name, 1, 200));
-    if body.role > auth.role {
-        v.push(FieldError::new("role", "cannot exceed your own role"));
-    }
-    if body.expires_at.is_some_and(|e| e <= Utc::now()) {
-        v.push(FieldError::new("expires_at", "must be in the future"));
-    }
+    let name = v.check(Name::parse("name", &body.name));
+    let mut rules = Vec::new();
+    app::api_tokens::NewApiToken::check(&w.actor, body.role, body.expires_at, &mut rules);
+    rules.into_iter().for_each(|e| v.push(e));
     v.finish()?;
     let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
-    // Issued to the caller's user (also when the caller is itself an API token): it lives and
-    // dies with that user.
-    let api_token =
-        tokens::insert_api(&state.pool, auth.workspace_id, &name, body.role, Some(auth.user_id), body.expires_at)
-            .await?;
+    let new = app::api_tokens::NewApiToken { name, role: body.role, expires_at: body.expires_at };
+    let api_token = app::api_tokens::create(&mut w.tx, &w.actor, new).await?;
     let exp = body.expires_at.map_or(Utc::now().timestamp() + NO_EXPIRY_SECS, |e| e.timestamp());
-    let token = state.keys.sign(auth.user_id, auth.workspace_id.0, body.role, api_token.id, TokenKind::Api, exp, 0);
-    Ok(created(format!("/api/v1/api-tokens/{}", api_token.id), None, &CreatedApiToken { api_token, token }))
+    let user = w.actor.user_id().unwrap_or_default();
+    let token = w.state.keys.sign(user, w.actor.workspace_id.0, body.role, api_token.id, TokenKind::Api, exp, 0);
+    let location = format!("/api/v1/api-tokens/{}", api_token.id);
+    w.commit(created(location, None, &CreatedApiToken { api_token, token })).await
 }
 
 /// Revoke an API token (admin). Every instance refuses it within seconds.
@@ -103,14 +94,10 @@ pub async fn create_token(
     responses((status = 204, description = "Revoked"), E400, E401, E403, E404)
 )]
 #[delete("/api-tokens/{id}")]
-pub async fn delete_token(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
-    id: web::Path<Uuid>,
-) -> ApiResult<HttpResponse> {
-    if !tokens::revoke_api(&state.pool, auth.workspace_id, *id).await? {
-        return Err(ApiError::not_found("API token"));
-    }
-    state.revoked.insert(*id);
-    Ok(HttpResponse::NoContent().finish())
+pub async fn delete_token(mut w: Write<Admin>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let token = app::api_tokens::revoke(&mut w.tx, &w.actor, *id).await?;
+    let state = w.state.clone();
+    let res = w.commit(HttpResponse::NoContent().finish()).await?;
+    state.revoked.insert(token.id);
+    Ok(res)
 }

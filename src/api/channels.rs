@@ -1,43 +1,34 @@
-use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
+//! `/channels`: where contact happens.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::app::channels::ChannelFields;
+use crate::app::{self};
 use crate::auth::roles::Admin;
-use crate::db::channels::{self, Channel, ChannelKind};
-use crate::domain::{self, Validator, WorkspaceId};
-use crate::error::{ApiError, ApiResult};
+use crate::db::channels::{Channel, ChannelKind};
+use crate::domain::{ChannelConfig, Name, Validator};
+use crate::error::ApiResult;
 use crate::http::auth::Auth;
 use crate::http::doc::*;
-use crate::http::extract::{if_match, Json, Query};
-use crate::http::patch;
-use crate::http::AppState;
-use crate::http::{created, versioned, Page, PageParams};
+use crate::http::extract::{IfMatch, Json, Query};
+use crate::http::write::Write;
+use crate::http::{created_resource, ok, patch, AppState, Page, PageParams, Resource};
 
 const SORT: &str = "channels:created_at";
-const CONFIG_MAX_BYTES: usize = 16 * 1024;
 /// Fields a merge patch cannot remove with `null`.
 const NOT_NULL: &[&str] = &["kind", "name", "active", "config"];
 
-/// The workspace's channels, oldest first.
-#[utoipa::path(
-    tag = "channels",
-    params(PageParams),
-    responses((status = 200, description = "A page of channels", body = Page<Channel>), E400, E401)
-)]
-#[get("/channels")]
-pub async fn list_channels(
-    state: web::Data<AppState>,
-    auth: Auth,
-    Query(page): Query<PageParams>,
-) -> ApiResult<HttpResponse> {
-    let limit = page.limit()?;
-    let after: Option<(DateTime<Utc>, Uuid)> =
-        state.cursor_key.position(auth.workspace_id, SORT, page.cursor.as_deref())?;
-    let rows = channels::list(&state.pool, auth.workspace_id, after, limit + 1).await?;
-    Ok(HttpResponse::Ok().json(state.cursor_key.page(auth.workspace_id, SORT, rows, limit, |c| (c.created_at, c.id))))
+impl Resource for Channel {
+    fn location(&self) -> String {
+        format!("/api/v1/channels/{}", self.id)
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// The writable fields of a channel.
@@ -45,17 +36,17 @@ pub async fn list_channels(
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
     pub kind: ChannelKind,
-    #[schema(schema_with = crate::http::doc::schemas::name, example = "Support inbox")]
+    #[schema(schema_with = Name::schema, example = "Support inbox")]
     pub name: String,
     #[serde(default = "yes")]
     pub active: bool,
     /// A JSON object, at most 16 KiB.
-    #[serde(default = "empty_object")]
+    #[serde(default = "patch::empty_object")]
     #[schema(schema_with = crate::http::doc::schemas::json_object)]
     pub config: Value,
 }
 
-crate::http::doc::derived_schema!(
+derived_schema!(
     /// A JSON merge patch of a channel.
     ChannelPatch,
     ChannelInput,
@@ -71,24 +62,46 @@ fn yes() -> bool {
     true
 }
 
-pub fn empty_object() -> Value {
-    Value::Object(Default::default())
+impl ChannelInput {
+    /// The fields, valid (`422` naming every bad one).
+    fn parse(self) -> ApiResult<ChannelFields> {
+        let mut v = Validator::default();
+        let name = v.check(Name::parse("name", &self.name));
+        let config = v.check(ChannelConfig::parse("config", &self.config));
+        v.finish()?;
+        match (name, config) {
+            (Some(name), Some(config)) => Ok(ChannelFields { kind: self.kind, name, active: self.active, config }),
+            _ => Err(crate::error::ApiError::internal("validated channel fields missing")),
+        }
+    }
+
+    /// The channel's fields with a merge patch applied.
+    fn patched(current: &Channel, body: &Value) -> ApiResult<ChannelFields> {
+        let writable = ChannelInput {
+            kind: current.kind,
+            name: current.name.clone(),
+            active: current.active,
+            config: current.config.clone(),
+        };
+        patch::apply::<_, ChannelInput>(&writable, body, &[], NOT_NULL)?.parse()
+    }
 }
 
-impl ChannelInput {
-    fn validate(mut self) -> Result<Self, ApiError> {
-        let mut v = Validator::default();
-        if let Some(name) = v.check(domain::text("name", &self.name, 1, 200)) {
-            self.name = name;
-        }
-        v.check(patch::json_object("config", &self.config, CONFIG_MAX_BYTES));
-        v.finish()?;
-        Ok(self)
-    }
-
-    fn fields(&self) -> channels::Fields<'_> {
-        channels::Fields { kind: self.kind, name: &self.name, active: self.active, config: &self.config }
-    }
+/// The workspace's channels, oldest first.
+#[utoipa::path(
+    tag = "channels",
+    params(PageParams),
+    responses((status = 200, description = "A page of channels", body = Page<Channel>), E400, E401)
+)]
+#[get("/channels")]
+pub async fn list_channels(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Query(page): Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let keyset = state.cursor_key.keyset(auth.workspace_id, SORT, page.cursor.as_deref(), page.limit)?;
+    let rows = app::channels::list(&state.pool, &auth.actor(), keyset.after, keyset.fetch()).await?;
+    Ok(HttpResponse::Ok().json(keyset.page(rows, |c| (c.created_at, c.id))))
 }
 
 /// Add a channel (admin).
@@ -101,18 +114,9 @@ impl ChannelInput {
     )
 )]
 #[post("/channels")]
-pub async fn create_channel(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
-    Json(body): Json<ChannelInput>,
-) -> ApiResult<HttpResponse> {
-    let input = body.validate()?;
-    let channel = channels::insert(&state.pool, auth.workspace_id, input.fields()).await?;
-    Ok(created(format!("/api/v1/channels/{}", channel.id), Some(channel.version), &channel))
-}
-
-async fn find(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<Channel, ApiError> {
-    channels::get(&state.pool, ws, id).await?.ok_or_else(|| ApiError::not_found("channel"))
+pub async fn create_channel(mut w: Write<Admin>, Json(body): Json<ChannelInput>) -> ApiResult<HttpResponse> {
+    let channel = app::channels::create(&mut w.tx, &w.actor, body.parse()?).await?;
+    w.commit(created_resource(&channel)).await
 }
 
 /// One channel.
@@ -123,8 +127,7 @@ async fn find(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<Channel, Ap
 )]
 #[get("/channels/{id}")]
 pub async fn get_channel(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let channel = find(&state, auth.workspace_id, *id).await?;
-    Ok(versioned(channel.version, &channel))
+    Ok(ok(&app::channels::get(&state.pool, &auth.actor(), *id).await?))
 }
 
 /// Change a channel (admin): a JSON merge patch of `kind`, `name`, `active`, `config`.
@@ -139,28 +142,14 @@ pub async fn get_channel(state: web::Data<AppState>, auth: Auth, id: web::Path<U
 )]
 #[patch("/channels/{id}")]
 pub async fn patch_channel(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
+    mut w: Write<Admin>,
     id: web::Path<Uuid>,
-    req: HttpRequest,
+    IfMatch(expected): IfMatch,
     Json(body): Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?;
-    let mut tx = state.pool.begin().await?;
-    let current =
-        channels::lock(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("channel"))?;
-    let writable = ChannelInput {
-        kind: current.kind,
-        name: current.name.clone(),
-        active: current.active,
-        config: current.config.clone(),
-    };
-    let input: ChannelInput = patch::apply(&writable, &body, &[], NOT_NULL)?;
-    let input = input.validate()?;
-    crate::http::extract::check_version(expected, current.version)?;
-    let channel = channels::update(&mut *tx, auth.workspace_id, current.id, input.fields()).await?;
-    tx.commit().await?;
-    Ok(versioned(channel.version, &channel))
+    let channel =
+        app::channels::update(&mut w.tx, &w.actor, *id, expected, |c| ChannelInput::patched(c, &body)).await?;
+    w.commit(ok(&channel)).await
 }
 
 /// Remove a channel (admin). A channel with interactions cannot be removed (`409`):
@@ -175,23 +164,10 @@ pub async fn patch_channel(
 )]
 #[delete("/channels/{id}")]
 pub async fn delete_channel(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
+    mut w: Write<Admin>,
     id: web::Path<Uuid>,
-    req: HttpRequest,
+    IfMatch(expected): IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?;
-    let mut tx = state.pool.begin().await?;
-    let current =
-        channels::lock(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("channel"))?;
-    crate::http::extract::check_version(expected, current.version)?;
-    channels::delete(&mut *tx, auth.workspace_id, current.id).await.map_err(|e| {
-        if crate::db::violated_constraint(&e).is_some() {
-            ApiError::Conflict("the channel has interactions; deactivate it instead (PATCH active=false)".into())
-        } else {
-            e.into()
-        }
-    })?;
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+    app::channels::delete(&mut w.tx, &w.actor, *id, expected).await?;
+    w.commit(HttpResponse::NoContent().finish()).await
 }

@@ -218,7 +218,7 @@ fn validate(mut record: ImportRecord) -> Result<ImportRow, Vec<FieldError>> {
         country: record.country,
         city: record.city,
         tags: record.tags.clone().unwrap_or_default(),
-        attributes: record.attributes.clone().unwrap_or_else(crate::api::channels::empty_object),
+        attributes: record.attributes.clone().unwrap_or_else(crate::http::patch::empty_object),
         owner_id: record.owner_id,
         created_at: record.created_at,
     };

@@ -49,7 +49,7 @@ pub struct CustomerInput {
     #[schema(schema_with = crate::http::doc::schemas::tags)]
     pub tags: Vec<String>,
     /// Custom fields: a JSON object of at most 16 KiB.
-    #[serde(default = "crate::api::channels::empty_object")]
+    #[serde(default = "crate::http::patch::empty_object")]
     #[schema(schema_with = crate::http::doc::schemas::json_object)]
     pub attributes: Value,
     pub owner_id: Option<Uuid>,
@@ -111,7 +111,7 @@ impl CustomerInput {
                 }
             }
         }
-        v.check(patch::json_object(&f("attributes"), &self.attributes, ATTRIBUTES_MAX_BYTES));
+        v.check(crate::domain::text::json_object(&f("attributes"), &self.attributes, ATTRIBUTES_MAX_BYTES));
         if let Some(t) = self.created_at {
             v.check(domain::past_time(&f("created_at"), t));
         }

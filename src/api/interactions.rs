@@ -59,7 +59,7 @@ pub struct InteractionInput {
     #[schema(schema_with = crate::http::doc::schemas::external_id)]
     pub external_id: Option<String>,
     /// A JSON object, at most 16 KiB.
-    #[serde(default = "crate::api::channels::empty_object")]
+    #[serde(default = "crate::http::patch::empty_object")]
     #[schema(schema_with = crate::http::doc::schemas::json_object)]
     pub metadata: Value,
 }
@@ -180,7 +180,7 @@ impl InteractionInput {
             }
         }
         let external_id = self.external_id.as_deref().and_then(|e| v.check(domain::text(&f("external_id"), e, 1, 255)));
-        v.check(patch::json_object(&f("metadata"), &self.metadata, METADATA_MAX_BYTES));
+        v.check(crate::domain::text::json_object(&f("metadata"), &self.metadata, METADATA_MAX_BYTES));
         if v.len() > before {
             return None;
         }

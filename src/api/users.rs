@@ -1,19 +1,31 @@
-use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
+//! `/users`: users of the workspace (admin).
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::app::users::{NewUser as NewUserCommand, UserChanges};
+use crate::app::{self};
 use crate::auth::password;
 use crate::auth::roles::{Admin, Role};
-use crate::db::{self, tokens, users, users::User};
-use crate::domain::{self, Validator, WorkspaceId};
-use crate::error::{ApiError, ApiResult};
+use crate::db::users::User;
+use crate::domain::{Email, Name, Validator};
+use crate::error::ApiResult;
 use crate::http::auth::Auth;
 use crate::http::doc::*;
-use crate::http::extract::{if_match, Json, Query};
-use crate::http::AppState;
-use crate::http::{created, versioned, Page, PageParams};
+use crate::http::extract::{IfMatch, Json, Query};
+use crate::http::write::Write;
+use crate::http::{created_resource, ok, AppState, Page, PageParams, Resource};
+
+impl Resource for User {
+    fn location(&self) -> String {
+        format!("/api/v1/users/{}", self.id)
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
 
 const SORT: &str = "users:created_at";
 
@@ -29,20 +41,17 @@ pub async fn list_users(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
-    let limit = page.limit()?;
-    let after: Option<(DateTime<Utc>, Uuid)> =
-        state.cursor_key.position(auth.workspace_id, SORT, page.cursor.as_deref())?;
-    let rows = users::list(&state.pool, auth.workspace_id, after, limit + 1).await?;
-    let page = state.cursor_key.page(auth.workspace_id, SORT, rows, limit, |u| (u.created_at, u.id));
-    Ok(HttpResponse::Ok().json(page))
+    let keyset = state.cursor_key.keyset(auth.workspace_id, SORT, page.cursor.as_deref(), page.limit)?;
+    let rows = app::users::list(&state.pool, &auth.actor(), keyset.after, keyset.fetch()).await?;
+    Ok(HttpResponse::Ok().json(keyset.page(rows, |u| (u.created_at, u.id))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
-    #[schema(schema_with = crate::http::doc::schemas::email)]
+    #[schema(schema_with = Email::schema)]
     pub email: String,
-    #[schema(schema_with = crate::http::doc::schemas::name)]
+    #[schema(schema_with = Name::schema)]
     pub name: String,
     /// 8 to 256 characters; stored as an Argon2id hash, never returned.
     #[schema(schema_with = crate::http::doc::schemas::password)]
@@ -50,19 +59,17 @@ pub struct NewUser {
     pub role: Role,
 }
 
-/// Only an owner may create, change or remove an owner, or grant the owner role.
-fn may_manage(actor: Role, target: Role) -> Result<(), ApiError> {
-    if target == Role::Owner && actor != Role::Owner {
-        return Err(ApiError::Forbidden("only an owner can manage owners".into()));
-    }
-    Ok(())
-}
-
-fn email_conflict(e: sqlx::Error) -> ApiError {
-    if db::violated_constraint(&e) == Some(users::EMAIL_KEY) {
-        ApiError::Conflict("a user with this email already exists in the workspace".into())
-    } else {
-        e.into()
+impl NewUser {
+    fn parse(self) -> ApiResult<NewUserCommand> {
+        let mut v = Validator::default();
+        let email = v.check(Email::parse("email", &self.email));
+        let name = v.check(Name::parse("name", &self.name));
+        v.check(password::validate("password", &self.password));
+        v.finish()?;
+        match (email, name) {
+            (Some(email), Some(name)) => Ok(NewUserCommand { email, name, password: self.password, role: self.role }),
+            _ => Err(crate::error::ApiError::internal("validated user fields missing")),
+        }
     }
 }
 
@@ -77,28 +84,9 @@ fn email_conflict(e: sqlx::Error) -> ApiError {
     )
 )]
 #[post("/users")]
-pub async fn create_user(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
-    Json(body): Json<NewUser>,
-) -> ApiResult<HttpResponse> {
-    may_manage(auth.role, body.role)?;
-    let mut v = Validator::default();
-    let email = v.check(domain::email("email", &body.email));
-    let name = v.check(domain::text("name", &body.name, 1, 200));
-    v.check(password::validate("password", &body.password));
-    v.finish()?;
-    let (Some(email), Some(name)) = (email, name) else {
-        return Err(ApiError::internal("validated values missing"));
-    };
-    let hash = password::hash(body.password).await?;
-    let user =
-        users::insert(&state.pool, auth.workspace_id, &email, &name, &hash, body.role).await.map_err(email_conflict)?;
-    Ok(created(format!("/api/v1/users/{}", user.id), Some(user.version), &user))
-}
-
-async fn find(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<User, ApiError> {
-    users::get(&state.pool, ws, id).await?.ok_or_else(|| ApiError::not_found("user"))
+pub async fn create_user(mut w: Write<Admin>, Json(body): Json<NewUser>) -> ApiResult<HttpResponse> {
+    let user = app::users::create(&mut w.tx, &w.actor, body.parse()?).await?;
+    w.commit(created_resource(&user)).await
 }
 
 /// One user.
@@ -109,22 +97,36 @@ async fn find(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<User, ApiEr
 )]
 #[get("/users/{id}")]
 pub async fn get_user(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let user = find(&state, auth.workspace_id, *id).await?;
-    Ok(versioned(user.version, &user))
+    Ok(ok(&app::users::get(&state.pool, &auth.actor(), *id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
-    #[schema(schema_with = crate::http::doc::schemas::optional_email)]
+    #[schema(schema_with = Email::optional_schema)]
     pub email: Option<String>,
-    #[schema(schema_with = crate::http::doc::schemas::optional_name)]
+    #[schema(schema_with = Name::optional_schema)]
     pub name: Option<String>,
     pub role: Option<Role>,
     /// A disabled user cannot log in; their sessions end.
     pub disabled: Option<bool>,
     #[schema(schema_with = crate::http::doc::schemas::optional_password)]
     pub password: Option<String>,
+}
+
+impl UserPatch {
+    fn parse(self) -> ApiResult<UserChanges> {
+        let mut v = Validator::default();
+        let changes = UserChanges {
+            email: self.email.as_deref().and_then(|e| v.check(Email::parse("email", e))),
+            name: self.name.as_deref().and_then(|n| v.check(Name::parse("name", n))),
+            role: self.role,
+            disabled: self.disabled,
+            password: self.password.filter(|p| v.check(password::validate("password", p)).is_some()),
+        };
+        v.finish()?;
+        Ok(changes)
+    }
 }
 
 /// Change a user (admin).
@@ -145,59 +147,17 @@ pub struct UserPatch {
 )]
 #[patch("/users/{id}")]
 pub async fn patch_user(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
+    mut w: Write<Admin>,
     id: web::Path<Uuid>,
-    req: HttpRequest,
+    IfMatch(expected): IfMatch,
     Json(body): Json<UserPatch>,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?;
-    let mut v = Validator::default();
-    let email = body.email.as_deref().and_then(|e| v.check(domain::email("email", e)));
-    let name = body.name.as_deref().and_then(|n| v.check(domain::text("name", n, 1, 200)));
-    if let Some(p) = &body.password {
-        v.check(password::validate("password", p));
-    }
-    v.finish()?;
-    let hash = match body.password.clone() {
-        Some(p) => Some(password::hash(p).await?),
-        None => None,
-    };
-    let mut tx = state.pool.begin().await?;
-    let current = users::get(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("user"))?;
-    may_manage(auth.role, current.role)?;
-    if let Some(r) = body.role {
-        may_manage(auth.role, r)?;
-    }
-    crate::http::extract::check_version(expected, current.version)?;
-    let loses_owner = current.role == Role::Owner
-        && !current.disabled
-        && (body.role.is_some_and(|r| r != Role::Owner) || body.disabled == Some(true));
-    if loses_owner && users::other_active_owners(&mut *tx, auth.workspace_id, current.id).await? == 0 {
-        return Err(ApiError::Conflict("the workspace must keep at least one active owner".into()));
-    }
-    let changes = users::Changes {
-        email: email.as_deref(),
-        name: name.as_deref(),
-        role: body.role,
-        disabled: body.disabled,
-        password_hash: hash.as_deref(),
-    };
-    let user = users::update(&mut *tx, auth.workspace_id, current.id, changes)
-        .await
-        .map_err(email_conflict)?
-        .ok_or_else(|| ApiError::not_found("user"))?;
-    let mut revoked = Vec::new();
-    if body.disabled == Some(true) || hash.is_some() {
-        tokens::revoke_user_sessions(&mut *tx, auth.workspace_id, user.id).await?;
-        revoked = tokens::revoke_user_api_tokens(&mut *tx, auth.workspace_id, user.id).await?;
-    }
-    tx.commit().await?;
-    revoked.into_iter().for_each(|t| state.revoked.insert(t));
-    // Every instance hears of the change through the database; this one applies it before
-    // answering, so the next request already sees it.
-    state.users.forget(user.id);
-    Ok(versioned(user.version, &user))
+    let changed = app::users::update(&mut w.tx, &w.actor, *id, expected, body.parse()?).await?;
+    let state = w.state.clone();
+    let res = w.commit(ok(&changed.user)).await?;
+    // Every instance hears of it through the database; this one applies it before answering.
+    state.forget_credentials(changed.user.id, &changed.revoked);
+    Ok(res)
 }
 
 /// Remove a user (admin).
@@ -215,26 +175,13 @@ pub async fn patch_user(
 )]
 #[delete("/users/{id}")]
 pub async fn delete_user(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
+    mut w: Write<Admin>,
     id: web::Path<Uuid>,
-    req: HttpRequest,
+    IfMatch(expected): IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?;
-    let mut tx = state.pool.begin().await?;
-    let current = users::get(&mut *tx, auth.workspace_id, *id).await?.ok_or_else(|| ApiError::not_found("user"))?;
-    may_manage(auth.role, current.role)?;
-    crate::http::extract::check_version(expected, current.version)?;
-    if current.id == auth.user_id {
-        return Err(ApiError::Conflict("you cannot remove yourself".into()));
-    }
-    if current.role == Role::Owner && users::other_active_owners(&mut *tx, auth.workspace_id, current.id).await? == 0 {
-        return Err(ApiError::Conflict("the workspace must keep at least one active owner".into()));
-    }
-    let revoked = tokens::revoke_user_api_tokens(&mut *tx, auth.workspace_id, current.id).await?;
-    users::delete(&mut *tx, auth.workspace_id, current.id).await?;
-    tx.commit().await?;
-    revoked.into_iter().for_each(|t| state.revoked.insert(t));
-    state.users.forget(current.id);
-    Ok(HttpResponse::NoContent().finish())
+    let revoked = app::users::delete(&mut w.tx, &w.actor, *id, expected).await?;
+    let state = w.state.clone();
+    let res = w.commit(HttpResponse::NoContent().finish()).await?;
+    state.forget_credentials(*id, &revoked);
+    Ok(res)
 }

@@ -1,39 +1,61 @@
-use actix_web::{get, patch, web, HttpRequest, HttpResponse};
+//! `/workspace`: the caller's workspace.
+
+use actix_web::{get, patch, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::app::workspace::WorkspaceChanges;
+use crate::app::{self};
 use crate::auth::roles::Owner;
-use crate::db::workspaces::{self, Workspace};
-use crate::domain::{self, Validator};
-use crate::error::{ApiError, ApiResult};
+use crate::db::workspaces::Workspace;
+use crate::domain::{Currency, Name, Timezone, Validator};
+use crate::error::ApiResult;
 use crate::http::auth::Auth;
 use crate::http::doc::*;
-use crate::http::extract::{if_match, Json};
-use crate::http::versioned;
-use crate::http::AppState;
+use crate::http::extract::{IfMatch, Json};
+use crate::http::write::Write;
+use crate::http::{ok, AppState, Resource};
+
+impl Resource for Workspace {
+    fn location(&self) -> String {
+        "/api/v1/workspace".into()
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
 
 /// The caller's workspace.
-#[utoipa::path(
-    tag = "workspace",
-    responses((status = 200, description = "The workspace", body = Workspace), E401)
-)]
+#[utoipa::path(tag = "workspace", responses((status = 200, description = "The workspace", body = Workspace), E401))]
 #[get("/workspace")]
 pub async fn get_workspace(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
-    let ws = workspaces::get(&state.pool, auth.workspace_id).await?.ok_or_else(|| ApiError::not_found("workspace"))?;
-    Ok(versioned(ws.version, &ws))
+    Ok(ok(&app::workspace::get(&state.pool, &auth.actor()).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspacePatch {
-    #[schema(schema_with = crate::http::doc::schemas::optional_name)]
+    #[schema(schema_with = Name::optional_schema)]
     pub name: Option<String>,
     /// ISO 4217.
-    #[schema(schema_with = crate::http::doc::schemas::optional_currency)]
+    #[schema(schema_with = Currency::optional_schema)]
     pub currency: Option<String>,
     /// IANA time zone name, e.g. `America/Sao_Paulo`.
-    #[schema(schema_with = crate::http::doc::schemas::timezone)]
+    #[schema(schema_with = Timezone::optional_schema)]
     pub timezone: Option<String>,
+}
+
+impl WorkspacePatch {
+    fn parse(self) -> ApiResult<WorkspaceChanges> {
+        let mut v = Validator::default();
+        let changes = WorkspaceChanges {
+            name: self.name.as_deref().and_then(|n| v.check(Name::parse("name", n))),
+            currency: self.currency.as_deref().and_then(|c| v.check(Currency::parse("currency", c))),
+            timezone: self.timezone.as_deref().and_then(|t| v.check(Timezone::parse("timezone", t))),
+        };
+        v.finish()?;
+        Ok(changes)
+    }
 }
 
 /// Change the workspace (owner).
@@ -50,35 +72,10 @@ pub struct WorkspacePatch {
 )]
 #[patch("/workspace")]
 pub async fn patch_workspace(
-    state: web::Data<AppState>,
-    auth: Auth<Owner>,
-    req: HttpRequest,
+    mut w: Write<Owner>,
+    IfMatch(expected): IfMatch,
     Json(body): Json<WorkspacePatch>,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?;
-    let mut v = Validator::default();
-    let name = body.name.as_deref().and_then(|n| v.check(domain::text("name", n, 1, 200)));
-    let currency = body.currency.as_deref().and_then(|c| v.check(domain::currency("currency", c)));
-    if let Some(tz) = body.timezone.as_deref() {
-        v.check(domain::timezone("timezone", tz));
-    }
-    v.finish()?;
-    let mut tx = state.pool.begin().await?;
-    let current =
-        workspaces::lock(&mut *tx, auth.workspace_id).await?.ok_or_else(|| ApiError::not_found("workspace"))?;
-    crate::http::extract::check_version(expected, current.version)?;
-    if currency.as_ref().is_some_and(|c| *c != current.currency)
-        && workspaces::lock_and_find_amounts(&mut tx, auth.workspace_id).await?
-    {
-        return Err(ApiError::Conflict(format!(
-            "the workspace records amounts in {}; its currency cannot change while they exist",
-            current.currency
-        )));
-    }
-    let ws =
-        workspaces::update(&mut *tx, auth.workspace_id, name.as_deref(), currency.as_deref(), body.timezone.as_deref())
-            .await?
-            .ok_or_else(|| ApiError::not_found("workspace"))?;
-    tx.commit().await?;
-    Ok(versioned(ws.version, &ws))
+    let ws = app::workspace::update(&mut w.tx, &w.actor, expected, body.parse()?).await?;
+    w.commit(ok(&ws)).await
 }

@@ -3,7 +3,11 @@
 //! error. Handlers only parse, call and map; background jobs and the CLI call the same
 //! functions. Every write appends its events (`db::events`) in its own transaction.
 
+pub mod api_tokens;
+pub mod channels;
 pub mod events;
+pub mod users;
+pub mod workspace;
 
 use uuid::Uuid;
 
@@ -99,6 +103,19 @@ impl Actor {
             Principal::System => EventActor { type_: ActorType::System, id: None },
         }
     }
+}
+
+/// `412` unless `expected` (the request's `If-Match`, if any) is the current version.
+pub fn check_version(expected: Option<i64>, current: i64) -> Result<()> {
+    match expected {
+        Some(e) if e != current => Err(ApiError::PreconditionFailed { current }),
+        _ => Ok(()),
+    }
+}
+
+/// The row, or `404 <what> not found`.
+pub fn found<T>(row: Option<T>, what: &str) -> Result<T> {
+    row.ok_or_else(|| ApiError::not_found(what))
 }
 
 /// Appends events for the actor's changes, in the transaction `tx`.

@@ -69,14 +69,20 @@ pub async fn create_defaults(db: impl PgExecutor<'_>, ws: WorkspaceId) -> Result
     Ok(())
 }
 
-pub struct Fields<'a> {
+/// A channel's writable fields.
+pub struct Fields {
     pub kind: ChannelKind,
-    pub name: &'a str,
+    pub name: String,
     pub active: bool,
-    pub config: &'a serde_json::Value,
+    pub config: serde_json::Value,
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, ws: WorkspaceId, f: Fields<'_>) -> Result<Channel, sqlx::Error> {
+impl crate::db::rows::Table for Channel {
+    const TABLE: &'static str = "channels";
+    const COLUMNS: &'static str = COLUMNS;
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, ws: WorkspaceId, f: &Fields) -> Result<Channel, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO channels (workspace_id, id, kind, name, active, config)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
@@ -84,50 +90,14 @@ pub async fn insert(db: impl PgExecutor<'_>, ws: WorkspaceId, f: Fields<'_>) -> 
     .bind(ws)
     .bind(new_id())
     .bind(f.kind)
-    .bind(f.name)
+    .bind(&f.name)
     .bind(f.active)
-    .bind(f.config)
+    .bind(&f.config)
     .fetch_one(db)
     .await
 }
 
-pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Channel>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2"))
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(db)
-        .await
-}
-
-/// The row, locked until the end of the transaction.
-pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Channel>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels WHERE workspace_id = $1 AND id = $2 FOR UPDATE"))
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(db)
-        .await
-}
-
-pub async fn list(
-    db: impl PgExecutor<'_>,
-    ws: WorkspaceId,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: i64,
-) -> Result<Vec<Channel>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM channels
-          WHERE workspace_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
-          ORDER BY created_at, id LIMIT $4"
-    ))
-    .bind(ws)
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1))
-    .bind(limit)
-    .fetch_all(db)
-    .await
-}
-
-pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: Fields<'_>) -> Result<Channel, sqlx::Error> {
+pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: &Fields) -> Result<Channel, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE channels SET kind = $3, name = $4, active = $5, config = $6
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
@@ -135,15 +105,18 @@ pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: Field
     .bind(ws)
     .bind(id)
     .bind(f.kind)
-    .bind(f.name)
+    .bind(&f.name)
     .bind(f.active)
-    .bind(f.config)
+    .bind(&f.config)
     .fetch_one(db)
     .await
 }
 
-pub async fn delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    let r =
-        sqlx::query("DELETE FROM channels WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(db).await?;
-    Ok(r.rows_affected() == 1)
+/// Whether any interaction was logged on the channel.
+pub async fn has_interactions(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM interactions WHERE workspace_id = $1 AND channel_id = $2)")
+        .bind(ws)
+        .bind(id)
+        .fetch_one(db)
+        .await
 }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod idempotency;
 pub mod interactions;
 pub mod pipelines;
+pub mod rows;
 pub mod timeline;
 pub mod tokens;
 pub mod users;

@@ -119,16 +119,16 @@ pub async fn revoke_user_sessions(db: impl PgExecutor<'_>, ws: WorkspaceId, user
 }
 
 /// Revokes every API token issued to a user (on disable, password change or deletion); returns
-/// their ids.
+/// them.
 pub async fn revoke_user_api_tokens(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
     user_id: Uuid,
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Vec<ApiToken>, sqlx::Error> {
+    sqlx::query_as(&format!(
         "UPDATE api_tokens SET revoked_at = now()
-          WHERE workspace_id = $1 AND created_by = $2 AND revoked_at IS NULL RETURNING id",
-    )
+          WHERE workspace_id = $1 AND created_by = $2 AND revoked_at IS NULL RETURNING {API_COLUMNS}"
+    ))
     .bind(ws)
     .bind(user_id)
     .fetch_all(db)
@@ -190,17 +190,31 @@ pub async fn list_api(
     .await
 }
 
-/// Revokes the token; `false` when the workspace has no such token.
-pub async fn revoke_api(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    let found: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())
-          WHERE workspace_id = $1 AND id = $2 RETURNING id",
+/// Revokes the token: the token, and whether this revoked it (`false`: it already was);
+/// `None` when the workspace has no such token.
+pub async fn revoke_api(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    id: Uuid,
+) -> Result<Option<(ApiToken, bool)>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Revoked {
+        #[sqlx(flatten)]
+        token: ApiToken,
+        newly: bool,
+    }
+    let row: Option<Revoked> = sqlx::query_as(
+        "UPDATE api_tokens t SET revoked_at = coalesce(old.revoked_at, now())
+           FROM (SELECT id, revoked_at FROM api_tokens WHERE workspace_id = $1 AND id = $2 FOR UPDATE) old
+          WHERE t.workspace_id = $1 AND t.id = old.id
+         RETURNING t.id, t.name, t.role, t.created_by, t.expires_at, t.revoked_at, t.created_at,
+                   old.revoked_at IS NULL AS newly",
     )
     .bind(ws)
     .bind(id)
     .fetch_optional(db)
     .await?;
-    Ok(found.is_some())
+    Ok(row.map(|r| (r.token, r.newly)))
 }
 
 /// The ids of revoked API tokens that have not expired yet.

@@ -21,6 +21,11 @@ pub struct User {
 }
 
 const COLUMNS: &str = "id, email, name, role, disabled, created_at, updated_at, version";
+
+impl crate::db::rows::Table for User {
+    const TABLE: &'static str = "users";
+    const COLUMNS: &'static str = COLUMNS;
+}
 pub const EMAIL_KEY: &str = "users_workspace_email_key";
 
 pub async fn insert(

@@ -10,10 +10,12 @@ pub mod events;
 pub mod numbers;
 pub mod text;
 pub mod time;
+pub mod values;
 
 pub use numbers::{Proportion, SumCents};
 pub use text::*;
 pub use time::{calendar_date, past_time, Bound, CALENDAR_DATE_PATTERN};
+pub use values::*;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -1,6 +1,13 @@
 //! Text people type and the codes of standard lists.
 
+use serde_json::Value;
+
 use crate::error::FieldError;
+
+/// Text with at least one non-space character and no NUL (as [`text`] checks), for schemas.
+pub const TEXT_PATTERN: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
+/// Text without NUL, for schemas.
+pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
 
 /// Text in Unicode Normalization Form C (UAX #15): canonically equal strings (`é` written as one
 /// code point or as `e` and a combining accent) become the same string, so that equality,
@@ -144,9 +151,56 @@ pub fn countries() -> impl Iterator<Item = &'static str> {
     COUNTRIES.split(' ')
 }
 
+/// The largest magnitude of a number in a JSON field (custom fields, configs, metadata).
+pub const JSON_NUMBER_LIMIT: f64 = 1e300;
+
+/// A JSON object of at most `max_bytes` serialised, with no NUL character anywhere.
+pub fn json_object(field: &str, value: &Value, max_bytes: usize) -> Result<(), FieldError> {
+    if !value.is_object() {
+        return Err(FieldError::new(field, "must be a JSON object"));
+    }
+    if serde_json::to_vec(value).map_or(usize::MAX, |v| v.len()) > max_bytes {
+        return Err(FieldError::new(field, format!("must be at most {max_bytes} bytes of JSON")));
+    }
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(a) => a.iter().any(has_nul),
+            Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    // PostgreSQL writes jsonb numbers out in full decimal: past 1e300 they would not read
+    // back as a double.
+    fn has_huge(v: &Value) -> bool {
+        match v {
+            Value::Number(n) => n.as_f64().is_some_and(|f| f.abs() > JSON_NUMBER_LIMIT),
+            Value::Array(a) => a.iter().any(has_huge),
+            Value::Object(o) => o.values().any(has_huge),
+            _ => false,
+        }
+    }
+    if has_nul(value) {
+        return Err(FieldError::new(field, "must not contain NUL characters"));
+    }
+    if has_huge(value) {
+        return Err(FieldError::new(field, "numbers must be within ±1e300"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_object_rules() {
+        assert!(json_object("a", &json!({"k": "v"}), 100).is_ok());
+        assert!(json_object("a", &json!([1]), 100).is_err());
+        assert!(json_object("a", &json!({"k": "x".repeat(200)}), 100).is_err());
+        assert!(json_object("a", &json!({"k": ["a\u{0}b"]}), 100).is_err());
+    }
 
     #[test]
     fn emails() {

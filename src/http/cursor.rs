@@ -83,6 +83,45 @@ impl CursorKey {
     }
 }
 
+/// A keyset page request of one list: where it starts (`after`) and its size, with what it
+/// takes to make the next cursor.
+pub struct Keyset<'k, K> {
+    key: &'k CursorKey,
+    ws: WorkspaceId,
+    sort: String,
+    pub after: Option<K>,
+    pub limit: i64,
+}
+
+impl CursorKey {
+    /// The page a list request asks for: `cursor` decoded for this workspace and `sort`,
+    /// `limit` 1..200 (default 50).
+    pub fn keyset<K: DeserializeOwned>(
+        &self,
+        ws: WorkspaceId,
+        sort: impl Into<String>,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Keyset<'_, K>, ApiError> {
+        let sort = sort.into();
+        let limit = crate::http::PageParams { limit, cursor: None }.limit()?;
+        let after = self.position(ws, &sort, cursor)?;
+        Ok(Keyset { key: self, ws, sort, after, limit })
+    }
+}
+
+impl<K: Serialize> Keyset<'_, K> {
+    /// How many rows to fetch: one more than the page, to tell whether another follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// The page, and the cursor of the next one from the last row's position.
+    pub fn page<T>(&self, rows: Vec<T>, position: impl Fn(&T) -> K) -> crate::http::Page<T> {
+        self.key.page(self.ws, &self.sort, rows, self.limit, position)
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -49,10 +49,7 @@ pub mod schemas {
     use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
     use utoipa::openapi::{RefOr, Schema};
 
-    /// Text with at least one non-space character and no NUL (as `domain::text` checks).
-    pub const TEXT_PATTERN: &str = r"^[^\u0000]*[^\s\u0000][^\u0000]*$";
-    /// Text without NUL.
-    pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
+    pub use crate::domain::text::{NO_NUL_PATTERN, TEXT_PATTERN};
 
     fn kind(nullable: bool) -> SchemaType {
         if nullable {
@@ -228,8 +225,8 @@ pub mod schemas {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Number)
-                    .minimum(Some(-crate::http::patch::JSON_NUMBER_LIMIT))
-                    .maximum(Some(crate::http::patch::JSON_NUMBER_LIMIT)),
+                    .minimum(Some(-crate::domain::text::JSON_NUMBER_LIMIT))
+                    .maximum(Some(crate::domain::text::JSON_NUMBER_LIMIT)),
             )
             .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(NO_NUL_PATTERN)))
             .item(ArrayBuilder::new().items(value))

@@ -176,6 +176,19 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     Ok(Some(tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0)))
 }
 
+/// `If-Match`, read: the version a change is based on (`None`: any).
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Option<i64>);
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(if_match(req).map(IfMatch))
+    }
+}
+
 /// `412` unless the `If-Match` version (if any) is the current one.
 pub fn check_version(expected: Option<i64>, current: i64) -> Result<(), ApiError> {
     match expected {

@@ -34,6 +34,22 @@ pub fn versioned<T: Serialize>(version: i64, body: &T) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::ETAG, format!("\"{version}\""))).json(body)
 }
 
+/// A resource the API answers with: where it lives and the version its `ETag` carries.
+pub trait Resource: Serialize {
+    fn location(&self) -> String;
+    fn version(&self) -> i64;
+}
+
+/// `200 OK` with a resource and its `ETag`.
+pub fn ok<T: Resource>(resource: &T) -> HttpResponse {
+    versioned(resource.version(), resource)
+}
+
+/// `201 Created` with a resource, its `Location` and its `ETag`.
+pub fn created_resource<T: Resource>(resource: &T) -> HttpResponse {
+    created(resource.location(), Some(resource.version()), resource)
+}
+
 /// A page of a list: `{"data": [...], "next_cursor": string|null}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {

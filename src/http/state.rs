@@ -20,3 +20,13 @@ pub struct AppState {
     pub metrics: Metrics,
     pub cursor_key: super::cursor::CursorKey,
 }
+
+impl AppState {
+    /// Applies on this instance, at once, a change to a user's credentials that every
+    /// instance also hears of through the database: its state is read again, its revoked API
+    /// tokens are refused.
+    pub fn forget_credentials(&self, user: uuid::Uuid, revoked_tokens: &[uuid::Uuid]) {
+        revoked_tokens.iter().for_each(|t| self.revoked.insert(*t));
+        self.users.forget(user);
+    }
+}

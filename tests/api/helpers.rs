@@ -130,6 +130,8 @@ pub async fn spawn_app() -> TestApp {
 
 /// The real application on a random port over a fresh database; `tune` changes settings.
 pub async fn spawn_app_with(tune: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    // Silent unless RUST_LOG asks (RUST_LOG=error shows what a 500 hid).
+    let _ = env_logger::builder().is_test(true).try_init();
     let server = server();
     let db_name = format!("rapport_t_{}", uuid::Uuid::new_v4().simple());
     let mut admin =

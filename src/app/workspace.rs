@@ -1,0 +1,53 @@
+//! The caller's workspace: its name, currency and time zone.
+
+use sqlx::PgExecutor;
+
+use super::{check_version, event, found, record, Actor, Result, Tx};
+use crate::db::workspaces::{self, Workspace};
+use crate::domain::events::EventType;
+use crate::domain::{Currency, Name, Role, Timezone};
+use crate::error::ApiError;
+
+/// What may change; `None` keeps the value.
+#[derive(Debug, Clone, Default)]
+pub struct WorkspaceChanges {
+    pub name: Option<Name>,
+    pub currency: Option<Currency>,
+    pub timezone: Option<Timezone>,
+}
+
+pub async fn get(db: impl PgExecutor<'_>, actor: &Actor) -> Result<Workspace> {
+    found(workspaces::get(db, actor.workspace_id).await?, "workspace")
+}
+
+/// Changes the workspace (owner). Amounts are integers in the workspace's currency, so the
+/// currency cannot change while any amount other than zero is recorded (`409`): changing it
+/// would relabel them (10.00 EUR would read 1000 JPY).
+pub async fn update(tx: &mut Tx<'_>, actor: &Actor, expected: Option<i64>, c: WorkspaceChanges) -> Result<Workspace> {
+    actor.require(Role::Owner)?;
+    let current = found(workspaces::lock(&mut **tx, actor.workspace_id).await?, "workspace")?;
+    check_version(expected, current.version)?;
+    if c.currency.as_ref().is_some_and(|cur| cur.as_str() != current.currency)
+        && workspaces::lock_and_find_amounts(tx, actor.workspace_id).await?
+    {
+        return Err(ApiError::Conflict(format!(
+            "the workspace records amounts in {}; its currency cannot change while they exist",
+            current.currency
+        )));
+    }
+    let ws = found(
+        workspaces::update(
+            &mut **tx,
+            actor.workspace_id,
+            c.name.as_ref().map(Name::as_str),
+            c.currency.as_ref().map(Currency::as_str),
+            c.timezone.as_ref().map(Timezone::as_str),
+        )
+        .await?,
+        "workspace",
+    )?;
+    if ws.version != current.version {
+        record(tx, actor, &[event(EventType::WorkspaceUpdated, ws.id, None, &ws)]).await?;
+    }
+    Ok(ws)
+}
