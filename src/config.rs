@@ -47,6 +47,19 @@ pub struct Settings {
     pub login_max_failures_per_ip: u32,
     pub login_window: Duration,
     pub shutdown_timeout: Duration,
+    /// Which background jobs this instance runs (`jobs`).
+    pub jobs: JobSwitches,
+    /// How long the event log keeps events, in days.
+    pub events_retention_days: i32,
+}
+
+/// The background jobs an instance may run, each on unless `RAPPORT_JOB_<NAME>=off`.
+#[derive(Debug, Clone, Copy)]
+pub struct JobSwitches {
+    /// `RAPPORT_JOB_PURGE`: erase customers deleted more than 30 days ago.
+    pub purge: bool,
+    /// `RAPPORT_JOB_RETENTION`: forget old events and idempotency keys.
+    pub retention: bool,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -113,6 +126,11 @@ impl Settings {
             login_max_failures_per_ip: parse(vars, "RAPPORT_LOGIN_MAX_FAILURES_PER_IP", "50")?,
             login_window: Duration::from_secs(parse(vars, "RAPPORT_LOGIN_WINDOW_SECS", "900")?),
             shutdown_timeout: Duration::from_secs(parse(vars, "RAPPORT_SHUTDOWN_TIMEOUT_SECS", "30")?),
+            jobs: JobSwitches {
+                purge: parse_bool(vars, "RAPPORT_JOB_PURGE", true)?,
+                retention: parse_bool(vars, "RAPPORT_JOB_RETENTION", true)?,
+            },
+            events_retention_days: parse(vars, "RAPPORT_EVENTS_RETENTION_DAYS", "90")?,
         };
         positive("RAPPORT_WORKERS", settings.workers as u64)?;
         positive("RAPPORT_DB_MAX_CONNECTIONS", settings.db_max_connections.into())?;
@@ -122,6 +140,7 @@ impl Settings {
         positive("RAPPORT_LOGIN_MAX_FAILURES", settings.login_max_failures.into())?;
         positive("RAPPORT_LOGIN_MAX_FAILURES_PER_IP", settings.login_max_failures_per_ip.into())?;
         positive("RAPPORT_LOGIN_WINDOW_SECS", settings.login_window.as_secs())?;
+        positive("RAPPORT_EVENTS_RETENTION_DAYS", settings.events_retention_days.max(0) as u64)?;
         if settings.admin_email.is_some() != settings.admin_password.is_some() {
             return Err(ConfigError {
                 variable: "RAPPORT_ADMIN_PASSWORD",

@@ -203,8 +203,26 @@ impl ApiError {
     }
 }
 
+/// Constraints whose violation is the request's fault, by name (as the migrations name them),
+/// and what the client is told: the one place a database refusal becomes a problem.
+const CONSTRAINTS: &[(&str, Option<&str>, &str)] = &[
+    ("customers_email_key", None, "a customer with this email already exists"),
+    ("users_workspace_email_key", None, "a user with this email already exists in the workspace"),
+    ("interactions_external_key", None, "the channel already has an interaction with this external_id"),
+    ("customers_workspace_id_owner_id_fkey", Some("owner_id"), "is not a user of this workspace"),
+    ("deals_workspace_id_owner_id_fkey", Some("owner_id"), "is not a user of this workspace"),
+    ("interactions_workspace_id_user_id_fkey", Some("user_id"), "is not a user of this workspace"),
+];
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if let Some(name) = e.as_database_error().and_then(|db| db.constraint()) {
+            match CONSTRAINTS.iter().find(|(c, _, _)| *c == name) {
+                Some((_, Some(field), message)) => return ApiError::validation(*field, *message),
+                Some((_, None, message)) => return ApiError::Conflict((*message).into()),
+                None => {}
+            }
+        }
         // Callers map the constraints they expect to the field at fault; what reaches this point
         // is mapped by kind. Input is validated before it reaches the database, so a data
         // exception (class 22: a number out of range, a date past PostgreSQL's range) is a fault

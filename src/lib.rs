@@ -9,6 +9,7 @@ pub mod domain;
 pub mod embedded;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod openapi;
 pub mod seed;
 pub mod startup;

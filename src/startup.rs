@@ -20,7 +20,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::jwt::JwtKeys;
-use crate::auth::revocation::{self, RevokedTokens, UserStates};
+use crate::auth::revocation::{RevokedTokens, UserStates};
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Settings;
 use crate::http::cursor::CursorKey;
@@ -139,6 +139,7 @@ pub async fn bootstrap(
 pub struct Application {
     port: u16,
     server: Server,
+    jobs: crate::jobs::Jobs,
 }
 
 impl Application {
@@ -155,8 +156,7 @@ impl Application {
         let revoked = Arc::new(RevokedTokens::default());
         revoked.reload(&pool).await.map_err(std::io::Error::other)?;
         let users = Arc::new(UserStates::default());
-        tokio::spawn(revocation::listen(pool.clone(), revoked.clone(), users.clone()));
-        tokio::spawn(maintenance(pool.clone()));
+        let jobs = crate::jobs::start(&pool, &settings, revoked.clone(), users.clone());
 
         let route_table = web::Data::new(RouteTable::from_openapi(&openapi));
         let workers = settings.workers;
@@ -194,36 +194,19 @@ impl Application {
         .shutdown_timeout(shutdown)
         .listen(listener)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application { port, server, jobs })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then stops accepting and lets in-flight requests finish.
+    /// Serves until SIGINT/SIGTERM, then stops accepting, lets in-flight requests finish, and
+    /// stops the background jobs.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
-    }
-}
-
-/// Housekeeping every 10 minutes: expired idempotency keys go, and customers soft-deleted
-/// more than 30 days ago are erased (their restore window has closed).
-async fn maintenance(pool: PgPool) {
-    let mut every = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        every.tick().await;
-        if let Err(e) = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'")
-            .execute(&pool)
-            .await
-        {
-            log::warn!("sweeping idempotency keys: {e}");
-        }
-        match crate::db::customers::purge_expired(&pool).await {
-            Ok(0) => {}
-            Ok(n) => log::info!("erased {n} customers deleted more than 30 days ago"),
-            Err(e) => log::warn!("purging deleted customers: {e}"),
-        }
+        let served = self.server.await;
+        self.jobs.stop().await;
+        served
     }
 }
 

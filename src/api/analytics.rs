@@ -13,7 +13,6 @@ use crate::db::analytics::{
     self, BasketFigures, CohortsFigures, Context, Dimension, FunnelFigures, Period, RfmCustomer, RfmFigures,
     SegmentsFigures, SeriesFigures, SeriesGroup,
 };
-use crate::domain::Bound;
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Auth;
 use crate::http::doc::*;
@@ -24,11 +23,6 @@ use crate::http::AppState;
 pub const MAX_BUCKETS: i64 = 5_000;
 pub const MAX_PERIODS: i64 = 1_000;
 
-/// Reads a bound (see [`Bound`]); a bad one is a `400` naming the parameter.
-pub fn parse_bound(field: &str, text: &str) -> Result<Bound, ApiError> {
-    Bound::parse(field, text).map_err(|e| ApiError::malformed_field(e.field, e.message))
-}
-
 /// The window of a request, resolved in the workspace's timezone; `from >= to` is a `400`.
 async fn window(
     state: &AppState,
@@ -37,8 +31,8 @@ async fn window(
     to: Option<&str>,
     pipeline_id: Option<Uuid>,
 ) -> Result<Context, ApiError> {
-    let from = from.map(|f| parse_bound("from", f)).transpose()?;
-    let to = to.map(|t| parse_bound("to", t)).transpose()?;
+    let from = from.map(|f| crate::http::extract::bound("from", f)).transpose()?;
+    let to = to.map(|t| crate::http::extract::bound("to", t)).transpose()?;
     let cx = analytics::context(&state.pool, auth.workspace_id, from, to, pipeline_id).await?;
     if cx.from >= cx.to {
         return Err(ApiError::malformed_field("from", "must be before to"));
@@ -238,7 +232,7 @@ pub enum RfmAnswer {
 #[get("/analytics/rfm")]
 pub async fn rfm(state: web::Data<AppState>, auth: Auth, Query(q): Query<RfmQuery>) -> ApiResult<HttpResponse> {
     let ws = auth.workspace_id;
-    let as_of = q.as_of.as_deref().map(|t| parse_bound("as_of", t)).transpose()?;
+    let as_of = q.as_of.as_deref().map(|t| crate::http::extract::bound("as_of", t)).transpose()?;
     let as_of = analytics::context(&state.pool, ws, None, as_of, None).await?.to;
     let answer = match q.customer_id {
         Some(id) => RfmAnswer::Customer(

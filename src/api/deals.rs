@@ -317,14 +317,11 @@ pub async fn list_deals(state: web::Data<AppState>, auth: Auth, Query(q): Query<
     const SORT: &str = "deals:-created_at";
     let limit = crate::http::PageParams { limit: q.limit, cursor: None }.limit()?;
     let after = state.cursor_key.position(auth.workspace_id, SORT, q.cursor.as_deref())?;
-    let bound = |field: &str, v: &Option<String>| {
-        v.as_deref().map(|t| crate::api::analytics::parse_bound(field, t)).transpose()
-    };
     let (created_after, created_before) = crate::db::workspaces::resolve_bounds(
         &state.pool,
         auth.workspace_id,
-        bound("created_after", &q.created_after)?,
-        bound("created_before", &q.created_before)?,
+        crate::http::extract::optional_bound("created_after", q.created_after.as_deref())?,
+        crate::http::extract::optional_bound("created_before", q.created_before.as_deref())?,
     )
     .await?;
     let filter = deals::Filter {

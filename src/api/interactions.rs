@@ -506,14 +506,11 @@ pub async fn list_interactions(
     let sort = q.sort.unwrap_or(InteractionSort::OccurredAtDesc);
     let sort_key = format!("interactions:{}", sort.as_str());
     let after = state.cursor_key.position(auth.workspace_id, &sort_key, q.cursor.as_deref())?;
-    let bound = |field: &str, v: &Option<String>| {
-        v.as_deref().map(|t| crate::api::analytics::parse_bound(field, t)).transpose()
-    };
     let (occurred_after, occurred_before) = crate::db::workspaces::resolve_bounds(
         &state.pool,
         auth.workspace_id,
-        bound("occurred_after", &q.occurred_after)?,
-        bound("occurred_before", &q.occurred_before)?,
+        crate::http::extract::optional_bound("occurred_after", q.occurred_after.as_deref())?,
+        crate::http::extract::optional_bound("occurred_before", q.occurred_before.as_deref())?,
     )
     .await?;
     let filter = interactions::Filter {

@@ -4,7 +4,6 @@ pub mod analytics;
 pub mod api_tokens;
 pub mod auth;
 pub mod channels;
-pub mod customer_files;
 pub mod customers;
 pub mod deals;
 pub mod events;
@@ -46,8 +45,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(channels::get_channel)
         .service(channels::patch_channel)
         .service(channels::delete_channel)
-        .service(customer_files::export_customers)
-        .service(customer_files::import_customers)
+        .service(customers::export_customers)
+        .service(customers::import_customers)
         .service(customers::list_customers)
         .service(customers::create_customer)
         .service(customers::get_customer)

@@ -5,7 +5,9 @@
 
 pub mod api_tokens;
 pub mod channels;
+pub mod customers;
 pub mod events;
+pub mod imports;
 pub mod users;
 pub mod workspace;
 

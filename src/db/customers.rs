@@ -159,20 +159,47 @@ pub async fn restore(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Resu
     .await
 }
 
-/// Erases the customer, live or soft-deleted, with its interactions and deals.
-pub async fn erase(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    let r =
-        sqlx::query("DELETE FROM customers WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(db).await?;
-    Ok(r.rows_affected() == 1)
+/// A customer, live or soft-deleted, locked until the end of the transaction.
+pub async fn lock_any(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Customer>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE workspace_id = $1 AND id = $2 FOR UPDATE"))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
-/// Erases customers soft-deleted more than 30 days ago; runs in the background.
-pub async fn purge_expired(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM customers WHERE deleted_at < now() - make_interval(days => $1)")
-        .bind(RESTORE_DAYS)
+/// Erases customers, live or soft-deleted, with their interactions and deals.
+pub async fn erase(db: impl PgExecutor<'_>, ws: WorkspaceId, ids: &[Uuid]) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM customers WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(ws)
+        .bind(ids)
         .execute(db)
         .await?;
     Ok(r.rows_affected())
+}
+
+/// The workspaces holding customers deleted more than 30 days ago.
+pub async fn workspaces_with_expired(db: impl PgExecutor<'_>) -> Result<Vec<WorkspaceId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT workspace_id FROM customers WHERE deleted_at < now() - make_interval(days => $1)",
+    )
+    .bind(RESTORE_DAYS)
+    .fetch_all(db)
+    .await
+}
+
+/// Locks (skipping those another purge holds) up to 1,000 customers of a workspace deleted more
+/// than 30 days ago.
+pub async fn lock_expired(db: impl PgExecutor<'_>, ws: WorkspaceId) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM customers
+          WHERE workspace_id = $1 AND deleted_at < now() - make_interval(days => $2)
+          ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(ws)
+    .bind(RESTORE_DAYS)
+    .fetch_all(db)
+    .await
 }
 
 crate::text_enum! {
@@ -367,22 +394,43 @@ pub struct ImportRow {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+/// A customer a row of an import landed on.
+#[derive(Debug, Clone)]
+pub struct ImportedRow {
+    /// The row's index in its batch.
+    pub index: usize,
+    pub customer: Customer,
+    /// Inserted (else it matched a customer by id or email).
+    pub created: bool,
+    /// Its version moved: inserted, or some field took another value.
+    pub changed: bool,
+}
+
 /// What a batch of an import did.
 #[derive(Debug, Default)]
-pub struct ImportOutcome {
-    pub created: u64,
-    pub updated: u64,
+pub struct Imported {
+    pub rows: Vec<ImportedRow>,
     /// Indexes of the rows whose `id` names no live customer of the workspace (nothing done).
     pub unknown_ids: Vec<usize>,
 }
 
+#[derive(FromRow)]
+struct ImportedDbRow {
+    slot: Uuid,
+    created: bool,
+    old_version: Option<i64>,
+    #[sqlx(flatten)]
+    customer: Customer,
+}
+
 /// Upserts a batch in which no id and no email repeats: a row with an `id` updates that live
 /// customer; a row without one updates the live customer with its email, or else is inserted.
+/// One statement; returns the customers as they are after it.
 pub async fn import_batch(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     ws: WorkspaceId,
     rows: &[ImportRow],
-) -> Result<ImportOutcome, sqlx::Error> {
+) -> Result<Imported, sqlx::Error> {
     // Each row gets a slot id: the new customer's id when it is inserted.
     let slots: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
     let targets: Vec<Option<Uuid>> = rows.iter().map(|r| r.id).collect();
@@ -393,9 +441,7 @@ pub async fn import_batch(
     let attributes: Vec<Option<serde_json::Value>> = rows.iter().map(|r| r.attributes.clone()).collect();
     let owners: Vec<Option<Uuid>> = rows.iter().map(|r| r.owner_id).collect();
     let created: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.created_at).collect();
-    // One statement: the updates (by id, else by email), then the inserts of the rows that
-    // neither named a customer nor matched one.
-    let (updated, inserted): (Vec<Uuid>, i64) = sqlx::query_as(
+    let landed: Vec<ImportedDbRow> = sqlx::query_as(&format!(
         "WITH u AS (
             SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                                  $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::uuid[], $14::timestamptz[])
@@ -409,24 +455,25 @@ pub async fn import_batch(
                    country = coalesce(u.country, c.country), city = coalesce(u.city, c.city),
                    tags = CASE WHEN u.tags IS NULL THEN c.tags ELSE ARRAY(SELECT jsonb_array_elements_text(u.tags)) END,
                    attributes = coalesce(u.attributes, c.attributes), owner_id = coalesce(u.owner_id, c.owner_id)
-              FROM u
-             WHERE c.workspace_id = $1 AND c.deleted_at IS NULL
+              FROM u, customers o
+             WHERE c.workspace_id = $1 AND c.deleted_at IS NULL AND o.workspace_id = c.workspace_id AND o.id = c.id
                AND CASE WHEN u.target IS NOT NULL THEN c.id = u.target
                         ELSE u.email IS NOT NULL AND lower(c.email) = lower(u.email) END
-            RETURNING u.slot
+            RETURNING u.slot, false AS created, o.version AS old_version, {cols}
          ),
          inserted AS (
             INSERT INTO customers (workspace_id, id, kind, name, email, phone, company_name, country, city, tags,
                                    attributes, owner_id, created_at)
             SELECT $1, u.slot, coalesce(u.kind, 'person'), u.name, u.email, u.phone, u.company_name, u.country,
                    u.city, ARRAY(SELECT jsonb_array_elements_text(coalesce(u.tags, '[]'))),
-                   coalesce(u.attributes, '{}'), u.owner_id, coalesce(u.created_at, now())
+                   coalesce(u.attributes, '{{}}'), u.owner_id, coalesce(u.created_at, now())
               FROM u
              WHERE u.target IS NULL AND u.slot NOT IN (SELECT slot FROM updated)
-            RETURNING 1
+            RETURNING id AS slot, true AS created, NULL::bigint AS old_version, {COLUMNS}
          )
-         SELECT coalesce((SELECT array_agg(slot) FROM updated), '{}'), (SELECT count(*) FROM inserted)",
-    )
+         SELECT * FROM updated UNION ALL SELECT * FROM inserted",
+        cols = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
+    ))
     .bind(ws)
     .bind(&slots)
     .bind(&targets)
@@ -441,10 +488,19 @@ pub async fn import_batch(
     .bind(&attributes)
     .bind(&owners)
     .bind(&created)
-    .fetch_one(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    let unknown_ids = (0..rows.len()).filter(|&i| targets[i].is_some() && !updated.contains(&slots[i])).collect();
-    Ok(ImportOutcome { created: inserted as u64, updated: updated.len() as u64, unknown_ids })
+    let index_of: std::collections::HashMap<Uuid, usize> = slots.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    let mut out = Imported::default();
+    for r in landed {
+        let Some(&index) = index_of.get(&r.slot) else { continue };
+        let changed = r.created || r.old_version != Some(r.customer.version);
+        out.rows.push(ImportedRow { index, customer: r.customer, created: r.created, changed });
+    }
+    out.rows.sort_by_key(|r| r.index);
+    let landed: std::collections::HashSet<usize> = out.rows.iter().map(|r| r.index).collect();
+    out.unknown_ids = (0..rows.len()).filter(|i| targets[*i].is_some() && !landed.contains(i)).collect();
+    Ok(out)
 }
 
 /// Which of `ids` are users of the workspace.

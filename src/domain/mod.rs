@@ -148,6 +148,17 @@ impl Validator {
         self.errors.is_empty()
     }
 
+    /// `Some(value)` when `raw` is given and valid; `None` when absent (or invalid: then its
+    /// error is recorded).
+    pub fn optional<T>(&mut self, raw: Option<&str>, parse: impl FnOnce(&str) -> Result<T, FieldError>) -> Option<T> {
+        raw.and_then(|r| self.check(parse(r)))
+    }
+
+    /// Where a value that reports several errors at once (`Tags::parse`) adds them.
+    pub fn errors(&mut self) -> &mut Vec<FieldError> {
+        &mut self.errors
+    }
+
     pub fn push(&mut self, error: FieldError) {
         self.errors.push(error);
     }

@@ -176,6 +176,17 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     Ok(Some(tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0)))
 }
 
+/// A query parameter that names an instant (see `domain::Bound`); a bad one is a `400` naming
+/// the parameter.
+pub fn bound(field: &str, text: &str) -> Result<crate::domain::Bound, ApiError> {
+    crate::domain::Bound::parse(field, text).map_err(|e| ApiError::malformed_field(e.field, e.message))
+}
+
+/// An optional instant parameter.
+pub fn optional_bound(field: &str, text: Option<&str>) -> Result<Option<crate::domain::Bound>, ApiError> {
+    text.map(|t| bound(field, t)).transpose()
+}
+
 /// `If-Match`, read: the version a change is based on (`None`: any).
 #[derive(Debug, Clone, Copy)]
 pub struct IfMatch(pub Option<i64>);

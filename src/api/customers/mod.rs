@@ -1,0 +1,173 @@
+//! `/customers`: people and companies, their 360° view, and files of them.
+
+mod files;
+mod input;
+mod parse;
+mod query;
+mod views;
+
+pub use files::{export_customers, import_customers};
+pub use input::{CustomerInput, CustomerPatch};
+pub use query::{CustomerFilterParams, CustomerPageParams, ListQuery};
+pub use views::{summary, timeline, CustomerSummary, InteractionSummary, TimelineEntry};
+
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::app;
+use crate::auth::roles::Member;
+use crate::db::customers::{Customer, Position};
+use crate::error::ApiResult;
+use crate::http::auth::Auth;
+use crate::http::doc::*;
+use crate::http::extract::{IfMatch, Json, Query};
+use crate::http::write::Write;
+use crate::http::{created_resource, ok, AppState, Page, Resource};
+
+impl Resource for Customer {
+    fn location(&self) -> String {
+        format!("/api/v1/customers/{}", self.id)
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// Customers, filtered, sorted and paginated.
+///
+/// Filters: `q` (search over name, email, company_name and phone: case-insensitive substring
+/// and word-prefix match, and from 4 characters on also typo-tolerant; `sort=relevance` ranks
+/// the best matches first), `email`, `tag` (repeatable; all must match), `country`,
+/// `owner_id`, `created_after`, `created_before` (an RFC 3339 timestamp, or a date: midnight in
+/// the workspace's time zone), and `attr.<key>=<value>` (string equality on a custom field;
+/// repeatable). Default order: `-created_at`.
+#[utoipa::path(
+    tag = "customers",
+    params(CustomerFilterParams, CustomerPageParams),
+    responses((status = 200, description = "A page of customers", body = Page<Customer>), E400, E401)
+)]
+#[get("/customers")]
+pub async fn list_customers(state: web::Data<AppState>, auth: Auth, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let query = ListQuery::parse(req.query_string(), true)?;
+    let keyset = state.cursor_key.keyset::<Position>(
+        auth.workspace_id,
+        query.sort_key(),
+        query.cursor.as_deref(),
+        query.limit,
+    )?;
+    let rows = app::customers::list(
+        &state.pool,
+        &auth.actor(),
+        &query.filter,
+        query.sort,
+        keyset.after.clone(),
+        keyset.fetch(),
+    )
+    .await?;
+    let page = keyset.page(rows, |(_, p)| p.clone());
+    Ok(HttpResponse::Ok()
+        .json(Page { data: page.data.into_iter().map(|(c, _)| c).collect(), next_cursor: page.next_cursor }))
+}
+
+/// Add a customer.
+#[utoipa::path(
+    tag = "customers",
+    request_body = CustomerInput,
+    responses(
+        (status = 201, description = "Created", body = Customer, headers(("Location" = String), ("ETag" = String))),
+        E400, E401, E403, E409, E413, E415, E422
+    )
+)]
+#[post("/customers")]
+pub async fn create_customer(mut w: Write<Member>, Json(body): Json<CustomerInput>) -> ApiResult<HttpResponse> {
+    let customer = app::customers::create(&mut w.tx, &w.actor, body.fields()?, body.created_at).await?;
+    w.commit(created_resource(&customer)).await
+}
+
+/// One customer.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses((status = 200, description = "The customer", body = Customer, headers(("ETag" = String))), E400, E401, E404)
+)]
+#[get("/customers/{id}")]
+pub async fn get_customer(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    Ok(ok(&app::customers::get(&state.pool, &auth.actor(), *id).await?))
+}
+
+/// Change a customer: a JSON merge patch (RFC 7396) of the writable fields.
+///
+/// `null` clears an optional field; `attributes` merge key by key (`null` removes a key).
+#[utoipa::path(
+    tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
+    ),
+    request_body(content = CustomerPatch, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "Changed", body = Customer), E400, E401, E403, E404, E409, E412, E413, E415, E422)
+)]
+#[patch("/customers/{id}")]
+pub async fn patch_customer(
+    mut w: Write<Member>,
+    id: web::Path<Uuid>,
+    IfMatch(expected): IfMatch,
+    Json(body): Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let customer =
+        app::customers::update(&mut w.tx, &w.actor, *id, expected, |c| CustomerInput::patched(c, &body)).await?;
+    w.commit(ok(&customer)).await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteParams {
+    /// Erase for good, with all its interactions and deals (admin; right to erasure).
+    #[serde(default)]
+    pub erase: bool,
+}
+
+/// Delete a customer: a soft delete, restorable for 30 days; with `?erase=true` (admin) the
+/// customer, its interactions and its deals are erased for good, and the event log keeps
+/// nothing personal of them (earlier events keep only the ids).
+#[utoipa::path(
+    tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        DeleteParams,
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete")
+    ),
+    responses((status = 204, description = "Deleted"), E400, E401, E403, E404, E412)
+)]
+#[delete("/customers/{id}")]
+pub async fn delete_customer(
+    mut w: Write<Member>,
+    id: web::Path<Uuid>,
+    IfMatch(expected): IfMatch,
+    Query(params): Query<DeleteParams>,
+) -> ApiResult<HttpResponse> {
+    if params.erase {
+        app::customers::erase(&mut w.tx, &w.actor, *id, expected).await?;
+    } else {
+        app::customers::delete(&mut w.tx, &w.actor, *id, expected).await?;
+    }
+    w.commit(HttpResponse::NoContent().finish()).await
+}
+
+/// Restore a customer deleted less than 30 days ago.
+///
+/// `409` if another live customer took its email meanwhile; `404` if there is no such deleted
+/// customer (or it was deleted too long ago). Restoring a live customer returns it unchanged.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses((status = 200, description = "Restored", body = Customer), E400, E401, E403, E404, E409)
+)]
+#[post("/customers/{id}/restore")]
+pub async fn restore_customer(mut w: Write<Member>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let customer = app::customers::restore(&mut w.tx, &w.actor, *id).await?;
+    w.commit(ok(&customer)).await
+}

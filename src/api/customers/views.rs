@@ -1,0 +1,126 @@
+//! A customer's timeline and its 360° view.
+
+use actix_web::{get, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::app::customers::TimelineItem;
+use crate::app::{self};
+use crate::db::customers::Customer;
+use crate::db::interactions::{ChannelCount, Interaction};
+use crate::error::ApiResult;
+use crate::http::auth::Auth;
+use crate::http::doc::*;
+use crate::http::extract::Query;
+use crate::http::{AppState, Page, PageParams};
+
+crate::text_enum! {
+    /// What a timeline entry is.
+    pub enum TimelineEntryType {
+        Interaction => "interaction",
+        StageChange => "stage_change",
+    }
+}
+
+/// One entry of a customer's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    #[serde(rename = "type")]
+    pub type_: TimelineEntryType,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<Interaction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage_change: Option<crate::db::timeline::StageChange>,
+}
+
+/// The customer's timeline: its interactions and its deals' stage changes, newest first,
+/// paginated.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id"), PageParams),
+    responses((status = 200, description = "A page of the timeline", body = Page<TimelineEntry>), E400, E401, E404)
+)]
+#[get("/customers/{id}/timeline")]
+pub async fn timeline(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<Uuid>,
+    Query(page): Query<PageParams>,
+) -> ApiResult<HttpResponse> {
+    let keyset =
+        state.cursor_key.keyset(auth.workspace_id, format!("timeline:{}", *id), page.cursor.as_deref(), page.limit)?;
+    let rows = app::customers::timeline(&state.pool, &auth.actor(), *id, keyset.after, keyset.fetch()).await?;
+    let page = keyset.page(rows, |e| (e.at, e.id));
+    let data = page
+        .data
+        .into_iter()
+        .map(|e| match e.item {
+            TimelineItem::Interaction(i) => TimelineEntry {
+                type_: TimelineEntryType::Interaction,
+                at: e.at,
+                interaction: Some(i),
+                stage_change: None,
+            },
+            TimelineItem::StageChange(c) => TimelineEntry {
+                type_: TimelineEntryType::StageChange,
+                at: e.at,
+                interaction: None,
+                stage_change: Some(c),
+            },
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InteractionSummary {
+    pub total: i64,
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
+    pub by_channel: Vec<ChannelCount>,
+}
+
+/// The 360° view of a customer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerSummary {
+    pub customer: Customer,
+    pub interactions: InteractionSummary,
+    /// Number of purchases.
+    pub purchases: i64,
+    /// Sum of the value of its purchases, in minor units.
+    pub lifetime_value_cents: crate::domain::SumCents,
+    /// Its open deals, with their stage.
+    pub open_deals: Vec<crate::db::deals::OpenDeal>,
+    /// Its RFM scores as of now (as `GET /analytics/rfm?customer_id=`); `null` without a
+    /// purchase.
+    pub rfm: Option<crate::db::analytics::RfmCustomer>,
+}
+
+/// The 360° view: the customer, its interactions per channel, first and last contact,
+/// lifetime value, and open deals with their stage.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses((status = 200, description = "The summary", body = CustomerSummary), E400, E401, E404)
+)]
+#[get("/customers/{id}/summary")]
+pub async fn summary(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let s = app::customers::summary(&state.pool, &auth.actor(), *id).await?;
+    Ok(HttpResponse::Ok().json(CustomerSummary {
+        customer: s.customer,
+        interactions: InteractionSummary {
+            total: s.totals.total,
+            first_at: s.totals.first_at,
+            last_at: s.totals.last_at,
+            by_channel: s.by_channel,
+        },
+        purchases: s.totals.purchases,
+        lifetime_value_cents: s.totals.lifetime_value_cents,
+        open_deals: s.open_deals,
+        rfm: s.rfm,
+    }))
+}

@@ -1,0 +1,40 @@
+//! Housekeeping: what the restore window and the retention periods let go.
+
+use sqlx::PgPool;
+
+use super::Done;
+use crate::app;
+use crate::db;
+
+/// Erases, workspace by workspace, the customers deleted more than 30 days ago; each batch in
+/// a transaction of its own that locks its customers (`SKIP LOCKED`: another instance's purge
+/// takes others).
+pub async fn purge(pool: PgPool) -> Done {
+    let mut erased = 0;
+    for ws in db::customers::workspaces_with_expired(&pool).await? {
+        loop {
+            let mut tx = pool.begin().await?;
+            let n = app::customers::purge_expired(&mut tx, ws).await?;
+            tx.commit().await?;
+            erased += n;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    Ok(format!("{erased} customers erased"))
+}
+
+/// Forgets events older than `days` and idempotency keys older than 24 h, a batch at a time.
+pub async fn retention(pool: PgPool, days: i32) -> Done {
+    let mut events = 0;
+    loop {
+        let n = db::events::prune(&pool, days, 10_000).await?;
+        events += n;
+        if n == 0 {
+            break;
+        }
+    }
+    let keys = db::idempotency::sweep(&pool).await?;
+    Ok(format!("{events} events and {keys} idempotency keys forgotten"))
+}
