@@ -8,6 +8,7 @@ pub mod channels;
 pub mod customers;
 pub mod events;
 pub mod imports;
+pub mod interactions;
 pub mod users;
 pub mod workspace;
 

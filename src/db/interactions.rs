@@ -57,6 +57,12 @@ pub const COLUMNS: &str =
      value_cents, items, user_id, external_id, metadata, created_at, updated_at, version";
 pub const USER_FK: &str = "interactions_workspace_id_user_id_fkey";
 
+impl crate::db::rows::Table for Interaction {
+    const TABLE: &'static str = "interactions";
+    const COLUMNS: &'static str = COLUMNS;
+    const VISIBLE: &'static str = CUSTOMER_IS_LIVE;
+}
+
 /// The writable fields, validated.
 #[derive(Debug, Clone)]
 pub struct Fields {
@@ -111,16 +117,16 @@ pub async fn insert(
     .await
 }
 
-/// Inserts many at once; rows whose external id exists are skipped. Returns nothing: the
-/// caller resolves the ids it reports.
+/// Inserts many at once; rows whose external id exists are skipped. Returns the rows inserted
+/// (the caller resolves the ids of the others).
 pub async fn insert_many(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
     ids: &[Uuid],
     rows: &[Fields],
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<Interaction>, sqlx::Error> {
     let col = |f: fn(&Fields) -> serde_json::Value| rows.iter().map(f).collect::<Vec<_>>();
-    sqlx::query(
+    sqlx::query_as(&format!(
         "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
                                    occurred_at, duration_seconds, value_cents, items, user_id, external_id, metadata)
          SELECT $1, u.id, u.customer_id, u.channel_id, u.direction, u.kind, u.subject, u.body, u.occurred_at,
@@ -130,8 +136,9 @@ pub async fn insert_many(
                        $9::timestamptz[], $10::int[], $11::bigint[], $12::jsonb[], $13::uuid[], $14::text[], $15::jsonb[])
                 AS u (id, customer_id, channel_id, direction, kind, subject, body, occurred_at, duration_seconds,
                       value_cents, items, user_id, external_id, metadata)
-         ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING",
-    )
+         ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
     .bind(ws)
     .bind(ids)
     .bind(rows.iter().map(|r| r.customer_id).collect::<Vec<_>>())
@@ -147,9 +154,8 @@ pub async fn insert_many(
     .bind(rows.iter().map(|r| r.user_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.external_id.clone()).collect::<Vec<_>>())
     .bind(col(|r| r.metadata.clone()))
-    .execute(db)
-    .await?;
-    Ok(())
+    .fetch_all(db)
+    .await
 }
 
 /// The ids of existing interactions by (channel, external id).

@@ -1,0 +1,225 @@
+//! `/interactions`: every contact, on any channel.
+
+mod input;
+
+pub use input::{InteractionInput, InteractionPatch, NewInteraction};
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::app::interactions::{BatchItem, Logged, MAX_BATCH};
+use crate::app::{self};
+use crate::auth::roles::Member;
+use crate::db::interactions::{self, Direction, Interaction, InteractionKind};
+use crate::domain::Validator;
+use crate::error::{ApiError, ApiResult};
+use crate::http::auth::Auth;
+use crate::http::doc::*;
+use crate::http::extract::{optional_bound, IfMatch, Json, Query};
+use crate::http::write::Write;
+use crate::http::{created_resource, ok, AppState, Page, Resource};
+
+impl Resource for Interaction {
+    fn location(&self) -> String {
+        format!("/api/v1/interactions/{}", self.id)
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// Log an interaction.
+///
+/// With an `external_id` already logged on the channel, answers `200` with the existing
+/// interaction and changes nothing (integrations can replay safely).
+#[utoipa::path(
+    tag = "interactions",
+    request_body = NewInteraction,
+    responses(
+        (status = 201, description = "Created", body = Interaction, headers(("Location" = String), ("ETag" = String))),
+        (status = 200, description = "Already logged (same external_id on the channel)", body = Interaction),
+        E400, E401, E403, E409, E413, E415, E422
+    )
+)]
+#[post("/interactions")]
+pub async fn create_interaction(mut w: Write<Member>, Json(body): Json<InteractionInput>) -> ApiResult<HttpResponse> {
+    let res = match app::interactions::create(&mut w.tx, &w.actor, body.fields()?).await? {
+        Logged::Created(i) => created_resource(&i),
+        Logged::Existing(i) => ok(&i),
+    };
+    w.commit(res).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// 1 to 1,000 interactions.
+    #[schema(value_type = Vec<NewInteraction>, min_items = 1, max_items = 1000)]
+    pub items: Vec<InteractionInput>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    /// The ids, in the order of `items` (an item whose external_id was already logged gets the
+    /// existing interaction's id).
+    pub ids: Vec<Uuid>,
+}
+
+/// Log up to 1,000 interactions at once: all or nothing.
+///
+/// `422` names each bad item by index (`items[3].value_cents`); then nothing is logged.
+#[utoipa::path(
+    tag = "interactions",
+    request_body = BatchRequest,
+    responses(
+        (status = 201, description = "All logged", body = BatchResponse),
+        E400, E401, E403, E409, E413, E415, E422
+    )
+)]
+#[post("/interactions/batch")]
+pub async fn create_batch(mut w: Write<Member>, Json(body): Json<BatchRequest>) -> ApiResult<HttpResponse> {
+    if body.items.is_empty() || body.items.len() > MAX_BATCH {
+        return Err(ApiError::validation("items", format!("must hold 1 to {MAX_BATCH} interactions")));
+    }
+    let now = Utc::now();
+    let mut v = Validator::default();
+    let items: Vec<BatchItem> = body
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| BatchItem {
+            customer_id: item.customer_id,
+            channel_id: item.channel_id,
+            fields: item.validate(&mut v, &format!("items[{i}]."), now),
+        })
+        .collect();
+    let ids = app::interactions::create_batch(&mut w.tx, &w.actor, items, v.into_errors()).await?;
+    w.commit(HttpResponse::Created().json(BatchResponse { ids })).await
+}
+
+/// One interaction.
+#[utoipa::path(
+    tag = "interactions",
+    params(("id" = Uuid, Path, description = "Interaction id")),
+    responses((status = 200, description = "The interaction", body = Interaction, headers(("ETag" = String))), E400, E401, E404)
+)]
+#[get("/interactions/{id}")]
+pub async fn get_interaction(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    Ok(ok(&app::interactions::get(&state.pool, &auth.actor(), *id).await?))
+}
+
+/// Change an interaction: a JSON merge patch of its writable fields (not `external_id`).
+#[utoipa::path(
+    tag = "interactions",
+    params(
+        ("id" = Uuid, Path, description = "Interaction id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
+    ),
+    request_body(content = InteractionPatch, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "Changed", body = Interaction), E400, E401, E403, E404, E412, E413, E415, E422)
+)]
+#[patch("/interactions/{id}")]
+pub async fn patch_interaction(
+    mut w: Write<Member>,
+    id: web::Path<Uuid>,
+    IfMatch(expected): IfMatch,
+    Json(body): Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let i =
+        app::interactions::update(&mut w.tx, &w.actor, *id, expected, |c| InteractionInput::patched(c, &body)).await?;
+    w.commit(ok(&i)).await
+}
+
+/// Delete an interaction.
+#[utoipa::path(
+    tag = "interactions",
+    params(
+        ("id" = Uuid, Path, description = "Interaction id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete")
+    ),
+    responses((status = 204, description = "Deleted"), E400, E401, E403, E404, E412)
+)]
+#[delete("/interactions/{id}")]
+pub async fn delete_interaction(
+    mut w: Write<Member>,
+    id: web::Path<Uuid>,
+    IfMatch(expected): IfMatch,
+) -> ApiResult<HttpResponse> {
+    app::interactions::delete(&mut w.tx, &w.actor, *id, expected).await?;
+    w.commit(HttpResponse::NoContent().finish()).await
+}
+
+crate::text_enum! {
+    pub enum InteractionSort {
+        OccurredAtDesc => "-occurred_at",
+        OccurredAt => "occurred_at",
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InteractionQuery {
+    pub customer_id: Option<Uuid>,
+    pub channel_id: Option<Uuid>,
+    pub kind: Option<InteractionKind>,
+    pub direction: Option<Direction>,
+    pub user_id: Option<Uuid>,
+    /// At or after this instant (a date is midnight in the workspace's time zone).
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    pub occurred_after: Option<String>,
+    /// Before this instant.
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    pub occurred_before: Option<String>,
+    /// `-occurred_at` (default) or `occurred_at`.
+    pub sort: Option<InteractionSort>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Interactions, filtered, newest first by default.
+#[utoipa::path(
+    tag = "interactions",
+    params(InteractionQuery),
+    responses((status = 200, description = "A page of interactions", body = Page<Interaction>), E400, E401)
+)]
+#[get("/interactions")]
+pub async fn list_interactions(
+    state: web::Data<AppState>,
+    auth: Auth,
+    Query(q): Query<InteractionQuery>,
+) -> ApiResult<HttpResponse> {
+    let sort = q.sort.unwrap_or(InteractionSort::OccurredAtDesc);
+    let keyset = state.cursor_key.keyset(
+        auth.workspace_id,
+        format!("interactions:{}", sort.as_str()),
+        q.cursor.as_deref(),
+        q.limit,
+    )?;
+    let filter = interactions::Filter {
+        customer_id: q.customer_id,
+        channel_id: q.channel_id,
+        kind: q.kind,
+        direction: q.direction,
+        user_id: q.user_id,
+        occurred_after: None,
+        occurred_before: None,
+    };
+    let rows = app::interactions::list(
+        &state.pool,
+        &auth.actor(),
+        filter,
+        optional_bound("occurred_after", q.occurred_after.as_deref())?,
+        optional_bound("occurred_before", q.occurred_before.as_deref())?,
+        sort == InteractionSort::OccurredAt,
+        keyset.after,
+        keyset.fetch(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(keyset.page(rows, |i| (i.occurred_at, i.id))))
+}

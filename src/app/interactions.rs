@@ -1,0 +1,190 @@
+//! Interactions: every contact with a customer, on any channel.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use super::{check_version, event, found, record, Actor, Result, Tx};
+use crate::db::interactions::{self, Fields, Filter, Interaction};
+use crate::db::rows;
+use crate::domain::events::EventType;
+use crate::domain::{new_id, Bound, Role};
+use crate::error::{ApiError, FieldError};
+
+/// At most this many interactions in a batch.
+pub const MAX_BATCH: usize = 1000;
+
+/// What a create did: logged it, or found it already logged (same external id on the channel).
+pub enum Logged {
+    Created(Interaction),
+    Existing(Interaction),
+}
+
+fn created(i: &Interaction) -> crate::db::events::NewEvent {
+    event(EventType::InteractionCreated, i.id, Some(i.customer_id), i)
+}
+
+/// Logs an interaction (member): its customer must be live and its channel active (`422`
+/// naming which). An `external_id` already logged on the channel gives the existing
+/// interaction and changes nothing.
+pub async fn create(tx: &mut Tx<'_>, actor: &Actor, fields: Fields) -> Result<Logged> {
+    actor.require(Role::Member)?;
+    let ws = actor.workspace_id;
+    if let Some(i) = interactions::insert(&mut **tx, ws, new_id(), &fields).await? {
+        record(tx, actor, &[created(&i)]).await?;
+        return Ok(Logged::Created(i));
+    }
+    if let Some(external_id) = &fields.external_id {
+        if let Some(existing) = interactions::by_external_id(&mut **tx, ws, fields.channel_id, external_id).await? {
+            return Ok(Logged::Existing(existing));
+        }
+    }
+    let (customers, channels) =
+        interactions::live_references(&mut **tx, ws, &[fields.customer_id], &[fields.channel_id]).await?;
+    let mut errors = Vec::new();
+    if customers.is_empty() {
+        errors.push(FieldError::new("customer_id", "is not a customer of this workspace"));
+    }
+    if channels.is_empty() {
+        errors.push(FieldError::new("channel_id", "is not an active channel of this workspace"));
+    }
+    if errors.is_empty() {
+        // The references hold, so the external id is taken: by an interaction hidden with its
+        // soft-deleted customer.
+        return Err(ApiError::Conflict(
+            "the channel already has an interaction with this external_id (its customer is deleted)".into(),
+        ));
+    }
+    Err(ApiError::Validation(errors))
+}
+
+/// An item of a batch: its references, and its fields if they are valid.
+pub struct BatchItem {
+    pub customer_id: Uuid,
+    pub channel_id: Uuid,
+    pub fields: Option<Fields>,
+}
+
+/// Logs up to 1,000 interactions at once (member), all or nothing: `errors` (of the items'
+/// fields) and every item with a customer that is not live or a channel that is not active,
+/// named by index, make one `422`. Returns the ids in order (an item whose external id was
+/// already logged gets the existing interaction's).
+pub async fn create_batch(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    items: Vec<BatchItem>,
+    mut errors: Vec<FieldError>,
+) -> Result<Vec<Uuid>> {
+    actor.require(Role::Member)?;
+    let ws = actor.workspace_id;
+    let mut customer_ids: Vec<Uuid> = items.iter().map(|i| i.customer_id).collect();
+    let mut channel_ids: Vec<Uuid> = items.iter().map(|i| i.channel_id).collect();
+    customer_ids.sort();
+    customer_ids.dedup();
+    channel_ids.sort();
+    channel_ids.dedup();
+    let (live_customers, live_channels) =
+        interactions::live_references(&mut **tx, ws, &customer_ids, &channel_ids).await?;
+    for (i, item) in items.iter().enumerate() {
+        if !live_customers.contains(&item.customer_id) {
+            errors.push(FieldError::new(format!("items[{i}].customer_id"), "is not a customer of this workspace"));
+        }
+        if !live_channels.contains(&item.channel_id) {
+            errors
+                .push(FieldError::new(format!("items[{i}].channel_id"), "is not an active channel of this workspace"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let rows: Vec<Fields> = items.into_iter().filter_map(|i| i.fields).collect();
+    let mut ids: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
+    let inserted = interactions::insert_many(&mut **tx, ws, &ids, &rows).await?;
+    record(tx, actor, &inserted.iter().map(created).collect::<Vec<_>>()).await?;
+    let keys: Vec<(Uuid, String)> = rows.iter().filter_map(|r| Some((r.channel_id, r.external_id.clone()?))).collect();
+    if !keys.is_empty() {
+        let existing: HashMap<(Uuid, String), Uuid> = interactions::ids_by_external(&mut **tx, ws, &keys)
+            .await?
+            .into_iter()
+            .map(|(channel, external, id)| ((channel, external), id))
+            .collect();
+        for (id, row) in ids.iter_mut().zip(&rows) {
+            if let Some(external) = &row.external_id {
+                if let Some(actual) = existing.get(&(row.channel_id, external.clone())) {
+                    *id = *actual;
+                }
+            }
+        }
+    }
+    Ok(ids)
+}
+
+pub async fn get(db: impl PgExecutor<'_>, actor: &Actor, id: Uuid) -> Result<Interaction> {
+    found(rows::find(db, actor.workspace_id, id).await?, "interaction")
+}
+
+/// Changes an interaction (member): `change` gives its new fields from the current ones. A new
+/// customer must be live, a new channel active.
+pub async fn update(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    id: Uuid,
+    expected: Option<i64>,
+    change: impl FnOnce(&Interaction) -> Result<Fields>,
+) -> Result<Interaction> {
+    actor.require(Role::Member)?;
+    let ws = actor.workspace_id;
+    let current: Interaction = found(rows::lock(&mut **tx, ws, id).await?, "interaction")?;
+    let fields = change(&current)?;
+    check_version(expected, current.version)?;
+    if fields.customer_id != current.customer_id || fields.channel_id != current.channel_id {
+        let (c, ch) = interactions::live_references(&mut **tx, ws, &[fields.customer_id], &[fields.channel_id]).await?;
+        let mut errors = Vec::new();
+        if c.is_empty() {
+            errors.push(FieldError::new("customer_id", "is not a customer of this workspace"));
+        }
+        if ch.is_empty() && fields.channel_id != current.channel_id {
+            errors.push(FieldError::new("channel_id", "is not an active channel of this workspace"));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+    }
+    let updated = interactions::update(&mut **tx, ws, current.id, &fields).await?;
+    if updated.version != current.version {
+        let e = event(EventType::InteractionUpdated, updated.id, Some(updated.customer_id), &updated);
+        record(tx, actor, &[e]).await?;
+    }
+    Ok(updated)
+}
+
+/// Deletes an interaction (member).
+pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
+    actor.require(Role::Member)?;
+    let current: Interaction = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "interaction")?;
+    check_version(expected, current.version)?;
+    rows::delete::<Interaction>(&mut **tx, actor.workspace_id, current.id).await?;
+    let e = event(EventType::InteractionDeleted, current.id, Some(current.customer_id), &current);
+    record(tx, actor, &[e]).await
+}
+
+/// A page of interactions (`filter` with its instants unresolved), newest or oldest first.
+#[allow(clippy::too_many_arguments)]
+pub async fn list(
+    pool: &PgPool,
+    actor: &Actor,
+    mut filter: Filter,
+    occurred_after: Option<Bound>,
+    occurred_before: Option<Bound>,
+    ascending: bool,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Interaction>> {
+    let (a, b) =
+        crate::db::workspaces::resolve_bounds(pool, actor.workspace_id, occurred_after, occurred_before).await?;
+    filter.occurred_after = a;
+    filter.occurred_before = b;
+    Ok(interactions::list(pool, actor.workspace_id, &filter, ascending, after, limit).await?)
+}
