@@ -1,74 +1,66 @@
-use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
+//! `/pipelines`: pipelines and their stages, the funnel (admin writes).
+
+use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::app::pipelines::{StageFields, MAX_STAGES};
+use crate::app::{self};
 use crate::auth::roles::Admin;
-use crate::db::deals;
-use crate::db::pipelines::{self, Pipeline, Stage, StageKind};
-use crate::domain::{self, Validator, WorkspaceId};
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::db::pipelines::{Pipeline, Stage, StageKind};
+use crate::domain::rules::default_probability;
+use crate::domain::{Name, Probability, Validator};
+use crate::error::{ApiResult, FieldError};
 use crate::http::auth::Auth;
 use crate::http::doc::*;
-use crate::http::extract::{if_match, Json, Query};
-use crate::http::patch;
-use crate::http::AppState;
-use crate::http::{created, versioned, Page, PageParams};
+use crate::http::extract::{IfMatch, Json, Query};
+use crate::http::write::Write;
+use crate::http::{created_resource, ok, patch, AppState, Page, PageParams, Resource};
 
 const SORT: &str = "pipelines:created_at";
-const MAX_STAGES: usize = 50;
+
+impl Resource for Pipeline {
+    fn location(&self) -> String {
+        format!("/api/v1/pipelines/{}", self.id)
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
 
 /// A stage as sent on create.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StageInput {
-    #[schema(schema_with = crate::http::doc::schemas::name, example = "Qualified")]
+    #[schema(schema_with = Name::schema, example = "Qualified")]
     pub name: String,
     pub kind: StageKind,
-    /// 0 to 100.
-    #[schema(minimum = 0, maximum = 100)]
+    /// 0 to 100; default 100 for won, 0 for lost, 50 for open.
+    #[schema(schema_with = Probability::optional_schema)]
     #[serde(default, deserialize_with = "crate::http::patch::opt_integer")]
     pub probability: Option<i32>,
+}
+
+impl StageInput {
+    fn parse(&self, v: &mut Validator, prefix: &str) -> Option<StageFields> {
+        let name = v.check(Name::parse(&format!("{prefix}name"), &self.name));
+        let probability = self.probability.unwrap_or_else(|| default_probability(self.kind));
+        let probability = v.check(Probability::parse(&format!("{prefix}probability"), probability));
+        Some(StageFields { name: name?, kind: self.kind, probability: probability? })
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineInput {
-    #[schema(schema_with = crate::http::doc::schemas::name, example = "Enterprise sales")]
+    #[schema(schema_with = Name::schema, example = "Enterprise sales")]
     pub name: String,
     /// The stages in order; at least one open, one won and one lost. Default: the customer
     /// journey (Need identified → Qualified → Proposal → Negotiation → Won / Lost).
     #[schema(min_items = 3, max_items = 50)]
     pub stages: Option<Vec<StageInput>>,
-}
-
-fn validate_stage(v: &mut Validator, prefix: &str, s: &StageInput) -> Option<(String, StageKind, i32)> {
-    let name = v.check(domain::text(&format!("{prefix}name"), &s.name, 1, 200));
-    let probability = s.probability.unwrap_or(match s.kind {
-        StageKind::Won => 100,
-        StageKind::Lost => 0,
-        StageKind::Open => 50,
-    });
-    if !(0..=100).contains(&probability) {
-        v.push(FieldError::new(format!("{prefix}probability"), "must be 0 to 100"));
-        return None;
-    }
-    Some((name?, s.kind, probability))
-}
-
-/// A pipeline keeps at least one open, one won and one lost stage.
-fn has_every_kind(kinds: impl Iterator<Item = StageKind> + Clone) -> bool {
-    [StageKind::Open, StageKind::Won, StageKind::Lost].iter().all(|k| kinds.clone().any(|s| s == *k))
-}
-
-const THREE_KINDS: &str = "a pipeline keeps at least one open, one won and one lost stage";
-
-async fn load(state: &AppState, ws: WorkspaceId, id: Uuid) -> Result<Pipeline, ApiError> {
-    let row = pipelines::get_row(&state.pool, ws, id).await?.ok_or_else(|| ApiError::not_found("pipeline"))?;
-    let stages = pipelines::live_stages(&state.pool, ws, id).await?;
-    Ok(pipelines::with_stages(row, stages))
 }
 
 /// Pipelines of the workspace, oldest first, with their stages.
@@ -83,11 +75,9 @@ pub async fn list_pipelines(
     auth: Auth,
     Query(page): Query<PageParams>,
 ) -> ApiResult<HttpResponse> {
-    let limit = page.limit()?;
-    let after: Option<(DateTime<Utc>, Uuid)> =
-        state.cursor_key.position(auth.workspace_id, SORT, page.cursor.as_deref())?;
-    let rows = pipelines::list(&state.pool, auth.workspace_id, after, limit + 1).await?;
-    Ok(HttpResponse::Ok().json(state.cursor_key.page(auth.workspace_id, SORT, rows, limit, |p| (p.created_at, p.id))))
+    let keyset = state.cursor_key.keyset(auth.workspace_id, SORT, page.cursor.as_deref(), page.limit)?;
+    let rows = app::pipelines::list(&state.pool, &auth.actor(), keyset.after, keyset.fetch()).await?;
+    Ok(HttpResponse::Ok().json(keyset.page(rows, |p| (p.created_at, p.id))))
 }
 
 /// Add a pipeline (admin).
@@ -100,31 +90,19 @@ pub async fn list_pipelines(
     )
 )]
 #[post("/pipelines")]
-pub async fn create_pipeline(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
-    Json(body): Json<PipelineInput>,
-) -> ApiResult<HttpResponse> {
+pub async fn create_pipeline(mut w: Write<Admin>, Json(body): Json<PipelineInput>) -> ApiResult<HttpResponse> {
     let mut v = Validator::default();
-    let name = v.check(domain::text("name", &body.name, 1, 200));
-    let stages: Vec<(String, StageKind, i32)> = match &body.stages {
-        None => pipelines::DEFAULT_STAGES.iter().map(|(n, k, p)| (n.to_string(), *k, *p)).collect(),
-        Some(list) => {
-            if list.len() > MAX_STAGES {
-                v.push(FieldError::new("stages", format!("at most {MAX_STAGES} stages")));
-            }
-            list.iter().enumerate().filter_map(|(i, s)| validate_stage(&mut v, &format!("stages[{i}]."), s)).collect()
+    let name = v.check(Name::parse("name", &body.name));
+    let stages: Option<Vec<StageFields>> = body.stages.as_ref().map(|list| {
+        if list.len() > MAX_STAGES {
+            v.push(FieldError::new("stages", format!("at most {MAX_STAGES} stages")));
         }
-    };
+        list.iter().enumerate().filter_map(|(i, s)| s.parse(&mut v, &format!("stages[{i}]."))).collect()
+    });
     v.finish()?;
-    if !has_every_kind(stages.iter().map(|s| s.1)) {
-        return Err(ApiError::Conflict(THREE_KINDS.into()));
-    }
-    let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
-    let mut tx = state.pool.begin().await?;
-    let pipeline = pipelines::insert(&mut tx, auth.workspace_id, &name, &stages).await?;
-    tx.commit().await?;
-    Ok(created(format!("/api/v1/pipelines/{}", pipeline.id), Some(pipeline.version), &pipeline))
+    let name = name.ok_or_else(|| crate::error::ApiError::internal("validated name missing"))?;
+    let pipeline = app::pipelines::create(&mut w.tx, &w.actor, name, stages).await?;
+    w.commit(created_resource(&pipeline)).await
 }
 
 /// One pipeline with its stages.
@@ -135,16 +113,27 @@ pub async fn create_pipeline(
 )]
 #[get("/pipelines/{id}")]
 pub async fn get_pipeline(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let pipeline = load(&state, auth.workspace_id, *id).await?;
-    Ok(versioned(pipeline.version, &pipeline))
+    Ok(ok(&app::pipelines::get(&state.pool, &auth.actor(), *id).await?))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelinePatch {
-    #[schema(schema_with = crate::http::doc::schemas::name)]
+    #[schema(schema_with = Name::schema)]
     pub name: String,
 }
+
+derived_schema!(
+    /// A JSON merge patch of a pipeline.
+    PipelinePatchSchema,
+    PipelinePatch,
+    crate::http::doc::schemas::merge_patch(
+        <PipelinePatch as utoipa::PartialSchema>::schema(),
+        &[],
+        &["name"],
+        "A JSON merge patch (RFC 7396) of the pipeline's name."
+    )
+);
 
 /// Rename a pipeline (admin): a JSON merge patch of `name`.
 #[utoipa::path(
@@ -158,37 +147,18 @@ pub struct PipelinePatch {
 )]
 #[patch("/pipelines/{id}")]
 pub async fn patch_pipeline(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
+    mut w: Write<Admin>,
     id: web::Path<Uuid>,
-    req: HttpRequest,
+    IfMatch(expected): IfMatch,
     Json(body): Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?;
-    let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
-    let current = pipelines::lock(&mut *tx, ws, *id).await?.ok_or_else(|| ApiError::not_found("pipeline"))?;
-    let input: PipelinePatch = patch::apply(&PipelinePatch { name: current.name.clone() }, &body, &[], &["name"])?;
-    let name = domain::text("name", &input.name, 1, 200).map_err(|e| ApiError::Validation(vec![e]))?;
-    crate::http::extract::check_version(expected, current.version)?;
-    let row = pipelines::touch(&mut *tx, ws, current.id, Some(&name), false).await?;
-    let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
-    tx.commit().await?;
-    let pipeline = pipelines::with_stages(row, stages);
-    Ok(versioned(pipeline.version, &pipeline))
+    let pipeline = app::pipelines::rename(&mut w.tx, &w.actor, *id, expected, |current| {
+        let input: PipelinePatch = patch::apply(&PipelinePatch { name: current.name.clone() }, &body, &[], &["name"])?;
+        Name::parse("name", &input.name).map_err(|e| crate::error::ApiError::Validation(vec![e]))
+    })
+    .await?;
+    w.commit(ok(&pipeline)).await
 }
-
-crate::http::doc::derived_schema!(
-    /// A JSON merge patch of a pipeline.
-    PipelinePatchSchema,
-    PipelinePatch,
-    crate::http::doc::schemas::merge_patch(
-        <PipelinePatch as utoipa::PartialSchema>::schema(),
-        &[],
-        &["name"],
-        "A JSON merge patch (RFC 7396) of the pipeline's name."
-    )
-);
 
 /// Remove a pipeline (admin); one with deals cannot be removed (`409`).
 #[utoipa::path(
@@ -201,31 +171,21 @@ crate::http::doc::derived_schema!(
 )]
 #[delete("/pipelines/{id}")]
 pub async fn delete_pipeline(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
+    mut w: Write<Admin>,
     id: web::Path<Uuid>,
-    req: HttpRequest,
+    IfMatch(expected): IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?;
-    let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
-    let current = pipelines::lock(&mut *tx, ws, *id).await?.ok_or_else(|| ApiError::not_found("pipeline"))?;
-    crate::http::extract::check_version(expected, current.version)?;
-    if pipelines::has_deals(&mut *tx, ws, current.id).await? {
-        return Err(ApiError::Conflict("the pipeline has deals; move or delete them first".into()));
-    }
-    pipelines::delete(&mut *tx, ws, current.id).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+    app::pipelines::delete(&mut w.tx, &w.actor, *id, expected).await?;
+    w.commit(HttpResponse::NoContent().finish()).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStage {
-    #[schema(schema_with = crate::http::doc::schemas::name)]
+    #[schema(schema_with = Name::schema)]
     pub name: String,
     pub kind: StageKind,
-    #[schema(minimum = 0, maximum = 100)]
+    #[schema(schema_with = Probability::optional_schema)]
     #[serde(default, deserialize_with = "crate::http::patch::opt_integer")]
     pub probability: Option<i32>,
     /// Where it goes (0-based); the stages from there move one step down. Default, or past
@@ -247,52 +207,33 @@ pub struct NewStage {
 )]
 #[post("/pipelines/{id}/stages")]
 pub async fn add_stage(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
+    mut w: Write<Admin>,
     id: web::Path<Uuid>,
     Json(body): Json<NewStage>,
 ) -> ApiResult<HttpResponse> {
-    let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
-    let current = pipelines::lock(&mut *tx, ws, *id).await?.ok_or_else(|| ApiError::not_found("pipeline"))?;
-    let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
     let mut v = Validator::default();
-    let stage =
-        validate_stage(&mut v, "", &StageInput { name: body.name, kind: body.kind, probability: body.probability });
-    // Past the end appends.
-    let position = body.position.unwrap_or(i32::MAX).min(stages.len() as i32);
-    if position < 0 {
+    let stage = StageInput { name: body.name, kind: body.kind, probability: body.probability }.parse(&mut v, "");
+    if body.position.is_some_and(|p| p < 0) {
         v.push(FieldError::new("position", "must be 0 or more"));
     }
-    if stages.len() >= MAX_STAGES {
-        v.push(FieldError::new("name", format!("a pipeline has at most {MAX_STAGES} stages")));
-    }
     v.finish()?;
-    let (name, kind, probability) = stage.ok_or_else(|| ApiError::internal("validated stage missing"))?;
-    pipelines::insert_stage(&mut tx, ws, current.id, &name, kind, probability, position).await?;
-    let row = pipelines::touch(&mut *tx, ws, current.id, None, true).await?;
-    let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
-    tx.commit().await?;
-    let pipeline = pipelines::with_stages(row, stages);
-    Ok(created(format!("/api/v1/pipelines/{}", pipeline.id), Some(pipeline.version), &pipeline))
-}
-
-fn find_stage(stages: &[Stage], id: Uuid) -> Result<Stage, ApiError> {
-    stages.iter().find(|s| s.id == id).cloned().ok_or_else(|| ApiError::not_found("stage"))
+    let stage = stage.ok_or_else(|| crate::error::ApiError::internal("validated stage missing"))?;
+    let pipeline = app::pipelines::add_stage(&mut w.tx, &w.actor, *id, stage, body.position).await?;
+    w.commit(created_resource(&pipeline)).await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StagePatch {
-    #[schema(schema_with = crate::http::doc::schemas::name)]
+    #[schema(schema_with = Name::schema)]
     pub name: String,
     pub kind: StageKind,
-    #[schema(minimum = 0, maximum = 100)]
+    #[schema(schema_with = Probability::schema)]
     #[serde(deserialize_with = "crate::http::patch::integer")]
     pub probability: i32,
 }
 
-crate::http::doc::derived_schema!(
+derived_schema!(
     /// A JSON merge patch of a stage.
     StagePatchSchema,
     StagePatch,
@@ -304,6 +245,18 @@ crate::http::doc::derived_schema!(
     )
 );
 
+impl StagePatch {
+    fn patched(current: &Stage, body: &Value) -> ApiResult<StageFields> {
+        let writable = StagePatch { name: current.name.clone(), kind: current.kind, probability: current.probability };
+        let input: StagePatch = patch::apply(&writable, body, &[], &["name", "kind", "probability"])?;
+        let mut v = Validator::default();
+        let stage =
+            StageInput { name: input.name, kind: input.kind, probability: Some(input.probability) }.parse(&mut v, "");
+        v.finish()?;
+        stage.ok_or_else(|| crate::error::ApiError::internal("validated stage missing"))
+    }
+}
+
 /// Change a stage (admin). Its deals follow a change of kind (status, closed_at); a change
 /// that would leave the pipeline without an open, a won or a lost stage is `409`.
 #[utoipa::path(
@@ -314,39 +267,14 @@ crate::http::doc::derived_schema!(
 )]
 #[patch("/pipelines/{id}/stages/{stage_id}")]
 pub async fn patch_stage(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
+    mut w: Write<Admin>,
     path: web::Path<(Uuid, Uuid)>,
     Json(body): Json<Value>,
 ) -> ApiResult<HttpResponse> {
     let (id, stage_id) = path.into_inner();
-    let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
-    let current = pipelines::lock(&mut *tx, ws, id).await?.ok_or_else(|| ApiError::not_found("pipeline"))?;
-    let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
-    let stage = find_stage(&stages, stage_id)?;
-    let writable = StagePatch { name: stage.name.clone(), kind: stage.kind, probability: stage.probability };
-    let input: StagePatch = patch::apply(&writable, &body, &[], &["name", "kind", "probability"])?;
-    let mut v = Validator::default();
-    let name = v.check(domain::text("name", &input.name, 1, 200));
-    if !(0..=100).contains(&input.probability) {
-        v.push(FieldError::new("probability", "must be 0 to 100"));
-    }
-    v.finish()?;
-    if !has_every_kind(stages.iter().map(|s| if s.id == stage.id { input.kind } else { s.kind })) {
-        return Err(ApiError::Conflict(THREE_KINDS.into()));
-    }
-    let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
-    let changed = name != stage.name || input.kind != stage.kind || input.probability != stage.probability;
-    pipelines::update_stage(&mut *tx, ws, stage.id, &name, input.kind, input.probability).await?;
-    if input.kind != stage.kind {
-        deals::follow_stage_kind(&mut *tx, ws, stage.id, input.kind).await?;
-    }
-    let row = pipelines::touch(&mut *tx, ws, current.id, None, changed).await?;
-    let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
-    tx.commit().await?;
-    let pipeline = pipelines::with_stages(row, stages);
-    Ok(versioned(pipeline.version, &pipeline))
+    let pipeline =
+        app::pipelines::update_stage(&mut w.tx, &w.actor, id, stage_id, |s| StagePatch::patched(s, &body)).await?;
+    w.commit(ok(&pipeline)).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -368,40 +296,13 @@ pub struct DeleteStageParams {
 )]
 #[delete("/pipelines/{id}/stages/{stage_id}")]
 pub async fn delete_stage(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
+    mut w: Write<Admin>,
     path: web::Path<(Uuid, Uuid)>,
     Query(params): Query<DeleteStageParams>,
 ) -> ApiResult<HttpResponse> {
     let (id, stage_id) = path.into_inner();
-    let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
-    let current = pipelines::lock(&mut *tx, ws, id).await?.ok_or_else(|| ApiError::not_found("pipeline"))?;
-    let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
-    let stage = find_stage(&stages, stage_id)?;
-    if !has_every_kind(stages.iter().filter(|s| s.id != stage.id).map(|s| s.kind)) {
-        return Err(ApiError::Conflict(THREE_KINDS.into()));
-    }
-    let holds_deals: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deals WHERE workspace_id = $1 AND stage_id = $2)")
-            .bind(ws)
-            .bind(stage.id)
-            .fetch_one(&mut *tx)
-            .await?;
-    if let Some(target) = params.move_to {
-        let Some(to) = stages.iter().find(|s| s.id == target && s.id != stage.id) else {
-            return Err(ApiError::validation("move_to", "must be another stage of this pipeline"));
-        };
-        let user = (auth.kind == crate::auth::jwt::TokenKind::Access).then_some(auth.user_id);
-        deals::move_all(&mut tx, ws, stage.id, to.id, to.kind, user).await?;
-    } else if holds_deals {
-        return Err(ApiError::Conflict("the stage holds deals: give ?move_to=<stage_id> to move them first".into()));
-    }
-    let archive = pipelines::stage_is_referenced(&mut *tx, ws, stage.id).await?;
-    pipelines::remove_stage(&mut tx, ws, current.id, &stage, archive).await?;
-    pipelines::touch(&mut *tx, ws, current.id, None, true).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+    app::pipelines::remove_stage(&mut w.tx, &w.actor, id, stage_id, params.move_to).await?;
+    w.commit(HttpResponse::NoContent().finish()).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -420,27 +321,10 @@ pub struct StageOrder {
 )]
 #[put("/pipelines/{id}/stages/order")]
 pub async fn reorder_stages(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
+    mut w: Write<Admin>,
     id: web::Path<Uuid>,
     Json(body): Json<StageOrder>,
 ) -> ApiResult<HttpResponse> {
-    let ws = auth.workspace_id;
-    let mut tx = state.pool.begin().await?;
-    let current = pipelines::lock(&mut *tx, ws, *id).await?.ok_or_else(|| ApiError::not_found("pipeline"))?;
-    let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
-    let mut given = body.stage_ids.clone();
-    given.sort();
-    let mut live: Vec<Uuid> = stages.iter().map(|s| s.id).collect();
-    live.sort();
-    if given != live {
-        return Err(ApiError::validation("stage_ids", "must list every stage of the pipeline exactly once"));
-    }
-    let changed = stages.iter().map(|s| s.id).ne(body.stage_ids.iter().copied());
-    pipelines::reorder(&mut *tx, ws, current.id, &body.stage_ids).await?;
-    let row = pipelines::touch(&mut *tx, ws, current.id, None, changed).await?;
-    let stages = pipelines::live_stages(&mut *tx, ws, current.id).await?;
-    tx.commit().await?;
-    let pipeline = pipelines::with_stages(row, stages);
-    Ok(versioned(pipeline.version, &pipeline))
+    let pipeline = app::pipelines::reorder(&mut w.tx, &w.actor, *id, body.stage_ids).await?;
+    w.commit(ok(&pipeline)).await
 }

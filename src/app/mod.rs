@@ -6,9 +6,11 @@
 pub mod api_tokens;
 pub mod channels;
 pub mod customers;
+pub mod deals;
 pub mod events;
 pub mod imports;
 pub mod interactions;
+pub mod pipelines;
 pub mod users;
 pub mod workspace;
 

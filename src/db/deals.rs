@@ -8,23 +8,7 @@ use crate::db::pipelines::StageKind;
 use crate::db::CUSTOMER_IS_LIVE;
 use crate::domain::{new_id, WorkspaceId};
 
-crate::text_enum! {
-    pub enum DealStatus {
-        Open => "open",
-        Won => "won",
-        Lost => "lost",
-    }
-}
-
-impl From<StageKind> for DealStatus {
-    fn from(k: StageKind) -> Self {
-        match k {
-            StageKind::Open => DealStatus::Open,
-            StageKind::Won => DealStatus::Won,
-            StageKind::Lost => DealStatus::Lost,
-        }
-    }
-}
+pub use crate::domain::DealStatus;
 
 /// A customer moving through a pipeline.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -60,6 +44,8 @@ pub const COLUMNS: &str = "id, pipeline_id, stage_id, customer_id, title, amount
      expected_close_date, closed_at, created_at, updated_at, version";
 pub const OWNER_FK: &str = "deals_workspace_id_owner_id_fkey";
 
+/// A deal's fields as stored; `status` and `closed_at` as the rules of `domain::rules` make
+/// them.
 pub struct Fields {
     pub pipeline_id: Uuid,
     pub stage_id: Uuid,
@@ -68,23 +54,34 @@ pub struct Fields {
     pub amount_cents: i64,
     pub owner_id: Option<Uuid>,
     pub expected_close_date: Option<NaiveDate>,
+    pub status: DealStatus,
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
-/// Creates the deal in its stage and records the creation event, at `created_at`.
+impl crate::db::rows::Table for Deal {
+    const TABLE: &'static str = "deals";
+    const COLUMNS: &'static str = COLUMNS;
+    const VISIBLE: &'static str = CUSTOMER_IS_LIVE;
+}
+
+/// Creates the deal in its stage and records the creation in its history, at `created_at`.
 pub async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     ws: WorkspaceId,
     f: &Fields,
-    kind: StageKind,
     created_at: DateTime<Utc>,
     user: Option<Uuid>,
 ) -> Result<Deal, sqlx::Error> {
-    let status = DealStatus::from(kind);
-    let deal: Deal = sqlx::query_as(&format!(
-        "INSERT INTO deals (workspace_id, id, pipeline_id, stage_id, customer_id, title, amount_cents, status,
-                            owner_id, expected_close_date, closed_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $8 = 'open' THEN NULL ELSE $11 END, $11, now())
-         RETURNING {COLUMNS}"
+    sqlx::query_as(&format!(
+        "WITH deal AS (
+            INSERT INTO deals (workspace_id, id, pipeline_id, stage_id, customer_id, title, amount_cents, status,
+                               owner_id, expected_close_date, closed_at, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+            RETURNING {COLUMNS}),
+              history AS (
+            INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
+            SELECT $1, $13, id, NULL, stage_id, created_at, $14 FROM deal)
+         SELECT * FROM deal"
     ))
     .bind(ws)
     .bind(new_id())
@@ -93,107 +90,53 @@ pub async fn insert(
     .bind(f.customer_id)
     .bind(&f.title)
     .bind(f.amount_cents)
-    .bind(status)
+    .bind(f.status)
     .bind(f.owner_id)
     .bind(f.expected_close_date)
+    .bind(f.closed_at)
     .bind(created_at)
-    .fetch_one(&mut **tx)
-    .await?;
-    record(tx, ws, deal.id, None, deal.stage_id, created_at, user).await?;
-    Ok(deal)
-}
-
-async fn record(
-    tx: &mut Transaction<'_, Postgres>,
-    ws: WorkspaceId,
-    deal: Uuid,
-    from: Option<Uuid>,
-    to: Uuid,
-    at: DateTime<Utc>,
-    user: Option<Uuid>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(ws)
     .bind(new_id())
-    .bind(deal)
-    .bind(from)
-    .bind(to)
-    .bind(at)
     .bind(user)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// A deal of a live customer.
-pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Deal>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM deals t WHERE workspace_id = $1 AND id = $2 AND {CUSTOMER_IS_LIVE}"))
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(db)
-        .await
-}
-
-/// The deal (of a live customer), locked: moves of one deal are serialised by this lock.
-pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Deal>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM deals t WHERE workspace_id = $1 AND id = $2 AND {CUSTOMER_IS_LIVE} FOR UPDATE"
-    ))
-    .bind(ws)
-    .bind(id)
-    .fetch_optional(db)
+    .fetch_one(&mut **tx)
     .await
 }
 
-/// Applies the fields; moves the deal to `move_to` (with its kind) when given, recording the
-/// change at `changed_at`.
+/// Applies the fields; when the stage changes, records the move in the history at `changed_at`.
 pub async fn update(
     tx: &mut Transaction<'_, Postgres>,
     ws: WorkspaceId,
     current: &Deal,
     f: &Fields,
-    move_to: Option<(Uuid, StageKind, DateTime<Utc>)>,
+    changed_at: DateTime<Utc>,
     user: Option<Uuid>,
 ) -> Result<Deal, sqlx::Error> {
-    let (stage, status, closed_at) = match move_to {
-        Some((stage, kind, at)) => {
-            let status = DealStatus::from(kind);
-            (stage, status, (status != DealStatus::Open).then_some(at))
-        }
-        None => (current.stage_id, current.status, current.closed_at),
-    };
     // One statement: the change, and the history event when it is a move.
-    let deal: Deal = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "WITH changed AS (
             UPDATE deals SET stage_id = $3, customer_id = $4, title = $5, amount_cents = $6, owner_id = $7,
                    expected_close_date = $8, status = $9, closed_at = $10
              WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}),
-              event AS (
+              history AS (
             INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
-            SELECT $1, $11, id, $12, stage_id, $13, $14 FROM changed WHERE $15)
+            SELECT $1, $11, id, $12, stage_id, $13, $14 FROM changed WHERE stage_id <> $12)
          SELECT * FROM changed"
     ))
     .bind(ws)
     .bind(current.id)
-    .bind(stage)
+    .bind(f.stage_id)
     .bind(f.customer_id)
     .bind(&f.title)
     .bind(f.amount_cents)
     .bind(f.owner_id)
     .bind(f.expected_close_date)
-    .bind(status)
-    .bind(closed_at)
+    .bind(f.status)
+    .bind(f.closed_at)
     .bind(new_id())
     .bind(current.stage_id)
-    .bind(move_to.map_or_else(Utc::now, |m| m.2))
+    .bind(changed_at)
     .bind(user)
-    .bind(move_to.is_some())
     .fetch_one(&mut **tx)
-    .await?;
-    Ok(deal)
+    .await
 }
 
 /// The kind of `stage` if it is a live stage of `pipeline`, with when `deal` last changed
@@ -230,20 +173,17 @@ pub async fn history(db: impl PgExecutor<'_>, ws: WorkspaceId, deal: Uuid) -> Re
     .await
 }
 
-pub async fn delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM deals WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(db).await?;
-    Ok(r.rows_affected() == 1)
-}
-
-/// Moves every deal of `from` to `to` (of kind `kind`), recording each change now.
+/// Moves every deal of stage `from` to `to` (`status` and `closed_at` as entering it now
+/// makes them), recording each move now; returns the deals moved.
 pub async fn move_all(
     tx: &mut Transaction<'_, Postgres>,
     ws: WorkspaceId,
     from: Uuid,
     to: Uuid,
-    kind: StageKind,
+    status: DealStatus,
+    closed_at: Option<DateTime<Utc>>,
     user: Option<Uuid>,
-) -> Result<u64, sqlx::Error> {
+) -> Result<Vec<Deal>, sqlx::Error> {
     sqlx::query(
         "INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
          SELECT $1, gen_random_uuid(), id, $2, $3, now(), $4 FROM deals WHERE workspace_id = $1 AND stage_id = $2",
@@ -254,39 +194,40 @@ pub async fn move_all(
     .bind(user)
     .execute(&mut **tx)
     .await?;
-    let moved = sqlx::query(
-        "UPDATE deals SET stage_id = $3, status = $4,
-                closed_at = CASE WHEN $4 = 'open' THEN NULL ELSE now() END
-          WHERE workspace_id = $1 AND stage_id = $2",
-    )
+    sqlx::query_as(&format!(
+        "UPDATE deals SET stage_id = $3, status = $4, closed_at = $5
+          WHERE workspace_id = $1 AND stage_id = $2 RETURNING {COLUMNS}"
+    ))
     .bind(ws)
     .bind(from)
     .bind(to)
-    .bind(DealStatus::from(kind))
-    .execute(&mut **tx)
-    .await?;
-    Ok(moved.rows_affected())
+    .bind(status)
+    .bind(closed_at)
+    .fetch_all(&mut **tx)
+    .await
 }
 
-/// The deals of a stage whose kind changed follow it: status, and `closed_at` when they close
-/// or reopen.
+/// The deals of a stage whose kind changed follow it: `status`, and `closed_at` set to
+/// `closes_at` when they close (kept when they were already closed) or cleared when they
+/// reopen (`closes_at` none). Returns the deals that changed.
 pub async fn follow_stage_kind(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
     stage: Uuid,
-    kind: StageKind,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    status: DealStatus,
+    closes_at: Option<DateTime<Utc>>,
+) -> Result<Vec<Deal>, sqlx::Error> {
+    sqlx::query_as(&format!(
         "UPDATE deals SET status = $3,
-                closed_at = CASE WHEN $3 = 'open' THEN NULL ELSE coalesce(closed_at, now()) END
-          WHERE workspace_id = $1 AND stage_id = $2 AND status <> $3",
-    )
+                closed_at = CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE coalesce(closed_at, $4) END
+          WHERE workspace_id = $1 AND stage_id = $2 AND status <> $3 RETURNING {COLUMNS}"
+    ))
     .bind(ws)
     .bind(stage)
-    .bind(DealStatus::from(kind))
-    .execute(db)
-    .await?;
-    Ok(())
+    .bind(status)
+    .bind(closes_at)
+    .fetch_all(db)
+    .await
 }
 
 #[derive(Debug, Default, Clone)]

@@ -6,13 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{new_id, WorkspaceId};
 
-crate::text_enum! {
-    pub enum StageKind {
-        Open => "open",
-        Won => "won",
-        Lost => "lost",
-    }
-}
+pub use crate::domain::StageKind;
 
 /// A step of a pipeline.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -50,6 +44,11 @@ pub struct PipelineRow {
 }
 
 const COLUMNS: &str = "id, name, created_at, updated_at, version";
+
+impl crate::db::rows::Table for PipelineRow {
+    const TABLE: &'static str = "pipelines";
+    const COLUMNS: &'static str = COLUMNS;
+}
 const STAGE_COLUMNS: &str = "id, name, position, kind, probability";
 
 /// The stages of a new pipeline: the customer journey.
@@ -122,23 +121,6 @@ pub async fn live_stages(db: impl PgExecutor<'_>, ws: WorkspaceId, pipeline: Uui
     .await
 }
 
-pub async fn get_row(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<PipelineRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM pipelines WHERE workspace_id = $1 AND id = $2"))
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(db)
-        .await
-}
-
-/// The pipeline, locked: every change of its stages goes through this lock, one at a time.
-pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<PipelineRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM pipelines WHERE workspace_id = $1 AND id = $2 FOR UPDATE"))
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(db)
-        .await
-}
-
 pub async fn list(
     db: &sqlx::PgPool,
     ws: WorkspaceId,
@@ -205,17 +187,21 @@ pub async fn touch(
     .await
 }
 
+/// Whether any deal is in the stage.
+pub async fn stage_has_deals(db: impl PgExecutor<'_>, ws: WorkspaceId, stage: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deals WHERE workspace_id = $1 AND stage_id = $2)")
+        .bind(ws)
+        .bind(stage)
+        .fetch_one(db)
+        .await
+}
+
 pub async fn has_deals(db: impl PgExecutor<'_>, ws: WorkspaceId, pipeline: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deals WHERE workspace_id = $1 AND pipeline_id = $2)")
         .bind(ws)
         .bind(pipeline)
         .fetch_one(db)
         .await
-}
-
-pub async fn delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM pipelines WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(db).await?;
-    Ok(())
 }
 
 /// Inserts a stage at `position`, moving the stages from there one step down.

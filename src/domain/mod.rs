@@ -8,11 +8,13 @@
 
 pub mod events;
 pub mod numbers;
+pub mod rules;
 pub mod text;
 pub mod time;
 pub mod values;
 
 pub use numbers::{Proportion, SumCents};
+pub use rules::{DealStatus, StageKind};
 pub use text::*;
 pub use time::{calendar_date, past_time, Bound, CALENDAR_DATE_PATTERN};
 pub use values::*;
