@@ -210,17 +210,19 @@ async fn admin_create(
     workspace: &str,
     currency: &str,
 ) -> Result<(), AnyError> {
-    let email = rapport::domain::email("--email", email).map_err(|e| e.message)?;
-    rapport::auth::password::validate("--password", password).map_err(|e| format!("--password {}", e.message))?;
-    let hash = rapport::auth::password::hash(password.to_owned()).await.map_err(|e| e.to_string())?;
+    let field = |flag: &str, e: rapport::error::FieldError| format!("{flag} {}", e.message);
+    rapport::auth::password::validate("--password", password).map_err(|e| field("--password", e))?;
+    let new = rapport::app::workspace::NewWorkspace {
+        name: rapport::domain::Name::parse("--workspace", workspace).map_err(|e| field("--workspace", e))?,
+        currency: rapport::domain::Currency::parse("--currency", currency).map_err(|e| field("--currency", e))?,
+        owner_email: rapport::domain::Email::parse("--email", email).map_err(|e| field("--email", e))?,
+        owner_name: rapport::domain::Name::parse("--name", name).map_err(|e| field("--name", e))?,
+        password_hash: rapport::auth::password::hash(password.to_owned()).await.map_err(|e| e.to_string())?,
+    };
     let mut tx = pool.begin().await?;
-    let (ws, user) = rapport::db::workspaces::create(
-        &mut tx,
-        workspace,
-        currency,
-        rapport::db::workspaces::NewOwner { email: &email, name, password_hash: &hash },
-    )
-    .await?;
+    let (ws, user) = rapport::app::workspace::create(&mut tx, new, rapport::app::workspace::MadeBy::System)
+        .await
+        .map_err(|e| e.to_string())?;
     tx.commit().await?;
     println!("created workspace {} ({}) with owner {} ({})", ws.name, ws.id, user.email, user.id);
     Ok(())
@@ -238,12 +240,32 @@ async fn mint_token(
     let [user] = accounts.as_slice() else {
         return Err(format!("expected exactly one user with email {email}, found {}", accounts.len()).into());
     };
+    let ws = WorkspaceId(user.workspace_id);
+    let expires_at = expires_days.map(|d| Utc::now() + chrono::Duration::days(d));
     if role > user.role {
         return Err(format!("the token's role cannot exceed the user's ({})", user.role.as_str()).into());
     }
-    let ws = WorkspaceId(user.workspace_id);
-    let expires_at = expires_days.map(|d| Utc::now() + chrono::Duration::days(d));
-    let token = rapport::db::tokens::insert_api(pool, ws, name, role, Some(user.id), expires_at).await?;
+    // Issued to the user by the operator: the CLI may mint a token for any user (whatever its
+    // role lets it do through the API), never beyond the user's role.
+    let actor = rapport::app::Actor {
+        workspace_id: ws,
+        role: Role::Owner,
+        principal: rapport::app::Principal::User(user.id),
+        request_id: None,
+    };
+    let new = rapport::app::api_tokens::NewApiToken {
+        name: rapport::domain::Name::parse("--name", name).map_err(|e| format!("--name {}", e.message))?,
+        role,
+        expires_at,
+    };
+    let mut tx = pool.begin().await?;
+    let token = rapport::app::api_tokens::create(&mut tx, &actor, new).await.map_err(|e| match e {
+        rapport::error::ApiError::Validation(errors) => {
+            errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+        }
+        other => other.to_string(),
+    })?;
+    tx.commit().await?;
     let secret = jwt_secret(settings)?;
     let keys = JwtKeys::new(secret.as_bytes(), &settings.jwt_issuer, &settings.jwt_audience);
     let exp = expires_at.map_or(Utc::now().timestamp() + 100 * 365 * 24 * 3600, |e| e.timestamp());

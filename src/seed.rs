@@ -118,14 +118,17 @@ async fn restore(pool: &PgPool, schema: Schema) -> Result<(), sqlx::Error> {
 pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<dyn std::error::Error + Send + Sync>> {
     let started = Instant::now();
     let hash = crate::auth::password::hash(BENCH_PASSWORD.to_owned()).await.map_err(|e| e.to_string())?;
+    let new = crate::app::workspace::NewWorkspace {
+        name: crate::domain::Name::parse("workspace", &opts.workspace_name).map_err(|e| e.message)?,
+        currency: crate::domain::Currency::parse("currency", "EUR").map_err(|e| e.message)?,
+        owner_email: crate::domain::Email::parse("email", BENCH_EMAIL).map_err(|e| e.message)?,
+        owner_name: crate::domain::Name::parse("name", "Bench Owner").map_err(|e| e.message)?,
+        password_hash: hash,
+    };
     let mut tx = pool.begin().await?;
-    let (ws, _) = crate::db::workspaces::create(
-        &mut tx,
-        &opts.workspace_name,
-        "EUR",
-        crate::db::workspaces::NewOwner { email: BENCH_EMAIL, name: "Bench Owner", password_hash: &hash },
-    )
-    .await?;
+    let (ws, _) = crate::app::workspace::create(&mut tx, new, crate::app::workspace::MadeBy::System)
+        .await
+        .map_err(|e| e.to_string())?;
     tx.commit().await?;
     let ws = WorkspaceId(ws.id);
     println!("seeding workspace {} ({ws}): {} customers", opts.workspace_name, opts.customers);

@@ -120,18 +120,22 @@ pub async fn bootstrap(
         }
         _ => return Ok(None),
     };
-    crate::domain::email("RAPPORT_ADMIN_EMAIL", &email).map_err(|e| crate::error::ApiError::Validation(vec![e]))?;
     crate::auth::password::validate("RAPPORT_ADMIN_PASSWORD", &password)
         .map_err(|e| crate::error::ApiError::Validation(vec![e]))?;
     let hash = crate::auth::password::hash(password.clone()).await?;
+    let new = crate::app::workspace::NewWorkspace {
+        name: crate::domain::Name::parse("RAPPORT_WORKSPACE_NAME", &settings.workspace_name)
+            .map_err(|e| crate::error::ApiError::Validation(vec![e]))?,
+        currency: crate::domain::Currency::parse("currency", "EUR")
+            .map_err(|e| crate::error::ApiError::Validation(vec![e]))?,
+        owner_email: crate::domain::Email::parse("RAPPORT_ADMIN_EMAIL", &email)
+            .map_err(|e| crate::error::ApiError::Validation(vec![e]))?,
+        owner_name: crate::domain::Name::parse("name", "Owner")
+            .map_err(|e| crate::error::ApiError::Validation(vec![e]))?,
+        password_hash: hash,
+    };
     let mut tx = pool.begin().await?;
-    crate::db::workspaces::create(
-        &mut tx,
-        &settings.workspace_name,
-        "EUR",
-        crate::db::workspaces::NewOwner { email: &email, name: "Owner", password_hash: &hash },
-    )
-    .await?;
+    crate::app::workspace::create(&mut tx, new, crate::app::workspace::MadeBy::System).await?;
     tx.commit().await?;
     Ok(Some(FirstOwner { email, generated_password: generated.then_some(password) }))
 }

@@ -67,7 +67,8 @@ pub struct CreatedApiToken {
     responses(
         (status = 201, description = "Created", body = CreatedApiToken),
         E400, E401, E403, E415, E422
-    )
+    ),
+    extensions(("x-events" = json!(["api_token.created"])))
 )]
 #[post("/api-tokens")]
 pub async fn create_token(mut w: Write<Admin>, Json(body): Json<NewApiToken>) -> ApiResult<HttpResponse> {
@@ -91,7 +92,8 @@ pub async fn create_token(mut w: Write<Admin>, Json(body): Json<NewApiToken>) ->
 #[utoipa::path(
     tag = "api-tokens",
     params(("id" = Uuid, Path, description = "API token id")),
-    responses((status = 204, description = "Revoked"), E400, E401, E403, E404)
+    responses((status = 204, description = "Revoked"), E400, E401, E403, E404),
+    extensions(("x-events" = json!(["api_token.revoked"])))
 )]
 #[delete("/api-tokens/{id}")]
 pub async fn delete_token(mut w: Write<Admin>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {

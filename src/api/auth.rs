@@ -4,11 +4,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::app::workspace::{MadeBy, NewWorkspace};
+use crate::app::{self};
 use crate::auth::jwt::TokenKind;
 use crate::auth::password;
 use crate::auth::roles::Role;
 use crate::db::{tokens, users, workspaces};
 use crate::domain::{self, WorkspaceId};
+use crate::domain::{Currency, Email, Name};
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Auth;
 use crate::http::doc::*;
@@ -80,7 +83,8 @@ fn client_address(req: &HttpRequest) -> String {
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
         E400, E401, E409, E415, E422, E429
-    )
+    ),
+    extensions(("x-events" = json!([])))
 )]
 #[post("/auth/login")]
 pub async fn login(
@@ -129,7 +133,8 @@ pub async fn login(
     tag = "auth",
     security(()),
     request_body = RefreshRequest,
-    responses((status = 200, description = "A new pair", body = TokenPair), E400, E401, E415, E422)
+    responses((status = 200, description = "A new pair", body = TokenPair), E400, E401, E415, E422),
+    extensions(("x-events" = json!([])))
 )]
 #[post("/auth/refresh")]
 pub async fn refresh(state: web::Data<AppState>, Json(body): Json<RefreshRequest>) -> ApiResult<HttpResponse> {
@@ -162,7 +167,8 @@ pub async fn refresh(state: web::Data<AppState>, Json(body): Json<RefreshRequest
     tag = "auth",
     security(()),
     request_body = RefreshRequest,
-    responses((status = 204, description = "Revoked"), E400, E415, E422)
+    responses((status = 204, description = "Revoked"), E400, E415, E422),
+    extensions(("x-events" = json!([])))
 )]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, Json(body): Json<RefreshRequest>) -> ApiResult<HttpResponse> {
@@ -242,7 +248,8 @@ pub struct SignUpResponse {
     responses(
         (status = 201, description = "Created; the owner is logged in", body = SignUpResponse),
         E400, E403, E415, E422
-    )
+    ),
+    extensions(("x-events" = json!(["workspace.created", "user.created"])))
 )]
 #[post("/workspaces")]
 pub async fn sign_up(state: web::Data<AppState>, Json(body): Json<SignUpRequest>) -> ApiResult<HttpResponse> {
@@ -250,24 +257,20 @@ pub async fn sign_up(state: web::Data<AppState>, Json(body): Json<SignUpRequest>
         return Err(ApiError::Forbidden("sign-up is disabled on this server".into()));
     }
     let mut v = domain::Validator::default();
-    let ws_name = v.check(domain::text("workspace_name", &body.workspace_name, 1, 200));
-    let currency = v.check(domain::currency("currency", body.currency.as_deref().unwrap_or("EUR")));
-    let email = v.check(domain::email("email", &body.email));
-    let name = v.check(domain::text("name", &body.name, 1, 200));
+    let name = v.check(Name::parse("workspace_name", &body.workspace_name));
+    let currency = v.check(Currency::parse("currency", body.currency.as_deref().unwrap_or("EUR")));
+    let owner_email = v.check(Email::parse("email", &body.email));
+    let owner_name = v.check(Name::parse("name", &body.name));
     v.check(password::validate("password", &body.password));
     v.finish()?;
-    let (Some(ws_name), Some(currency), Some(email), Some(name)) = (ws_name, currency, email, name) else {
+    let (Some(name), Some(currency), Some(owner_email), Some(owner_name)) = (name, currency, owner_email, owner_name)
+    else {
         return Err(ApiError::internal("validated values missing"));
     };
-    let hash = password::hash(body.password).await?;
+    let password_hash = password::hash(body.password).await?;
+    let new = NewWorkspace { name, currency, owner_email, owner_name, password_hash };
     let mut tx = state.pool.begin().await?;
-    let (workspace, user) = workspaces::create(
-        &mut tx,
-        &ws_name,
-        &currency,
-        workspaces::NewOwner { email: &email, name: &name, password_hash: &hash },
-    )
-    .await?;
+    let (workspace, user) = app::workspace::create(&mut tx, new, MadeBy::Owner).await?;
     let tokens = issue_session(&mut *tx, &state, WorkspaceId(workspace.id), user.id, Role::Owner, 0, None).await?;
     tx.commit().await?;
     Ok(crate::http::created(

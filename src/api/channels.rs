@@ -111,7 +111,8 @@ pub async fn list_channels(
     responses(
         (status = 201, description = "Created", body = Channel, headers(("Location" = String), ("ETag" = String))),
         E400, E401, E403, E409, E413, E415, E422
-    )
+    ),
+    extensions(("x-events" = json!(["channel.created"])))
 )]
 #[post("/channels")]
 pub async fn create_channel(mut w: Write<Admin>, Json(body): Json<ChannelInput>) -> ApiResult<HttpResponse> {
@@ -138,7 +139,8 @@ pub async fn get_channel(state: web::Data<AppState>, auth: Auth, id: web::Path<U
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
     ),
     request_body(content = ChannelPatch, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed", body = Channel), E400, E401, E403, E404, E412, E413, E415, E422)
+    responses((status = 200, description = "Changed", body = Channel), E400, E401, E403, E404, E412, E413, E415, E422),
+    extensions(("x-events" = json!(["channel.updated"])))
 )]
 #[patch("/channels/{id}")]
 pub async fn patch_channel(
@@ -160,7 +162,8 @@ pub async fn patch_channel(
         ("id" = Uuid, Path, description = "Channel id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to remove")
     ),
-    responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E412)
+    responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E412),
+    extensions(("x-events" = json!(["channel.deleted"])))
 )]
 #[delete("/channels/{id}")]
 pub async fn delete_channel(

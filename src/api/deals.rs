@@ -154,7 +154,8 @@ impl DealPatch {
     responses(
         (status = 201, description = "Created", body = Deal, headers(("Location" = String), ("ETag" = String))),
         E400, E401, E403, E413, E415, E422
-    )
+    ),
+    extensions(("x-events" = json!(["deal.created"])))
 )]
 #[post("/deals")]
 pub async fn create_deal(mut w: Write<Member>, Json(body): Json<NewDeal>) -> ApiResult<HttpResponse> {
@@ -183,7 +184,8 @@ pub async fn get_deal(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
     ),
     request_body(content = DealPatchSchema, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed", body = Deal), E400, E401, E403, E404, E412, E413, E415, E422)
+    responses((status = 200, description = "Changed", body = Deal), E400, E401, E403, E404, E412, E413, E415, E422),
+    extensions(("x-events" = json!(["deal.updated"])))
 )]
 #[patch("/deals/{id}")]
 pub async fn patch_deal(
@@ -203,7 +205,8 @@ pub async fn patch_deal(
         ("id" = Uuid, Path, description = "Deal id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete")
     ),
-    responses((status = 204, description = "Deleted"), E400, E401, E403, E404, E412)
+    responses((status = 204, description = "Deleted"), E400, E401, E403, E404, E412),
+    extensions(("x-events" = json!(["deal.deleted"])))
 )]
 #[delete("/deals/{id}")]
 pub async fn delete_deal(

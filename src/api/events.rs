@@ -113,6 +113,16 @@ fn parse(qs: &str) -> Result<EventQuery, ApiError> {
 /// the API returned it after the change (`{"id"}` alone once deleted for good or erased).
 /// Events are written in the transaction of their change: a change that failed has none.
 ///
+/// Each state-changing operation lists the events it records under `x-events` (one per
+/// resource it changes): besides them, a `PATCH /deals/{id}` that moves the deal records
+/// `deal.stage_changed` instead of `deal.updated`; removing a stage with `move_to` records a
+/// `deal.stage_changed` per deal moved, and changing a stage's kind a `deal.updated` per deal
+/// that follows; disabling a user, changing its password or removing it records an
+/// `api_token.revoked` per API token issued to it; `DELETE /customers/{id}?erase=true` records
+/// `interaction.deleted` and `deal.deleted` for everything of the customer's, then
+/// `customer.erased`; an import records one event per customer created or changed; a change
+/// that changes nothing records nothing. Logging in and out (sessions) are not recorded.
+///
 /// **Change feed**: pass `next_cursor` as `after` to get what was written since. Polling with
 /// it never misses an event, even one whose transaction commits after a later one's: an event
 /// appears only once every transaction older than its own has finished. Events are kept 90

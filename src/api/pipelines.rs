@@ -87,7 +87,8 @@ pub async fn list_pipelines(
     responses(
         (status = 201, description = "Created", body = Pipeline, headers(("Location" = String), ("ETag" = String))),
         E400, E401, E403, E409, E413, E415, E422
-    )
+    ),
+    extensions(("x-events" = json!(["pipeline.created"])))
 )]
 #[post("/pipelines")]
 pub async fn create_pipeline(mut w: Write<Admin>, Json(body): Json<PipelineInput>) -> ApiResult<HttpResponse> {
@@ -143,7 +144,8 @@ derived_schema!(
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
     ),
     request_body(content = PipelinePatchSchema, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed", body = Pipeline), E400, E401, E403, E404, E412, E415, E422)
+    responses((status = 200, description = "Changed", body = Pipeline), E400, E401, E403, E404, E412, E415, E422),
+    extensions(("x-events" = json!(["pipeline.updated"])))
 )]
 #[patch("/pipelines/{id}")]
 pub async fn patch_pipeline(
@@ -167,7 +169,8 @@ pub async fn patch_pipeline(
         ("id" = Uuid, Path, description = "Pipeline id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to remove")
     ),
-    responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E412)
+    responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E412),
+    extensions(("x-events" = json!(["pipeline.deleted"])))
 )]
 #[delete("/pipelines/{id}")]
 pub async fn delete_pipeline(
@@ -203,7 +206,8 @@ pub struct NewStage {
     responses(
         (status = 201, description = "Added; the pipeline", body = Pipeline, headers(("Location" = String))),
         E400, E401, E403, E404, E415, E422
-    )
+    ),
+    extensions(("x-events" = json!(["pipeline.updated"])))
 )]
 #[post("/pipelines/{id}/stages")]
 pub async fn add_stage(
@@ -263,7 +267,8 @@ impl StagePatch {
     tag = "pipelines",
     params(("id" = Uuid, Path, description = "Pipeline id"), ("stage_id" = Uuid, Path, description = "Stage id")),
     request_body(content = StagePatchSchema, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed; the pipeline", body = Pipeline), E400, E401, E403, E404, E409, E415, E422)
+    responses((status = 200, description = "Changed; the pipeline", body = Pipeline), E400, E401, E403, E404, E409, E415, E422),
+    extensions(("x-events" = json!(["pipeline.updated"])))
 )]
 #[patch("/pipelines/{id}/stages/{stage_id}")]
 pub async fn patch_stage(
@@ -292,7 +297,8 @@ pub struct DeleteStageParams {
 #[utoipa::path(
     tag = "pipelines",
     params(("id" = Uuid, Path, description = "Pipeline id"), ("stage_id" = Uuid, Path, description = "Stage id"), DeleteStageParams),
-    responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E422)
+    responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E422),
+    extensions(("x-events" = json!(["pipeline.updated"])))
 )]
 #[delete("/pipelines/{id}/stages/{stage_id}")]
 pub async fn delete_stage(
@@ -317,7 +323,8 @@ pub struct StageOrder {
     tag = "pipelines",
     params(("id" = Uuid, Path, description = "Pipeline id")),
     request_body = StageOrder,
-    responses((status = 200, description = "Reordered; the pipeline", body = Pipeline), E400, E401, E403, E404, E415, E422)
+    responses((status = 200, description = "Reordered; the pipeline", body = Pipeline), E400, E401, E403, E404, E415, E422),
+    extensions(("x-events" = json!(["pipeline.updated"])))
 )]
 #[put("/pipelines/{id}/stages/order")]
 pub async fn reorder_stages(

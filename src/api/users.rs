@@ -81,7 +81,8 @@ impl NewUser {
         (status = 201, description = "Created", body = User,
          headers(("Location" = String, description = "The new user's URL"))),
         E400, E401, E403, E409, E415, E422
-    )
+    ),
+    extensions(("x-events" = json!(["user.created"])))
 )]
 #[post("/users")]
 pub async fn create_user(mut w: Write<Admin>, Json(body): Json<NewUser>) -> ApiResult<HttpResponse> {
@@ -143,7 +144,8 @@ impl UserPatch {
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
     ),
     request_body(content = UserPatch, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed", body = User), E400, E401, E403, E404, E409, E412, E415, E422)
+    responses((status = 200, description = "Changed", body = User), E400, E401, E403, E404, E409, E412, E415, E422),
+    extensions(("x-events" = json!(["user.updated"])))
 )]
 #[patch("/users/{id}")]
 pub async fn patch_user(
@@ -171,7 +173,8 @@ pub async fn patch_user(
         ("id" = Uuid, Path, description = "User id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to remove")
     ),
-    responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E412)
+    responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E412),
+    extensions(("x-events" = json!(["user.deleted"])))
 )]
 #[delete("/users/{id}")]
 pub async fn delete_user(

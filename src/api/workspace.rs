@@ -68,7 +68,8 @@ impl WorkspacePatch {
     tag = "workspace",
     request_body(content = WorkspacePatch, content_type = "application/merge-patch+json"),
     params(("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")),
-    responses((status = 200, description = "Changed", body = Workspace), E400, E401, E403, E409, E412, E415, E422)
+    responses((status = 200, description = "Changed", body = Workspace), E400, E401, E403, E409, E412, E415, E422),
+    extensions(("x-events" = json!(["workspace.updated"])))
 )]
 #[patch("/workspace")]
 pub async fn patch_workspace(

@@ -55,6 +55,12 @@ impl Actor {
         Actor { workspace_id, role: Role::Owner, principal: Principal::System, request_id: None }
     }
 
+    /// A user in a login session (the one that just signed up, say).
+    pub fn from_user(workspace_id: WorkspaceId, role: Role, user_id: Uuid) -> Actor {
+        let request_id = crate::error::REQUEST_ID.try_with(|id| id.clone()).ok();
+        Actor { workspace_id, role, principal: Principal::User(user_id), request_id }
+    }
+
     /// From a verified token's principal.
     pub fn from_token(
         workspace_id: WorkspaceId,

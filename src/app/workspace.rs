@@ -5,7 +5,7 @@ use sqlx::PgExecutor;
 use super::{check_version, event, found, record, Actor, Result, Tx};
 use crate::db::workspaces::{self, Workspace};
 use crate::domain::events::EventType;
-use crate::domain::{Currency, Name, Role, Timezone};
+use crate::domain::{Currency, Email, Name, Role, Timezone, WorkspaceId};
 use crate::error::ApiError;
 
 /// What may change; `None` keeps the value.
@@ -14,6 +14,44 @@ pub struct WorkspaceChanges {
     pub name: Option<Name>,
     pub currency: Option<Currency>,
     pub timezone: Option<Timezone>,
+}
+
+/// A new workspace and its owner, valid (the password already hashed).
+#[derive(Debug, Clone)]
+pub struct NewWorkspace {
+    pub name: Name,
+    pub currency: Currency,
+    pub owner_email: Email,
+    pub owner_name: Name,
+    pub password_hash: String,
+}
+
+/// Who makes a workspace: its owner signing up, or Rapport itself (first start, the CLI, a
+/// seed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MadeBy {
+    Owner,
+    System,
+}
+
+/// Creates a workspace, its owner, and what a new workspace starts with (one channel of each
+/// kind but `other`, the default pipeline); its log starts with `workspace.created` and
+/// `user.created`.
+pub async fn create(tx: &mut Tx<'_>, new: NewWorkspace, by: MadeBy) -> Result<(Workspace, crate::db::users::User)> {
+    let owner = workspaces::NewOwner {
+        email: new.owner_email.as_str(),
+        name: new.owner_name.as_str(),
+        password_hash: &new.password_hash,
+    };
+    let (ws, user) = workspaces::create(tx, new.name.as_str(), new.currency.as_str(), owner).await?;
+    let actor = match by {
+        MadeBy::Owner => Actor::from_user(WorkspaceId(ws.id), Role::Owner, user.id),
+        MadeBy::System => Actor::system(WorkspaceId(ws.id)),
+    };
+    let events =
+        [event(EventType::WorkspaceCreated, ws.id, None, &ws), event(EventType::UserCreated, user.id, None, &user)];
+    record(tx, &actor, &events).await?;
+    Ok((ws, user))
 }
 
 pub async fn get(db: impl PgExecutor<'_>, actor: &Actor) -> Result<Workspace> {

@@ -3,6 +3,7 @@
 crate::text_enum! {
     /// A kind of state change. The resource is the part before the dot.
     pub enum EventType {
+        WorkspaceCreated => "workspace.created",
         WorkspaceUpdated => "workspace.updated",
         UserCreated => "user.created",
         UserUpdated => "user.updated",

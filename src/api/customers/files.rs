@@ -72,7 +72,8 @@ crate::http::doc::derived_schema!(
         (CsvImport = "text/csv", example = "name,email,country,tags\nAda Lovelace,ada@example.com,GB,vip;math\n"),
         (NdjsonImport = "application/x-ndjson", example = "{\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\"}\n")
     )),
-    responses((status = 200, description = "What landed", body = ImportReport), E400, E401, E403, E415)
+    responses((status = 200, description = "What landed", body = ImportReport), E400, E401, E403, E415),
+    extensions(("x-events" = json!(["customer.created"])))
 )]
 #[post("/customers/import")]
 pub async fn import_customers(

@@ -78,7 +78,8 @@ pub async fn list_customers(state: web::Data<AppState>, auth: Auth, req: HttpReq
     responses(
         (status = 201, description = "Created", body = Customer, headers(("Location" = String), ("ETag" = String))),
         E400, E401, E403, E409, E413, E415, E422
-    )
+    ),
+    extensions(("x-events" = json!(["customer.created"])))
 )]
 #[post("/customers")]
 pub async fn create_customer(mut w: Write<Member>, Json(body): Json<CustomerInput>) -> ApiResult<HttpResponse> {
@@ -107,7 +108,8 @@ pub async fn get_customer(state: web::Data<AppState>, auth: Auth, id: web::Path<
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
     ),
     request_body(content = CustomerPatch, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed", body = Customer), E400, E401, E403, E404, E409, E412, E413, E415, E422)
+    responses((status = 200, description = "Changed", body = Customer), E400, E401, E403, E404, E409, E412, E413, E415, E422),
+    extensions(("x-events" = json!(["customer.updated"])))
 )]
 #[patch("/customers/{id}")]
 pub async fn patch_customer(
@@ -140,7 +142,8 @@ pub struct DeleteParams {
         DeleteParams,
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete")
     ),
-    responses((status = 204, description = "Deleted"), E400, E401, E403, E404, E412)
+    responses((status = 204, description = "Deleted"), E400, E401, E403, E404, E412),
+    extensions(("x-events" = json!(["customer.deleted"])))
 )]
 #[delete("/customers/{id}")]
 pub async fn delete_customer(
@@ -164,7 +167,8 @@ pub async fn delete_customer(
 #[utoipa::path(
     tag = "customers",
     params(("id" = Uuid, Path, description = "Customer id")),
-    responses((status = 200, description = "Restored", body = Customer), E400, E401, E403, E404, E409)
+    responses((status = 200, description = "Restored", body = Customer), E400, E401, E403, E404, E409),
+    extensions(("x-events" = json!(["customer.restored"])))
 )]
 #[post("/customers/{id}/restore")]
 pub async fn restore_customer(mut w: Write<Member>, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {

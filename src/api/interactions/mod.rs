@@ -43,7 +43,8 @@ impl Resource for Interaction {
         (status = 201, description = "Created", body = Interaction, headers(("Location" = String), ("ETag" = String))),
         (status = 200, description = "Already logged (same external_id on the channel)", body = Interaction),
         E400, E401, E403, E409, E413, E415, E422
-    )
+    ),
+    extensions(("x-events" = json!(["interaction.created"])))
 )]
 #[post("/interactions")]
 pub async fn create_interaction(mut w: Write<Member>, Json(body): Json<InteractionInput>) -> ApiResult<HttpResponse> {
@@ -78,7 +79,8 @@ pub struct BatchResponse {
     responses(
         (status = 201, description = "All logged", body = BatchResponse),
         E400, E401, E403, E409, E413, E415, E422
-    )
+    ),
+    extensions(("x-events" = json!(["interaction.created"])))
 )]
 #[post("/interactions/batch")]
 pub async fn create_batch(mut w: Write<Member>, Json(body): Json<BatchRequest>) -> ApiResult<HttpResponse> {
@@ -120,7 +122,8 @@ pub async fn get_interaction(state: web::Data<AppState>, auth: Auth, id: web::Pa
         ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
     ),
     request_body(content = InteractionPatch, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed", body = Interaction), E400, E401, E403, E404, E412, E413, E415, E422)
+    responses((status = 200, description = "Changed", body = Interaction), E400, E401, E403, E404, E412, E413, E415, E422),
+    extensions(("x-events" = json!(["interaction.updated"])))
 )]
 #[patch("/interactions/{id}")]
 pub async fn patch_interaction(
@@ -141,7 +144,8 @@ pub async fn patch_interaction(
         ("id" = Uuid, Path, description = "Interaction id"),
         ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete")
     ),
-    responses((status = 204, description = "Deleted"), E400, E401, E403, E404, E412)
+    responses((status = 204, description = "Deleted"), E400, E401, E403, E404, E412),
+    extensions(("x-events" = json!(["interaction.deleted"])))
 )]
 #[delete("/interactions/{id}")]
 pub async fn delete_interaction(
