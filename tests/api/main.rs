@@ -9,6 +9,7 @@ mod customer_files;
 mod customers;
 mod deals;
 mod errors;
+mod events;
 mod exact_sums;
 mod helpers;
 mod idempotency;
