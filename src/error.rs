@@ -102,6 +102,12 @@ impl ApiError {
         ApiError::Malformed { detail: detail.into(), errors: Vec::new() }
     }
 
+    /// `400` naming every bad parameter.
+    pub fn malformed_fields(errors: Vec<FieldError>) -> Self {
+        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        ApiError::Malformed { detail, errors }
+    }
+
     pub fn malformed_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let f = FieldError::new(field, message);
         ApiError::Malformed { detail: format!("{}: {}", f.field, f.message), errors: vec![f] }

@@ -1,5 +1,6 @@
 //! Rapport: an API-first CRM backend.
 
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         crate::error::FieldError,
         crate::db::customers::CustomerSort,
         crate::api::interactions::InteractionSort,
-        crate::api::analytics::CohortPeriod
+        crate::analytics::cohorts::CohortPeriod
     )),
     modifiers(&Security),
     // Every operation needs a bearer token unless it says otherwise (`security(())`).

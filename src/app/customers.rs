@@ -6,10 +6,11 @@ use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::{check_version, event, found, record, Actor, Result, Tx};
+use crate::analytics::rfm;
 use crate::db::customers::{self, Customer, CustomerKind, CustomerSort, Filter, Position};
 use crate::db::events::{self as log, NewEvent, Origin};
 use crate::db::interactions::{self, ChannelCount};
-use crate::db::{analytics, deals, timeline};
+use crate::db::{deals, timeline};
 use crate::domain::events::EventType;
 use crate::domain::{Attributes, Bound, Country, Email, Name, Phone, Role, Tags};
 
@@ -205,7 +206,7 @@ pub struct Summary {
     pub totals: interactions::Totals,
     pub by_channel: Vec<ChannelCount>,
     pub open_deals: Vec<deals::OpenDeal>,
-    pub rfm: Option<analytics::RfmCustomer>,
+    pub rfm: Option<rfm::RfmCustomer>,
 }
 
 pub async fn summary(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Summary> {
@@ -218,7 +219,7 @@ pub async fn summary(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Summary> 
     )?;
     let rfm = match totals.purchases {
         0 => None,
-        _ => analytics::rfm_customer(pool, ws, Utc::now(), cid).await?,
+        _ => rfm::customer(pool, ws, Utc::now(), cid).await?,
     };
     Ok(Summary { customer, totals, by_channel, open_deals, rfm })
 }

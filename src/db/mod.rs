@@ -1,6 +1,5 @@
 //! SQL, one module per resource. Every tenant query takes a `WorkspaceId`.
 
-pub mod analytics;
 pub mod channels;
 pub mod customers;
 pub mod deals;

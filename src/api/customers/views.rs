@@ -97,7 +97,7 @@ pub struct CustomerSummary {
     pub open_deals: Vec<crate::db::deals::OpenDeal>,
     /// Its RFM scores as of now (as `GET /analytics/rfm?customer_id=`); `null` without a
     /// purchase.
-    pub rfm: Option<crate::db::analytics::RfmCustomer>,
+    pub rfm: Option<crate::analytics::rfm::RfmCustomer>,
 }
 
 /// The 360° view: the customer, its interactions per channel, first and last contact,

@@ -1,0 +1,296 @@
+//! Segments: customers and their activity in a window, by a dimension (ANALYTICS.md, "Segments").
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{figures, resolve, Context, Window};
+use crate::domain::{SumCents, WorkspaceId};
+use crate::error::{ApiError, FieldError};
+use sqlx::PgPool;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SegmentsQuery {
+    /// `country`, `kind`, `owner`, `tag` (a customer counts in each of its tags), `channel`, or
+    /// `attr.<key>` (a custom field, as text).
+    #[param(pattern = r"^(country|kind|owner|tag|channel|attr\.[^\u0000]{1,200})$", example = "country")]
+    pub dimension: String,
+    /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    pub from: Option<String>,
+    /// End of the window (exclusive). Default: now.
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    pub to: Option<String>,
+}
+
+fn dimension(text: &str) -> Result<Dimension, FieldError> {
+    Ok(match text {
+        "country" => Dimension::Country,
+        "kind" => Dimension::Kind,
+        "owner" => Dimension::Owner,
+        "tag" => Dimension::Tag,
+        "channel" => Dimension::Channel,
+        other => match other.strip_prefix("attr.") {
+            Some(key) if !key.is_empty() && key.chars().count() <= 200 && !key.contains('\0') => {
+                Dimension::Attribute(crate::domain::nfc(key).into_owned())
+            }
+            _ => {
+                return Err(FieldError::new(
+                    "dimension",
+                    "must be country, kind, owner, tag, channel or attr.<key> (a key of 1 to 200 characters)",
+                ))
+            }
+        },
+    })
+}
+
+/// Customers and their activity in the window, grouped.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentsReport {
+    #[schema(example = "country")]
+    pub dimension: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    #[serde(flatten)]
+    pub figures: SegmentsFigures,
+}
+
+/// The segments' parameters, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentsParams {
+    pub dimension: Dimension,
+    /// As given (echoed in the report).
+    pub dimension_name: String,
+    pub window: Window,
+}
+
+impl SegmentsParams {
+    pub fn parse(q: SegmentsQuery) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let dim = dimension(&q.dimension).map_err(|e| errors.push(e)).ok();
+        let window = Window::parse(q.from.as_deref(), q.to.as_deref(), &mut errors);
+        match dim {
+            Some(dimension) if errors.is_empty() => {
+                Ok(SegmentsParams { dimension, dimension_name: q.dimension, window })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+pub async fn run(pool: &PgPool, ws: WorkspaceId, p: &SegmentsParams) -> Result<SegmentsReport, ApiError> {
+    let cx = resolve(pool, ws, &p.window, None).await?;
+    let figures = segments(pool, ws, &cx, &p.dimension).await?;
+    Ok(SegmentsReport { dimension: p.dimension_name.clone(), from: cx.from, to: cx.to, figures })
+}
+
+/// What customers are grouped by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dimension {
+    Country,
+    Kind,
+    Owner,
+    Tag,
+    Channel,
+    /// A custom field (`attr.<key>`), as text.
+    Attribute(String),
+}
+
+impl Dimension {
+    fn code(&self) -> &'static str {
+        match self {
+            Dimension::Country => "country",
+            Dimension::Kind => "kind",
+            Dimension::Owner => "owner",
+            Dimension::Tag => "tag",
+            Dimension::Channel => "channel",
+            Dimension::Attribute(_) => "attr",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SegmentFigures {
+    /// Customers of the group created before `to` (for `channel`: distinct customers with an
+    /// interaction on it in the window).
+    pub customers: i64,
+    /// Those with at least one interaction in the window.
+    pub active_customers: i64,
+    /// Their interactions in the window.
+    pub interactions: i64,
+    /// Their purchases in the window.
+    pub purchases: i64,
+    /// Sum of `value_cents` of those purchases.
+    pub revenue_cents: SumCents,
+}
+
+/// Written flat (`{key, customers, ...}`); read from the statement nested (`{key, figures}`),
+/// since a flattened field is read through serde's buffer, which holds no 128-bit integer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(from = "NestedSegmentGroup")]
+pub struct SegmentGroup {
+    /// The group's key (a channel id for `channel`, an owner id for `owner`); `null`: customers
+    /// without a value.
+    pub key: Option<String>,
+    #[serde(flatten)]
+    pub figures: SegmentFigures,
+}
+
+#[derive(Deserialize)]
+struct NestedSegmentGroup {
+    key: Option<String>,
+    figures: SegmentFigures,
+}
+
+impl From<NestedSegmentGroup> for SegmentGroup {
+    fn from(g: NestedSegmentGroup) -> Self {
+        SegmentGroup { key: g.key, figures: g.figures }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SegmentsFigures {
+    /// By `revenue_cents` desc, `customers` desc, key asc, `null` last.
+    pub groups: Vec<SegmentGroup>,
+    /// The same figures over every customer of the workspace (groups may overlap: tags).
+    pub totals: SegmentFigures,
+}
+
+/// Per live customer created before `to`: its interactions in the window, summed once; the
+/// totals come from that set, the groups from the same rows spread over their keys.
+const SEGMENTS_BY_CUSTOMER: &str = r#"
+WITH live AS (
+    SELECT c.id,
+           CASE $4
+               WHEN 'country' THEN ARRAY[c.country]
+               WHEN 'kind' THEN ARRAY[c.kind]
+               WHEN 'owner' THEN ARRAY[c.owner_id::text]
+               WHEN 'tag' THEN CASE WHEN cardinality(c.tags) = 0 THEN ARRAY[NULL::text] ELSE c.tags END
+               ELSE ARRAY[c.attributes ->> $5]
+           END AS keys
+      FROM customers c
+     WHERE c.workspace_id = $1 AND c.deleted_at IS NULL AND c.created_at < $3
+),
+activity AS (
+    SELECT i.customer_id, count(*) AS interactions,
+           count(*) FILTER (WHERE i.kind = 'purchase') AS purchases,
+           coalesce(sum(i.value_cents) FILTER (WHERE i.kind = 'purchase'), 0) AS revenue
+      FROM interactions i
+     WHERE i.workspace_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3
+     GROUP BY i.customer_id
+),
+per_customer AS (
+    SELECT l.keys, a.interactions, a.purchases, a.revenue
+      FROM live l
+      LEFT JOIN activity a ON a.customer_id = l.id
+),
+groups AS (
+    SELECT k.key, count(*) AS customers, count(p.interactions) AS active,
+           coalesce(sum(p.interactions), 0)::bigint AS interactions,
+           coalesce(sum(p.purchases), 0)::bigint AS purchases,
+           coalesce(sum(p.revenue), 0) AS revenue
+      FROM per_customer p
+     CROSS JOIN LATERAL unnest(p.keys) WITH ORDINALITY AS k (key, n)
+     -- A key counts once per customer (at its first place), should tags ever repeat.
+     WHERE array_position(p.keys, k.key) = k.n
+     GROUP BY k.key
+)
+SELECT json_build_object(
+    'groups', coalesce((
+        SELECT json_agg(json_build_object(
+                   'key', g.key, 'figures', json_build_object('customers', g.customers, 'active_customers', g.active,
+                   'interactions', g.interactions, 'purchases', g.purchases, 'revenue_cents', g.revenue))
+                 ORDER BY g.revenue DESC, g.customers DESC, g.key COLLATE "C" ASC NULLS LAST)
+          FROM groups g), '[]'),
+    'totals', (
+        SELECT json_build_object(
+                   'customers', count(*), 'active_customers', count(p.interactions),
+                   'interactions', coalesce(sum(p.interactions), 0)::bigint,
+                   'purchases', coalesce(sum(p.purchases), 0)::bigint,
+                   'revenue_cents', coalesce(sum(p.revenue), 0))
+          FROM per_customer p))
+"#;
+
+/// Groups are channels, each counting only its own interactions in the window (of live
+/// customers); the totals are those of the customer dimensions.
+const SEGMENTS_BY_CHANNEL: &str = r#"
+WITH per_channel_customer AS (
+    SELECT i.channel_id, i.customer_id, count(*) AS interactions,
+           count(*) FILTER (WHERE i.kind = 'purchase') AS purchases,
+           coalesce(sum(i.value_cents) FILTER (WHERE i.kind = 'purchase'), 0) AS revenue
+      FROM interactions i
+     WHERE i.workspace_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3
+       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
+     GROUP BY i.channel_id, i.customer_id
+),
+groups AS (
+    SELECT channel_id::text AS key, count(*) AS customers, sum(interactions)::bigint AS interactions,
+           sum(purchases)::bigint AS purchases, sum(revenue) AS revenue
+      FROM per_channel_customer
+     GROUP BY channel_id
+),
+-- The totals count customers created before `to`: leave out the (usually few) created later.
+late AS (
+    SELECT id FROM customers WHERE workspace_id = $1 AND deleted_at IS NULL AND created_at >= $3
+),
+per_customer AS (
+    SELECT customer_id, sum(interactions) AS interactions, sum(purchases) AS purchases, sum(revenue) AS revenue
+      FROM per_channel_customer
+     WHERE customer_id NOT IN (SELECT id FROM late)
+     GROUP BY customer_id
+),
+totals AS (
+    SELECT (SELECT count(*) FROM customers
+             WHERE workspace_id = $1 AND deleted_at IS NULL AND created_at < $3) AS customers,
+           count(*) AS active, coalesce(sum(p.interactions), 0)::bigint AS interactions,
+           coalesce(sum(p.purchases), 0)::bigint AS purchases, coalesce(sum(p.revenue), 0) AS revenue
+      FROM per_customer p
+)
+SELECT json_build_object(
+    'groups', coalesce((
+        SELECT json_agg(json_build_object(
+                   'key', g.key, 'figures', json_build_object('customers', g.customers,
+                   'active_customers', g.customers, 'interactions', g.interactions, 'purchases', g.purchases,
+                   'revenue_cents', g.revenue))
+                 ORDER BY g.revenue DESC, g.customers DESC, g.key COLLATE "C" ASC)
+          FROM groups g), '[]'),
+    'totals', (
+        SELECT json_build_object(
+                   'customers', t.customers, 'active_customers', t.active, 'interactions', t.interactions,
+                   'purchases', t.purchases, 'revenue_cents', t.revenue)
+          FROM totals t))
+"#;
+
+async fn segments(
+    pool: &PgPool,
+    ws: WorkspaceId,
+    cx: &Context,
+    dimension: &Dimension,
+) -> sqlx::Result<SegmentsFigures> {
+    let sql = if *dimension == Dimension::Channel { SEGMENTS_BY_CHANNEL } else { SEGMENTS_BY_CUSTOMER };
+    let key = match dimension {
+        Dimension::Attribute(k) => Some(k.as_str()),
+        _ => None,
+    };
+    let mut q = sqlx::query(sql).bind(ws.0).bind(cx.from).bind(cx.to);
+    if *dimension != Dimension::Channel {
+        q = q.bind(dimension.code()).bind(key);
+    }
+    figures(pool, q).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dimensions() {
+        assert_eq!(dimension("tag").unwrap(), Dimension::Tag);
+        assert_eq!(dimension("attr.plan").unwrap(), Dimension::Attribute("plan".into()));
+        for bad in ["attr.", "attr", "city", "attr.a\0b", ""] {
+            assert!(dimension(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Interaction series: interactions per bucket of a window, zero-filled (ANALYTICS.md, "Interaction series").
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{bucket_bound, Period, MAX_BUCKETS};
+use super::{figures, resolve, Context, Window};
+use crate::domain::{SumCents, WorkspaceId};
+use crate::error::{ApiError, FieldError};
+use sqlx::PgPool;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SeriesQuery {
+    /// `day`, `week` (starting Monday) or `month`, in the workspace's timezone. Default: `day`.
+    pub bucket: Option<Period>,
+    /// One series per channel (id), kind or direction; default: one series.
+    pub group_by: Option<SeriesGroup>,
+    /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    pub from: Option<String>,
+    /// End of the window (exclusive). Default: now.
+    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    pub to: Option<String>,
+}
+
+/// Interactions per bucket (and group).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesReport {
+    pub bucket: Period,
+    pub group_by: Option<SeriesGroup>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    #[serde(flatten)]
+    pub figures: SeriesFigures,
+}
+
+/// The series' parameters, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesParams {
+    pub bucket: Period,
+    pub group_by: Option<SeriesGroup>,
+    pub window: Window,
+}
+
+impl SeriesParams {
+    pub fn parse(q: SeriesQuery) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let window = Window::parse(q.from.as_deref(), q.to.as_deref(), &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(SeriesParams { bucket: q.bucket.unwrap_or(Period::Day), group_by: q.group_by, window })
+    }
+}
+
+/// The series (at most 5,000 buckets in the window: `400` beyond).
+pub async fn run(pool: &PgPool, ws: WorkspaceId, p: &SeriesParams) -> Result<SeriesReport, ApiError> {
+    let cx = resolve(pool, ws, &p.window, None).await?;
+    if bucket_bound(&cx, p.bucket) > MAX_BUCKETS {
+        return Err(ApiError::malformed_field("from", format!("the window holds more than {MAX_BUCKETS} buckets")));
+    }
+    let figures = series(pool, ws, &cx, p.bucket, p.group_by).await?;
+    Ok(SeriesReport { bucket: p.bucket, group_by: p.group_by, from: cx.from, to: cx.to, figures })
+}
+
+/// What an interaction series is split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SeriesGroup {
+    Channel,
+    Kind,
+    Direction,
+}
+
+impl SeriesGroup {
+    fn as_str(self) -> &'static str {
+        match self {
+            SeriesGroup::Channel => "channel",
+            SeriesGroup::Kind => "kind",
+            SeriesGroup::Direction => "direction",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SeriesFigures {
+    /// One series per group with an interaction in the window (by group), or one series with
+    /// group `null` when not grouped.
+    pub series: Vec<Series>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Series {
+    /// A channel id, a kind or a direction; `null` when not grouped.
+    pub group: Option<String>,
+    /// Every bucket that starts in the window, oldest first, zero-filled.
+    pub points: Vec<SeriesPoint>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SeriesPoint {
+    /// The bucket's first day, `YYYY-MM-DD`.
+    #[schema(example = "2026-11-23")]
+    pub bucket: String,
+    /// Interactions in the window and in this bucket.
+    pub count: i64,
+    /// Sum of `value_cents` of the purchases among them.
+    pub value_cents: SumCents,
+}
+
+/// `$1` workspace, `[$2, $3)` window, `$4` timezone, `$5` bucket, `$6` group (or null).
+const SERIES: &str = r#"
+WITH hits AS (
+    SELECT CASE $6 WHEN 'channel' THEN i.channel_id::text WHEN 'kind' THEN i.kind WHEN 'direction' THEN i.direction END AS grp,
+           date_trunc($5, i.occurred_at AT TIME ZONE $4) AS bucket,
+           i.value_cents
+      FROM interactions i
+     WHERE i.workspace_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3
+       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
+),
+counts AS (
+    SELECT grp, bucket, count(*) AS n, coalesce(sum(value_cents), 0) AS value FROM hits GROUP BY grp, bucket
+),
+groups AS (
+    SELECT DISTINCT grp FROM counts
+    UNION
+    SELECT NULL WHERE $6::text IS NULL
+),
+buckets AS (
+    SELECT b
+      FROM generate_series(date_trunc($5, $2 AT TIME ZONE $4), $3 AT TIME ZONE $4, ('1 ' || $5)::interval) AS s (b)
+     WHERE b AT TIME ZONE $4 >= $2 AND b AT TIME ZONE $4 < $3
+),
+series AS (
+    SELECT g.grp,
+           coalesce(json_agg(json_build_object('bucket', to_char(b.b, 'YYYY-MM-DD'), 'count', coalesce(c.n, 0),
+                                               'value_cents', coalesce(c.value, 0)) ORDER BY b.b)
+                        FILTER (WHERE b.b IS NOT NULL), '[]') AS points
+      FROM groups g
+      LEFT JOIN buckets b ON true
+      LEFT JOIN counts c ON coalesce(c.grp, '') = coalesce(g.grp, '') AND c.bucket = b.b
+     GROUP BY g.grp
+)
+SELECT json_build_object('series', coalesce((
+    SELECT json_agg(json_build_object('group', grp, 'points', points) ORDER BY grp COLLATE "C")
+      FROM series), '[]'))
+"#;
+
+async fn series(
+    pool: &PgPool,
+    ws: WorkspaceId,
+    cx: &Context,
+    bucket: Period,
+    group: Option<SeriesGroup>,
+) -> sqlx::Result<SeriesFigures> {
+    let q = sqlx::query(SERIES)
+        .bind(ws.0)
+        .bind(cx.from)
+        .bind(cx.to)
+        .bind(&cx.timezone)
+        .bind(bucket.as_str())
+        .bind(group.map(SeriesGroup::as_str));
+    figures(pool, q).await
+}
