@@ -122,7 +122,7 @@ async fn database(settings: &Settings) -> Result<(String, Option<EmbeddedPostgre
         Database::Embedded => {
             let dir = settings.data_dir.clone();
             let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir)).await??;
-            startup::ensure_database(&pg.url("postgres"), "rapport").await?;
+            rapport::db::pool::ensure_database(&pg.url("postgres"), "rapport").await?;
             Ok((pg.url("rapport"), Some(pg)))
         }
     }
@@ -137,8 +137,8 @@ fn jwt_secret(settings: &Settings) -> Result<String, AnyError> {
 
 async fn run(command: Command, settings: Settings) -> Result<(), AnyError> {
     let (url, embedded) = database(&settings).await?;
-    startup::migrate(&url).await?;
-    let pool = startup::connect(&url, settings.db_max_connections).await?;
+    rapport::db::pool::migrate(&url).await?;
+    let pool = rapport::db::pool::connect(&url, settings.db_max_connections).await?;
     let result = match command {
         Command::Serve => serve(settings, pool, embedded.is_some()).await,
         Command::Migrate => {

@@ -3,7 +3,6 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
@@ -12,9 +11,7 @@ use actix_web::{web, App, HttpServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -29,54 +26,6 @@ use crate::http::fallback::{not_found_or_method_not_allowed, RouteTable};
 use crate::http::metrics::Metrics;
 use crate::http::AppState;
 use crate::http::{idempotency, metrics, request_id};
-
-/// How close a word must be to the query to count as a typo of it, in customer search
-/// (pg_trgm word similarity): with 0.4, "jonh" finds "John" (0.4) and "smiht" "Smith" (0.5).
-pub const SEARCH_SIMILARITY: &str = "0.4";
-
-/// Pool settings shared by the server and the tests. Each new connection loads pg_trgm first
-/// and then sets the search threshold (set before the library is loaded, the value would be
-/// a placeholder that parallel workers refuse). Connect after migrating.
-pub fn pool_options(max_connections: u32) -> PgPoolOptions {
-    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).after_connect(
-        |conn, _| {
-            Box::pin(async move {
-                if sqlx::query("SELECT show_trgm('')").execute(&mut *conn).await.is_ok() {
-                    sqlx::query(&format!("SET pg_trgm.word_similarity_threshold = {SEARCH_SIMILARITY}"))
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                Ok(())
-            })
-        },
-    )
-}
-
-pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    pool_options(max_connections).connect_with(PgConnectOptions::from_str(url)?).await
-}
-
-/// Applies the migrations over a connection of its own.
-pub async fn migrate(url: &str) -> Result<(), sqlx::migrate::MigrateError> {
-    let pool = PgPoolOptions::new().max_connections(1).connect_with(PgConnectOptions::from_str(url)?).await?;
-    crate::db::MIGRATOR.run(&pool).await?;
-    pool.close().await;
-    Ok(())
-}
-
-/// Creates `database` on the server of `admin_url` if it does not exist.
-pub async fn ensure_database(admin_url: &str, database: &str) -> Result<(), sqlx::Error> {
-    let pool = connect(admin_url, 1).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(database)
-        .fetch_one(&pool)
-        .await?;
-    if !exists {
-        sqlx::query(&format!("CREATE DATABASE \"{}\"", database.replace('"', ""))).execute(&pool).await?;
-    }
-    pool.close().await;
-    Ok(())
-}
 
 /// The JWT secret of embedded mode: generated once, kept in the data directory.
 pub fn embedded_jwt_secret(data_dir: &Path) -> std::io::Result<String> {

@@ -14,10 +14,10 @@ use sqlx::PgPool;
 #[into_params(parameter_in = Query)]
 pub struct BasketQuery {
     /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive). Default: now.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub to: Option<String>,
     /// Smallest support of a pair reported, 0 to 1, compared exactly as the decimal given.
     /// Default: 0.01.

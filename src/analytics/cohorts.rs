@@ -25,10 +25,10 @@ pub struct CohortsQuery {
     /// `week` (starting Monday) or `month`, in the workspace's timezone. Default: `month`.
     pub period: Option<CohortPeriod>,
     /// Cohorts whose period starts at or after this: a date or an RFC 3339 timestamp.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub from: Option<String>,
     /// …and before this; retention periods too start before it. Default: now.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub to: Option<String>,
 }
 

@@ -18,10 +18,10 @@ pub struct FunnelQuery {
     pub pipeline_id: Uuid,
     /// Start of the window (inclusive): a date (midnight in the workspace's timezone) or an
     /// RFC 3339 timestamp with an offset. Default: 90 days before `to`.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive), same forms. Default: now.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub to: Option<String>,
     /// Only deals of this owner.
     pub owner_id: Option<Uuid>,

@@ -18,7 +18,7 @@ use sqlx::Row;
 pub struct RfmQuery {
     /// Only purchases before this instant count: a date (midnight in the workspace's timezone)
     /// or an RFC 3339 timestamp with an offset. Default: now.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub as_of: Option<String>,
     /// One customer's figures instead of the segments (`404` if it has no purchase before
     /// `as_of`).

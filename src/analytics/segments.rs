@@ -18,10 +18,10 @@ pub struct SegmentsQuery {
     #[param(pattern = r"^(country|kind|owner|tag|channel|attr\.[^\u0000]{1,200})$", example = "country")]
     pub dimension: String,
     /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive). Default: now.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub to: Option<String>,
 }
 

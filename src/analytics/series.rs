@@ -19,10 +19,10 @@ pub struct SeriesQuery {
     /// One series per channel (id), kind or direction; default: one series.
     pub group_by: Option<SeriesGroup>,
     /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub from: Option<String>,
     /// End of the window (exclusive). Default: now.
-    #[param(schema_with = crate::http::doc::schemas::time_bound)]
+    #[param(schema_with = crate::domain::time::time_bound)]
     pub to: Option<String>,
 }
 

@@ -42,6 +42,19 @@ impl Bound {
     }
 }
 
+/// The form of a [`Bound`], for schemas.
+pub const TIME_BOUND_PATTERN: &str =
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$";
+
+/// The schema of a [`Bound`] in a query.
+pub fn time_bound() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(TIME_BOUND_PATTERN))
+        .description(Some(Bound::DESCRIPTION))
+        .build()
+}
+
 /// A timestamp given by a client for something that already happened: not in the future
 /// (a minute of clock skew allowed) and not before 1900.
 pub fn past_time(field: &str, t: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, FieldError> {

@@ -182,17 +182,7 @@ pub mod schemas {
         strings(1000, 1, 64)
     }
 
-    /// An instant in a query (`domain::Bound`): a date, or an RFC 3339 timestamp with offset.
-    pub const TIME_BOUND_PATTERN: &str =
-        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$";
-
-    pub fn time_bound() -> Object {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some(TIME_BOUND_PATTERN))
-            .description(Some(crate::domain::Bound::DESCRIPTION))
-            .build()
-    }
+    pub use crate::domain::time::time_bound;
 
     pub fn search_text() -> Object {
         text(1, 200, false)

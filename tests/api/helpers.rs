@@ -141,8 +141,10 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut HashMap<String, String>)) -> 
         .await
         .expect("clone template");
     let _ = admin.close().await;
-    let pool =
-        startup::pool_options(8).connect_with(server.options.clone().database(&db_name)).await.expect("test database");
+    let pool = rapport::db::pool::pool_options(8)
+        .connect_with(server.options.clone().database(&db_name))
+        .await
+        .expect("test database");
     let mut vars = base_vars();
     tune(&mut vars);
     let settings = Settings::from_vars(&vars).expect("test settings");
@@ -175,7 +177,7 @@ impl TestApp {
     /// A second instance of the application on the same database (as behind a load balancer).
     pub async fn second_instance(&self) -> String {
         let settings = Settings::from_vars(&self.vars).expect("settings");
-        let pool = startup::pool_options(4)
+        let pool = rapport::db::pool::pool_options(4)
             .connect_with(server().options.clone().database(&self.db_name))
             .await
             .expect("pool");
