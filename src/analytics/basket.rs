@@ -63,10 +63,13 @@ impl BasketParams {
     }
 }
 
-pub async fn run(pool: &PgPool, ws: WorkspaceId, p: &BasketParams) -> Result<BasketReport, ApiError> {
-    let cx = resolve(pool, ws, &p.window, None).await?;
-    let figures = basket(pool, ws, &cx, &p.min_support, p.limit).await?;
-    Ok(BasketReport { from: cx.from, to: cx.to, figures })
+impl BasketParams {
+    pub async fn run(&self, pool: &PgPool, ws: WorkspaceId) -> Result<BasketReport, ApiError> {
+        let p = self;
+        let cx = resolve(pool, ws, &p.window, None).await?;
+        let figures = basket(pool, ws, &cx, &p.min_support, p.limit).await?;
+        Ok(BasketReport { from: cx.from, to: cx.to, figures })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -64,14 +64,17 @@ impl CohortsParams {
     }
 }
 
-/// The cohorts (at most 1,000 periods in the window: `400` beyond).
-pub async fn run(pool: &PgPool, ws: WorkspaceId, p: &CohortsParams) -> Result<CohortsReport, ApiError> {
-    let cx = resolve(pool, ws, &p.window, None).await?;
-    if bucket_bound(&cx, p.period) > MAX_PERIODS {
-        return Err(ApiError::malformed_field("from", format!("the window holds more than {MAX_PERIODS} periods")));
+impl CohortsParams {
+    /// The cohorts (at most 1,000 periods in the window: `400` beyond).
+    pub async fn run(&self, pool: &PgPool, ws: WorkspaceId) -> Result<CohortsReport, ApiError> {
+        let p = self;
+        let cx = resolve(pool, ws, &p.window, None).await?;
+        if bucket_bound(&cx, p.period) > MAX_PERIODS {
+            return Err(ApiError::malformed_field("from", format!("the window holds more than {MAX_PERIODS} periods")));
+        }
+        let figures = cohorts(pool, ws, &cx, p.period).await?;
+        Ok(CohortsReport { period: p.period, from: cx.from, to: cx.to, figures })
     }
-    let figures = cohorts(pool, ws, &cx, p.period).await?;
-    Ok(CohortsReport { period: p.period, from: cx.from, to: cx.to, figures })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -60,15 +60,18 @@ impl FunnelParams {
     }
 }
 
-/// The funnel (`404` when the pipeline is not one of the workspace's).
-pub async fn run(pool: &PgPool, ws: WorkspaceId, p: &FunnelParams) -> Result<FunnelReport, ApiError> {
-    let cx = resolve(pool, ws, &p.window, Some(p.pipeline_id)).await?;
-    if !cx.pipeline_found {
-        return Err(ApiError::not_found("pipeline"));
+impl FunnelParams {
+    /// The funnel (`404` when the pipeline is not one of the workspace's).
+    pub async fn run(&self, pool: &PgPool, ws: WorkspaceId) -> Result<FunnelReport, ApiError> {
+        let p = self;
+        let cx = resolve(pool, ws, &p.window, Some(p.pipeline_id)).await?;
+        if !cx.pipeline_found {
+            return Err(ApiError::not_found("pipeline"));
+        }
+        let filter = FunnelFilter { pipeline_id: p.pipeline_id, owner_id: p.owner_id, channel_id: p.channel_id };
+        let figures = funnel(pool, ws, &cx, &filter).await?;
+        Ok(FunnelReport { pipeline_id: p.pipeline_id, from: cx.from, to: cx.to, figures })
     }
-    let filter = FunnelFilter { pipeline_id: p.pipeline_id, owner_id: p.owner_id, channel_id: p.channel_id };
-    let figures = funnel(pool, ws, &cx, &filter).await?;
-    Ok(FunnelReport { pipeline_id: p.pipeline_id, from: cx.from, to: cx.to, figures })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

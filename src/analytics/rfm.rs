@@ -61,17 +61,20 @@ impl RfmParams {
     }
 }
 
-/// The segments, or one customer's scores (`404` if it has no purchase before `as_of`).
-pub async fn run(pool: &PgPool, ws: WorkspaceId, p: &RfmParams) -> Result<RfmAnswer, ApiError> {
-    let as_of = super::context(pool, ws, None, p.as_of, None).await?.to;
-    Ok(match p.customer_id {
-        Some(id) => RfmAnswer::Customer(
-            customer(pool, ws, as_of, id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound("no customer with a purchase before as_of has this id".into()))?,
-        ),
-        None => RfmAnswer::Segments(RfmReport { as_of, figures: summary(pool, ws, as_of).await? }),
-    })
+impl RfmParams {
+    /// The segments, or one customer's scores (`404` if it has no purchase before `as_of`).
+    pub async fn run(&self, pool: &PgPool, ws: WorkspaceId) -> Result<RfmAnswer, ApiError> {
+        let p = self;
+        let as_of = super::context(pool, ws, None, p.as_of, None).await?.to;
+        Ok(match p.customer_id {
+            Some(id) => RfmAnswer::Customer(
+                customer(pool, ws, as_of, id)
+                    .await?
+                    .ok_or_else(|| ApiError::NotFound("no customer with a purchase before as_of has this id".into()))?,
+            ),
+            None => RfmAnswer::Segments(RfmReport { as_of, figures: summary(pool, ws, as_of).await? }),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -80,10 +80,13 @@ impl SegmentsParams {
     }
 }
 
-pub async fn run(pool: &PgPool, ws: WorkspaceId, p: &SegmentsParams) -> Result<SegmentsReport, ApiError> {
-    let cx = resolve(pool, ws, &p.window, None).await?;
-    let figures = segments(pool, ws, &cx, &p.dimension).await?;
-    Ok(SegmentsReport { dimension: p.dimension_name.clone(), from: cx.from, to: cx.to, figures })
+impl SegmentsParams {
+    pub async fn run(&self, pool: &PgPool, ws: WorkspaceId) -> Result<SegmentsReport, ApiError> {
+        let p = self;
+        let cx = resolve(pool, ws, &p.window, None).await?;
+        let figures = segments(pool, ws, &cx, &p.dimension).await?;
+        Ok(SegmentsReport { dimension: p.dimension_name.clone(), from: cx.from, to: cx.to, figures })
+    }
 }
 
 /// What customers are grouped by.

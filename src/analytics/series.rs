@@ -56,14 +56,17 @@ impl SeriesParams {
     }
 }
 
-/// The series (at most 5,000 buckets in the window: `400` beyond).
-pub async fn run(pool: &PgPool, ws: WorkspaceId, p: &SeriesParams) -> Result<SeriesReport, ApiError> {
-    let cx = resolve(pool, ws, &p.window, None).await?;
-    if bucket_bound(&cx, p.bucket) > MAX_BUCKETS {
-        return Err(ApiError::malformed_field("from", format!("the window holds more than {MAX_BUCKETS} buckets")));
+impl SeriesParams {
+    /// The series (at most 5,000 buckets in the window: `400` beyond).
+    pub async fn run(&self, pool: &PgPool, ws: WorkspaceId) -> Result<SeriesReport, ApiError> {
+        let p = self;
+        let cx = resolve(pool, ws, &p.window, None).await?;
+        if bucket_bound(&cx, p.bucket) > MAX_BUCKETS {
+            return Err(ApiError::malformed_field("from", format!("the window holds more than {MAX_BUCKETS} buckets")));
+        }
+        let figures = series(pool, ws, &cx, p.bucket, p.group_by).await?;
+        Ok(SeriesReport { bucket: p.bucket, group_by: p.group_by, from: cx.from, to: cx.to, figures })
     }
-    let figures = series(pool, ws, &cx, p.bucket, p.group_by).await?;
-    Ok(SeriesReport { bucket: p.bucket, group_by: p.group_by, from: cx.from, to: cx.to, figures })
 }
 
 /// What an interaction series is split by.

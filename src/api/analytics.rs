@@ -16,152 +16,145 @@ use crate::http::doc::*;
 use crate::http::extract::Query;
 use crate::http::AppState;
 
-/// Funnel conversion of the deals of one pipeline created in the window: per stage of the
-/// path (`open` and `won` stages by position), how many reached it, are in it, converted, and
-/// the median hours spent in it; win rate; where the lost ones stopped.
-#[utoipa::path(
-    tag = "analytics",
-    params(FunnelQuery),
-    responses(
-        (status = 200, description = "The funnel", body = FunnelReport, example = json!({
-            "pipeline_id": "0193a0c4-6f1e-7c3a-9d10-2b7a4e1f0c11", "from": "2026-09-01T00:00:00Z",
-            "to": "2026-12-01T00:00:00Z", "entered": 120, "open": 70, "won": 30, "lost": 20, "win_rate": 0.6,
-            "stages": [
-                {"stage_id": "0193a0c4-6f1e-7c3a-9d10-2b7a4e1f0c12", "name": "Need identified", "position": 0,
-                 "reached": 110, "reached_amount_cents": 5_500_000, "current": 40,
-                 "conversion_from_previous": null, "conversion_from_first": 1.0, "median_hours_in_stage": 30.5},
-                {"stage_id": "0193a0c4-6f1e-7c3a-9d10-2b7a4e1f0c13", "name": "Won", "position": 1,
-                 "reached": 30, "reached_amount_cents": 1_500_000, "current": 30,
-                 "conversion_from_previous": 0.2727272727272727, "conversion_from_first": 0.2727272727272727,
-                 "median_hours_in_stage": null}],
-            "lost_after": [{"stage_id": "0193a0c4-6f1e-7c3a-9d10-2b7a4e1f0c12", "count": 15}, {"stage_id": null, "count": 5}]
-        })),
-        E400, E401, E404
-    )
-)]
-#[get("/analytics/funnel")]
-pub async fn funnel(state: web::Data<AppState>, auth: Auth, Query(q): Query<FunnelQuery>) -> ApiResult<HttpResponse> {
-    let params = analytics::funnel::FunnelParams::parse(q).map_err(analytics::invalid)?;
-    Ok(HttpResponse::Ok().json(analytics::funnel::run(&state.pool, auth.workspace_id, &params).await?))
+/// A `GET` endpoint of an analytics module: its query read into the module's `Params`, run,
+/// answered as JSON. The attributes (the doc and the OpenAPI path) come with each.
+macro_rules! analytics_handler {
+    ($(#[$meta:meta])* $name:ident, $path:literal, $query:ty => $params:ty) => {
+        $(#[$meta])*
+        #[get($path)]
+        pub async fn $name(state: web::Data<AppState>, auth: Auth, Query(q): Query<$query>) -> ApiResult<HttpResponse> {
+            let params = <$params>::parse(q).map_err(analytics::invalid)?;
+            Ok(HttpResponse::Ok().json(params.run(&state.pool, auth.workspace_id).await?))
+        }
+    };
 }
 
-/// Segmentation: customers, active customers, interactions, purchases and revenue in the
-/// window, per value of a dimension.
-#[utoipa::path(
-    tag = "analytics",
-    params(SegmentsQuery),
-    responses(
-        (status = 200, description = "The segments", body = SegmentsReport, example = json!({
-            "dimension": "country", "from": "2026-09-01T00:00:00Z", "to": "2026-12-01T00:00:00Z",
-            "groups": [
-                {"key": "FR", "customers": 1200, "active_customers": 300, "interactions": 950, "purchases": 120, "revenue_cents": 4_800_000},
-                {"key": null, "customers": 40, "active_customers": 2, "interactions": 3, "purchases": 0, "revenue_cents": 0}],
-            "totals": {"customers": 1240, "active_customers": 302, "interactions": 953, "purchases": 120, "revenue_cents": 4_800_000}
-        })),
-        E400, E401
-    )
-)]
-#[get("/analytics/segments")]
-pub async fn segments(
-    state: web::Data<AppState>,
-    auth: Auth,
-    Query(q): Query<SegmentsQuery>,
-) -> ApiResult<HttpResponse> {
-    let params = analytics::segments::SegmentsParams::parse(q).map_err(analytics::invalid)?;
-    Ok(HttpResponse::Ok().json(analytics::segments::run(&state.pool, auth.workspace_id, &params).await?))
+analytics_handler! {
+    /// Funnel conversion of the deals of one pipeline created in the window: per stage of the
+    /// path (`open` and `won` stages by position), how many reached it, are in it, converted, and
+    /// the median hours spent in it; win rate; where the lost ones stopped.
+    #[utoipa::path(
+        tag = "analytics",
+        params(FunnelQuery),
+        responses(
+            (status = 200, description = "The funnel", body = FunnelReport, example = json!({
+                "pipeline_id": "0193a0c4-6f1e-7c3a-9d10-2b7a4e1f0c11", "from": "2026-09-01T00:00:00Z",
+                "to": "2026-12-01T00:00:00Z", "entered": 120, "open": 70, "won": 30, "lost": 20, "win_rate": 0.6,
+                "stages": [
+                    {"stage_id": "0193a0c4-6f1e-7c3a-9d10-2b7a4e1f0c12", "name": "Need identified", "position": 0,
+                     "reached": 110, "reached_amount_cents": 5_500_000, "current": 40,
+                     "conversion_from_previous": null, "conversion_from_first": 1.0, "median_hours_in_stage": 30.5},
+                    {"stage_id": "0193a0c4-6f1e-7c3a-9d10-2b7a4e1f0c13", "name": "Won", "position": 1,
+                     "reached": 30, "reached_amount_cents": 1_500_000, "current": 30,
+                     "conversion_from_previous": 0.2727272727272727, "conversion_from_first": 0.2727272727272727,
+                     "median_hours_in_stage": null}],
+                "lost_after": [{"stage_id": "0193a0c4-6f1e-7c3a-9d10-2b7a4e1f0c12", "count": 15}, {"stage_id": null, "count": 5}]
+            })),
+            E400, E401, E404
+        )
+    )]
+    funnel, "/analytics/funnel", analytics::funnel::FunnelQuery => analytics::funnel::FunnelParams
 }
 
-/// Recency, frequency, monetary: scores 1..5 (`ntile(5)`) over every customer with a purchase
-/// before `as_of`, and the seven segments they fall in.
-#[utoipa::path(
-    tag = "analytics",
-    params(RfmQuery),
-    responses(
-        (status = 200, description = "The segments, or one customer's scores", body = RfmAnswer, example = json!({
-            "as_of": "2026-11-25T00:00:00Z", "customers": 10,
-            "segments": [
-                {"segment": "champions", "customers": 2, "revenue_cents": 90_000},
-                {"segment": "loyal", "customers": 2, "revenue_cents": 40_000},
-                {"segment": "new", "customers": 1, "revenue_cents": 5_000},
-                {"segment": "promising", "customers": 1, "revenue_cents": 4_000},
-                {"segment": "at_risk", "customers": 2, "revenue_cents": 30_000},
-                {"segment": "hibernating", "customers": 1, "revenue_cents": 2_000},
-                {"segment": "lost", "customers": 1, "revenue_cents": 1_000}]
-        })),
-        E400, E401, E404
-    )
-)]
-#[get("/analytics/rfm")]
-pub async fn rfm(state: web::Data<AppState>, auth: Auth, Query(q): Query<RfmQuery>) -> ApiResult<HttpResponse> {
-    let params = analytics::rfm::RfmParams::parse(q).map_err(analytics::invalid)?;
-    Ok(HttpResponse::Ok().json(analytics::rfm::run(&state.pool, auth.workspace_id, &params).await?))
+analytics_handler! {
+    /// Segmentation: customers, active customers, interactions, purchases and revenue in the
+    /// window, per value of a dimension.
+    #[utoipa::path(
+        tag = "analytics",
+        params(SegmentsQuery),
+        responses(
+            (status = 200, description = "The segments", body = SegmentsReport, example = json!({
+                "dimension": "country", "from": "2026-09-01T00:00:00Z", "to": "2026-12-01T00:00:00Z",
+                "groups": [
+                    {"key": "FR", "customers": 1200, "active_customers": 300, "interactions": 950, "purchases": 120, "revenue_cents": 4_800_000},
+                    {"key": null, "customers": 40, "active_customers": 2, "interactions": 3, "purchases": 0, "revenue_cents": 0}],
+                "totals": {"customers": 1240, "active_customers": 302, "interactions": 953, "purchases": 120, "revenue_cents": 4_800_000}
+            })),
+            E400, E401
+        )
+    )]
+    segments, "/analytics/segments", analytics::segments::SegmentsQuery => analytics::segments::SegmentsParams
 }
 
-/// Cohort retention: customers by the week or month of their first interaction, and per later
-/// period how many of them interacted again. At most 1,000 periods in the window.
-#[utoipa::path(
-    tag = "analytics",
-    params(CohortsQuery),
-    responses(
-        (status = 200, description = "The cohorts", body = CohortsReport, example = json!({
-            "period": "month", "from": "2026-09-01T00:00:00Z", "to": "2026-11-01T00:00:00Z",
-            "cohorts": [
-                {"cohort": "2026-09-01", "size": 200, "retention": [
-                    {"offset": 0, "active": 200, "rate": 1.0}, {"offset": 1, "active": 50, "rate": 0.25}]},
-                {"cohort": "2026-10-01", "size": 180, "retention": [{"offset": 0, "active": 180, "rate": 1.0}]}]
-        })),
-        E400, E401
-    )
-)]
-#[get("/analytics/cohorts")]
-pub async fn cohorts(state: web::Data<AppState>, auth: Auth, Query(q): Query<CohortsQuery>) -> ApiResult<HttpResponse> {
-    let params = analytics::cohorts::CohortsParams::parse(q).map_err(analytics::invalid)?;
-    Ok(HttpResponse::Ok().json(analytics::cohorts::run(&state.pool, auth.workspace_id, &params).await?))
+analytics_handler! {
+    /// Recency, frequency, monetary: scores 1..5 (`ntile(5)`) over every customer with a purchase
+    /// before `as_of`, and the seven segments they fall in.
+    #[utoipa::path(
+        tag = "analytics",
+        params(RfmQuery),
+        responses(
+            (status = 200, description = "The segments, or one customer's scores", body = RfmAnswer, example = json!({
+                "as_of": "2026-11-25T00:00:00Z", "customers": 10,
+                "segments": [
+                    {"segment": "champions", "customers": 2, "revenue_cents": 90_000},
+                    {"segment": "loyal", "customers": 2, "revenue_cents": 40_000},
+                    {"segment": "new", "customers": 1, "revenue_cents": 5_000},
+                    {"segment": "promising", "customers": 1, "revenue_cents": 4_000},
+                    {"segment": "at_risk", "customers": 2, "revenue_cents": 30_000},
+                    {"segment": "hibernating", "customers": 1, "revenue_cents": 2_000},
+                    {"segment": "lost", "customers": 1, "revenue_cents": 1_000}]
+            })),
+            E400, E401, E404
+        )
+    )]
+    rfm, "/analytics/rfm", analytics::rfm::RfmQuery => analytics::rfm::RfmParams
 }
 
-/// Interaction series: interactions and purchase value per day, week or month of the window,
-/// zero-filled, optionally per channel, kind or direction. At most 5,000 buckets.
-#[utoipa::path(
-    tag = "analytics",
-    params(SeriesQuery),
-    responses(
-        (status = 200, description = "The series", body = SeriesReport, example = json!({
-            "bucket": "day", "group_by": "kind", "from": "2026-11-23T00:00:00Z", "to": "2026-11-25T00:00:00Z",
-            "series": [
-                {"group": "call", "points": [{"bucket": "2026-11-23", "count": 12, "value_cents": 0},
-                                             {"bucket": "2026-11-24", "count": 0, "value_cents": 0}]},
-                {"group": "purchase", "points": [{"bucket": "2026-11-23", "count": 3, "value_cents": 45_000},
-                                                 {"bucket": "2026-11-24", "count": 1, "value_cents": 9_900}]}]
-        })),
-        E400, E401
-    )
-)]
-#[get("/analytics/interactions")]
-pub async fn interactions(
-    state: web::Data<AppState>,
-    auth: Auth,
-    Query(q): Query<SeriesQuery>,
-) -> ApiResult<HttpResponse> {
-    let params = analytics::series::SeriesParams::parse(q).map_err(analytics::invalid)?;
-    Ok(HttpResponse::Ok().json(analytics::series::run(&state.pool, auth.workspace_id, &params).await?))
+analytics_handler! {
+    /// Cohort retention: customers by the week or month of their first interaction, and per later
+    /// period how many of them interacted again. At most 1,000 periods in the window.
+    #[utoipa::path(
+        tag = "analytics",
+        params(CohortsQuery),
+        responses(
+            (status = 200, description = "The cohorts", body = CohortsReport, example = json!({
+                "period": "month", "from": "2026-09-01T00:00:00Z", "to": "2026-11-01T00:00:00Z",
+                "cohorts": [
+                    {"cohort": "2026-09-01", "size": 200, "retention": [
+                        {"offset": 0, "active": 200, "rate": 1.0}, {"offset": 1, "active": 50, "rate": 0.25}]},
+                    {"cohort": "2026-10-01", "size": 180, "retention": [{"offset": 0, "active": 180, "rate": 1.0}]}]
+            })),
+            E400, E401
+        )
+    )]
+    cohorts, "/analytics/cohorts", analytics::cohorts::CohortsQuery => analytics::cohorts::CohortsParams
 }
 
-/// Basket analysis: pairs of items held together by purchases of the window, with support,
-/// confidence both ways and lift.
-#[utoipa::path(
-    tag = "analytics",
-    params(BasketQuery),
-    responses(
-        (status = 200, description = "The pairs", body = BasketReport, example = json!({
-            "from": "2026-09-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "baskets": 4,
-            "pairs": [{"a": "SKU-001", "b": "SKU-042", "count": 2, "support": 0.5, "confidence_a_b": 0.6666666666666666,
-                       "confidence_b_a": 1.0, "lift": 1.3333333333333333}]
-        })),
-        E400, E401
-    )
-)]
-#[get("/analytics/basket")]
-pub async fn basket(state: web::Data<AppState>, auth: Auth, Query(q): Query<BasketQuery>) -> ApiResult<HttpResponse> {
-    let params = analytics::basket::BasketParams::parse(q).map_err(analytics::invalid)?;
-    Ok(HttpResponse::Ok().json(analytics::basket::run(&state.pool, auth.workspace_id, &params).await?))
+analytics_handler! {
+    /// Interaction series: interactions and purchase value per day, week or month of the window,
+    /// zero-filled, optionally per channel, kind or direction. At most 5,000 buckets.
+    #[utoipa::path(
+        tag = "analytics",
+        params(SeriesQuery),
+        responses(
+            (status = 200, description = "The series", body = SeriesReport, example = json!({
+                "bucket": "day", "group_by": "kind", "from": "2026-11-23T00:00:00Z", "to": "2026-11-25T00:00:00Z",
+                "series": [
+                    {"group": "call", "points": [{"bucket": "2026-11-23", "count": 12, "value_cents": 0},
+                                                 {"bucket": "2026-11-24", "count": 0, "value_cents": 0}]},
+                    {"group": "purchase", "points": [{"bucket": "2026-11-23", "count": 3, "value_cents": 45_000},
+                                                     {"bucket": "2026-11-24", "count": 1, "value_cents": 9_900}]}]
+            })),
+            E400, E401
+        )
+    )]
+    interactions, "/analytics/interactions", analytics::series::SeriesQuery => analytics::series::SeriesParams
+}
+
+analytics_handler! {
+    /// Basket analysis: pairs of items held together by purchases of the window, with support,
+    /// confidence both ways and lift.
+    #[utoipa::path(
+        tag = "analytics",
+        params(BasketQuery),
+        responses(
+            (status = 200, description = "The pairs", body = BasketReport, example = json!({
+                "from": "2026-09-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "baskets": 4,
+                "pairs": [{"a": "SKU-001", "b": "SKU-042", "count": 2, "support": 0.5, "confidence_a_b": 0.6666666666666666,
+                           "confidence_b_a": 1.0, "lift": 1.3333333333333333}]
+            })),
+            E400, E401
+        )
+    )]
+    basket, "/analytics/basket", analytics::basket::BasketQuery => analytics::basket::BasketParams
 }

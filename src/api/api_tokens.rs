@@ -10,33 +10,26 @@ use crate::auth::roles::{Admin, Role};
 use crate::db::tokens::ApiToken;
 use crate::domain::{Name, Validator};
 use crate::error::{ApiError, ApiResult};
-use crate::http::auth::Auth;
+use crate::http::created;
 use crate::http::doc::*;
-use crate::http::extract::{Json, Query};
+use crate::http::extract::Json;
 use crate::http::write::Write;
-use crate::http::AppState;
-use crate::http::{created, Page, PageParams};
 
-const SORT: &str = "api_tokens:created_at";
 /// A token without `expires_at` is signed to last this long (100 years).
 const NO_EXPIRY_SECS: i64 = 100 * 365 * 24 * 3600;
 
-/// API tokens of the workspace (admin), oldest first; revoked ones included.
-#[utoipa::path(
+crate::list_handler!(
+    /// API tokens of the workspace (admin), oldest first; revoked ones included.
+    list_tokens,
+    role = Admin,
     tag = "api-tokens",
-    params(PageParams),
-    responses((status = 200, description = "A page of tokens", body = Page<ApiToken>), E400, E401, E403)
-)]
-#[get("/api-tokens")]
-pub async fn list_tokens(
-    state: web::Data<AppState>,
-    auth: Auth<Admin>,
-    Query(page): Query<PageParams>,
-) -> ApiResult<HttpResponse> {
-    let keyset = state.cursor_key.keyset(auth.workspace_id, SORT, page.cursor.as_deref(), page.limit)?;
-    let rows = app::api_tokens::list(&state.pool, &auth.actor(), keyset.after, keyset.fetch()).await?;
-    Ok(HttpResponse::Ok().json(keyset.page(rows, |t| (t.created_at, t.id))))
-}
+    path = "/api-tokens",
+    sort = "api_tokens:created_at",
+    body = ApiToken,
+    described = "A page of tokens",
+    list = app::api_tokens::list,
+    errors = [E400, E401, E403]
+);
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -202,12 +202,9 @@ pub struct Me {
 )]
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
-    let workspace = workspaces::get(&state.pool, auth.workspace_id)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("the token's workspace no longer exists".into()))?;
-    let user = users::get(&state.pool, auth.workspace_id, auth.user_id)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("the token's user no longer exists".into()))?;
+    let actor = auth.actor();
+    let workspace = app::workspace::get(&state.pool, &actor).await?;
+    let user = app::users::get(&state.pool, &actor, auth.user_id).await?;
     let token_kind = match auth.kind {
         TokenKind::Access => "access",
         TokenKind::Api => "api",

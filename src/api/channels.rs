@@ -12,13 +12,11 @@ use crate::auth::roles::Admin;
 use crate::db::channels::{Channel, ChannelKind};
 use crate::domain::{ChannelConfig, Name, Validator};
 use crate::error::ApiResult;
-use crate::http::auth::Auth;
 use crate::http::doc::*;
-use crate::http::extract::{IfMatch, Json, Query};
+use crate::http::extract::{IfMatch, Json};
 use crate::http::write::Write;
-use crate::http::{created_resource, ok, patch, AppState, Page, PageParams, Resource};
+use crate::http::{created_resource, ok, patch, Resource};
 
-const SORT: &str = "channels:created_at";
 /// Fields a merge patch cannot remove with `null`.
 const NOT_NULL: &[&str] = &["kind", "name", "active", "config"];
 
@@ -87,22 +85,18 @@ impl ChannelInput {
     }
 }
 
-/// The workspace's channels, oldest first.
-#[utoipa::path(
+crate::list_handler!(
+    /// The workspace's channels, oldest first.
+    list_channels,
+    role = crate::auth::roles::Viewer,
     tag = "channels",
-    params(PageParams),
-    responses((status = 200, description = "A page of channels", body = Page<Channel>), E400, E401)
-)]
-#[get("/channels")]
-pub async fn list_channels(
-    state: web::Data<AppState>,
-    auth: Auth,
-    Query(page): Query<PageParams>,
-) -> ApiResult<HttpResponse> {
-    let keyset = state.cursor_key.keyset(auth.workspace_id, SORT, page.cursor.as_deref(), page.limit)?;
-    let rows = app::channels::list(&state.pool, &auth.actor(), keyset.after, keyset.fetch()).await?;
-    Ok(HttpResponse::Ok().json(keyset.page(rows, |c| (c.created_at, c.id))))
-}
+    path = "/channels",
+    sort = "channels:created_at",
+    body = Channel,
+    described = "A page of channels",
+    list = app::channels::list,
+    errors = [E400, E401]
+);
 
 /// Add a channel (admin).
 #[utoipa::path(
@@ -120,16 +114,16 @@ pub async fn create_channel(mut w: Write<Admin>, Json(body): Json<ChannelInput>)
     w.commit(created_resource(&channel)).await
 }
 
-/// One channel.
-#[utoipa::path(
+crate::get_handler!(
+    /// One channel.
+    get_channel,
     tag = "channels",
-    params(("id" = Uuid, Path, description = "Channel id")),
-    responses((status = 200, description = "The channel", body = Channel, headers(("ETag" = String))), E400, E401, E404)
-)]
-#[get("/channels/{id}")]
-pub async fn get_channel(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    Ok(ok(&app::channels::get(&state.pool, &auth.actor(), *id).await?))
-}
+    path = "/channels/{id}",
+    id = "Channel id",
+    body = Channel,
+    described = "The channel",
+    get = app::channels::get
+);
 
 /// Change a channel (admin): a JSON merge patch of `kind`, `name`, `active`, `config`.
 #[utoipa::path(
@@ -154,23 +148,15 @@ pub async fn patch_channel(
     w.commit(ok(&channel)).await
 }
 
-/// Remove a channel (admin). A channel with interactions cannot be removed (`409`):
-/// deactivate it instead.
-#[utoipa::path(
+crate::delete_handler!(
+    /// Remove a channel (admin). A channel with interactions cannot be removed (`409`):
+    /// deactivate it instead.
+    delete_channel,
+    role = Admin,
     tag = "channels",
-    params(
-        ("id" = Uuid, Path, description = "Channel id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version to remove")
-    ),
-    responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E412),
-    extensions(("x-events" = json!(["channel.deleted"])))
-)]
-#[delete("/channels/{id}")]
-pub async fn delete_channel(
-    mut w: Write<Admin>,
-    id: web::Path<Uuid>,
-    IfMatch(expected): IfMatch,
-) -> ApiResult<HttpResponse> {
-    app::channels::delete(&mut w.tx, &w.actor, *id, expected).await?;
-    w.commit(HttpResponse::NoContent().finish()).await
-}
+    path = "/channels/{id}",
+    id = "Channel id",
+    events = ["channel.deleted"],
+    delete = app::channels::delete,
+    errors = [E400, E401, E403, E404, E409, E412]
+);

@@ -163,16 +163,16 @@ pub async fn create_deal(mut w: Write<Member>, Json(body): Json<NewDeal>) -> Api
     w.commit(created_resource(&deal)).await
 }
 
-/// One deal.
-#[utoipa::path(
+crate::get_handler!(
+    /// One deal.
+    get_deal,
     tag = "deals",
-    params(("id" = Uuid, Path, description = "Deal id")),
-    responses((status = 200, description = "The deal", body = Deal, headers(("ETag" = String))), E400, E401, E404)
-)]
-#[get("/deals/{id}")]
-pub async fn get_deal(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    Ok(ok(&app::deals::get(&state.pool, &auth.actor(), *id).await?))
-}
+    path = "/deals/{id}",
+    id = "Deal id",
+    body = Deal,
+    described = "The deal",
+    get = app::deals::get
+);
 
 /// Change a deal: a JSON merge patch. A new `stage_id` moves it (recorded in its history at
 /// `changed_at`, default now); `status` and `closed_at` follow the stage's kind. Moves of one
@@ -198,25 +198,17 @@ pub async fn patch_deal(
     w.commit(ok(&deal)).await
 }
 
-/// Delete a deal, with its history.
-#[utoipa::path(
+crate::delete_handler!(
+    /// Delete a deal, with its history.
+    delete_deal,
+    role = Member,
     tag = "deals",
-    params(
-        ("id" = Uuid, Path, description = "Deal id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete")
-    ),
-    responses((status = 204, description = "Deleted"), E400, E401, E403, E404, E412),
-    extensions(("x-events" = json!(["deal.deleted"])))
-)]
-#[delete("/deals/{id}")]
-pub async fn delete_deal(
-    mut w: Write<Member>,
-    id: web::Path<Uuid>,
-    IfMatch(expected): IfMatch,
-) -> ApiResult<HttpResponse> {
-    app::deals::delete(&mut w.tx, &w.actor, *id, expected).await?;
-    w.commit(HttpResponse::NoContent().finish()).await
-}
+    path = "/deals/{id}",
+    id = "Deal id",
+    events = ["deal.deleted"],
+    delete = app::deals::delete,
+    errors = [E400, E401, E403, E404, E412]
+);
 
 /// Every stage change of a deal, creation first, in order.
 #[utoipa::path(

@@ -13,13 +13,10 @@ use crate::db::pipelines::{Pipeline, Stage, StageKind};
 use crate::domain::rules::default_probability;
 use crate::domain::{Name, Probability, Validator};
 use crate::error::{ApiResult, FieldError};
-use crate::http::auth::Auth;
 use crate::http::doc::*;
 use crate::http::extract::{IfMatch, Json, Query};
 use crate::http::write::Write;
-use crate::http::{created_resource, ok, patch, AppState, Page, PageParams, Resource};
-
-const SORT: &str = "pipelines:created_at";
+use crate::http::{created_resource, ok, patch, Resource};
 
 impl Resource for Pipeline {
     fn location(&self) -> String {
@@ -63,22 +60,18 @@ pub struct PipelineInput {
     pub stages: Option<Vec<StageInput>>,
 }
 
-/// Pipelines of the workspace, oldest first, with their stages.
-#[utoipa::path(
+crate::list_handler!(
+    /// Pipelines of the workspace, oldest first, with their stages.
+    list_pipelines,
+    role = crate::auth::roles::Viewer,
     tag = "pipelines",
-    params(PageParams),
-    responses((status = 200, description = "A page of pipelines", body = Page<Pipeline>), E400, E401)
-)]
-#[get("/pipelines")]
-pub async fn list_pipelines(
-    state: web::Data<AppState>,
-    auth: Auth,
-    Query(page): Query<PageParams>,
-) -> ApiResult<HttpResponse> {
-    let keyset = state.cursor_key.keyset(auth.workspace_id, SORT, page.cursor.as_deref(), page.limit)?;
-    let rows = app::pipelines::list(&state.pool, &auth.actor(), keyset.after, keyset.fetch()).await?;
-    Ok(HttpResponse::Ok().json(keyset.page(rows, |p| (p.created_at, p.id))))
-}
+    path = "/pipelines",
+    sort = "pipelines:created_at",
+    body = Pipeline,
+    described = "A page of pipelines",
+    list = app::pipelines::list,
+    errors = [E400, E401]
+);
 
 /// Add a pipeline (admin).
 #[utoipa::path(
@@ -106,16 +99,16 @@ pub async fn create_pipeline(mut w: Write<Admin>, Json(body): Json<PipelineInput
     w.commit(created_resource(&pipeline)).await
 }
 
-/// One pipeline with its stages.
-#[utoipa::path(
+crate::get_handler!(
+    /// One pipeline with its stages.
+    get_pipeline,
     tag = "pipelines",
-    params(("id" = Uuid, Path, description = "Pipeline id")),
-    responses((status = 200, description = "The pipeline", body = Pipeline, headers(("ETag" = String))), E400, E401, E404)
-)]
-#[get("/pipelines/{id}")]
-pub async fn get_pipeline(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    Ok(ok(&app::pipelines::get(&state.pool, &auth.actor(), *id).await?))
-}
+    path = "/pipelines/{id}",
+    id = "Pipeline id",
+    body = Pipeline,
+    described = "The pipeline",
+    get = app::pipelines::get
+);
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -162,25 +155,17 @@ pub async fn patch_pipeline(
     w.commit(ok(&pipeline)).await
 }
 
-/// Remove a pipeline (admin); one with deals cannot be removed (`409`).
-#[utoipa::path(
+crate::delete_handler!(
+    /// Remove a pipeline (admin); one with deals cannot be removed (`409`).
+    delete_pipeline,
+    role = Admin,
     tag = "pipelines",
-    params(
-        ("id" = Uuid, Path, description = "Pipeline id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version to remove")
-    ),
-    responses((status = 204, description = "Removed"), E400, E401, E403, E404, E409, E412),
-    extensions(("x-events" = json!(["pipeline.deleted"])))
-)]
-#[delete("/pipelines/{id}")]
-pub async fn delete_pipeline(
-    mut w: Write<Admin>,
-    id: web::Path<Uuid>,
-    IfMatch(expected): IfMatch,
-) -> ApiResult<HttpResponse> {
-    app::pipelines::delete(&mut w.tx, &w.actor, *id, expected).await?;
-    w.commit(HttpResponse::NoContent().finish()).await
-}
+    path = "/pipelines/{id}",
+    id = "Pipeline id",
+    events = ["pipeline.deleted"],
+    delete = app::pipelines::delete,
+    errors = [E400, E401, E403, E404, E409, E412]
+);
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

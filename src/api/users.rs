@@ -12,11 +12,10 @@ use crate::auth::roles::{Admin, Role};
 use crate::db::users::User;
 use crate::domain::{Email, Name, Validator};
 use crate::error::ApiResult;
-use crate::http::auth::Auth;
 use crate::http::doc::*;
-use crate::http::extract::{IfMatch, Json, Query};
+use crate::http::extract::{IfMatch, Json};
 use crate::http::write::Write;
-use crate::http::{created_resource, ok, AppState, Page, PageParams, Resource};
+use crate::http::{created_resource, ok, Resource};
 
 impl Resource for User {
     fn location(&self) -> String {
@@ -27,24 +26,18 @@ impl Resource for User {
     }
 }
 
-const SORT: &str = "users:created_at";
-
-/// Users of the workspace, oldest first.
-#[utoipa::path(
+crate::list_handler!(
+    /// Users of the workspace, oldest first.
+    list_users,
+    role = crate::auth::roles::Viewer,
     tag = "users",
-    params(PageParams),
-    responses((status = 200, description = "A page of users", body = Page<User>), E400, E401)
-)]
-#[get("/users")]
-pub async fn list_users(
-    state: web::Data<AppState>,
-    auth: Auth,
-    Query(page): Query<PageParams>,
-) -> ApiResult<HttpResponse> {
-    let keyset = state.cursor_key.keyset(auth.workspace_id, SORT, page.cursor.as_deref(), page.limit)?;
-    let rows = app::users::list(&state.pool, &auth.actor(), keyset.after, keyset.fetch()).await?;
-    Ok(HttpResponse::Ok().json(keyset.page(rows, |u| (u.created_at, u.id))))
-}
+    path = "/users",
+    sort = "users:created_at",
+    body = User,
+    described = "A page of users",
+    list = app::users::list,
+    errors = [E400, E401]
+);
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -90,16 +83,16 @@ pub async fn create_user(mut w: Write<Admin>, Json(body): Json<NewUser>) -> ApiR
     w.commit(created_resource(&user)).await
 }
 
-/// One user.
-#[utoipa::path(
+crate::get_handler!(
+    /// One user.
+    get_user,
     tag = "users",
-    params(("id" = Uuid, Path, description = "User id")),
-    responses((status = 200, description = "The user", body = User), E400, E401, E404)
-)]
-#[get("/users/{id}")]
-pub async fn get_user(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    Ok(ok(&app::users::get(&state.pool, &auth.actor(), *id).await?))
-}
+    path = "/users/{id}",
+    id = "User id",
+    body = User,
+    described = "The user",
+    get = app::users::get
+);
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -37,7 +37,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<ApiToken>> {
     actor.require(Role::Admin)?;
-    Ok(tokens::list_api(db, actor.workspace_id, after, limit).await?)
+    Ok(crate::db::rows::oldest_first(db, actor.workspace_id, after, limit).await?)
 }
 
 /// Records a token issued to the actor's user (admin). The caller signs the bearer token for

@@ -10,7 +10,7 @@ use crate::analytics::rfm;
 use crate::db::customers::{self, Customer, CustomerKind, CustomerSort, Filter, Position};
 use crate::db::events::{self as log, NewEvent, Origin};
 use crate::db::interactions::{self, ChannelCount};
-use crate::db::{deals, timeline};
+use crate::db::{deals, rows, timeline};
 use crate::domain::events::EventType;
 use crate::domain::{Attributes, Bound, Country, Email, Name, Phone, Role, Tags};
 
@@ -80,7 +80,7 @@ pub async fn list(
 
 /// A live customer.
 pub async fn get(db: impl PgExecutor<'_>, actor: &Actor, id: Uuid) -> Result<Customer> {
-    found(customers::get(db, actor.workspace_id, id).await?, "customer")
+    found(rows::find(db, actor.workspace_id, id).await?, "customer")
 }
 
 /// Adds a customer (member); `created_at` brings history over (never in the future).
@@ -113,7 +113,7 @@ pub async fn update(
     change: impl FnOnce(&Customer) -> Result<CustomerFields>,
 ) -> Result<Customer> {
     actor.require(Role::Member)?;
-    let current = found(customers::lock(&mut **tx, actor.workspace_id, id).await?, "customer")?;
+    let current: Customer = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "customer")?;
     let fields = change(&current)?;
     check_version(expected, current.version)?;
     let customer = customers::update(&mut **tx, actor.workspace_id, current.id, &fields.into()).await?;
@@ -127,7 +127,7 @@ pub async fn update(
 /// deals, restorable for 30 days.
 pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
     actor.require(Role::Member)?;
-    let current = found(customers::lock(&mut **tx, actor.workspace_id, id).await?, "customer")?;
+    let current: Customer = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "customer")?;
     check_version(expected, current.version)?;
     customers::soft_delete(&mut **tx, actor.workspace_id, current.id).await?;
     record(tx, actor, &[event(EventType::CustomerDeleted, current.id, Some(current.id), &current)]).await?;
@@ -138,7 +138,7 @@ pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i
 /// `409` if another live customer took its email meanwhile.
 pub async fn restore(tx: &mut Tx<'_>, actor: &Actor, id: Uuid) -> Result<Customer> {
     actor.require(Role::Member)?;
-    if let Some(live) = customers::get(&mut **tx, actor.workspace_id, id).await? {
+    if let Some(live) = rows::find::<Customer>(&mut **tx, actor.workspace_id, id).await? {
         return Ok(live);
     }
     let customer = found(customers::restore(&mut **tx, actor.workspace_id, id).await?, "deleted customer")?;

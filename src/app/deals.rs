@@ -44,7 +44,7 @@ pub struct DealChanges {
 }
 
 async fn live_customer(db: impl PgExecutor<'_>, actor: &Actor, id: Uuid) -> Result<()> {
-    customers::get(db, actor.workspace_id, id)
+    rows::find::<customers::Customer>(db, actor.workspace_id, id)
         .await?
         .map(|_| ())
         .ok_or_else(|| ApiError::validation("customer_id", "is not a customer of this workspace"))

@@ -43,6 +43,13 @@ pub struct Customer {
 pub const COLUMNS: &str =
     "id, kind, name, email, phone, company_name, country, city, tags, attributes, owner_id, created_at, updated_at, version";
 pub const EMAIL_KEY: &str = "customers_email_key";
+
+/// Live customers: a soft-deleted one is gone from lookups (see `lock_any`).
+impl crate::db::rows::Table for Customer {
+    const TABLE: &'static str = "customers";
+    const COLUMNS: &'static str = COLUMNS;
+    const VISIBLE: &'static str = "t.deleted_at IS NULL";
+}
 pub const OWNER_FK: &str = "customers_workspace_id_owner_id_fkey";
 
 /// The writable fields, validated.
@@ -86,28 +93,6 @@ pub async fn insert(
     .bind(f.owner_id)
     .bind(created_at)
     .fetch_one(db)
-    .await
-}
-
-/// A live (not soft-deleted) customer.
-pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Customer>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM customers WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL"
-    ))
-    .bind(ws)
-    .bind(id)
-    .fetch_optional(db)
-    .await
-}
-
-/// A live customer, locked until the end of the transaction.
-pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Customer>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM customers WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE"
-    ))
-    .bind(ws)
-    .bind(id)
-    .fetch_optional(db)
     .await
 }
 

@@ -215,27 +215,6 @@ pub async fn live_references(
     Ok((c.into_iter().map(|r| r.1).collect(), ch.into_iter().map(|r| r.1).collect()))
 }
 
-/// An interaction of a live customer (those of a soft-deleted one are hidden with it).
-pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Interaction>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM interactions t WHERE workspace_id = $1 AND id = $2 AND {CUSTOMER_IS_LIVE}"
-    ))
-    .bind(ws)
-    .bind(id)
-    .fetch_optional(db)
-    .await
-}
-
-pub async fn lock(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<Interaction>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM interactions t WHERE workspace_id = $1 AND id = $2 AND {CUSTOMER_IS_LIVE} FOR UPDATE"
-    ))
-    .bind(ws)
-    .bind(id)
-    .fetch_optional(db)
-    .await
-}
-
 pub async fn update(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
@@ -264,15 +243,6 @@ pub async fn update(
     .bind(&f.metadata)
     .fetch_one(db)
     .await
-}
-
-pub async fn delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM interactions WHERE workspace_id = $1 AND id = $2")
-        .bind(ws)
-        .bind(id)
-        .execute(db)
-        .await?;
-    Ok(r.rows_affected() == 1)
 }
 
 /// The filters of `GET /interactions`.

@@ -149,6 +149,11 @@ pub struct ApiToken {
 
 const API_COLUMNS: &str = "id, name, role, created_by, expires_at, revoked_at, created_at";
 
+impl crate::db::rows::Table for ApiToken {
+    const TABLE: &'static str = "api_tokens";
+    const COLUMNS: &'static str = API_COLUMNS;
+}
+
 pub async fn insert_api(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
@@ -168,25 +173,6 @@ pub async fn insert_api(
     .bind(created_by)
     .bind(expires_at)
     .fetch_one(db)
-    .await
-}
-
-pub async fn list_api(
-    db: impl PgExecutor<'_>,
-    ws: WorkspaceId,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: i64,
-) -> Result<Vec<ApiToken>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {API_COLUMNS} FROM api_tokens
-          WHERE workspace_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
-          ORDER BY created_at, id LIMIT $4"
-    ))
-    .bind(ws)
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1))
-    .bind(limit)
-    .fetch_all(db)
     .await
 }
 

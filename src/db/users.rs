@@ -50,14 +50,6 @@ pub async fn insert(
     .await
 }
 
-pub async fn get(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE workspace_id = $1 AND id = $2"))
-        .bind(ws)
-        .bind(id)
-        .fetch_optional(db)
-        .await
-}
-
 /// A login candidate: the user, its workspace and its password hash.
 #[derive(Debug, FromRow)]
 pub struct Credentials {
@@ -108,25 +100,6 @@ pub async fn credentials(
     .await
 }
 
-pub async fn list(
-    db: impl PgExecutor<'_>,
-    ws: WorkspaceId,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: i64,
-) -> Result<Vec<User>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users
-          WHERE workspace_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3))
-          ORDER BY created_at, id LIMIT $4"
-    ))
-    .bind(ws)
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1))
-    .bind(limit)
-    .fetch_all(db)
-    .await
-}
-
 pub struct Changes<'a> {
     pub email: Option<&'a str>,
     pub name: Option<&'a str>,
@@ -160,11 +133,6 @@ pub async fn update(
     .bind(c.password_hash)
     .fetch_optional(db)
     .await
-}
-
-pub async fn delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM users WHERE workspace_id = $1 AND id = $2").bind(ws).bind(id).execute(db).await?;
-    Ok(r.rows_affected() == 1)
 }
 
 /// Active owners other than `except`, locked, so two concurrent demotions cannot both pass.

@@ -6,6 +6,7 @@ pub mod cursor;
 pub mod doc;
 pub mod extract;
 pub mod fallback;
+pub mod handlers;
 pub mod idempotency;
 pub mod metrics;
 pub mod patch;

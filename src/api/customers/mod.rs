@@ -87,16 +87,16 @@ pub async fn create_customer(mut w: Write<Member>, Json(body): Json<CustomerInpu
     w.commit(created_resource(&customer)).await
 }
 
-/// One customer.
-#[utoipa::path(
+crate::get_handler!(
+    /// One customer.
+    get_customer,
     tag = "customers",
-    params(("id" = Uuid, Path, description = "Customer id")),
-    responses((status = 200, description = "The customer", body = Customer, headers(("ETag" = String))), E400, E401, E404)
-)]
-#[get("/customers/{id}")]
-pub async fn get_customer(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    Ok(ok(&app::customers::get(&state.pool, &auth.actor(), *id).await?))
-}
+    path = "/customers/{id}",
+    id = "Customer id",
+    body = Customer,
+    described = "The customer",
+    get = app::customers::get
+);
 
 /// Change a customer: a JSON merge patch (RFC 7396) of the writable fields.
 ///

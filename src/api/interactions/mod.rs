@@ -103,16 +103,16 @@ pub async fn create_batch(mut w: Write<Member>, Json(body): Json<BatchRequest>) 
     w.commit(HttpResponse::Created().json(BatchResponse { ids })).await
 }
 
-/// One interaction.
-#[utoipa::path(
+crate::get_handler!(
+    /// One interaction.
+    get_interaction,
     tag = "interactions",
-    params(("id" = Uuid, Path, description = "Interaction id")),
-    responses((status = 200, description = "The interaction", body = Interaction, headers(("ETag" = String))), E400, E401, E404)
-)]
-#[get("/interactions/{id}")]
-pub async fn get_interaction(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    Ok(ok(&app::interactions::get(&state.pool, &auth.actor(), *id).await?))
-}
+    path = "/interactions/{id}",
+    id = "Interaction id",
+    body = Interaction,
+    described = "The interaction",
+    get = app::interactions::get
+);
 
 /// Change an interaction: a JSON merge patch of its writable fields (not `external_id`).
 #[utoipa::path(
@@ -137,25 +137,17 @@ pub async fn patch_interaction(
     w.commit(ok(&i)).await
 }
 
-/// Delete an interaction.
-#[utoipa::path(
+crate::delete_handler!(
+    /// Delete an interaction.
+    delete_interaction,
+    role = Member,
     tag = "interactions",
-    params(
-        ("id" = Uuid, Path, description = "Interaction id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version to delete")
-    ),
-    responses((status = 204, description = "Deleted"), E400, E401, E403, E404, E412),
-    extensions(("x-events" = json!(["interaction.deleted"])))
-)]
-#[delete("/interactions/{id}")]
-pub async fn delete_interaction(
-    mut w: Write<Member>,
-    id: web::Path<Uuid>,
-    IfMatch(expected): IfMatch,
-) -> ApiResult<HttpResponse> {
-    app::interactions::delete(&mut w.tx, &w.actor, *id, expected).await?;
-    w.commit(HttpResponse::NoContent().finish()).await
-}
+    path = "/interactions/{id}",
+    id = "Interaction id",
+    events = ["interaction.deleted"],
+    delete = app::interactions::delete,
+    errors = [E400, E401, E403, E404, E412]
+);
 
 crate::text_enum! {
     pub enum InteractionSort {
