@@ -18,18 +18,11 @@ use crate::http::write::Write;
 /// A token without `expires_at` is signed to last this long (100 years).
 const NO_EXPIRY_SECS: i64 = 100 * 365 * 24 * 3600;
 
-crate::list_handler!(
+crate::list_handler! {
     /// API tokens of the workspace (admin), oldest first; revoked ones included.
-    list_tokens,
-    role = Admin,
-    tag = "api-tokens",
-    path = "/api-tokens",
-    sort = "api_tokens:created_at",
-    body = ApiToken,
-    described = "A page of tokens",
-    list = app::api_tokens::list,
-    errors = [E400, E401, E403]
-);
+    list_tokens, role = Admin, tag = "api-tokens", path = "/api-tokens", sort = "api_tokens:created_at",
+    body = ApiToken, described = "A page of tokens", list = app::api_tokens::list, errors = [E400, E401, E403]
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

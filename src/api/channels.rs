@@ -1,10 +1,9 @@
 //! `/channels`: where contact happens.
 
-use actix_web::{delete, get, patch, post, web, HttpResponse};
+use actix_web::{delete, get, patch, post};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::app::channels::ChannelFields;
 use crate::app::{self};
@@ -13,9 +12,7 @@ use crate::db::channels::{Channel, ChannelKind};
 use crate::domain::{ChannelConfig, Name, Validator};
 use crate::error::ApiResult;
 use crate::http::doc::*;
-use crate::http::extract::{IfMatch, Json};
-use crate::http::write::Write;
-use crate::http::{created_resource, ok, patch, Resource};
+use crate::http::{patch, Resource};
 
 /// Fields a merge patch cannot remove with `null`.
 const NOT_NULL: &[&str] = &["kind", "name", "active", "config"];
@@ -85,78 +82,34 @@ impl ChannelInput {
     }
 }
 
-crate::list_handler!(
+crate::list_handler! {
     /// The workspace's channels, oldest first.
-    list_channels,
-    role = crate::auth::roles::Viewer,
-    tag = "channels",
-    path = "/channels",
-    sort = "channels:created_at",
-    body = Channel,
-    described = "A page of channels",
-    list = app::channels::list,
+    list_channels, role = crate::auth::roles::Viewer, tag = "channels", path = "/channels",
+    sort = "channels:created_at", body = Channel, described = "A page of channels", list = app::channels::list,
     errors = [E400, E401]
-);
-
-/// Add a channel (admin).
-#[utoipa::path(
-    tag = "channels",
-    request_body = ChannelInput,
-    responses(
-        (status = 201, description = "Created", body = Channel, headers(("Location" = String), ("ETag" = String))),
-        E400, E401, E403, E409, E413, E415, E422
-    ),
-    extensions(("x-events" = json!(["channel.created"])))
-)]
-#[post("/channels")]
-pub async fn create_channel(mut w: Write<Admin>, Json(body): Json<ChannelInput>) -> ApiResult<HttpResponse> {
-    let channel = app::channels::create(&mut w.tx, &w.actor, body.parse()?).await?;
-    w.commit(created_resource(&channel)).await
 }
 
-crate::get_handler!(
+crate::create_handler! {
+    /// Add a channel (admin).
+    create_channel, role = Admin, tag = "channels", path = "/channels", request = ChannelInput, body = Channel,
+    events = ["channel.created"], create = app::channels::create, errors = [E400, E401, E403, E409, E413, E415, E422]
+}
+
+crate::get_handler! {
     /// One channel.
-    get_channel,
-    tag = "channels",
-    path = "/channels/{id}",
-    id = "Channel id",
-    body = Channel,
-    described = "The channel",
-    get = app::channels::get
-);
-
-/// Change a channel (admin): a JSON merge patch of `kind`, `name`, `active`, `config`.
-#[utoipa::path(
-    tag = "channels",
-    params(
-        ("id" = Uuid, Path, description = "Channel id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
-    ),
-    request_body(content = ChannelPatch, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed", body = Channel), E400, E401, E403, E404, E412, E413, E415, E422),
-    extensions(("x-events" = json!(["channel.updated"])))
-)]
-#[patch("/channels/{id}")]
-pub async fn patch_channel(
-    mut w: Write<Admin>,
-    id: web::Path<Uuid>,
-    IfMatch(expected): IfMatch,
-    Json(body): Json<Value>,
-) -> ApiResult<HttpResponse> {
-    let channel =
-        app::channels::update(&mut w.tx, &w.actor, *id, expected, |c| ChannelInput::patched(c, &body)).await?;
-    w.commit(ok(&channel)).await
+    get_channel, tag = "channels", path = "/channels/{id}", id = "Channel id", body = Channel,
+    described = "The channel", get = app::channels::get
 }
 
-crate::delete_handler!(
+crate::patch_handler! {
+    /// Change a channel (admin): a JSON merge patch of `kind`, `name`, `active`, `config`.
+    patch_channel, role = Admin, tag = "channels", path = "/channels/{id}", id = "Channel id", patch = ChannelPatch, body = Channel,
+    events = ["channel.updated"], update = app::channels::update, patched = ChannelInput::patched, errors = [E400, E401, E403, E404, E412, E413, E415, E422]
+}
+
+crate::delete_handler! {
     /// Remove a channel (admin). A channel with interactions cannot be removed (`409`):
     /// deactivate it instead.
-    delete_channel,
-    role = Admin,
-    tag = "channels",
-    path = "/channels/{id}",
-    id = "Channel id",
-    events = ["channel.deleted"],
-    delete = app::channels::delete,
-    errors = [E400, E401, E403, E404, E409, E412]
-);
+    delete_channel, role = Admin, tag = "channels", path = "/channels/{id}", id = "Channel id",
+    events = ["channel.deleted"], delete = app::channels::delete, errors = [E400, E401, E403, E404, E409, E412]
+}

@@ -15,9 +15,8 @@ use crate::domain::{calendar_date, past_time, AmountCents, Name, Validator};
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Auth;
 use crate::http::doc::*;
-use crate::http::extract::{optional_bound, IfMatch, Json, Query};
-use crate::http::write::Write;
-use crate::http::{created_resource, ok, patch, AppState, Page, Resource};
+use crate::http::extract::{optional_bound, Query};
+use crate::http::{patch, AppState, Page, Resource};
 
 impl Resource for Deal {
     fn location(&self) -> String {
@@ -147,68 +146,31 @@ impl DealPatch {
     }
 }
 
-/// Open a deal.
-#[utoipa::path(
-    tag = "deals",
-    request_body = NewDeal,
-    responses(
-        (status = 201, description = "Created", body = Deal, headers(("Location" = String), ("ETag" = String))),
-        E400, E401, E403, E413, E415, E422
-    ),
-    extensions(("x-events" = json!(["deal.created"])))
-)]
-#[post("/deals")]
-pub async fn create_deal(mut w: Write<Member>, Json(body): Json<NewDeal>) -> ApiResult<HttpResponse> {
-    let deal = app::deals::create(&mut w.tx, &w.actor, body.parse()?).await?;
-    w.commit(created_resource(&deal)).await
+crate::create_handler! {
+    /// Open a deal.
+    create_deal, role = Member, tag = "deals", path = "/deals", request = NewDeal, body = Deal,
+    events = ["deal.created"], create = app::deals::create, errors = [E400, E401, E403, E413, E415, E422]
 }
 
-crate::get_handler!(
+crate::get_handler! {
     /// One deal.
-    get_deal,
-    tag = "deals",
-    path = "/deals/{id}",
-    id = "Deal id",
-    body = Deal,
-    described = "The deal",
+    get_deal, tag = "deals", path = "/deals/{id}", id = "Deal id", body = Deal, described = "The deal",
     get = app::deals::get
-);
-
-/// Change a deal: a JSON merge patch. A new `stage_id` moves it (recorded in its history at
-/// `changed_at`, default now); `status` and `closed_at` follow the stage's kind. Moves of one
-/// deal are serialised.
-#[utoipa::path(
-    tag = "deals",
-    params(
-        ("id" = Uuid, Path, description = "Deal id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
-    ),
-    request_body(content = DealPatchSchema, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed", body = Deal), E400, E401, E403, E404, E412, E413, E415, E422),
-    extensions(("x-events" = json!(["deal.updated"])))
-)]
-#[patch("/deals/{id}")]
-pub async fn patch_deal(
-    mut w: Write<Member>,
-    id: web::Path<Uuid>,
-    IfMatch(expected): IfMatch,
-    Json(body): Json<Value>,
-) -> ApiResult<HttpResponse> {
-    let deal = app::deals::update(&mut w.tx, &w.actor, *id, expected, |d| DealPatch::patched(d, &body)).await?;
-    w.commit(ok(&deal)).await
 }
 
-crate::delete_handler!(
+crate::patch_handler! {
+    /// Change a deal: a JSON merge patch. A new `stage_id` moves it (recorded in its history at
+    /// `changed_at`, default now); `status` and `closed_at` follow the stage's kind. Moves of one
+    /// deal are serialised.
+    patch_deal, role = Member, tag = "deals", path = "/deals/{id}", id = "Deal id", patch = DealPatchSchema, body = Deal,
+    events = ["deal.updated"], update = app::deals::update, patched = DealPatch::patched, errors = [E400, E401, E403, E404, E412, E413, E415, E422]
+}
+
+crate::delete_handler! {
     /// Delete a deal, with its history.
-    delete_deal,
-    role = Member,
-    tag = "deals",
-    path = "/deals/{id}",
-    id = "Deal id",
-    events = ["deal.deleted"],
-    delete = app::deals::delete,
-    errors = [E400, E401, E403, E404, E412]
-);
+    delete_deal, role = Member, tag = "deals", path = "/deals/{id}", id = "Deal id", events = ["deal.deleted"],
+    delete = app::deals::delete, errors = [E400, E401, E403, E404, E412]
+}
 
 /// Every stage change of a deal, creation first, in order.
 #[utoipa::path(

@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::app::pipelines::{StageFields, MAX_STAGES};
+use crate::app::pipelines::{NewPipeline, StageFields, MAX_STAGES};
 use crate::app::{self};
 use crate::auth::roles::Admin;
 use crate::db::pipelines::{Pipeline, Stage, StageKind};
@@ -60,55 +60,40 @@ pub struct PipelineInput {
     pub stages: Option<Vec<StageInput>>,
 }
 
-crate::list_handler!(
-    /// Pipelines of the workspace, oldest first, with their stages.
-    list_pipelines,
-    role = crate::auth::roles::Viewer,
-    tag = "pipelines",
-    path = "/pipelines",
-    sort = "pipelines:created_at",
-    body = Pipeline,
-    described = "A page of pipelines",
-    list = app::pipelines::list,
-    errors = [E400, E401]
-);
-
-/// Add a pipeline (admin).
-#[utoipa::path(
-    tag = "pipelines",
-    request_body = PipelineInput,
-    responses(
-        (status = 201, description = "Created", body = Pipeline, headers(("Location" = String), ("ETag" = String))),
-        E400, E401, E403, E409, E413, E415, E422
-    ),
-    extensions(("x-events" = json!(["pipeline.created"])))
-)]
-#[post("/pipelines")]
-pub async fn create_pipeline(mut w: Write<Admin>, Json(body): Json<PipelineInput>) -> ApiResult<HttpResponse> {
-    let mut v = Validator::default();
-    let name = v.check(Name::parse("name", &body.name));
-    let stages: Option<Vec<StageFields>> = body.stages.as_ref().map(|list| {
-        if list.len() > MAX_STAGES {
-            v.push(FieldError::new("stages", format!("at most {MAX_STAGES} stages")));
-        }
-        list.iter().enumerate().filter_map(|(i, s)| s.parse(&mut v, &format!("stages[{i}]."))).collect()
-    });
-    v.finish()?;
-    let name = name.ok_or_else(|| crate::error::ApiError::internal("validated name missing"))?;
-    let pipeline = app::pipelines::create(&mut w.tx, &w.actor, name, stages).await?;
-    w.commit(created_resource(&pipeline)).await
+impl PipelineInput {
+    fn parse(self) -> ApiResult<NewPipeline> {
+        let mut v = Validator::default();
+        let name = v.check(Name::parse("name", &self.name));
+        let stages: Option<Vec<StageFields>> = self.stages.as_ref().map(|list| {
+            if list.len() > MAX_STAGES {
+                v.push(FieldError::new("stages", format!("at most {MAX_STAGES} stages")));
+            }
+            list.iter().enumerate().filter_map(|(i, s)| s.parse(&mut v, &format!("stages[{i}]."))).collect()
+        });
+        v.finish()?;
+        let name = name.ok_or_else(|| crate::error::ApiError::internal("validated name missing"))?;
+        Ok(NewPipeline { name, stages })
+    }
 }
 
-crate::get_handler!(
+crate::list_handler! {
+    /// Pipelines of the workspace, oldest first, with their stages.
+    list_pipelines, role = crate::auth::roles::Viewer, tag = "pipelines", path = "/pipelines",
+    sort = "pipelines:created_at", body = Pipeline, described = "A page of pipelines",
+    list = app::pipelines::list, errors = [E400, E401]
+}
+
+crate::create_handler! {
+    /// Add a pipeline (admin).
+    create_pipeline, role = Admin, tag = "pipelines", path = "/pipelines", request = PipelineInput, body = Pipeline,
+    events = ["pipeline.created"], create = app::pipelines::create, errors = [E400, E401, E403, E409, E413, E415, E422]
+}
+
+crate::get_handler! {
     /// One pipeline with its stages.
-    get_pipeline,
-    tag = "pipelines",
-    path = "/pipelines/{id}",
-    id = "Pipeline id",
-    body = Pipeline,
-    described = "The pipeline",
-    get = app::pipelines::get
-);
+    get_pipeline, tag = "pipelines", path = "/pipelines/{id}", id = "Pipeline id", body = Pipeline,
+    described = "The pipeline", get = app::pipelines::get
+}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -155,17 +140,11 @@ pub async fn patch_pipeline(
     w.commit(ok(&pipeline)).await
 }
 
-crate::delete_handler!(
+crate::delete_handler! {
     /// Remove a pipeline (admin); one with deals cannot be removed (`409`).
-    delete_pipeline,
-    role = Admin,
-    tag = "pipelines",
-    path = "/pipelines/{id}",
-    id = "Pipeline id",
-    events = ["pipeline.deleted"],
-    delete = app::pipelines::delete,
-    errors = [E400, E401, E403, E404, E409, E412]
-);
+    delete_pipeline, role = Admin, tag = "pipelines", path = "/pipelines/{id}", id = "Pipeline id",
+    events = ["pipeline.deleted"], delete = app::pipelines::delete, errors = [E400, E401, E403, E404, E409, E412]
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

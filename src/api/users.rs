@@ -15,7 +15,7 @@ use crate::error::ApiResult;
 use crate::http::doc::*;
 use crate::http::extract::{IfMatch, Json};
 use crate::http::write::Write;
-use crate::http::{created_resource, ok, Resource};
+use crate::http::{ok, Resource};
 
 impl Resource for User {
     fn location(&self) -> String {
@@ -26,18 +26,11 @@ impl Resource for User {
     }
 }
 
-crate::list_handler!(
+crate::list_handler! {
     /// Users of the workspace, oldest first.
-    list_users,
-    role = crate::auth::roles::Viewer,
-    tag = "users",
-    path = "/users",
-    sort = "users:created_at",
-    body = User,
-    described = "A page of users",
-    list = app::users::list,
-    errors = [E400, E401]
-);
+    list_users, role = crate::auth::roles::Viewer, tag = "users", path = "/users", sort = "users:created_at",
+    body = User, described = "A page of users", list = app::users::list, errors = [E400, E401]
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -66,33 +59,17 @@ impl NewUser {
     }
 }
 
-/// Add a user (admin).
-#[utoipa::path(
-    tag = "users",
-    request_body = NewUser,
-    responses(
-        (status = 201, description = "Created", body = User,
-         headers(("Location" = String, description = "The new user's URL"))),
-        E400, E401, E403, E409, E415, E422
-    ),
-    extensions(("x-events" = json!(["user.created"])))
-)]
-#[post("/users")]
-pub async fn create_user(mut w: Write<Admin>, Json(body): Json<NewUser>) -> ApiResult<HttpResponse> {
-    let user = app::users::create(&mut w.tx, &w.actor, body.parse()?).await?;
-    w.commit(created_resource(&user)).await
+crate::create_handler! {
+    /// Add a user (admin).
+    create_user, role = Admin, tag = "users", path = "/users", request = NewUser, body = User,
+    events = ["user.created"], create = app::users::create, errors = [E400, E401, E403, E409, E415, E422]
 }
 
-crate::get_handler!(
+crate::get_handler! {
     /// One user.
-    get_user,
-    tag = "users",
-    path = "/users/{id}",
-    id = "User id",
-    body = User,
-    described = "The user",
+    get_user, tag = "users", path = "/users/{id}", id = "User id", body = User, described = "The user",
     get = app::users::get
-);
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -83,15 +83,17 @@ pub async fn get(db: impl PgExecutor<'_>, actor: &Actor, id: Uuid) -> Result<Cus
     found(rows::find(db, actor.workspace_id, id).await?, "customer")
 }
 
-/// Adds a customer (member); `created_at` brings history over (never in the future).
-pub async fn create(
-    tx: &mut Tx<'_>,
-    actor: &Actor,
-    fields: CustomerFields,
-    created_at: Option<DateTime<Utc>>,
-) -> Result<Customer> {
+/// A new customer, valid; `created_at` brings history over (never in the future; default now).
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub fields: CustomerFields,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Adds a customer (member).
+pub async fn create(tx: &mut Tx<'_>, actor: &Actor, new: NewCustomer) -> Result<Customer> {
     actor.require(Role::Member)?;
-    let customer = customers::insert(&mut **tx, actor.workspace_id, &fields.into(), created_at).await?;
+    let customer = customers::insert(&mut **tx, actor.workspace_id, &new.fields.into(), new.created_at).await?;
     record(tx, actor, &[created(&customer)]).await?;
     Ok(customer)
 }

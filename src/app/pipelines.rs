@@ -58,10 +58,18 @@ fn updated(p: &Pipeline) -> NewEvent {
     event(EventType::PipelineUpdated, p.id, None, p)
 }
 
-/// Adds a pipeline with its stages in order (default: the customer journey).
-pub async fn create(tx: &mut Tx<'_>, actor: &Actor, name: Name, stages: Option<Vec<StageFields>>) -> Result<Pipeline> {
+/// A new pipeline, valid: its stages in order (default: the customer journey).
+#[derive(Debug, Clone)]
+pub struct NewPipeline {
+    pub name: Name,
+    pub stages: Option<Vec<StageFields>>,
+}
+
+/// Adds a pipeline (admin); it keeps at least one open, one won and one lost stage (`409`).
+pub async fn create(tx: &mut Tx<'_>, actor: &Actor, new: NewPipeline) -> Result<Pipeline> {
     actor.require(Role::Admin)?;
-    let stages: Vec<(String, StageKind, i32)> = match stages {
+    let name = new.name;
+    let stages: Vec<(String, StageKind, i32)> = match new.stages {
         None => pipelines::DEFAULT_STAGES.iter().map(|(n, k, p)| (n.to_string(), *k, *p)).collect(),
         Some(list) => list.iter().map(StageFields::row).collect(),
     };

@@ -78,3 +78,62 @@ macro_rules! delete_handler {
         }
     };
 }
+
+/// `POST <path>`: a new resource from the body (`Input::parse` → the use case's command),
+/// `201` with `Location` and `ETag`. `create` is the use case `(tx, &Actor, command) -> Result<T>`.
+#[macro_export]
+macro_rules! create_handler {
+    ($(#[$doc:meta])* $name:ident, role = $role:ty, tag = $tag:literal, path = $path:literal, request = $request:ident,
+     body = $body:ident, events = [$($event:literal),*], create = $create:path, errors = [$($error:ident),*]) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            tag = $tag,
+            request_body = $request,
+            responses(
+                (status = 201, description = "Created", body = $body, headers(("Location" = String), ("ETag" = String))),
+                $($error),*
+            ),
+            extensions(("x-events" = json!([$($event),*])))
+        )]
+        #[post($path)]
+        pub async fn $name(
+            mut w: $crate::http::write::Write<$role>,
+            $crate::http::extract::Json(body): $crate::http::extract::Json<$request>,
+        ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
+            let created = $create(&mut w.tx, &w.actor, body.parse()?).await?;
+            w.commit($crate::http::created_resource(&created)).await
+        }
+    };
+}
+
+/// `PATCH <path>` (`{id}` in it, `If-Match` honoured): a JSON merge patch (RFC 7396) of the
+/// resource's writable fields, read by `patched(current, body)`; `200` with the resource.
+/// `update` is the use case `(tx, &Actor, id, expected version, change) -> Result<T>`.
+#[macro_export]
+macro_rules! patch_handler {
+    ($(#[$doc:meta])* $name:ident, role = $role:ty, tag = $tag:literal, path = $path:literal, id = $id:literal,
+     patch = $schema:ident, body = $body:ident, events = [$($event:literal),*], update = $update:path,
+     patched = $patched:path, errors = [$($error:ident),*]) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            tag = $tag,
+            params(
+                ("id" = uuid::Uuid, Path, description = $id),
+                ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
+            ),
+            request_body(content = $schema, content_type = "application/merge-patch+json"),
+            responses((status = 200, description = "Changed", body = $body), $($error),*),
+            extensions(("x-events" = json!([$($event),*])))
+        )]
+        #[patch($path)]
+        pub async fn $name(
+            mut w: $crate::http::write::Write<$role>,
+            id: actix_web::web::Path<uuid::Uuid>,
+            $crate::http::extract::IfMatch(expected): $crate::http::extract::IfMatch,
+            $crate::http::extract::Json(body): $crate::http::extract::Json<serde_json::Value>,
+        ) -> $crate::error::ApiResult<actix_web::HttpResponse> {
+            let changed = $update(&mut w.tx, &w.actor, *id, expected, |current| $patched(current, &body)).await?;
+            w.commit($crate::http::ok(&changed)).await
+        }
+    };
+}

@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::app::customers::CustomerFields;
+use crate::app::customers::{CustomerFields, NewCustomer};
 use crate::db::customers::{Customer, CustomerKind};
 use crate::domain::{past_time, Attributes, Country, Email, Name, Phone, Tags, Validator};
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -69,7 +69,7 @@ fn person() -> CustomerKind {
 
 impl CustomerInput {
     /// Every field read and checked; every bad one reported (named with `prefix`).
-    pub fn parse(&self, prefix: &str) -> Result<CustomerFields, Vec<FieldError>> {
+    pub fn read(&self, prefix: &str) -> Result<CustomerFields, Vec<FieldError>> {
         let f = |name: &str| format!("{prefix}{name}");
         let mut v = Validator::default();
         let name = v.check(Name::parse(&f("name"), &self.name));
@@ -100,9 +100,14 @@ impl CustomerInput {
         }
     }
 
-    /// The fields of a create (`422` naming every bad one).
+    /// The fields, valid (`422` naming every bad one).
     pub fn fields(&self) -> ApiResult<CustomerFields> {
-        self.parse("").map_err(ApiError::Validation)
+        self.read("").map_err(ApiError::Validation)
+    }
+
+    /// A new customer, valid.
+    pub fn parse(self) -> ApiResult<NewCustomer> {
+        Ok(NewCustomer { fields: self.fields()?, created_at: self.created_at })
     }
 
     /// The customer's fields with a merge patch applied.

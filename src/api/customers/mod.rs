@@ -13,7 +13,6 @@ pub use views::{summary, timeline, CustomerSummary, InteractionSummary, Timeline
 
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::app;
@@ -22,9 +21,9 @@ use crate::db::customers::{Customer, Position};
 use crate::error::ApiResult;
 use crate::http::auth::Auth;
 use crate::http::doc::*;
-use crate::http::extract::{IfMatch, Json, Query};
+use crate::http::extract::{IfMatch, Query};
 use crate::http::write::Write;
-use crate::http::{created_resource, ok, AppState, Page, Resource};
+use crate::http::{ok, AppState, Page, Resource};
 
 impl Resource for Customer {
     fn location(&self) -> String {
@@ -71,56 +70,24 @@ pub async fn list_customers(state: web::Data<AppState>, auth: Auth, req: HttpReq
         .json(Page { data: page.data.into_iter().map(|(c, _)| c).collect(), next_cursor: page.next_cursor }))
 }
 
-/// Add a customer.
-#[utoipa::path(
-    tag = "customers",
-    request_body = CustomerInput,
-    responses(
-        (status = 201, description = "Created", body = Customer, headers(("Location" = String), ("ETag" = String))),
-        E400, E401, E403, E409, E413, E415, E422
-    ),
-    extensions(("x-events" = json!(["customer.created"])))
-)]
-#[post("/customers")]
-pub async fn create_customer(mut w: Write<Member>, Json(body): Json<CustomerInput>) -> ApiResult<HttpResponse> {
-    let customer = app::customers::create(&mut w.tx, &w.actor, body.fields()?, body.created_at).await?;
-    w.commit(created_resource(&customer)).await
+crate::create_handler! {
+    /// Add a customer.
+    create_customer, role = Member, tag = "customers", path = "/customers", request = CustomerInput, body = Customer,
+    events = ["customer.created"], create = app::customers::create, errors = [E400, E401, E403, E409, E413, E415, E422]
 }
 
-crate::get_handler!(
+crate::get_handler! {
     /// One customer.
-    get_customer,
-    tag = "customers",
-    path = "/customers/{id}",
-    id = "Customer id",
-    body = Customer,
-    described = "The customer",
-    get = app::customers::get
-);
+    get_customer, tag = "customers", path = "/customers/{id}", id = "Customer id", body = Customer,
+    described = "The customer", get = app::customers::get
+}
 
-/// Change a customer: a JSON merge patch (RFC 7396) of the writable fields.
-///
-/// `null` clears an optional field; `attributes` merge key by key (`null` removes a key).
-#[utoipa::path(
-    tag = "customers",
-    params(
-        ("id" = Uuid, Path, description = "Customer id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
-    ),
-    request_body(content = CustomerPatch, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed", body = Customer), E400, E401, E403, E404, E409, E412, E413, E415, E422),
-    extensions(("x-events" = json!(["customer.updated"])))
-)]
-#[patch("/customers/{id}")]
-pub async fn patch_customer(
-    mut w: Write<Member>,
-    id: web::Path<Uuid>,
-    IfMatch(expected): IfMatch,
-    Json(body): Json<Value>,
-) -> ApiResult<HttpResponse> {
-    let customer =
-        app::customers::update(&mut w.tx, &w.actor, *id, expected, |c| CustomerInput::patched(c, &body)).await?;
-    w.commit(ok(&customer)).await
+crate::patch_handler! {
+    /// Change a customer: a JSON merge patch (RFC 7396) of the writable fields.
+    ///
+    /// `null` clears an optional field; `attributes` merge key by key (`null` removes a key).
+    patch_customer, role = Member, tag = "customers", path = "/customers/{id}", id = "Customer id", patch = CustomerPatch, body = Customer,
+    events = ["customer.updated"], update = app::customers::update, patched = CustomerInput::patched, errors = [E400, E401, E403, E404, E409, E412, E413, E415, E422]
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

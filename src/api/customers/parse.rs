@@ -180,7 +180,7 @@ fn validate(mut record: ImportRecord) -> Result<ImportRow, Vec<FieldError>> {
         owner_id: record.owner_id,
         created_at: record.created_at,
     };
-    let f = input.parse("")?;
+    let f = input.read("")?;
     Ok(ImportRow {
         id: record.id,
         kind: record.kind,

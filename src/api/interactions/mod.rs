@@ -7,7 +7,6 @@ pub use input::{InteractionInput, InteractionPatch, NewInteraction};
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -19,7 +18,7 @@ use crate::domain::Validator;
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Auth;
 use crate::http::doc::*;
-use crate::http::extract::{optional_bound, IfMatch, Json, Query};
+use crate::http::extract::{optional_bound, Json, Query};
 use crate::http::write::Write;
 use crate::http::{created_resource, ok, AppState, Page, Resource};
 
@@ -103,51 +102,23 @@ pub async fn create_batch(mut w: Write<Member>, Json(body): Json<BatchRequest>) 
     w.commit(HttpResponse::Created().json(BatchResponse { ids })).await
 }
 
-crate::get_handler!(
+crate::get_handler! {
     /// One interaction.
-    get_interaction,
-    tag = "interactions",
-    path = "/interactions/{id}",
-    id = "Interaction id",
-    body = Interaction,
-    described = "The interaction",
-    get = app::interactions::get
-);
-
-/// Change an interaction: a JSON merge patch of its writable fields (not `external_id`).
-#[utoipa::path(
-    tag = "interactions",
-    params(
-        ("id" = Uuid, Path, description = "Interaction id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")
-    ),
-    request_body(content = InteractionPatch, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "Changed", body = Interaction), E400, E401, E403, E404, E412, E413, E415, E422),
-    extensions(("x-events" = json!(["interaction.updated"])))
-)]
-#[patch("/interactions/{id}")]
-pub async fn patch_interaction(
-    mut w: Write<Member>,
-    id: web::Path<Uuid>,
-    IfMatch(expected): IfMatch,
-    Json(body): Json<Value>,
-) -> ApiResult<HttpResponse> {
-    let i =
-        app::interactions::update(&mut w.tx, &w.actor, *id, expected, |c| InteractionInput::patched(c, &body)).await?;
-    w.commit(ok(&i)).await
+    get_interaction, tag = "interactions", path = "/interactions/{id}", id = "Interaction id", body = Interaction,
+    described = "The interaction", get = app::interactions::get
 }
 
-crate::delete_handler!(
+crate::patch_handler! {
+    /// Change an interaction: a JSON merge patch of its writable fields (not `external_id`).
+    patch_interaction, role = Member, tag = "interactions", path = "/interactions/{id}", id = "Interaction id", patch = InteractionPatch, body = Interaction,
+    events = ["interaction.updated"], update = app::interactions::update, patched = InteractionInput::patched, errors = [E400, E401, E403, E404, E412, E413, E415, E422]
+}
+
+crate::delete_handler! {
     /// Delete an interaction.
-    delete_interaction,
-    role = Member,
-    tag = "interactions",
-    path = "/interactions/{id}",
-    id = "Interaction id",
-    events = ["interaction.deleted"],
-    delete = app::interactions::delete,
-    errors = [E400, E401, E403, E404, E412]
-);
+    delete_interaction, role = Member, tag = "interactions", path = "/interactions/{id}", id = "Interaction id",
+    events = ["interaction.deleted"], delete = app::interactions::delete, errors = [E400, E401, E403, E404, E412]
+}
 
 crate::text_enum! {
     pub enum InteractionSort {
