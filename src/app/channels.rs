@@ -3,7 +3,7 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use super::{check_version, event, found, record, Actor, Result, Tx};
+use super::{check_version, event, found, lock, record, record_change, Actor, Result, Tx};
 use crate::db::channels::{self, Channel, ChannelKind};
 use crate::db::rows;
 use crate::domain::events::EventType;
@@ -48,21 +48,20 @@ pub async fn update(
     expected: Option<i64>,
     change: impl FnOnce(&Channel) -> Result<ChannelFields>,
 ) -> Result<Channel> {
-    actor.require(Role::Admin)?;
-    let current: Channel = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "channel")?;
+    let current: Channel = lock(tx, actor, Role::Admin, id, "channel").await?;
     let fields = change(&current)?;
     check_version(expected, current.version)?;
     let channel = channels::update(&mut **tx, actor.workspace_id, current.id, &fields.into()).await?;
-    if channel.version != current.version {
-        record(tx, actor, &[event(EventType::ChannelUpdated, channel.id, None, &channel)]).await?;
-    }
+    record_change(tx, actor, current.version, channel.version, || {
+        event(EventType::ChannelUpdated, channel.id, None, &channel)
+    })
+    .await?;
     Ok(channel)
 }
 
 /// Removes a channel (admin); one with interactions cannot go (`409`): deactivate it.
 pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
-    actor.require(Role::Admin)?;
-    let current: Channel = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "channel")?;
+    let current: Channel = lock(tx, actor, Role::Admin, id, "channel").await?;
     check_version(expected, current.version)?;
     if channels::has_interactions(&mut **tx, actor.workspace_id, current.id).await? {
         return Err(ApiError::Conflict(

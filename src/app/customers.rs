@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-use super::{check_version, event, found, record, Actor, Result, Tx};
+use super::{check_version, event, found, lock, record, record_change, Actor, Result, Tx};
 use crate::analytics::rfm;
 use crate::db::customers::{self, Customer, CustomerKind, CustomerSort, Filter, Position};
 use crate::db::events::{self as log, NewEvent, Origin};
@@ -114,22 +114,18 @@ pub async fn update(
     expected: Option<i64>,
     change: impl FnOnce(&Customer) -> Result<CustomerFields>,
 ) -> Result<Customer> {
-    actor.require(Role::Member)?;
-    let current: Customer = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "customer")?;
+    let current: Customer = lock(tx, actor, Role::Member, id, "customer").await?;
     let fields = change(&current)?;
     check_version(expected, current.version)?;
     let customer = customers::update(&mut **tx, actor.workspace_id, current.id, &fields.into()).await?;
-    if customer.version != current.version {
-        record(tx, actor, &[updated(&customer)]).await?;
-    }
+    record_change(tx, actor, current.version, customer.version, || updated(&customer)).await?;
     Ok(customer)
 }
 
 /// Soft-deletes a live customer (member): gone from lists and lookups with its interactions and
 /// deals, restorable for 30 days.
 pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
-    actor.require(Role::Member)?;
-    let current: Customer = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "customer")?;
+    let current: Customer = lock(tx, actor, Role::Member, id, "customer").await?;
     check_version(expected, current.version)?;
     customers::soft_delete(&mut **tx, actor.workspace_id, current.id).await?;
     record(tx, actor, &[event(EventType::CustomerDeleted, current.id, Some(current.id), &current)]).await?;

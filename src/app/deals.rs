@@ -7,7 +7,7 @@ use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::pipelines::deal_event;
-use super::{check_version, found, record, Actor, Result, Tx};
+use super::{check_version, found, lock, record, Actor, Result, Tx};
 use crate::db::deals::{self, Deal, Fields, Filter, StageEvent};
 use crate::db::{customers, pipelines, rows};
 use crate::domain::events::EventType;
@@ -95,9 +95,8 @@ pub async fn update(
     expected: Option<i64>,
     change: impl FnOnce(&Deal) -> Result<DealChanges>,
 ) -> Result<Deal> {
-    actor.require(Role::Member)?;
     let ws = actor.workspace_id;
-    let current: Deal = found(rows::lock(&mut **tx, ws, id).await?, "deal")?;
+    let current: Deal = lock(tx, actor, Role::Member, id, "deal").await?;
     let c = change(&current)?;
     let mut errors: Vec<FieldError> = Vec::new();
     let now = Utc::now();
@@ -142,8 +141,7 @@ pub async fn update(
 
 /// Deletes a deal with its history (member).
 pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
-    actor.require(Role::Member)?;
-    let current: Deal = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "deal")?;
+    let current: Deal = lock(tx, actor, Role::Member, id, "deal").await?;
     check_version(expected, current.version)?;
     rows::delete::<Deal>(&mut **tx, actor.workspace_id, current.id).await?;
     record(tx, actor, &[deal_event(EventType::DealDeleted, &current)]).await

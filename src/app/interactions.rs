@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-use super::{check_version, event, found, record, Actor, Result, Tx};
+use super::{check_version, event, found, lock, record, Actor, Result, Tx};
 use crate::db::interactions::{self, Fields, Filter, Interaction};
 use crate::db::rows;
 use crate::domain::events::EventType;
@@ -134,9 +134,8 @@ pub async fn update(
     expected: Option<i64>,
     change: impl FnOnce(&Interaction) -> Result<Fields>,
 ) -> Result<Interaction> {
-    actor.require(Role::Member)?;
     let ws = actor.workspace_id;
-    let current: Interaction = found(rows::lock(&mut **tx, ws, id).await?, "interaction")?;
+    let current: Interaction = lock(tx, actor, Role::Member, id, "interaction").await?;
     let fields = change(&current)?;
     check_version(expected, current.version)?;
     if fields.customer_id != current.customer_id || fields.channel_id != current.channel_id {
@@ -162,8 +161,7 @@ pub async fn update(
 
 /// Deletes an interaction (member).
 pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
-    actor.require(Role::Member)?;
-    let current: Interaction = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "interaction")?;
+    let current: Interaction = lock(tx, actor, Role::Member, id, "interaction").await?;
     check_version(expected, current.version)?;
     rows::delete::<Interaction>(&mut **tx, actor.workspace_id, current.id).await?;
     let e = event(EventType::InteractionDeleted, current.id, Some(current.customer_id), &current);

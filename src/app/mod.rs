@@ -129,6 +129,35 @@ pub fn found<T>(row: Option<T>, what: &str) -> Result<T> {
     row.ok_or_else(|| ApiError::not_found(what))
 }
 
+/// A row the actor (with at least `role`) is about to change, locked until the transaction
+/// ends; `404 <what> not found` when the workspace has none the API sees, then `412` unless
+/// `expected` (the request's `If-Match`) is its version once `check` passed.
+pub async fn lock<T: crate::db::rows::Table>(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    role: Role,
+    id: Uuid,
+    what: &str,
+) -> Result<T> {
+    actor.require(role)?;
+    found(crate::db::rows::lock(&mut **tx, actor.workspace_id, id).await?, what)
+}
+
+/// Records the event `make` gives for a change of one row when the change moved its version
+/// (`before` to `after`): a change that changes nothing records nothing.
+pub async fn record_change(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    before: i64,
+    after: i64,
+    make: impl FnOnce() -> NewEvent,
+) -> Result<()> {
+    if before == after {
+        return Ok(());
+    }
+    record(tx, actor, &[make()]).await
+}
+
 /// Appends events for the actor's changes, in the transaction `tx`.
 pub async fn record(tx: &mut Tx<'_>, actor: &Actor, events: &[NewEvent]) -> Result<()> {
     let who = actor.event_actor();

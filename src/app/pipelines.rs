@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-use super::{check_version, event, found, record, Actor, Result, Tx};
+use super::{check_version, event, found, lock, record, record_change, Actor, Result, Tx};
 use crate::db::deals::Deal;
 use crate::db::events::NewEvent;
 use crate::db::pipelines::{self, Pipeline, PipelineRow, Stage};
@@ -89,8 +89,7 @@ struct StageChange {
 
 /// Locks the pipeline (every change of its stages goes through this lock, one at a time).
 async fn begin_stage_change(tx: &mut Tx<'_>, actor: &Actor, id: Uuid) -> Result<StageChange> {
-    actor.require(Role::Admin)?;
-    let current: PipelineRow = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "pipeline")?;
+    let current: PipelineRow = lock(tx, actor, Role::Admin, id, "pipeline").await?;
     let stages = pipelines::live_stages(&mut **tx, actor.workspace_id, current.id).await?;
     Ok(StageChange { current, stages })
 }
@@ -122,23 +121,19 @@ pub async fn rename(
     expected: Option<i64>,
     change: impl FnOnce(&PipelineRow) -> Result<Name>,
 ) -> Result<Pipeline> {
-    actor.require(Role::Admin)?;
-    let current: PipelineRow = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "pipeline")?;
+    let current: PipelineRow = lock(tx, actor, Role::Admin, id, "pipeline").await?;
     let name = change(&current)?;
     check_version(expected, current.version)?;
     let row = pipelines::touch(&mut **tx, actor.workspace_id, current.id, Some(name.as_str()), false).await?;
     let pipeline = load(tx, actor, row.id).await?;
-    if pipeline.version != current.version {
-        record(tx, actor, &[updated(&pipeline)]).await?;
-    }
+    record_change(tx, actor, current.version, pipeline.version, || updated(&pipeline)).await?;
     Ok(pipeline)
 }
 
 /// Removes a pipeline; one with deals cannot go (`409`).
 pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
-    actor.require(Role::Admin)?;
     let ws = actor.workspace_id;
-    let current: PipelineRow = found(rows::lock(&mut **tx, ws, id).await?, "pipeline")?;
+    let current: PipelineRow = lock(tx, actor, Role::Admin, id, "pipeline").await?;
     check_version(expected, current.version)?;
     if pipelines::has_deals(&mut **tx, ws, current.id).await? {
         return Err(ApiError::Conflict("the pipeline has deals; move or delete them first".into()));

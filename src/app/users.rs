@@ -3,7 +3,7 @@
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use super::{check_version, event, found, record, Actor, Result, Tx};
+use super::{check_version, event, found, lock, record, Actor, Result, Tx};
 use crate::auth::password;
 use crate::db::tokens::{self, ApiToken};
 use crate::db::users::{self, User};
@@ -131,8 +131,7 @@ pub async fn update(
 /// Removes a user (admin): you cannot remove yourself, nor the last active owner (`409`).
 /// Every token issued to them stops working.
 pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<Vec<Uuid>> {
-    actor.require(Role::Admin)?;
-    let current: User = found(rows::lock(&mut **tx, actor.workspace_id, id).await?, "user")?;
+    let current: User = lock(tx, actor, Role::Admin, id, "user").await?;
     may_manage(actor, current.role)?;
     check_version(expected, current.version)?;
     if Some(current.id) == actor.user_id() {

@@ -2,7 +2,7 @@
 
 use sqlx::PgExecutor;
 
-use super::{check_version, event, found, record, Actor, Result, Tx};
+use super::{check_version, event, found, record, record_change, Actor, Result, Tx};
 use crate::db::workspaces::{self, Workspace};
 use crate::domain::events::EventType;
 use crate::domain::{Currency, Email, Name, Role, Timezone, WorkspaceId};
@@ -84,8 +84,7 @@ pub async fn update(tx: &mut Tx<'_>, actor: &Actor, expected: Option<i64>, c: Wo
         .await?,
         "workspace",
     )?;
-    if ws.version != current.version {
-        record(tx, actor, &[event(EventType::WorkspaceUpdated, ws.id, None, &ws)]).await?;
-    }
+    record_change(tx, actor, current.version, ws.version, || event(EventType::WorkspaceUpdated, ws.id, None, &ws))
+        .await?;
     Ok(ws)
 }
