@@ -4,6 +4,7 @@ use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::rows::Conditions;
 use crate::domain::{new_id, WorkspaceId};
 
 crate::text_enum! {
@@ -261,18 +262,10 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, ws: WorkspaceId, f: &Filter
     if !f.tags.is_empty() {
         qb.push(" AND tags @> ").push_bind(f.tags.clone());
     }
-    if let Some(country) = &f.country {
-        qb.push(" AND country = ").push_bind(country.clone());
-    }
-    if let Some(owner) = f.owner_id {
-        qb.push(" AND owner_id = ").push_bind(owner);
-    }
-    if let Some(t) = f.created_after {
-        qb.push(" AND created_at >= ").push_bind(t);
-    }
-    if let Some(t) = f.created_before {
-        qb.push(" AND created_at < ").push_bind(t);
-    }
+    qb.and_if("country =", f.country.clone())
+        .and_if("owner_id =", f.owner_id)
+        .and_if("created_at >=", f.created_after)
+        .and_if("created_at <", f.created_before);
     for (key, value) in &f.attributes {
         let mut object = serde_json::Map::new();
         object.insert(key.clone(), serde_json::Value::String(value.clone()));
@@ -321,18 +314,13 @@ pub async fn list(
         }
         qb.push(" ORDER BY score DESC, id LIMIT ").push_bind(limit);
     } else {
-        let (col, op, dir) =
-            (sort.column(), if sort.descending() { "<" } else { ">" }, if sort.descending() { "DESC" } else { "ASC" });
+        let (col, ascending) = (sort.column(), !sort.descending());
         match &after {
-            Some(Position::Time(t, id)) => {
-                qb.push(format!(" AND ({col}, id) {op} (")).push_bind(*t).push(", ").push_bind(*id).push(")");
-            }
-            Some(Position::Name(n, id)) => {
-                qb.push(format!(" AND ({col}, id) {op} (")).push_bind(n.clone()).push(", ").push_bind(*id).push(")");
-            }
-            _ => {}
+            Some(Position::Time(t, id)) => qb.and_after(col, ascending, Some((*t, *id))),
+            Some(Position::Name(n, id)) => qb.and_after(col, ascending, Some((n.clone(), *id))),
+            _ => &mut qb,
         }
-        qb.push(format!(" ORDER BY {col} {dir}, id {dir} LIMIT ")).push_bind(limit);
+        .order_by(col, ascending, limit);
     }
     let rows: Vec<ListRow> = qb.build_query_as().fetch_all(db).await?;
     Ok(rows

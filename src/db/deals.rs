@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::pipelines::StageKind;
+use crate::db::rows::Conditions;
 use crate::db::CUSTOMER_IS_LIVE;
 use crate::domain::{new_id, WorkspaceId};
 
@@ -251,32 +252,16 @@ pub async fn list(
 ) -> Result<Vec<Deal>, sqlx::Error> {
     let mut qb: QueryBuilder<'_, Postgres> =
         QueryBuilder::new(format!("SELECT {COLUMNS} FROM deals t WHERE {CUSTOMER_IS_LIVE} AND workspace_id = "));
-    qb.push_bind(ws);
-    if let Some(v) = f.pipeline_id {
-        qb.push(" AND pipeline_id = ").push_bind(v);
-    }
-    if let Some(v) = f.stage_id {
-        qb.push(" AND stage_id = ").push_bind(v);
-    }
-    if let Some(v) = f.status {
-        qb.push(" AND status = ").push_bind(v);
-    }
-    if let Some(v) = f.customer_id {
-        qb.push(" AND customer_id = ").push_bind(v);
-    }
-    if let Some(v) = f.owner_id {
-        qb.push(" AND owner_id = ").push_bind(v);
-    }
-    if let Some(v) = f.created_after {
-        qb.push(" AND created_at >= ").push_bind(v);
-    }
-    if let Some(v) = f.created_before {
-        qb.push(" AND created_at < ").push_bind(v);
-    }
-    if let Some((t, id)) = after {
-        qb.push(" AND (created_at, id) < (").push_bind(t).push(", ").push_bind(id).push(")");
-    }
-    qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+    qb.push_bind(ws)
+        .and_if("pipeline_id =", f.pipeline_id)
+        .and_if("stage_id =", f.stage_id)
+        .and_if("status =", f.status)
+        .and_if("customer_id =", f.customer_id)
+        .and_if("owner_id =", f.owner_id)
+        .and_if("created_at >=", f.created_after)
+        .and_if("created_at <", f.created_before)
+        .and_after("created_at", false, after)
+        .order_by("created_at", false, limit);
     qb.build_query_as().fetch_all(db).await
 }
 

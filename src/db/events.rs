@@ -8,6 +8,7 @@ use sqlx::{FromRow, PgConnection, PgExecutor, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::rows::Conditions;
 use crate::domain::events::EventType;
 use crate::domain::{new_id, WorkspaceId};
 
@@ -211,12 +212,7 @@ pub async fn feed(
             .push_bind(filter.resources.clone())
             .push("))");
     }
-    if let Some(id) = filter.resource_id {
-        qb.push(" AND e.resource_id = ").push_bind(id);
-    }
-    if let Some(id) = filter.actor_id {
-        qb.push(" AND e.actor_id = ").push_bind(id);
-    }
+    qb.and_if("e.resource_id =", filter.resource_id).and_if("e.actor_id =", filter.actor_id);
     qb.push(" ORDER BY e.txid, e.seq LIMIT ").push_bind(limit).push(") e ON true ORDER BY e.txid, e.seq");
     let rows: Vec<(Option<EventRow>, String)> = qb
         .build()

@@ -4,6 +4,7 @@ use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::rows::Conditions;
 use crate::db::CUSTOMER_IS_LIVE;
 use crate::domain::{SumCents, WorkspaceId};
 
@@ -267,33 +268,16 @@ pub async fn list(
 ) -> Result<Vec<Interaction>, sqlx::Error> {
     let mut qb: QueryBuilder<'_, Postgres> =
         QueryBuilder::new(format!("SELECT {COLUMNS} FROM interactions t WHERE {CUSTOMER_IS_LIVE} AND workspace_id = "));
-    qb.push_bind(ws);
-    if let Some(v) = f.customer_id {
-        qb.push(" AND customer_id = ").push_bind(v);
-    }
-    if let Some(v) = f.channel_id {
-        qb.push(" AND channel_id = ").push_bind(v);
-    }
-    if let Some(v) = f.kind {
-        qb.push(" AND kind = ").push_bind(v);
-    }
-    if let Some(v) = f.direction {
-        qb.push(" AND direction = ").push_bind(v);
-    }
-    if let Some(v) = f.user_id {
-        qb.push(" AND user_id = ").push_bind(v);
-    }
-    if let Some(v) = f.occurred_after {
-        qb.push(" AND occurred_at >= ").push_bind(v);
-    }
-    if let Some(v) = f.occurred_before {
-        qb.push(" AND occurred_at < ").push_bind(v);
-    }
-    let (op, dir) = if ascending { (">", "ASC") } else { ("<", "DESC") };
-    if let Some((t, id)) = after {
-        qb.push(format!(" AND (occurred_at, id) {op} (")).push_bind(t).push(", ").push_bind(id).push(")");
-    }
-    qb.push(format!(" ORDER BY occurred_at {dir}, id {dir} LIMIT ")).push_bind(limit);
+    qb.push_bind(ws)
+        .and_if("customer_id =", f.customer_id)
+        .and_if("channel_id =", f.channel_id)
+        .and_if("kind =", f.kind)
+        .and_if("direction =", f.direction)
+        .and_if("user_id =", f.user_id)
+        .and_if("occurred_at >=", f.occurred_after)
+        .and_if("occurred_at <", f.occurred_before)
+        .and_after("occurred_at", ascending, after)
+        .order_by("occurred_at", ascending, limit);
     qb.build_query_as().fetch_all(db).await
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::WorkspaceId;
@@ -76,4 +76,50 @@ pub async fn delete<T: Table>(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid
         .execute(db)
         .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Conditions of a filtered list, added to a statement being built.
+pub trait Conditions<'q> {
+    /// Appends ` AND {test} $n` with `value` bound, when there is a value; `test` is a column
+    /// and an operator, e.g. `"created_at >="`.
+    fn and_if<T>(&mut self, test: &str, value: Option<T>) -> &mut Self
+    where
+        T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send;
+
+    /// Appends the keyset condition ` AND (column, id) {> or <} ($t, $id)` of a page that
+    /// starts after `after` in the given direction.
+    fn and_after<T>(&mut self, column: &str, ascending: bool, after: Option<(T, Uuid)>) -> &mut Self
+    where
+        T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send;
+
+    /// Appends ` ORDER BY column, id` in the direction, and ` LIMIT $n`.
+    fn order_by(&mut self, column: &str, ascending: bool, limit: i64) -> &mut Self;
+}
+
+impl<'q> Conditions<'q> for QueryBuilder<'q, Postgres> {
+    fn and_if<T>(&mut self, test: &str, value: Option<T>) -> &mut Self
+    where
+        T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send,
+    {
+        if let Some(value) = value {
+            self.push(format_args!(" AND {test} ")).push_bind(value);
+        }
+        self
+    }
+
+    fn and_after<T>(&mut self, column: &str, ascending: bool, after: Option<(T, Uuid)>) -> &mut Self
+    where
+        T: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send,
+    {
+        if let Some((value, id)) = after {
+            let op = if ascending { ">" } else { "<" };
+            self.push(format_args!(" AND ({column}, id) {op} (")).push_bind(value).push(", ").push_bind(id).push(")");
+        }
+        self
+    }
+
+    fn order_by(&mut self, column: &str, ascending: bool, limit: i64) -> &mut Self {
+        let dir = if ascending { "ASC" } else { "DESC" };
+        self.push(format_args!(" ORDER BY {column} {dir}, id {dir} LIMIT ")).push_bind(limit)
+    }
 }
