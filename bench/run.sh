@@ -10,45 +10,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-CUSTOMERS=${CUSTOMERS:-1000000}
-DURATION=${DURATION:-15s}
-CONNS=${CONNS:-64}
-PORT=${PORT:-8088}
-OUT=$ROOT/bench/out
+source bench/lib.sh
 DATA=$OUT/data-$CUSTOMERS
-mkdir -p "$OUT"
-
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-if ! command -v wrk >/dev/null; then
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 
 cargo build --release -q
 BIN=$ROOT/target/release/rapport
-unset DATABASE_URL
-export RAPPORT_DATA_DIR=$DATA RAPPORT_PORT=$PORT RAPPORT_ACCESS_TOKEN_TTL_SECS=86400 RUST_LOG=warn
-export RAPPORT_LOGIN_MAX_FAILURES=1000 RAPPORT_DB_MAX_CONNECTIONS=${DB_CONNECTIONS:-32}
-
-if [ ! -f "$DATA/seeded-v2" ]; then
-  rm -rf "$DATA"
-  start=$(date +%s.%N)
-  "$BIN" seed --bench --customers "$CUSTOMERS" | tee "$OUT/seed-$CUSTOMERS.log"
-  end=$(date +%s.%N)
-  echo "$start $end" | awk '{printf "%.1f\n", $2 - $1}' > "$DATA/seeded-v2"
-fi
-SEED_SECONDS=$(cat "$DATA/seeded-v2")
-
-"$BIN" serve > "$OUT/server.log" 2>&1 &
-SERVER=$!
-cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
-trap cleanup EXIT
-for _ in $(seq 1 120); do
-  curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break
-  sleep 0.5
-done
+seed "$BIN" "$DATA"
+start_server "$BIN" "$DATA"
+trap stop_server EXIT
 SOCKET=$(realpath "$DATA")/run
-PSQL="$PGBIN/psql -h $SOCKET -U postgres -d rapport -Atq"
 
 rss() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$SERVER/status"; }
 IDLE_RSS=$(rss)
@@ -56,11 +26,8 @@ MAX_RSS=$IDLE_RSS
 ( while kill -0 "$SERVER" 2>/dev/null; do rss; sleep 0.5; done ) > "$OUT/rss.txt" 2>/dev/null &
 RSS_SAMPLER=$!
 
-TOKEN=$(curl -s "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
-  -d '{"email":"bench@rapport.local","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-export TOKEN WRK_DIR=$ROOT/bench/wrk RESULTS=$OUT/results.tsv
+export RESULTS=$OUT/results.tsv
 : > "$RESULTS"
-WS=$($PSQL -c "SELECT id FROM workspaces WHERE name = 'Bench'")
 $PSQL -c "SELECT id FROM customers WHERE workspace_id = '$WS' AND deleted_at IS NULL ORDER BY md5(id::text) LIMIT 10000" > "$OUT/ids.txt"
 $PSQL -c "SELECT id FROM channels WHERE workspace_id = '$WS' AND active" > "$OUT/channels.txt"
 HEAVY=$($PSQL -c "SELECT customer_id FROM interactions WHERE workspace_id = '$WS' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
@@ -113,11 +80,6 @@ items = [{"customer_id": random.choice(ids), "channel_id": random.choice(channel
 print(json.dumps({"items": items}))
 PY
 
-scenario() { # name script connections [env...]
-  local name=$1 script=$2 conns=$3
-  shift 3
-  env SCENARIO="$name" "$@" wrk -t2 -c"$conns" -d"$DURATION" --latency -s "$WRK_DIR/$script" "http://127.0.0.1:$PORT" > "$OUT/wrk-$(echo "$name" | tr -c "A-Za-z0-9" "_").log"
-}
 scenario "GET /customers/{id}" get_customer.lua "$CONNS" IDS="$OUT/ids.txt"
 scenario "GET /customers?limit=50 (first page)" get_path.lua "$CONNS" TARGET="/api/v1/customers?limit=50"
 scenario "GET /customers?limit=50 (after 2000 cursors)" get_path.lua "$CONNS" TARGET="$DEEP"

@@ -183,6 +183,40 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    /// `.env.example` states every variable Rapport reads, each value it shows is accepted, and
+    /// each default it shows is the one applied.
+    #[test]
+    fn env_example_is_complete_and_true() {
+        let example = include_str!("../.env.example");
+        let mut shown = HashMap::new();
+        let mut named = Vec::new();
+        for line in example.lines() {
+            let (commented, line) = match line.strip_prefix("# ") {
+                Some(rest) => (true, rest),
+                None => (false, line),
+            };
+            if let Some((name, value)) = line.split_once('=') {
+                if name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') && !name.is_empty() {
+                    named.push(name.to_owned());
+                    if !commented {
+                        shown.insert(name.to_owned(), value.to_owned());
+                    }
+                }
+            }
+        }
+        let source = include_str!("config.rs");
+        let read: Vec<&str> = source
+            .split('"')
+            .filter(|s| (s.starts_with("RAPPORT_") || *s == "DATABASE_URL") && !s.contains(' ') && !s.ends_with('_'))
+            .collect();
+        for name in read {
+            assert!(named.iter().any(|n| n == name), "{name} is read but not in .env.example");
+        }
+        let with_example = Settings::from_vars(&shown).expect(".env.example's values are valid");
+        let defaults = Settings::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(format!("{with_example:?}"), format!("{defaults:?}"), "the defaults .env.example shows");
+    }
+
     #[test]
     fn defaults_are_embedded() {
         let s = Settings::from_vars(&HashMap::new()).unwrap();

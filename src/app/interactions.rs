@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::{check_version, event, found, lock, record, Actor, Result, Tx};
+use crate::db::events::Origin;
 use crate::db::interactions::{self, Fields, Filter, Interaction};
 use crate::db::rows;
 use crate::domain::events::EventType;
@@ -28,21 +29,25 @@ fn created(i: &Interaction) -> crate::db::events::NewEvent {
 
 /// Logs an interaction (member): its customer must be live and its channel active (`422`
 /// naming which). An `external_id` already logged on the channel gives the existing
-/// interaction and changes nothing.
-pub async fn create(tx: &mut Tx<'_>, actor: &Actor, fields: Fields) -> Result<Logged> {
+/// interaction and changes nothing. The interaction and its event are one statement, atomic by
+/// itself: `db` may be a connection outside any transaction (the fast path of
+/// `POST /interactions`).
+pub async fn create(db: &mut PgConnection, actor: &Actor, fields: Fields) -> Result<Logged> {
     actor.require(Role::Member)?;
     let ws = actor.workspace_id;
-    if let Some(i) = interactions::insert(&mut **tx, ws, new_id(), &fields).await? {
-        record(tx, actor, &[created(&i)]).await?;
+    let (customer_id, channel_id, external_id) = (fields.customer_id, fields.channel_id, fields.external_id.clone());
+    let new = Interaction::new(new_id(), fields, Utc::now());
+    let who = actor.event_actor();
+    let origin = Origin { actor: &who, request_id: actor.request_id.as_deref() };
+    if let Some(i) = interactions::insert(&mut *db, ws, &new, &origin, &created(&new)).await? {
         return Ok(Logged::Created(i));
     }
-    if let Some(external_id) = &fields.external_id {
-        if let Some(existing) = interactions::by_external_id(&mut **tx, ws, fields.channel_id, external_id).await? {
+    if let Some(external_id) = &external_id {
+        if let Some(existing) = interactions::by_external_id(&mut *db, ws, channel_id, external_id).await? {
             return Ok(Logged::Existing(existing));
         }
     }
-    let (customers, channels) =
-        interactions::live_references(&mut **tx, ws, &[fields.customer_id], &[fields.channel_id]).await?;
+    let (customers, channels) = interactions::live_references(&mut *db, ws, &[customer_id], &[channel_id]).await?;
     let mut errors = Vec::new();
     if customers.is_empty() {
         errors.push(FieldError::new("customer_id", "is not a customer of this workspace"));

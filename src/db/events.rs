@@ -82,6 +82,51 @@ pub async fn append(
     Ok(())
 }
 
+/// `statement` (an `INSERT … RETURNING` of a resource's `columns`, `$1` the workspace, using
+/// `$1`..`$n`) made to append, for each row it writes, the event bound by [`bind_recorded`]
+/// as `$n+1`..`$n+7`, in the same statement: a write of one statement needs neither a
+/// transaction nor a round trip of its own for its event. The event's `data` is the bound JSON
+/// with each of `json_columns` replaced by the row's stored value (exactly as it reads back).
+pub fn recorded(statement: &str, columns: &str, n: usize, json_columns: &[&str]) -> String {
+    let p = |i: usize| format!("${}", n + i);
+    let stored: Vec<String> = json_columns.iter().map(|c| format!("'{c}', changed.{c}")).collect();
+    format!(
+        "WITH changed AS ({statement}),
+         recorded AS (
+           INSERT INTO events (workspace_id, id, type, resource, resource_id, customer_id, actor_type, actor_id,
+                               request_id, data)
+           SELECT $1, {id}, {ty}, split_part({ty}, '.', 1), changed.id, {customer}, {actor_type}, {actor_id}, {request},
+                  {data}::jsonb || jsonb_build_object({stored})
+             FROM changed)
+         SELECT {columns} FROM changed",
+        id = p(1),
+        ty = p(2),
+        customer = p(3),
+        actor_type = p(4),
+        actor_id = p(5),
+        request = p(6),
+        data = p(7),
+        stored = stored.join(", "),
+    )
+}
+
+/// Binds the parameters of [`recorded`]: the event's id, type, customer, actor, request id and
+/// data.
+pub fn bind_recorded<'q, O>(
+    query: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
+    origin: &Origin<'q>,
+    event: &'q NewEvent,
+) -> sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments> {
+    query
+        .bind(new_id())
+        .bind(event.kind)
+        .bind(event.customer_id)
+        .bind(origin.actor.type_)
+        .bind(origin.actor.id)
+        .bind(origin.request_id)
+        .bind(&event.data)
+}
+
 /// Records the erasure of customers' rows that go with them (interactions, deals: one
 /// `<resource>.deleted` event each, data `{"id"}`) and scrubs every earlier event about those
 /// customers down to the resource's id: nothing personal stays in the log. Call before the

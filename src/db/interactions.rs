@@ -4,8 +4,10 @@ use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::events::{self, NewEvent, Origin};
 use crate::db::rows::Conditions;
 use crate::db::CUSTOMER_IS_LIVE;
+use crate::domain::time::as_stored;
 use crate::domain::{SumCents, WorkspaceId};
 
 crate::text_enum! {
@@ -82,40 +84,88 @@ pub struct Fields {
     pub metadata: serde_json::Value,
 }
 
-/// Inserts when the customer is live and the channel active. `Ok(None)`: it was not inserted
-/// (a reference failed, or the external id exists: the caller finds out which).
+impl Interaction {
+    /// The interaction `fields` make, as it reads back once inserted at `now` (instants as the
+    /// database keeps them: `domain::time::as_stored`).
+    pub fn new(id: Uuid, fields: Fields, now: DateTime<Utc>) -> Self {
+        let now = as_stored(now);
+        let Fields {
+            customer_id,
+            channel_id,
+            direction,
+            kind,
+            subject,
+            body,
+            occurred_at,
+            duration_seconds,
+            value_cents,
+            items,
+            user_id,
+            external_id,
+            metadata,
+        } = fields;
+        Interaction {
+            id,
+            customer_id,
+            channel_id,
+            direction,
+            kind,
+            subject,
+            body,
+            occurred_at: as_stored(occurred_at),
+            duration_seconds,
+            value_cents,
+            items,
+            user_id,
+            external_id,
+            metadata,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
+/// Inserts `new` (from [`Interaction::new`]) with its event `created`, in one statement, when
+/// the customer is live and the channel active. `Ok(None)`: nothing was written (a reference
+/// failed, or the external id exists: the caller finds out which).
 pub async fn insert(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
-    id: Uuid,
-    f: &Fields,
+    new: &Interaction,
+    origin: &Origin<'_>,
+    created: &NewEvent,
 ) -> Result<Option<Interaction>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let statement = format!(
         "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
-                                   occurred_at, duration_seconds, value_cents, items, user_id, external_id, metadata)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+                                   occurred_at, duration_seconds, value_cents, items, user_id, external_id, metadata,
+                                   created_at, updated_at, version)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17
           WHERE EXISTS (SELECT 1 FROM customers WHERE workspace_id = $1 AND id = $3 AND deleted_at IS NULL)
             AND EXISTS (SELECT 1 FROM channels WHERE workspace_id = $1 AND id = $4 AND active)
          ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
          RETURNING {COLUMNS}"
-    ))
-    .bind(ws)
-    .bind(id)
-    .bind(f.customer_id)
-    .bind(f.channel_id)
-    .bind(f.direction)
-    .bind(f.kind)
-    .bind(&f.subject)
-    .bind(&f.body)
-    .bind(f.occurred_at)
-    .bind(f.duration_seconds)
-    .bind(f.value_cents)
-    .bind(&f.items)
-    .bind(f.user_id)
-    .bind(&f.external_id)
-    .bind(&f.metadata)
-    .fetch_optional(db)
-    .await
+    );
+    let sql = events::recorded(&statement, COLUMNS, 17, &["metadata"]);
+    let query = sqlx::query_as(&sql)
+        .bind(ws)
+        .bind(new.id)
+        .bind(new.customer_id)
+        .bind(new.channel_id)
+        .bind(new.direction)
+        .bind(new.kind)
+        .bind(&new.subject)
+        .bind(&new.body)
+        .bind(new.occurred_at)
+        .bind(new.duration_seconds)
+        .bind(new.value_cents)
+        .bind(&new.items)
+        .bind(new.user_id)
+        .bind(&new.external_id)
+        .bind(&new.metadata)
+        .bind(new.created_at)
+        .bind(new.version);
+    events::bind_recorded(query, origin, created).fetch_optional(db).await
 }
 
 /// Inserts many at once; rows whose external id exists are skipped. Returns the rows inserted

@@ -113,3 +113,31 @@ mod tests {
         }
     }
 }
+
+/// The instant PostgreSQL keeps for `t`: whole microseconds (sqlx sends a `timestamptz` as the
+/// microseconds since 2000-01-01, truncated toward that epoch). A value computed before it is
+/// written reads back equal to this.
+pub fn as_stored(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    let epoch = chrono::DateTime::<chrono::Utc>::from_naive_utc_and_offset(
+        chrono::NaiveDate::from_ymd_opt(2000, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default(),
+        chrono::Utc,
+    );
+    match (t - epoch).num_microseconds() {
+        Some(micros) => epoch + chrono::TimeDelta::microseconds(micros),
+        None => t,
+    }
+}
+
+#[cfg(test)]
+mod stored_tests {
+    use chrono::{DateTime, Utc};
+
+    #[test]
+    fn stored_instants_are_whole_microseconds_toward_2000() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(super::as_stored(at("2026-11-30T04:35:48.897696228Z")), at("2026-11-30T04:35:48.897696Z"));
+        assert_eq!(super::as_stored(at("1969-12-31T23:59:59.9999995Z")), at("1970-01-01T00:00:00Z"));
+        assert_eq!(super::as_stored(at("1999-12-31T23:59:59.9999995Z")), at("2000-01-01T00:00:00Z"));
+        assert_eq!(super::as_stored(at("2000-01-01T00:00:00Z")), at("2000-01-01T00:00:00Z"));
+    }
+}

@@ -448,6 +448,17 @@ async fn every_state_changing_operation_records_exactly_its_documented_events() 
             assert_eq!(e["resource"], e["type"].as_str().unwrap().split('.').next().unwrap());
             assert!(e["data"]["id"].is_string(), "{e}");
         }
+        // The data of the event about the resource the call answers is that resource, as the
+        // API shows it.
+        if let Ok(mut body) = serde_json::from_str::<Value>(&text) {
+            // …but for an API token's secret, shown once and kept nowhere.
+            if let Some(fields) = body.as_object_mut().filter(|_| c.template == "/api/v1/api-tokens") {
+                fields.remove("token");
+            }
+            for e in events.iter().filter(|e| e["resource_id"] == body["id"] && body["id"].is_string()) {
+                assert_eq!(e["data"], body, "{key:?}: the event's data is the resource answered");
+            }
+        }
     }
 
     // Sessions record nothing; sign-up starts the new workspace's own log.

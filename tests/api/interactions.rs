@@ -262,4 +262,23 @@ async fn idempotency_key_on_interaction_posts() {
         assert_eq!(res.status(), 201);
     }
     assert_eq!(count(&app).await, 1);
+    // Racing with one key: one interaction, one event (the loser's statement and event roll
+    // back with its transaction).
+    let send = || {
+        app.client
+            .post(app.url("/api/v1/interactions"))
+            .bearer_auth(&w.owner)
+            .header("idempotency-key", "log-2")
+            .json(&message(&w))
+            .send()
+    };
+    let (a, b) = tokio::join!(send(), send());
+    let statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    assert!(statuses.contains(&201), "{statuses:?}");
+    assert_eq!(count(&app).await, 2, "{statuses:?}");
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE type = 'interaction.created'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 2, "one event per interaction logged: {statuses:?}");
 }

@@ -19,7 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Auth;
 use crate::http::doc::*;
 use crate::http::extract::{optional_bound, Json, Query};
-use crate::http::write::Write;
+use crate::http::write::{Write, WriteStatement};
 use crate::http::{created_resource, ok, AppState, Page, Resource};
 
 impl Resource for Interaction {
@@ -46,8 +46,11 @@ impl Resource for Interaction {
     extensions(("x-events" = json!(["interaction.created"])))
 )]
 #[post("/interactions")]
-pub async fn create_interaction(mut w: Write<Member>, Json(body): Json<InteractionInput>) -> ApiResult<HttpResponse> {
-    let res = match app::interactions::create(&mut w.tx, &w.actor, body.fields()?).await? {
+pub async fn create_interaction(
+    mut w: WriteStatement<Member>,
+    Json(body): Json<InteractionInput>,
+) -> ApiResult<HttpResponse> {
+    let res = match app::interactions::create(&mut w.conn, &w.actor, body.fields()?).await? {
         Logged::Created(i) => created_resource(&i),
         Logged::Existing(i) => ok(&i),
     };
