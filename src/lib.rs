@@ -14,3 +14,6 @@ pub mod jobs;
 pub mod openapi;
 pub mod seed;
 pub mod startup;
+
+#[cfg(test)]
+mod structure;
