@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{check_version, event, found, lock, record, record_change, Actor, Result, Tx};
 use crate::analytics::rfm;
 use crate::db::customers::{self, Customer, CustomerKind, CustomerSort, Filter, Position};
-use crate::db::events::{self as log, NewEvent, Origin};
+use crate::db::events::{self as log, NewEvent};
 use crate::db::interactions::{self, ChannelCount};
 use crate::db::{deals, rows, timeline};
 use crate::domain::events::EventType;
@@ -156,8 +156,7 @@ pub async fn erase(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i6
 
 /// Erases these customers of the actor's workspace (they exist and are locked).
 async fn erase_all(tx: &mut Tx<'_>, actor: &Actor, ids: &[Uuid]) -> Result<()> {
-    let who = actor.event_actor();
-    let origin = Origin { actor: &who, request_id: actor.request_id.as_deref() };
+    let origin = actor.origin();
     log::erase_customers(tx, actor.workspace_id, &origin, ids).await?;
     customers::erase(&mut **tx, actor.workspace_id, ids).await?;
     let erased: Vec<NewEvent> = ids

@@ -7,7 +7,6 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::{check_version, event, found, lock, record, Actor, Result, Tx};
-use crate::db::events::Origin;
 use crate::db::interactions::{self, Fields, Filter, Interaction};
 use crate::db::rows;
 use crate::domain::events::EventType;
@@ -37,8 +36,7 @@ pub async fn create(db: &mut PgConnection, actor: &Actor, fields: Fields) -> Res
     let ws = actor.workspace_id;
     let (customer_id, channel_id, external_id) = (fields.customer_id, fields.channel_id, fields.external_id.clone());
     let new = Interaction::new(new_id(), fields, Utc::now());
-    let who = actor.event_actor();
-    let origin = Origin { actor: &who, request_id: actor.request_id.as_deref() };
+    let origin = actor.origin();
     if let Some(i) = interactions::insert(&mut *db, ws, &new, &origin, &created(&new)).await? {
         return Ok(Logged::Created(i));
     }
@@ -104,10 +102,13 @@ pub async fn create_batch(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let rows: Vec<Fields> = items.into_iter().filter_map(|i| i.fields).collect();
-    let mut ids: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
-    let inserted = interactions::insert_many(&mut **tx, ws, &ids, &rows).await?;
-    record(tx, actor, &inserted.iter().map(created).collect::<Vec<_>>()).await?;
+    let now = Utc::now();
+    let rows: Vec<Interaction> =
+        items.into_iter().filter_map(|i| i.fields).map(|f| Interaction::new(new_id(), f, now)).collect();
+    let mut ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let events: Vec<_> = rows.iter().map(created).collect();
+    let origin = actor.origin();
+    interactions::insert_many(&mut **tx, ws, &rows, &origin, &events).await?;
     let keys: Vec<(Uuid, String)> = rows.iter().filter_map(|r| Some((r.channel_id, r.external_id.clone()?))).collect();
     if !keys.is_empty() {
         let existing: HashMap<(Uuid, String), Uuid> = interactions::ids_by_external(&mut **tx, ws, &keys)

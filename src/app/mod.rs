@@ -106,6 +106,11 @@ impl Actor {
         Ok(())
     }
 
+    /// The origin of the changes the actor makes, as the event log records it.
+    pub fn origin(&self) -> Origin<'_> {
+        Origin { actor: self.event_actor(), request_id: self.request_id.as_deref() }
+    }
+
     /// How the event log names the actor.
     pub fn event_actor(&self) -> EventActor {
         match self.principal {
@@ -160,9 +165,7 @@ pub async fn record_change(
 
 /// Appends events for the actor's changes, in the transaction `tx`.
 pub async fn record(tx: &mut Tx<'_>, actor: &Actor, events: &[NewEvent]) -> Result<()> {
-    let who = actor.event_actor();
-    let origin = Origin { actor: &who, request_id: actor.request_id.as_deref() };
-    crate::db::events::append(tx, actor.workspace_id, &origin, events).await?;
+    crate::db::events::append(tx, actor.workspace_id, &actor.origin(), events).await?;
     Ok(())
 }
 

@@ -45,7 +45,7 @@ pub struct NewEvent {
 /// The request a change came from.
 #[derive(Debug, Clone)]
 pub struct Origin<'a> {
-    pub actor: &'a EventActor,
+    pub actor: EventActor,
     pub request_id: Option<&'a str>,
 }
 
@@ -82,11 +82,13 @@ pub async fn append(
     Ok(())
 }
 
-/// `statement` (an `INSERT … RETURNING` of a resource's `columns`, `$1` the workspace, using
-/// `$1`..`$n`) made to append, for each row it writes, the event bound by [`bind_recorded`]
-/// as `$n+1`..`$n+7`, in the same statement: a write of one statement needs neither a
-/// transaction nor a round trip of its own for its event. The event's `data` is the bound JSON
-/// with each of `json_columns` replaced by the row's stored value (exactly as it reads back).
+/// `statement` (an `INSERT … RETURNING id` and each of `json_columns`, with `$1` the
+/// workspace and `$2`..`$n` its own parameters) made to append, for each row it writes, its
+/// event bound by [`bind_recorded`] as `$n+1`..`$n+8`, in the same statement: a write of one
+/// statement needs neither a transaction nor a round trip for its events. Events are matched to
+/// rows by resource id and appended in the order given; a row not written (a conflict skipped)
+/// records nothing. The event's `data` is the bound JSON with each of `json_columns` replaced
+/// by the row's stored value (exactly as it reads back). Returns `columns` of the rows written.
 pub fn recorded(statement: &str, columns: &str, n: usize, json_columns: &[&str]) -> String {
     let p = |i: usize| format!("${}", n + i);
     let stored: Vec<String> = json_columns.iter().map(|c| format!("'{c}', changed.{c}")).collect();
@@ -95,36 +97,40 @@ pub fn recorded(statement: &str, columns: &str, n: usize, json_columns: &[&str])
          recorded AS (
            INSERT INTO events (workspace_id, id, type, resource, resource_id, customer_id, actor_type, actor_id,
                                request_id, data)
-           SELECT $1, {id}, {ty}, split_part({ty}, '.', 1), changed.id, {customer}, {actor_type}, {actor_id}, {request},
-                  {data}::jsonb || jsonb_build_object({stored})
-             FROM changed)
+           SELECT $1, e.id, e.type, split_part(e.type, '.', 1), changed.id, e.customer_id, {actor_type}, {actor_id},
+                  {request}, e.data || jsonb_build_object({stored})
+             FROM changed
+             JOIN unnest({resources}::uuid[], {ids}::uuid[], {types}::text[], {customers}::uuid[], {data}::jsonb[])
+                  WITH ORDINALITY AS e (resource_id, id, type, customer_id, data, n) ON e.resource_id = changed.id
+            ORDER BY e.n)
          SELECT {columns} FROM changed",
-        id = p(1),
-        ty = p(2),
-        customer = p(3),
-        actor_type = p(4),
-        actor_id = p(5),
-        request = p(6),
-        data = p(7),
+        resources = p(1),
+        ids = p(2),
+        types = p(3),
+        customers = p(4),
+        data = p(5),
+        actor_type = p(6),
+        actor_id = p(7),
+        request = p(8),
         stored = stored.join(", "),
     )
 }
 
-/// Binds the parameters of [`recorded`]: the event's id, type, customer, actor, request id and
-/// data.
+/// Binds the parameters of [`recorded`]: the events (each names its resource) and their origin.
 pub fn bind_recorded<'q, O>(
     query: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
     origin: &Origin<'q>,
-    event: &'q NewEvent,
+    events: &[NewEvent],
 ) -> sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments> {
     query
-        .bind(new_id())
-        .bind(event.kind)
-        .bind(event.customer_id)
+        .bind(events.iter().map(|e| e.resource_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|_| new_id()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.kind).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.customer_id).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.data.clone()).collect::<Vec<_>>())
         .bind(origin.actor.type_)
         .bind(origin.actor.id)
         .bind(origin.request_id)
-        .bind(&event.data)
 }
 
 /// Records the erasure of customers' rows that go with them (interactions, deals: one

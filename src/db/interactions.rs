@@ -165,48 +165,53 @@ pub async fn insert(
         .bind(&new.metadata)
         .bind(new.created_at)
         .bind(new.version);
-    events::bind_recorded(query, origin, created).fetch_optional(db).await
+    events::bind_recorded(query, origin, std::slice::from_ref(created)).fetch_optional(db).await
 }
 
-/// Inserts many at once; rows whose external id exists are skipped. Returns the rows inserted
-/// (the caller resolves the ids of the others).
+/// Inserts many (from [`Interaction::new`]) with their events `created`, in one statement;
+/// rows whose external id exists are skipped, without an event. Returns the ids inserted (the
+/// caller resolves the others').
 pub async fn insert_many(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
-    ids: &[Uuid],
-    rows: &[Fields],
-) -> Result<Vec<Interaction>, sqlx::Error> {
-    let col = |f: fn(&Fields) -> serde_json::Value| rows.iter().map(f).collect::<Vec<_>>();
-    sqlx::query_as(&format!(
-        "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
-                                   occurred_at, duration_seconds, value_cents, items, user_id, external_id, metadata)
+    rows: &[Interaction],
+    origin: &Origin<'_>,
+    created: &[NewEvent],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let col = |f: fn(&Interaction) -> serde_json::Value| rows.iter().map(f).collect::<Vec<_>>();
+    let statement = "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
+                                   occurred_at, duration_seconds, value_cents, items, user_id, external_id, metadata,
+                                   created_at, updated_at)
          SELECT $1, u.id, u.customer_id, u.channel_id, u.direction, u.kind, u.subject, u.body, u.occurred_at,
                 u.duration_seconds, u.value_cents, ARRAY(SELECT jsonb_array_elements_text(u.items)), u.user_id,
-                u.external_id, u.metadata
+                u.external_id, u.metadata, u.created_at, u.created_at
            FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
-                       $9::timestamptz[], $10::int[], $11::bigint[], $12::jsonb[], $13::uuid[], $14::text[], $15::jsonb[])
+                       $9::timestamptz[], $10::int[], $11::bigint[], $12::jsonb[], $13::uuid[], $14::text[], $15::jsonb[],
+                       $16::timestamptz[])
                 AS u (id, customer_id, channel_id, direction, kind, subject, body, occurred_at, duration_seconds,
-                      value_cents, items, user_id, external_id, metadata)
+                      value_cents, items, user_id, external_id, metadata, created_at)
          ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
-         RETURNING {COLUMNS}"
-    ))
-    .bind(ws)
-    .bind(ids)
-    .bind(rows.iter().map(|r| r.customer_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.channel_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.direction).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.subject.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.body.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.duration_seconds).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.value_cents).collect::<Vec<_>>())
-    .bind(col(|r| serde_json::Value::from(r.items.clone())))
-    .bind(rows.iter().map(|r| r.user_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.external_id.clone()).collect::<Vec<_>>())
-    .bind(col(|r| r.metadata.clone()))
-    .fetch_all(db)
-    .await
+         RETURNING id, metadata";
+    let sql = events::recorded(statement, "id", 16, &["metadata"]);
+    let query = sqlx::query_as(&sql)
+        .bind(ws)
+        .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.customer_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.channel_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.direction).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.subject.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.body.clone()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.occurred_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.duration_seconds).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.value_cents).collect::<Vec<_>>())
+        .bind(col(|r| serde_json::Value::from(r.items.clone())))
+        .bind(rows.iter().map(|r| r.user_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.external_id.clone()).collect::<Vec<_>>())
+        .bind(col(|r| r.metadata.clone()))
+        .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>());
+    let ids: Vec<(Uuid,)> = events::bind_recorded(query, origin, created).fetch_all(db).await?;
+    Ok(ids.into_iter().map(|(id,)| id).collect())
 }
 
 /// The ids of existing interactions by (channel, external id).

@@ -580,7 +580,7 @@ async fn a_poller_never_misses_an_event_committed_late() {
     rapport::db::events::append(
         &mut slow,
         rapport::domain::WorkspaceId(ws),
-        &rapport::db::events::Origin { actor: &who, request_id: Some("slow") },
+        &rapport::db::events::Origin { actor: who, request_id: Some("slow") },
         &[rapport::db::events::NewEvent {
             kind: rapport::domain::events::EventType::CustomerUpdated,
             resource_id: late_id,

@@ -206,6 +206,23 @@ async fn batch_is_all_or_nothing() {
     let got: Value = res.json().await.unwrap();
     assert_eq!(got["ids"][0], ids[1].as_str());
     assert_eq!(count(&app).await, 7);
+    // One event per interaction logged, in item order, each with the interaction as GET shows
+    // it; the replayed item logged nothing and recorded nothing.
+    let logged: Vec<(uuid::Uuid, Value)> =
+        sqlx::query_as("SELECT resource_id, data FROM events WHERE type = 'interaction.created' ORDER BY seq")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let expected: Vec<String> = ids
+        .iter()
+        .cloned()
+        .chain(got["ids"].as_array().unwrap()[1..].iter().map(|v| v.as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(logged.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>(), expected);
+    for (id, data) in &logged {
+        let shown: Value = app.get(&format!("/api/v1/interactions/{id}"), &w.owner).await.json().await.unwrap();
+        assert_eq!(data, &shown);
+    }
 
     again[1]["kind"] = json!("note");
     again[1]["value_cents"] = json!(3);
