@@ -29,6 +29,7 @@ if [ ! -x "$OUT/rapport-$BASE_SHA" ]; then
   git worktree remove --force "$OUT/base-src"
 fi
 cp "$OUT/rapport-$BASE_SHA" "$OUT/rapport-base"
+HEAD_DESC="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src migrations Cargo.toml Cargo.lock || echo ', modified')"
 cargo build --release -q
 cp target/release/rapport "$OUT/rapport-head"
 
@@ -70,7 +71,7 @@ PY
 done
 
 echo
-echo "Rapport write cost — $BASE against the working tree ($(git rev-parse --short HEAD)$(git diff --quiet || echo ', modified')),"
+echo "Rapport write cost — $BASE against the working tree ($HEAD_DESC, as built),"
 echo "$CUSTOMERS customers seeded; release builds, $(nproc) cores, wrk -t2 -c$CONNS -d$DURATION (batch: -c4), $ROUNDS alternate rounds"
 echo
 python3 - "$RESULTS" <<'PY'

@@ -23,15 +23,15 @@ export WRK_DIR=$ROOT/bench/wrk
 # how long the seed took.
 seed() {
   local bin=$1 data=$2
-  if [ ! -f "$data/seeded-v2" ]; then
+  if [ ! -f "$data/seeded-v3" ]; then
     rm -rf "$data"
     local start end
     start=$(date +%s.%N)
     RAPPORT_DATA_DIR=$data "$bin" seed --bench --customers "$CUSTOMERS" | tee "$OUT/seed-$CUSTOMERS.log"
     end=$(date +%s.%N)
-    echo "$start $end" | awk '{printf "%.1f\n", $2 - $1}' > "$data/seeded-v2"
+    echo "$start $end" | awk '{printf "%.1f\n", $2 - $1}' > "$data/seeded-v3"
   fi
-  SEED_SECONDS=$(cat "$data/seeded-v2")
+  SEED_SECONDS=$(cat "$data/seeded-v3")
 }
 
 # start_server BIN DATA: serves DATA (its embedded PostgreSQL) until stop_server; sets SERVER,

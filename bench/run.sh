@@ -7,6 +7,7 @@
 #   CUSTOMERS=100000 bash bench/run.sh     # smaller
 #   DURATION=30s CONNS=64 bash bench/run.sh
 #   ONLY=analytics bash bench/run.sh       # only the analytics timings (p50 of 20 sequential calls)
+#   ONLY=reports bash bench/run.sh         # only the saved reports' run times
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -47,9 +48,23 @@ print_analytics() {
     printf "%-42s %9s %9s %11s %10s %7s\n" "$name" "$p50" "$max" "$rows" "$floor" "$ratio"
   done < "$OUT/analytics.tsv"
 }
+print_reports() {
+  echo
+  echo "Saved reports (the seed's, one per kind) — p50 of ${REPORT_CALLS:-5} runs through POST /reports/{id}/runs"
+  printf "%-13s %-38s %9s %11s %9s\n" "kind" "report" "run ms" "request ms" "CSV rows"
+  python3 bench/reports.py "http://127.0.0.1:$PORT" "$TOKEN" "${REPORT_CALLS:-5}" | while IFS=$'\t' read -r kind name run req rows; do
+    printf "%-13s %-38s %9s %11s %9s\n" "$kind" "$name" "$run" "$req" "$rows"
+  done
+}
 if [ "${ONLY:-}" = analytics ]; then
   echo "Rapport benchmark — $TOTALS"
   print_analytics
+print_reports
+  exit 0
+fi
+if [ "${ONLY:-}" = reports ]; then
+  echo "Rapport benchmark — $TOTALS"
+  print_reports
   exit 0
 fi
 
@@ -122,3 +137,4 @@ echo "GET /customers/{id} ÷ pgbench: $(python3 -c "print(round($GET_RPS / $PGBE
 echo "server RSS: idle ${IDLE_RSS} MB, max under load ${MAX_RSS} MB"
 echo "deal moves: $((VERSIONS_AFTER - VERSIONS_BEFORE)) successful, $((EVENTS_AFTER - EVENTS_BEFORE)) new history events; broken chains: $BROKEN; deals not at their last event's stage: $STRAYED"
 print_analytics
+print_reports

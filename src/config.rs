@@ -51,6 +51,41 @@ pub struct Settings {
     pub jobs: JobSwitches,
     /// How long the event log keeps events, in days.
     pub events_retention_days: i32,
+    /// How often the report scheduler looks for due reports (`RAPPORT_SCHEDULER_TICK_MS`).
+    pub scheduler_tick: Duration,
+    /// The longest a statement of a report run may take (`RAPPORT_REPORT_TIMEOUT_SECS`).
+    pub report_timeout: Duration,
+    /// How long report runs are kept, in days; a report's latest run always is.
+    pub report_runs_retention_days: i32,
+    /// Where the time comes from: the system's clock (tests set their own).
+    pub clock: Clock,
+}
+
+/// The current time for schedules: the system's, or a time set by hand (tests of the
+/// scheduler move it).
+#[derive(Clone, Default)]
+pub struct Clock(std::sync::Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>);
+
+impl Clock {
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.lock().ok().and_then(|t| *t).unwrap_or_else(chrono::Utc::now)
+    }
+
+    /// From now on, the time is `at` (until set again).
+    pub fn set(&self, at: chrono::DateTime<chrono::Utc>) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = Some(at);
+        }
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.lock().ok().and_then(|t| *t) {
+            Some(t) => write!(f, "Clock(set to {t})"),
+            None => f.write_str("Clock(system)"),
+        }
+    }
 }
 
 /// The background jobs an instance may run, each on unless `RAPPORT_JOB_<NAME>=off`.
@@ -58,8 +93,10 @@ pub struct Settings {
 pub struct JobSwitches {
     /// `RAPPORT_JOB_PURGE`: erase customers deleted more than 30 days ago.
     pub purge: bool,
-    /// `RAPPORT_JOB_RETENTION`: forget old events and idempotency keys.
+    /// `RAPPORT_JOB_RETENTION`: forget old events, idempotency keys and report runs.
     pub retention: bool,
+    /// `RAPPORT_SCHEDULER`: run saved reports when their schedule comes round.
+    pub scheduler: bool,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -129,8 +166,13 @@ impl Settings {
             jobs: JobSwitches {
                 purge: parse_bool(vars, "RAPPORT_JOB_PURGE", true)?,
                 retention: parse_bool(vars, "RAPPORT_JOB_RETENTION", true)?,
+                scheduler: parse_bool(vars, "RAPPORT_SCHEDULER", true)?,
             },
             events_retention_days: parse(vars, "RAPPORT_EVENTS_RETENTION_DAYS", "90")?,
+            scheduler_tick: Duration::from_millis(parse(vars, "RAPPORT_SCHEDULER_TICK_MS", "10000")?),
+            report_timeout: Duration::from_secs(parse(vars, "RAPPORT_REPORT_TIMEOUT_SECS", "300")?),
+            report_runs_retention_days: parse(vars, "RAPPORT_REPORT_RUNS_RETENTION_DAYS", "400")?,
+            clock: Clock::default(),
         };
         positive("RAPPORT_WORKERS", settings.workers as u64)?;
         positive("RAPPORT_DB_MAX_CONNECTIONS", settings.db_max_connections.into())?;
@@ -141,6 +183,9 @@ impl Settings {
         positive("RAPPORT_LOGIN_MAX_FAILURES_PER_IP", settings.login_max_failures_per_ip.into())?;
         positive("RAPPORT_LOGIN_WINDOW_SECS", settings.login_window.as_secs())?;
         positive("RAPPORT_EVENTS_RETENTION_DAYS", settings.events_retention_days.max(0) as u64)?;
+        positive("RAPPORT_SCHEDULER_TICK_MS", settings.scheduler_tick.as_millis() as u64)?;
+        positive("RAPPORT_REPORT_TIMEOUT_SECS", settings.report_timeout.as_secs())?;
+        positive("RAPPORT_REPORT_RUNS_RETENTION_DAYS", settings.report_runs_retention_days.max(0) as u64)?;
         if settings.admin_email.is_some() != settings.admin_password.is_some() {
             return Err(ConfigError {
                 variable: "RAPPORT_ADMIN_PASSWORD",

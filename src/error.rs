@@ -245,6 +245,10 @@ impl From<sqlx::Error> for ApiError {
                 Some("23505") => {
                     return ApiError::Conflict("a row with the same unique values was written meanwhile".into())
                 }
+                // A statement cancelled by its time limit (`statement_timeout`).
+                Some("57014") => {
+                    return ApiError::Unavailable("the statement ran past its time limit and was cancelled".into())
+                }
                 // Text PostgreSQL cannot hold (a NUL character) can only come from the request.
                 Some("22021") | Some("22P05") => {
                     return ApiError::malformed("a text value holds a character that cannot be stored (NUL)")

@@ -36,6 +36,66 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
     let ws = WorkspaceId(ws.id);
     println!("seeding workspace {} ({ws}): {} customers", opts.workspace_name, opts.customers);
     crate::db::seed::load(pool, ws, opts.customers, opts.interactions_per_customer).await?;
+    let saved = saved_reports(pool, ws).await?;
+    println!("saved {saved} reports, scheduled in the workspace's time zone");
     println!("seeded in {:.1} s; log in as {BENCH_EMAIL} / {BENCH_PASSWORD}", started.elapsed().as_secs_f64());
     Ok(ws)
+}
+
+/// A few useful saved reports, most of them scheduled: the weekly funnel of the sales pipeline,
+/// segments by country, monthly RFM and cohorts, daily interactions by channel, and basket
+/// pairs of the previous quarter on demand.
+async fn saved_reports(pool: &PgPool, ws: WorkspaceId) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    use crate::app::reports::{create, ReportFields};
+    use crate::domain::schedule::ReportKind;
+    use serde_json::json;
+    let pipelines: Vec<crate::db::pipelines::PipelineRow> = crate::db::rows::oldest_first(pool, ws, None, 1).await?;
+    let pipeline = pipelines.first().map(|p| p.id);
+    let weekly = json!({"every": "week", "weekday": 1, "at": "07:00"});
+    let reports = [
+        (
+            "Sales funnel, last week",
+            ReportKind::Funnel,
+            json!({"pipeline_id": pipeline, "range": "previous_week"}),
+            weekly.clone(),
+        ),
+        (
+            "Customers by country, last 30 days",
+            ReportKind::Segments,
+            json!({"dimension": "country", "range": "last_30_days"}),
+            weekly,
+        ),
+        ("RFM segments", ReportKind::Rfm, json!({}), json!({"every": "month", "day": 1, "at": "06:00"})),
+        (
+            "Monthly cohorts, this year",
+            ReportKind::Cohorts,
+            json!({"period": "month", "range": "year_to_date"}),
+            json!({"every": "month", "day": "last", "at": "20:00"}),
+        ),
+        (
+            "Interactions by channel, yesterday",
+            ReportKind::Interactions,
+            json!({"bucket": "day", "group_by": "channel"}),
+            json!({"every": "day", "at": "07:00"}),
+        ),
+        (
+            "Basket pairs, previous quarter",
+            ReportKind::Basket,
+            json!({"min_support": "0.01", "limit": 20, "range": "previous_quarter"}),
+            serde_json::Value::Null,
+        ),
+    ];
+    let actor = crate::app::Actor::system(ws);
+    let mut tx = pool.begin().await?;
+    let mut saved = 0;
+    for (name, kind, params, schedule) in reports {
+        if kind == ReportKind::Funnel && pipeline.is_none() {
+            continue;
+        }
+        let fields = ReportFields::parse(name, kind, &params, Some(&schedule)).map_err(|e| e.to_string())?;
+        create(&mut tx, &actor, fields, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+        saved += 1;
+    }
+    tx.commit().await?;
+    Ok(saved)
 }

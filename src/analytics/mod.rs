@@ -13,6 +13,7 @@
 pub mod basket;
 pub mod cohorts;
 pub mod funnel;
+pub mod report;
 pub mod rfm;
 pub mod segments;
 pub mod series;
@@ -117,20 +118,34 @@ pub async fn context(
     })
 }
 
+tokio::task_local! {
+    /// The statement timeout of the analytics run in progress on this task (see [`limited`]).
+    static STATEMENT_TIMEOUT: std::time::Duration;
+}
+
+/// Runs `run` with each analytics statement it makes bounded by `timeout` (PostgreSQL's
+/// `statement_timeout`): past it the statement is cancelled and the run fails with `503`.
+pub async fn limited<F: std::future::Future>(timeout: std::time::Duration, run: F) -> F::Output {
+    STATEMENT_TIMEOUT.scope(timeout, run).await
+}
+
 /// Memory for the sorts and hashes of one analytics statement (the default 4 MB spills
 /// hundreds of thousands of rows to disk).
 const WORK_MEM: &str = "256MB";
 
 /// A read-only transaction tuned for one analytics statement: enough memory, a plan made for
-/// the actual parameters (a generic plan cannot know the window or the dimension), and no JIT
-/// (its compile time costs more than it saves at these sizes).
+/// the actual parameters (a generic plan cannot know the window or the dimension), no JIT (its
+/// compile time costs more than it saves at these sizes), and the time limit of [`limited`]
+/// (none outside it).
 pub(crate) async fn begin(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "SELECT set_config('transaction_read_only', 'on', true), set_config('work_mem', $1, true),
-                set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)",
+                set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true),
+                set_config('statement_timeout', $2, true)",
     )
     .bind(WORK_MEM)
+    .bind(STATEMENT_TIMEOUT.try_with(|t| t.as_millis().to_string()).unwrap_or_else(|_| "0".into()))
     .execute(&mut *tx)
     .await?;
     Ok(tx)

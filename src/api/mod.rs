@@ -10,6 +10,7 @@ pub mod events;
 pub mod interactions;
 pub mod operations;
 pub mod pipelines;
+pub mod reports;
 pub mod users;
 pub mod workspace;
 
@@ -82,5 +83,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(analytics::cohorts)
         .service(analytics::interactions)
         .service(analytics::basket)
+        .service(reports::list_reports)
+        .service(reports::create_report)
+        .service(reports::get_report)
+        .service(reports::patch_report)
+        .service(reports::delete_report)
+        .service(reports::run_report)
+        .service(reports::list_runs)
+        .service(reports::get_run)
         .service(events::list_events);
 }

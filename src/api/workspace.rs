@@ -77,6 +77,7 @@ pub async fn patch_workspace(
     IfMatch(expected): IfMatch,
     Json(body): Json<WorkspacePatch>,
 ) -> ApiResult<HttpResponse> {
-    let ws = app::workspace::update(&mut w.tx, &w.actor, expected, body.parse()?).await?;
+    let now = w.state.settings.clock.now();
+    let ws = app::workspace::update(&mut w.tx, &w.actor, expected, body.parse()?, now).await?;
     w.commit(ok(&ws)).await
 }

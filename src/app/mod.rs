@@ -11,6 +11,7 @@ pub mod events;
 pub mod imports;
 pub mod interactions;
 pub mod pipelines;
+pub mod reports;
 pub mod users;
 pub mod workspace;
 

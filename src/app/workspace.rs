@@ -60,8 +60,15 @@ pub async fn get(db: impl PgExecutor<'_>, actor: &Actor) -> Result<Workspace> {
 
 /// Changes the workspace (owner). Amounts are integers in the workspace's currency, so the
 /// currency cannot change while any amount other than zero is recorded (`409`): changing it
-/// would relabel them (10.00 EUR would read 1000 JPY).
-pub async fn update(tx: &mut Tx<'_>, actor: &Actor, expected: Option<i64>, c: WorkspaceChanges) -> Result<Workspace> {
+/// would relabel them (10.00 EUR would read 1000 JPY). A new time zone moves every scheduled
+/// report's next slot to the first after `now` in that zone.
+pub async fn update(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    expected: Option<i64>,
+    c: WorkspaceChanges,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Workspace> {
     actor.require(Role::Owner)?;
     let current = found(workspaces::lock(&mut **tx, actor.workspace_id).await?, "workspace")?;
     check_version(expected, current.version)?;
@@ -84,6 +91,9 @@ pub async fn update(tx: &mut Tx<'_>, actor: &Actor, expected: Option<i64>, c: Wo
         .await?,
         "workspace",
     )?;
+    if ws.timezone != current.timezone {
+        super::reports::reschedule(tx, actor.workspace_id, &ws.timezone, now).await?;
+    }
     record_change(tx, actor, current.version, ws.version, || event(EventType::WorkspaceUpdated, ws.id, None, &ws))
         .await?;
     Ok(ws)

@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod interactions;
 pub mod pipelines;
 pub mod pool;
+pub mod reports;
 pub mod rows;
 pub mod seed;
 pub mod timeline;

@@ -28,6 +28,11 @@ crate::text_enum! {
         DealUpdated => "deal.updated",
         DealStageChanged => "deal.stage_changed",
         DealDeleted => "deal.deleted",
+        ReportCreated => "report.created",
+        ReportUpdated => "report.updated",
+        ReportDeleted => "report.deleted",
+        ReportRunSucceeded => "report.run.succeeded",
+        ReportRunFailed => "report.run.failed",
     }
 }
 
@@ -58,7 +63,8 @@ mod tests {
     fn resources_are_the_prefix() {
         assert_eq!(EventType::DealStageChanged.resource(), "deal");
         assert_eq!(EventType::ApiTokenRevoked.resource(), "api_token");
-        assert_eq!(EventType::resources().len(), 8);
+        assert_eq!(EventType::resources().len(), 9);
+        assert_eq!(EventType::ReportRunFailed.resource(), "report");
         assert_eq!("customer.erased".parse::<EventType>().unwrap(), EventType::CustomerErased);
     }
 }

@@ -8,7 +8,9 @@
 
 pub mod events;
 pub mod numbers;
+pub mod query;
 pub mod rules;
+pub mod schedule;
 pub mod text;
 pub mod time;
 pub mod values;
@@ -137,6 +139,17 @@ impl Validator {
             Ok(v) => Some(v),
             Err(e) => {
                 self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    /// As [`Validator::check`], for a value that reports every error it has at once.
+    pub fn check_all<T>(&mut self, result: Result<T, Vec<FieldError>>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.extend(e);
                 None
             }
         }

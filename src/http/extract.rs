@@ -96,11 +96,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// A field error from a serde path and message; a missing field is named itself.
 pub fn field_error(path: String, message: String) -> FieldError {
     let at_root = path == "." || path.is_empty();
-    if let Some(name) = message.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+    if let Some(name) = crate::domain::query::missing_field(&message) {
         let field = if at_root { name.to_owned() } else { format!("{path}.{name}") };
         return FieldError::new(field, "is required");
     }
-    if let Some(name) = unknown_field(&message) {
+    if let Some(name) = crate::domain::query::unknown_field(&message) {
         let named = path == name || path.ends_with(&format!(".{name}"));
         let field = if at_root {
             name
@@ -142,23 +142,7 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 }
 
 pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
-    let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(qs));
-    serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = err.path().to_string();
-        let message = err.into_inner().to_string();
-        let field =
-            if path == "." || path.is_empty() { unknown_field(&message).unwrap_or("query".into()) } else { path };
-        ApiError::malformed_field(field, message)
-    })
-}
-
-fn form_urlencoded_parse(qs: &str) -> form_urlencoded::Parse<'_> {
-    form_urlencoded::parse(qs.as_bytes())
-}
-
-fn unknown_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
-    Some(rest[..rest.find('`')?].to_owned())
+    crate::domain::query::parse(qs).map_err(|e| ApiError::malformed_field(e.field, e.message))
 }
 
 /// `If-Match: "<version>"` (weak or strong). `None` when absent, empty or `*`. A value that is

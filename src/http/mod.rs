@@ -83,3 +83,25 @@ impl PageParams {
         }
     }
 }
+
+/// The media type to answer with: the first of the request's `Accept` entries (in its order,
+/// parameters and weights ignored) that names one of `offered`, exactly or as `type/*` or
+/// `*/*` (the first offered); without `Accept`, the first offered. `406` when none fits.
+pub fn negotiate(
+    req: &actix_web::HttpRequest,
+    offered: &[&'static str],
+) -> Result<&'static str, crate::error::ApiError> {
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*").to_ascii_lowercase();
+    for entry in accept.split(',') {
+        let range = entry.split(';').next().unwrap_or("").trim();
+        let fits = |m: &str| match range.strip_suffix("/*") {
+            Some("*") => true,
+            Some(kind) => m.split('/').next() == Some(kind),
+            None => m == range,
+        };
+        if let Some(m) = offered.iter().find(|m| fits(m)) {
+            return Ok(m);
+        }
+    }
+    Err(crate::error::ApiError::NotAcceptable(format!("this resource is available as {}", offered.join(" or "))))
+}

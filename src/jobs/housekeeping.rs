@@ -25,16 +25,24 @@ pub async fn purge(pool: PgPool) -> Done {
     Ok(format!("{erased} customers erased"))
 }
 
-/// Forgets events older than `days` and idempotency keys older than 24 h, a batch at a time.
-pub async fn retention(pool: PgPool, days: i32) -> Done {
-    let mut events = 0;
+/// Forgets events older than `event_days`, idempotency keys older than 24 h, and report runs
+/// older than `run_days` (never a report's latest), a batch at a time.
+pub async fn retention(pool: PgPool, event_days: i32, run_days: i32) -> Done {
+    let (mut events, mut runs) = (0, 0);
     loop {
-        let n = db::events::prune(&pool, days, 10_000).await?;
+        let n = db::events::prune(&pool, event_days, 10_000).await?;
         events += n;
         if n == 0 {
             break;
         }
     }
+    loop {
+        let n = db::reports::prune_runs(&pool, run_days, 10_000).await?;
+        runs += n;
+        if n == 0 {
+            break;
+        }
+    }
     let keys = db::idempotency::sweep(&pool).await?;
-    Ok(format!("{events} events and {keys} idempotency keys forgotten"))
+    Ok(format!("{events} events, {runs} report runs and {keys} idempotency keys forgotten"))
 }

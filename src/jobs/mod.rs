@@ -7,10 +7,14 @@
 //!   listens for revoked API tokens and changed users (`auth::revocation`);
 //! - `purge`: erases customers soft-deleted more than 30 days ago (`app::customers`), every
 //!   10 minutes;
-//! - `retention`: forgets events older than `RAPPORT_EVENTS_RETENTION_DAYS` and idempotency keys
-//!   older than 24 h, every 10 minutes.
+//! - `retention`: forgets events older than `RAPPORT_EVENTS_RETENTION_DAYS`, idempotency keys
+//!   older than 24 h and report runs older than `RAPPORT_REPORT_RUNS_RETENTION_DAYS` (but each
+//!   report's latest), every 10 minutes;
+//! - `scheduler` (`RAPPORT_SCHEDULER=off` to switch it off): runs saved reports whose schedule
+//!   has come round, every `RAPPORT_SCHEDULER_TICK_MS`.
 
 mod housekeeping;
+pub mod scheduler;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -52,10 +56,21 @@ pub fn start(pool: &PgPool, settings: &Settings, revoked: Arc<RevokedTokens>, us
         running.push(("purge", periodic("purge", every, stopped.clone(), move || housekeeping::purge(pool.clone()))));
     }
     if settings.jobs.retention {
-        let (pool, days) = (pool.clone(), settings.events_retention_days);
+        let (pool, days) = (pool.clone(), (settings.events_retention_days, settings.report_runs_retention_days));
         running.push((
             "retention",
-            periodic("retention", every, stopped.clone(), move || housekeeping::retention(pool.clone(), days)),
+            periodic("retention", every, stopped.clone(), move || {
+                housekeeping::retention(pool.clone(), days.0, days.1)
+            }),
+        ));
+    }
+    if settings.jobs.scheduler {
+        let (pool, clock, timeout) = (pool.clone(), settings.clock.clone(), settings.report_timeout);
+        running.push((
+            "scheduler",
+            periodic("scheduler", settings.scheduler_tick, stopped.clone(), move || {
+                scheduler::tick(pool.clone(), clock.clone(), timeout)
+            }),
         ));
     }
     log::info!("background jobs: {}", running.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "));

@@ -37,13 +37,13 @@ async fn workspace_id(app: &TestApp, token: &str) -> Uuid {
     id(&get_ok(app, token, "/api/v1/workspace").await)
 }
 
-struct Generated {
-    owner: String,
-    users: Vec<Uuid>,
-    channels: Vec<Uuid>,
-    pipelines: Vec<Uuid>,
-    customers: Vec<Uuid>,
-    deleted: Vec<Uuid>,
+pub(crate) struct Generated {
+    pub owner: String,
+    pub users: Vec<Uuid>,
+    pub channels: Vec<Uuid>,
+    pub pipelines: Vec<Uuid>,
+    pub customers: Vec<Uuid>,
+    pub deleted: Vec<Uuid>,
 }
 
 /// A random workspace in `timezone`: customers of both kinds with countries, tags,
@@ -52,7 +52,7 @@ struct Generated {
 /// pipelines whose histories skip stages, go back, end won or lost, start in a lost stage, are
 /// back-filled with equal timestamps, and pass through a stage later archived; finally some
 /// customers soft-deleted.
-async fn generate(app: &TestApp, rng: &mut StdRng, now: DateTime<Utc>, timezone: &str) -> Generated {
+pub(crate) async fn generate(app: &TestApp, rng: &mut StdRng, now: DateTime<Utc>, timezone: &str) -> Generated {
     let owner = app.owner_token().await;
     let res = app.patch("/api/v1/workspace", &owner, json!({"timezone": timezone})).await;
     assert_eq!(res.status(), 200);

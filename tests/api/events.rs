@@ -396,6 +396,45 @@ async fn every_state_changing_operation_records_exactly_its_documented_events() 
                 )
             }),
         ),
+        (
+            "report",
+            Box::new(|_| {
+                call(
+                    Method::POST,
+                    "/api/v1/reports",
+                    "/api/v1/reports".into(),
+                    Some(json!({"name": "Segments", "kind": "segments", "params": {"dimension": "country"}})),
+                )
+            }),
+        ),
+        (
+            "",
+            Box::new(|m| {
+                call(
+                    Method::PATCH,
+                    "/api/v1/reports/{id}",
+                    format!("/api/v1/reports/{}", m["report"]),
+                    Some(json!({"schedule": {"every": "day"}})),
+                )
+            }),
+        ),
+        (
+            "",
+            Box::new(|m| {
+                call(
+                    Method::POST,
+                    "/api/v1/reports/{id}/runs",
+                    format!("/api/v1/reports/{}/runs", m["report"]),
+                    Some(json!({})),
+                )
+            }),
+        ),
+        (
+            "",
+            Box::new(|m| {
+                call(Method::DELETE, "/api/v1/reports/{id}", format!("/api/v1/reports/{}", m["report"]), None)
+            }),
+        ),
     ];
     let _ = (&first_stage, &member_id);
 

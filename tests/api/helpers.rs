@@ -105,6 +105,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db_name: String,
     pub vars: HashMap<String, String>,
+    /// The time every instance of the app reads (the system's until a test sets it).
+    pub clock: rapport::config::Clock,
 }
 
 pub fn base_vars() -> HashMap<String, String> {
@@ -148,13 +150,14 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut HashMap<String, String>)) -> 
     let mut vars = base_vars();
     tune(&mut vars);
     let settings = Settings::from_vars(&vars).expect("test settings");
+    let clock = settings.clock.clone();
     startup::bootstrap(&pool, &settings, false).await.expect("first owner");
     let app = Application::build(settings, pool.clone(), JWT_SECRET.as_bytes(), rapport::openapi::document())
         .await
         .expect("app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, pool, client: reqwest::Client::new(), db_name, vars }
+    TestApp { address, pool, client: reqwest::Client::new(), db_name, vars, clock }
 }
 
 impl Drop for TestApp {
@@ -176,7 +179,15 @@ impl Drop for TestApp {
 impl TestApp {
     /// A second instance of the application on the same database (as behind a load balancer).
     pub async fn second_instance(&self) -> String {
-        let settings = Settings::from_vars(&self.vars).expect("settings");
+        self.instance_with(|_| {}).await
+    }
+
+    /// Another instance on the same database and clock, its settings changed by `tune`.
+    pub async fn instance_with(&self, tune: impl FnOnce(&mut HashMap<String, String>)) -> String {
+        let mut vars = self.vars.clone();
+        tune(&mut vars);
+        let mut settings = Settings::from_vars(&vars).expect("settings");
+        settings.clock = self.clock.clone();
         let pool = rapport::db::pool::pool_options(4)
             .connect_with(server().options.clone().database(&self.db_name))
             .await

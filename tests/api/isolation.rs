@@ -13,6 +13,8 @@ struct Rows {
     interaction: Value,
     user: Value,
     token: Value,
+    report: Value,
+    run: Value,
 }
 
 async fn first_workspace_rows(app: &TestApp, owner: &str) -> Rows {
@@ -49,7 +51,15 @@ async fn first_workspace_rows(app: &TestApp, owner: &str) -> Rows {
         .json()
         .await
         .unwrap();
-    Rows { pipeline, deal, customer, channel, interaction, user, token }
+    let report: Value = app
+        .post("/api/v1/reports", owner, json!({"name": "Secret report", "kind": "rfm", "schedule": {"every": "day"}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/reports/{}/runs", report["id"].as_str().unwrap());
+    let run: Value = app.post(&path, owner, json!({})).await.json().await.unwrap();
+    Rows { pipeline, deal, customer, channel, interaction, user, token, report, run }
 }
 
 async fn fingerprint(app: &TestApp) -> String {
@@ -62,7 +72,9 @@ async fn fingerprint(app: &TestApp) -> String {
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM api_tokens t),
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM deals t),
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM stages t),
-            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM deal_stage_events t))",
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM deal_stage_events t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM reports t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM report_runs t))",
     )
     .fetch_one(&app.pool)
     .await
@@ -92,11 +104,13 @@ async fn every_route_with_an_id_is_404_across_workspaces() {
             "api-tokens" => &rows.token["id"],
             "pipelines" => &rows.pipeline["id"],
             "deals" => &rows.deal["id"],
+            "reports" => &rows.report["id"],
             other => panic!("the isolation matrix does not know {other}: add it"),
         };
         let concrete = path
             .replace("{id}", id.as_str().unwrap())
-            .replace("{stage_id}", rows.pipeline["stages"][0]["id"].as_str().unwrap());
+            .replace("{stage_id}", rows.pipeline["stages"][0]["id"].as_str().unwrap())
+            .replace("{run_id}", rows.run["id"].as_str().unwrap());
         for method in item.as_object().unwrap().keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let body = matches!(m, Method::POST | Method::PATCH | Method::PUT).then(|| {

@@ -18,6 +18,8 @@ mod isolation;
 mod openapi;
 mod operations;
 mod pipelines;
+mod reports;
+mod scheduler;
 mod sessions;
 mod text_and_codes;
 mod users;

@@ -149,14 +149,9 @@ pub async fn import_customers(
 )]
 #[get("/customers/export")]
 pub async fn export_customers(state: web::Data<AppState>, auth: Auth, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*").to_ascii_lowercase();
-    let wants = |m: &str| accept.split(',').any(|part| mime(part) == m);
-    let format = if wants("application/x-ndjson") {
-        Format::Ndjson
-    } else if wants("text/csv") || wants("*/*") || wants("text/*") {
-        Format::Csv
-    } else {
-        return Err(ApiError::NotAcceptable("the export is text/csv or application/x-ndjson".into()));
+    let format = match crate::http::negotiate(&req, &["text/csv", "application/x-ndjson"])? {
+        "application/x-ndjson" => Format::Ndjson,
+        _ => Format::Csv,
     };
     let query = ListQuery::parse(req.query_string(), false)?;
     if query.sort.is_some() {
