@@ -16,7 +16,8 @@ use utoipa::{Modify, OpenApi};
         crate::error::FieldError,
         crate::db::customers::CustomerSort,
         crate::api::interactions::InteractionSort,
-        crate::analytics::cohorts::CohortPeriod
+        crate::analytics::cohorts::CohortPeriod,
+        crate::domain::schedule::ScheduleInput
     )),
     modifiers(&Security),
     // Every operation needs a bearer token unless it says otherwise (`security(())`).

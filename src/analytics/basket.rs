@@ -22,6 +22,7 @@ pub struct BasketQuery {
     /// Smallest support of a pair reported, 0 to 1, compared exactly as the decimal given.
     /// Default: 0.01.
     #[param(value_type = Option<f64>, minimum = 0.0, maximum = 1.0)]
+    #[serde(default, deserialize_with = "crate::domain::numbers::decimal_text")]
     pub min_support: Option<String>,
     /// Most pairs reported, 1 to 200. Default: 20.
     #[param(minimum = 1, maximum = 200)]

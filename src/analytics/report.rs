@@ -40,42 +40,26 @@ pub struct Saved {
 pub const RANGE: &str = "range";
 
 impl Saved {
-    /// Reads `params`, a JSON object of the endpoint's query parameters (strings, numbers or
-    /// booleans, as a query string would carry them; `null` for the default) and `range`.
-    /// Every bad one is reported as `params.<name>`.
+    /// Reads `params`: a JSON object of the endpoint's query parameters, each of the JSON type
+    /// the endpoint's schema gives it (`null`: the default), and `range`. Every bad one is
+    /// reported as `params.<name>`.
     pub fn parse(kind: Kind, params: &Value) -> Result<Saved, Vec<FieldError>> {
         let named = |name: &str, message: &str| FieldError::new(format!("params.{name}"), message);
         let Some(object) = params.as_object() else {
             return Err(vec![FieldError::new("params", "must be a JSON object")]);
         };
         let mut errors = Vec::new();
-        let mut pairs = Vec::new();
-        let mut range = None;
-        for (name, value) in object {
-            let text = match value {
-                Value::Null => continue,
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => {
-                    errors.push(named(name, "must be a string, a number or a boolean"));
-                    continue;
-                }
-            };
-            if name == RANGE {
-                match text.parse::<Range>() {
-                    Ok(r) => range = Some(r),
-                    Err(_) => errors.push(named(
-                        name,
-                        "must be one of last_7_days, last_30_days, last_90_days, previous_week, previous_month, \
-                         previous_quarter, month_to_date, year_to_date",
-                    )),
-                }
-            } else {
-                pairs.push((name.as_str(), text));
+        let mut query = object.clone();
+        let range = match query.remove(RANGE) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(r)) if r.parse::<Range>().is_ok() => r.parse::<Range>().ok(),
+            Some(_) => {
+                let names: Vec<&str> = Range::ALL.iter().map(|r| r.as_str()).collect();
+                errors.push(named(RANGE, &format!("must be one of {}", names.join(", "))));
+                None
             }
-        }
-        let read = Params::read(kind, pairs).map_err(|e| {
+        };
+        let read = Params::read(kind, Value::Object(query)).map_err(|e| {
             e.into_iter().map(|e| FieldError::new(format!("params.{}", e.field), e.message)).collect::<Vec<_>>()
         });
         let params = match read {
@@ -110,23 +94,75 @@ impl Saved {
     }
 }
 
+/// The schema of a report's `params` for `kind`: the endpoint's query parameters (from the
+/// same declaration as the endpoint's), each optional one nullable, and `range`.
+pub fn params_schema(kind: Kind) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::Required;
+    use utoipa::IntoParams;
+    let parameters = match kind {
+        Kind::Funnel => FunnelQuery::into_params(|| Some(ParameterIn::Query)),
+        Kind::Segments => SegmentsQuery::into_params(|| Some(ParameterIn::Query)),
+        Kind::Rfm => RfmQuery::into_params(|| Some(ParameterIn::Query)),
+        Kind::Cohorts => CohortsQuery::into_params(|| Some(ParameterIn::Query)),
+        Kind::Interactions => SeriesQuery::into_params(|| Some(ParameterIn::Query)),
+        Kind::Basket => BasketQuery::into_params(|| Some(ParameterIn::Query)),
+    };
+    let mut object = ObjectBuilder::new()
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+    for p in parameters {
+        let Some(schema) = p.schema else { continue };
+        let required = matches!(p.required, Required::True);
+        let mut schema: RefOr<Schema> = if required {
+            schema
+        } else {
+            OneOfBuilder::new().item(schema).item(ObjectBuilder::new().schema_type(Type::Null)).into()
+        };
+        match &mut schema {
+            RefOr::T(Schema::Object(o)) => o.description = p.description,
+            RefOr::T(Schema::OneOf(o)) => o.description = p.description,
+            _ => {}
+        }
+        object = object.property(p.name.clone(), schema);
+        if required {
+            object = object.required(p.name);
+        }
+    }
+    let ranges: Vec<&str> = Range::ALL.iter().map(|r| r.as_str()).collect();
+    let range = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(ranges)))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "A window relative to the day of the run, in the workspace's time zone (instead of a fixed one).",
+        ));
+    object.property(RANGE, range).build()
+}
+
 impl Params {
-    /// Reads the endpoint's parameters from `(name, value)` pairs exactly as the endpoint
-    /// reads its query string.
-    fn read(kind: Kind, pairs: Vec<(&str, String)>) -> Result<Params, Vec<FieldError>> {
-        use crate::domain::query::from_pairs;
+    /// Reads the endpoint's parameters from a JSON object, into the endpoint's own query type
+    /// and through its own `parse`.
+    fn read(kind: Kind, query: Value) -> Result<Params, Vec<FieldError>> {
+        use crate::domain::query::from_json;
         let one = |e: FieldError| vec![e];
         Ok(match kind {
-            Kind::Funnel => Params::Funnel(FunnelParams::parse(from_pairs::<FunnelQuery>(pairs).map_err(one)?)?),
+            Kind::Funnel => {
+                Params::Funnel(FunnelParams::parse(from_json::<FunnelQuery>("params", query).map_err(one)?)?)
+            }
             Kind::Segments => {
-                Params::Segments(SegmentsParams::parse(from_pairs::<SegmentsQuery>(pairs).map_err(one)?)?)
+                Params::Segments(SegmentsParams::parse(from_json::<SegmentsQuery>("params", query).map_err(one)?)?)
             }
-            Kind::Rfm => Params::Rfm(RfmParams::parse(from_pairs::<RfmQuery>(pairs).map_err(one)?)?),
-            Kind::Cohorts => Params::Cohorts(CohortsParams::parse(from_pairs::<CohortsQuery>(pairs).map_err(one)?)?),
+            Kind::Rfm => Params::Rfm(RfmParams::parse(from_json::<RfmQuery>("params", query).map_err(one)?)?),
+            Kind::Cohorts => {
+                Params::Cohorts(CohortsParams::parse(from_json::<CohortsQuery>("params", query).map_err(one)?)?)
+            }
             Kind::Interactions => {
-                Params::Interactions(SeriesParams::parse(from_pairs::<SeriesQuery>(pairs).map_err(one)?)?)
+                Params::Interactions(SeriesParams::parse(from_json::<SeriesQuery>("params", query).map_err(one)?)?)
             }
-            Kind::Basket => Params::Basket(BasketParams::parse(from_pairs::<BasketQuery>(pairs).map_err(one)?)?),
+            Kind::Basket => {
+                Params::Basket(BasketParams::parse(from_json::<BasketQuery>("params", query).map_err(one)?)?)
+            }
         })
     }
 
@@ -293,6 +329,7 @@ mod tests {
             Saved::parse(kind, &params).unwrap_err().into_iter().map(|e| e.field).collect()
         };
         assert_eq!(fields(Kind::Funnel, json!({})), ["params.pipeline_id"]);
+        assert_eq!(fields(Kind::Basket, json!({"limit": "10"})), ["params.limit"], "a number is a JSON number");
         assert_eq!(fields(Kind::Segments, json!({"dimension": "planet"})), ["params.dimension"]);
         assert_eq!(fields(Kind::Cohorts, json!({"period": "year"})), ["params.period"]);
         assert_eq!(fields(Kind::Interactions, json!({"colour": "red"})), ["params.colour"]);

@@ -4,7 +4,6 @@
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::analytics::report::table;
@@ -12,7 +11,7 @@ use crate::app::reports::{self as use_case, ReportFields};
 use crate::app::{self};
 use crate::auth::roles::{Admin, Member, Viewer};
 use crate::db::reports::{Report, Run};
-use crate::domain::schedule::{ReportKind, ScheduleInput};
+use crate::domain::schedule::ReportKind;
 use crate::domain::Name;
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Auth;
@@ -22,7 +21,9 @@ use crate::http::write::Write;
 use crate::http::{created, created_resource, ok, patch, AppState, PageParams, Resource};
 
 /// Fields a merge patch cannot remove with `null`.
-const NOT_NULL: &[&str] = &["name", "kind", "params"];
+const NOT_NULL: &[&str] = &["name", "params"];
+/// Fields a merge patch cannot change.
+const FROZEN: &[&str] = &["kind"];
 
 impl Resource for Report {
     fn location(&self) -> String {
@@ -33,44 +34,88 @@ impl Resource for Report {
     }
 }
 
-/// The writable fields of a report.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// The writable fields of a report, as a client sends them (the document gives their shape
+/// per kind: [`NewReport`], [`ReportPatch`]).
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportInput {
-    #[schema(schema_with = Name::schema, example = "Weekly funnel")]
     pub name: String,
     pub kind: ReportKind,
-    /// The query parameters of `/analytics/<kind>` (strings, numbers or booleans, as a query
-    /// string carries them), read by that endpoint's own code: a report holds nothing the
-    /// endpoint would refuse (`422` naming `params.<name>`; a funnel's `pipeline_id` must be a
-    /// pipeline of the workspace). Besides a fixed `from`/`to` (RFM: `as_of`), `range` gives a
-    /// window relative to the day of the run, in the workspace's time zone: `last_7_days`,
-    /// `last_30_days`, `last_90_days` (whole days before today), `previous_week` (Monday to
-    /// Monday), `previous_month`, `previous_quarter`, `month_to_date`, `year_to_date` (up to
-    /// the run). A scheduled run with neither covers the period that just ended (yesterday,
-    /// last week, last month).
     #[serde(default = "patch::empty_object")]
-    #[schema(value_type = Object, example = json!({"pipeline_id": "0193a0c4-6f1e-7c3a-9d10-2b7a4e1f0c11", "range": "previous_week"}))]
     pub params: Value,
-    /// When it runs by itself (`null`: on demand only): `{every: day|week|month, at: "HH:MM"
-    /// (local, default 07:00), weekday: 1-7 (weeks, default 1 = Monday), day: 1-28 or "last"
-    /// (months, default 1)}` in the workspace's time zone. A local time skipped by a
-    /// daylight-saving change runs at the first instant after it; one repeated runs once.
     #[serde(default)]
-    #[schema(value_type = Option<ScheduleInput>, example = json!({"every": "week", "weekday": 1, "at": "07:00"}))]
     pub schedule: Option<Value>,
 }
+
+/// What the document says of `params`.
+const PARAMS: &str = "The query parameters of `/analytics/<kind>`, each of the JSON type that endpoint \
+    documents (`null`: its default), read by that endpoint's own code: a report holds nothing the endpoint \
+    would refuse (`422` naming `params.<name>`; a funnel's `pipeline_id` must be a pipeline of the \
+    workspace). Besides a fixed `from`/`to` (RFM: `as_of`), `range` gives a window relative to the day of \
+    the run, in the workspace's time zone: `last_7_days`, `last_30_days`, `last_90_days` (whole days before \
+    today), `previous_week` (Monday to Monday), `previous_month`, `previous_quarter`, `month_to_date`, \
+    `year_to_date` (up to the run). A scheduled run with neither covers the period that just ended \
+    (yesterday, last week, last month).";
+
+/// What the document says of `schedule`.
+const SCHEDULE: &str = "When it runs by itself (`null`: on demand only), in the workspace's time zone. \
+    A local time skipped by a daylight-saving change runs at the first instant after it; one repeated runs once.";
+
+fn nullable_schedule() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("ScheduleInput"))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .description(Some(SCHEDULE))
+            .build(),
+    )
+}
+
+derived_schema!(
+    /// A report to save: its `kind` decides the shape of `params`.
+    NewReport,
+    schema {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
+        let mut kinds = OneOfBuilder::new().description(Some("A report to save: its `kind` decides the shape of `params`."));
+        for kind in ReportKind::ALL {
+            let mut params = crate::analytics::report::params_schema(*kind);
+            params.description = Some(PARAMS.into());
+            let mut shape = ObjectBuilder::new()
+                .title(Some(kind.as_str()))
+                .property("name", Name::schema())
+                .required("name")
+                .property("kind", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([kind.as_str()])))
+                .required("kind")
+                .property("params", params.clone())
+                .property("schedule", nullable_schedule())
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if !params.required.is_empty() {
+                shape = shape.required("params");
+            }
+            kinds = kinds.item(shape);
+        }
+        Schema::OneOf(kinds.build()).into()
+    }
+);
 
 derived_schema!(
     /// A JSON merge patch of a report.
     ReportPatch,
-    ReportInput,
-    crate::http::doc::schemas::merge_patch(
-        <ReportInput as utoipa::PartialSchema>::schema(),
-        &[],
-        NOT_NULL,
-        "A JSON merge patch (RFC 7396) of the report's writable fields (`params` and `schedule` merge key by key: `null` removes one)."
-    )
+    schema {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some(
+                "A JSON merge patch (RFC 7396) of the report's `name`, `params` and `schedule` (`params` and \
+                 `schedule` merge key by key: `null` removes one). The `kind` of a report does not change: save \
+                 another report.",
+            ))
+            .property("name", Name::schema())
+            .property("params", ObjectBuilder::new().schema_type(Type::Object).description(Some(PARAMS)))
+            .property("schedule", nullable_schedule())
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
 );
 
 impl ReportInput {
@@ -87,7 +132,7 @@ impl ReportInput {
             params: current.params.clone(),
             schedule: current.schedule.as_ref().map(|s| serde_json::to_value(s.0).unwrap_or_default()),
         };
-        patch::apply::<_, ReportInput>(&writable, body, &[], NOT_NULL)?.parse()
+        patch::apply::<_, ReportInput>(&writable, body, FROZEN, NOT_NULL)?.parse()
     }
 }
 
@@ -100,7 +145,7 @@ crate::list_handler! {
 /// Save a report (admin). `next_run_at` is its schedule's first slot.
 #[utoipa::path(
     tag = "reports",
-    request_body = ReportInput,
+    request_body = NewReport,
     responses(
         (status = 201, description = "Saved", body = Report, headers(("Location" = String), ("ETag" = String))),
         E400, E401, E403, E413, E415, E422

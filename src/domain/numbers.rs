@@ -105,6 +105,23 @@ impl Proportion {
     }
 }
 
+/// Reads a decimal given as text (a query string) or as a JSON number, keeping its text: for
+/// fields whose exact decimal matters (`Proportion`). A JSON number is written as serde_json
+/// reads it (the shortest text of the nearest double).
+pub fn decimal_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(match <Option<Given> as serde::Deserialize>::deserialize(d)? {
+        None => None,
+        Some(Given::Text(t)) => Some(t),
+        Some(Given::Number(n)) => Some(n.to_string()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

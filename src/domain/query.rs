@@ -1,5 +1,6 @@
-//! Query parameters read into a typed query: one reader for the query string of a request and
-//! for the saved parameters of a report, so both accept and refuse exactly the same.
+//! Parameters read into a typed query (the analytics endpoints' `…Query` types): from a
+//! request's query string, or from a saved report's JSON object; errors name the parameter the
+//! same way in both.
 
 use serde::de::DeserializeOwned;
 
@@ -12,25 +13,38 @@ pub fn parse<T: DeserializeOwned>(qs: &str) -> Result<T, FieldError> {
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
         let message = err.into_inner().to_string();
-        if path != "." && !path.is_empty() {
-            return FieldError::new(path, message);
-        }
-        if let Some(name) = missing_field(&message) {
-            return FieldError::new(name, "is required");
-        }
-        FieldError::new(unknown_field(&message).unwrap_or("query".into()), message)
+        field_error("query", path, message)
     })
 }
 
-/// Reads parameters given as `(name, value)` pairs, as [`parse`] reads a query string.
-pub fn from_pairs<'a, T: DeserializeOwned>(
-    pairs: impl IntoIterator<Item = (&'a str, String)>,
-) -> Result<T, FieldError> {
-    let mut qs = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in pairs {
-        qs.append_pair(name, &value);
+/// Reads parameters given as a JSON object, each value of the JSON type its schema states:
+/// an error names the parameter (see [`field_error`]; the object itself is `root`).
+pub fn from_json<T: DeserializeOwned>(root: &str, value: serde_json::Value) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|err| field_error(root, err.path().to_string(), err.into_inner().to_string()))
+}
+
+/// A field error from a serde path (`.` for the root) and message: a missing field is named
+/// itself ("is required"), an unknown one too ("is not a known field"); another error at the
+/// root is `root`'s.
+pub fn field_error(root: &str, path: String, message: String) -> FieldError {
+    let at_root = path == "." || path.is_empty();
+    if let Some(name) = missing_field(&message) {
+        let field = if at_root { name.to_owned() } else { format!("{path}.{name}") };
+        return FieldError::new(field, "is required");
     }
-    parse(&qs.finish())
+    if let Some(name) = unknown_field(&message) {
+        let named = path == name || path.ends_with(&format!(".{name}"));
+        let field = if at_root {
+            name
+        } else if named {
+            path
+        } else {
+            format!("{path}.{name}")
+        };
+        return FieldError::new(field, "is not a known field");
+    }
+    FieldError::new(if at_root { root.to_owned() } else { path }, message)
 }
 
 /// The name in serde's "unknown field `x`" message.

@@ -119,6 +119,20 @@ pub enum MonthDay {
     Last,
 }
 
+impl MonthDay {
+    /// Its schema: an integer from 1 to 28, or `"last"`.
+    pub fn schema() -> utoipa::openapi::schema::Schema {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+        Schema::OneOf(
+            OneOfBuilder::new()
+                .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(28)))
+                .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["last"])))
+                .description(Some("A day of the month every month has (1 to 28), or \"last\"."))
+                .build(),
+        )
+    }
+}
+
 mod last {
     pub fn serialize<S: serde::Serializer>(s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str("last")
@@ -134,20 +148,82 @@ mod last {
     }
 }
 
-/// A schedule as a client states it; [`Schedule::parse`] checks it.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// A schedule as a client states it; [`Schedule::parse`] checks it. Its schema: one shape
+/// per `every`.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInput {
     pub every: Every,
     /// Local time of day, `HH:MM` (24 h). Default: `07:00`.
-    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:00")]
     pub at: Option<String>,
     /// Weeks only: ISO day of the week, 1 (Monday) to 7 (Sunday). Default: 1.
-    #[schema(minimum = 1, maximum = 7)]
     pub weekday: Option<i64>,
     /// Months only: 1 to 28, or `"last"` (the month's last day). Default: 1.
-    #[schema(value_type = Object, example = "last")]
     pub day: Option<serde_json::Value>,
+}
+
+/// The pattern of a local time of day.
+pub const HH_MM_PATTERN: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+impl utoipa::PartialSchema for ScheduleInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+        let nullable = |t: Type| SchemaType::from_iter([t, Type::Null]);
+        let shape = |every: Every| {
+            let mut o = ObjectBuilder::new()
+                .property("every", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([every.as_str()])))
+                .required("every")
+                .property(
+                    "at",
+                    ObjectBuilder::new()
+                        .schema_type(nullable(Type::String))
+                        .pattern(Some(HH_MM_PATTERN))
+                        .description(Some("Local time of day, HH:MM (24 h). Default: 07:00."))
+                        .examples(["07:00"]),
+                )
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            match every {
+                Every::Day => {}
+                Every::Week => {
+                    o = o.property(
+                        "weekday",
+                        ObjectBuilder::new()
+                            .schema_type(nullable(Type::Integer))
+                            .minimum(Some(1))
+                            .maximum(Some(7))
+                            .description(Some("ISO day of the week, 1 (Monday) to 7 (Sunday). Default: 1.")),
+                    )
+                }
+                Every::Month => {
+                    let day = OneOfBuilder::new()
+                        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(28)))
+                        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["last"])))
+                        .item(ObjectBuilder::new().schema_type(Type::Null))
+                        .description(Some("1 to 28 (a day every month has), or \"last\". Default: 1."));
+                    o = o.property("day", day)
+                }
+            }
+            o.build()
+        };
+        Schema::OneOf(
+            OneOfBuilder::new()
+                .item(shape(Every::Day))
+                .item(shape(Every::Week))
+                .item(shape(Every::Month))
+                .description(Some(
+                    "When a report runs by itself, in the workspace's local time: every day, every week (on \
+                     `weekday`) or every month (on `day`), at `at`.",
+                ))
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl utoipa::ToSchema for ScheduleInput {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ScheduleInput")
+    }
 }
 
 /// When a report runs by itself, in the workspace's local time: every day, every week on
@@ -156,15 +232,16 @@ pub struct ScheduleInput {
 pub struct Schedule {
     pub every: Every,
     /// Local time of day, `HH:MM`.
-    #[schema(value_type = String, example = "07:00")]
+    #[schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:00")]
     #[serde(with = "hh_mm")]
     pub at: NaiveTime,
     /// Weeks: ISO day of the week, 1 (Monday) to 7 (Sunday).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 7)]
     pub weekday: Option<u8>,
     /// Months: 1 to 28, or `"last"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = MonthDay::schema)]
     pub day: Option<MonthDay>,
 }
 

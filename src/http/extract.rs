@@ -93,25 +93,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// A field error from a serde path and message; a missing field is named itself.
+/// A field error from a serde path and message (see `domain::query::field_error`); the body
+/// itself is `body`.
 pub fn field_error(path: String, message: String) -> FieldError {
-    let at_root = path == "." || path.is_empty();
-    if let Some(name) = crate::domain::query::missing_field(&message) {
-        let field = if at_root { name.to_owned() } else { format!("{path}.{name}") };
-        return FieldError::new(field, "is required");
-    }
-    if let Some(name) = crate::domain::query::unknown_field(&message) {
-        let named = path == name || path.ends_with(&format!(".{name}"));
-        let field = if at_root {
-            name
-        } else if named {
-            path
-        } else {
-            format!("{path}.{name}")
-        };
-        return FieldError::new(field, "is not a known field");
-    }
-    FieldError::new(if at_root { "body".to_owned() } else { path }, message)
+    crate::domain::query::field_error("body", path, message)
 }
 
 fn malformed_json(message: String) -> ApiError {
