@@ -20,8 +20,8 @@ another, so negative cases stay negative:
   window, a live `pipeline_id`), and lose `from`/`to`/`as_of` when they also give a `range`
   (both at once are a 422, covered by the API test suite); a report's merge patch loses
   `params`, whose shape depends on the report's kind, which the patch cannot know;
-- `cursor` query values are opaque, HMAC-signed positions only the server hands out: they
-  are dropped (malformed cursors are covered by the API test suite);
+- `cursor` query values (and the event feed's `after`) are opaque, HMAC-signed positions only
+  the server hands out: they are dropped (malformed cursors are covered by the API test suite);
 - `application/x-ndjson` bodies (customer import) are sent as text; a generated value that
   is not text is sent as an empty body (which is invalid).
 """
@@ -181,19 +181,22 @@ def _fix_report(path, method, body):
         if params.get("range") is not None:
             for key in ("from", "to", "as_of"):
                 params.pop(key, None)
-    elif path == "/api/v1/reports/{id}" and method == "PATCH":
-        body.pop("params", None)
+    elif path == "/api/v1/reports/{id}" and method == "PATCH" and isinstance(body.get("params"), dict):
+        del body["params"]
 
 
 @schemathesis.hook
 def map_case(context, case):
-    _fix_report(case.operation.path, case.operation.method.upper(), case.body)
     _fix_window(case.operation.path, case.query)
     if isinstance(case.body, (dict, list)):
         _fix(case.body)
     _fix_pipeline_references(case.operation.path, case.path_parameters, case.body, case.query)
     if isinstance(case.query, dict) and "cursor" in case.query:
         del case.query["cursor"]
+    # The event feed's cursor too.
+    if case.operation.path == "/api/v1/events" and isinstance(case.query, dict) and "after" in case.query:
+        del case.query["after"]
+    _fix_report(case.operation.path, case.operation.method.upper(), case.body)
     return case
 
 

@@ -106,9 +106,9 @@ derived_schema!(
         use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
         ObjectBuilder::new()
             .description(Some(
-                "A JSON merge patch (RFC 7396) of the report's `name`, `params` and `schedule` (`params` and \
-                 `schedule` merge key by key: `null` removes one). The `kind` of a report does not change: save \
-                 another report.",
+                "A JSON merge patch (RFC 7396) of the report's `name`, `params` (merged key by key: `null` \
+                 removes one) and `schedule` (replaced whole: its fields depend on `every`). The `kind` of a \
+                 report does not change: save another report.",
             ))
             .property("name", Name::schema())
             .property("params", ObjectBuilder::new().schema_type(Type::Object).description(Some(PARAMS)))
@@ -132,7 +132,12 @@ impl ReportInput {
             params: current.params.clone(),
             schedule: current.schedule.as_ref().map(|s| serde_json::to_value(s.0).unwrap_or_default()),
         };
-        patch::apply::<_, ReportInput>(&writable, body, FROZEN, NOT_NULL)?.parse()
+        let mut merged: ReportInput = patch::apply(&writable, body, FROZEN, NOT_NULL)?;
+        // A schedule's fields depend on how often it comes round: a new one replaces the old.
+        if let Some(schedule) = body.get("schedule") {
+            merged.schedule = Some(schedule.clone());
+        }
+        merged.parse()
     }
 }
 
@@ -165,7 +170,8 @@ crate::get_handler! {
     described = "The report", get = app::reports::get
 }
 
-/// Change a report (admin): a JSON merge patch of `name`, `kind`, `params` and `schedule`. A new schedule moves `next_run_at` to its first slot.
+/// Change a report (admin): a JSON merge patch of `name`, `params` and `schedule` (replaced
+/// whole). A new schedule moves `next_run_at` to its first slot.
 #[utoipa::path(
     tag = "reports",
     params(
