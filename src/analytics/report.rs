@@ -325,6 +325,8 @@ mod tests {
         let saved =
             Saved::parse(Kind::Basket, &json!({"min_support": 0.05, "limit": 10, "range": "previous_month"})).unwrap();
         assert_eq!(saved.range, Some(Range::PreviousMonth));
+        // `10.0` is an integer to JSON Schema, so to a report too.
+        assert!(Saved::parse(Kind::Basket, &json!({"limit": 10.0})).is_ok());
         let fields = |kind, params| -> Vec<String> {
             Saved::parse(kind, &params).unwrap_err().into_iter().map(|e| e.field).collect()
         };

@@ -38,9 +38,10 @@ impl ReportFields {
         let saved = v.check_all(Saved::parse(kind, params));
         let schedule = match schedule {
             None | Some(Value::Null) => Some(None),
-            Some(raw) => match serde_json::from_value::<ScheduleInput>(raw.clone()) {
+            Some(raw) => match crate::domain::query::from_json::<ScheduleInput>("schedule", raw.clone()) {
                 Ok(input) => v.check_all(Schedule::parse("schedule", &input)).map(Some),
-                Err(e) => v.check(Err(FieldError::new("schedule", e.to_string()))),
+                Err(e) if e.field == "schedule" => v.check(Err(e)),
+                Err(e) => v.check(Err(FieldError::new(format!("schedule.{}", e.field), e.message))),
             },
         };
         v.finish()?;

@@ -19,7 +19,8 @@ pub fn parse<T: DeserializeOwned>(qs: &str) -> Result<T, FieldError> {
 
 /// Reads parameters given as a JSON object, each value of the JSON type its schema states:
 /// an error names the parameter (see [`field_error`]; the object itself is `root`).
-pub fn from_json<T: DeserializeOwned>(root: &str, value: serde_json::Value) -> Result<T, FieldError> {
+pub fn from_json<T: DeserializeOwned>(root: &str, mut value: serde_json::Value) -> Result<T, FieldError> {
+    integral(&mut value);
     serde_path_to_error::deserialize(value)
         .map_err(|err| field_error(root, err.path().to_string(), err.into_inner().to_string()))
 }
@@ -57,4 +58,19 @@ pub fn unknown_field(message: &str) -> Option<String> {
 pub fn missing_field(message: &str) -> Option<String> {
     let rest = message.strip_prefix("missing field `")?;
     Some(rest[..rest.find('`')?].to_owned())
+}
+
+/// Makes every number written with a zero fraction (`4.0`) an integer, as JSON Schema counts it
+/// (an `integer` field takes `4.0`).
+pub fn integral(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(integral),
+        _ => {}
+    }
 }

@@ -178,8 +178,7 @@ impl utoipa::PartialSchema for ScheduleInput {
                     ObjectBuilder::new()
                         .schema_type(nullable(Type::String))
                         .pattern(Some(HH_MM_PATTERN))
-                        .description(Some("Local time of day, HH:MM (24 h). Default: 07:00."))
-                        .examples(["07:00"]),
+                        .description(Some("Local time of day, HH:MM (24 h), such as 18:30. Default: 07:00.")),
                 )
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)));
             match every {

@@ -346,3 +346,11 @@ async fn an_export_edited_and_imported_back_updates_the_same_customers() {
     assert_eq!(report["updated"], 1, "{report}");
     assert_eq!(by_name(&app).await.len(), 4);
 }
+
+#[tokio::test]
+async fn a_header_of_unassigned_characters_is_refused() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let res = import(&app, &owner, "text/csv", "\u{92}\u{97c07}".into()).await;
+    assert_problem(res, 400, "malformed_request").await;
+}

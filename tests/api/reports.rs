@@ -152,6 +152,8 @@ async fn params_are_checked_by_the_endpoints_own_code() {
         ("interactions", json!({"bucket": "month", "group_by": "kind", "range": "year_to_date"})),
         ("basket", json!({"min_support": "0.05", "limit": 5, "range": "month_to_date"})),
     ];
+    let whole = json!({"name": "w", "kind": "rfm", "schedule": {"every": "week", "weekday": 4.0, "at": null}});
+    assert_eq!(save(&app, &owner, whole).await["schedule"], json!({"every": "week", "at": "07:00", "weekday": 4}));
     for (kind, params) in ok {
         assert_eq!(post(kind, params).await.status(), 201, "{kind}");
     }

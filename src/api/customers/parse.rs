@@ -62,8 +62,10 @@ fn column(raw: &str) -> Result<Column, String> {
     if raw.is_empty() {
         return Ok(Column::Unnamed);
     }
-    if raw.len() > ATTRIBUTE_PREFIX.len() && raw[..ATTRIBUTE_PREFIX.len()].eq_ignore_ascii_case(ATTRIBUTE_PREFIX) {
-        let key = crate::domain::text("header", &raw[ATTRIBUTE_PREFIX.len()..], 1, 200).map_err(|e| e.message)?;
+    // (`get` rather than an index: the cut may fall inside a character, which is no prefix.)
+    let prefix = raw.get(..ATTRIBUTE_PREFIX.len()).filter(|p| p.eq_ignore_ascii_case(ATTRIBUTE_PREFIX));
+    if let (Some(_), Some(key)) = (prefix, raw.get(ATTRIBUTE_PREFIX.len()..).filter(|k| !k.is_empty())) {
+        let key = crate::domain::text("header", key, 1, 200).map_err(|e| e.message)?;
         return Ok(Column::Attribute(key));
     }
     // Compared without case and separators: `E-mail`, `Company Name`, `OWNER_ID`, `createdAt`.
@@ -373,5 +375,19 @@ pub fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sende
     }
     if !batch.is_empty() {
         flush(&mut batch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any header cell, in any script, is read or refused: never a panic (a cut inside a
+        /// multi-byte character once was one).
+        #[test]
+        fn any_header_cell_is_read_or_refused(cell in "\\PC{0,12}", prefix in prop::sample::select(vec!["", "attr.", "ATTR.", "att", "é"])) {
+            let _ = super::column(&format!("{prefix}{cell}"));
+        }
     }
 }
