@@ -34,6 +34,19 @@ $PSQL -c "SELECT id FROM channels WHERE workspace_id = '$WS' AND active" > "$OUT
 HEAVY=$($PSQL -c "SELECT customer_id FROM interactions WHERE workspace_id = '$WS' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
 HEAVY_COUNT=$($PSQL -c "SELECT count(*) FROM interactions WHERE workspace_id = '$WS' AND customer_id = '$HEAVY'")
 TOTALS=$($PSQL -c "SELECT (SELECT count(*) FROM customers WHERE workspace_id = '$WS') || ' customers, ' || (SELECT count(*) FROM interactions WHERE workspace_id = '$WS') || ' interactions, ' || (SELECT count(*) FROM deals WHERE workspace_id = '$WS') || ' deals, ' || (SELECT count(*) FROM deal_stage_events WHERE workspace_id = '$WS') || ' stage events'")
+print_reports() {
+  echo
+  echo "Saved reports (the seed's, one per kind) — p50 of ${REPORT_CALLS:-5} runs through POST /reports/{id}/runs"
+  printf "%-13s %-38s %9s %11s %9s\n" "kind" "report" "run ms" "request ms" "CSV rows"
+  python3 bench/reports.py "http://127.0.0.1:$PORT" "$TOKEN" "${REPORT_CALLS:-5}" | while IFS=$'\t' read -r kind name run req rows; do
+    printf "%-13s %-38s %9s %11s %9s\n" "$kind" "$name" "$run" "$req" "$rows"
+  done
+}
+if [ "${ONLY:-}" = reports ]; then
+  echo "Rapport benchmark — $TOTALS"
+  print_reports
+  exit 0
+fi
 # Analytics: p50 of 20 sequential calls each, warm, and the scan floor of each (a bare count of
 # the rows it reads); see bench/analytics.py. EXPLAIN output: python3 bench/explain.py $PSQL_CMD.
 SALES=$($PSQL -c "SELECT id FROM pipelines WHERE workspace_id = '$WS' AND name = 'Sales'")
@@ -48,25 +61,13 @@ print_analytics() {
     printf "%-42s %9s %9s %11s %10s %7s\n" "$name" "$p50" "$max" "$rows" "$floor" "$ratio"
   done < "$OUT/analytics.tsv"
 }
-print_reports() {
-  echo
-  echo "Saved reports (the seed's, one per kind) — p50 of ${REPORT_CALLS:-5} runs through POST /reports/{id}/runs"
-  printf "%-13s %-38s %9s %11s %9s\n" "kind" "report" "run ms" "request ms" "CSV rows"
-  python3 bench/reports.py "http://127.0.0.1:$PORT" "$TOKEN" "${REPORT_CALLS:-5}" | while IFS=$'\t' read -r kind name run req rows; do
-    printf "%-13s %-38s %9s %11s %9s\n" "$kind" "$name" "$run" "$req" "$rows"
-  done
-}
 if [ "${ONLY:-}" = analytics ]; then
   echo "Rapport benchmark — $TOTALS"
   print_analytics
 print_reports
   exit 0
 fi
-if [ "${ONLY:-}" = reports ]; then
-  echo "Rapport benchmark — $TOTALS"
-  print_reports
-  exit 0
-fi
+
 
 $PSQL -c "SELECT id || ' ' || stage_id FROM deals WHERE workspace_id = '$WS' ORDER BY md5(id::text) LIMIT 10000" > "$OUT/deals.txt"
 $PSQL -c "SELECT s.id FROM stages s JOIN pipelines p ON p.workspace_id = s.workspace_id AND p.id = s.pipeline_id WHERE s.workspace_id = '$WS' AND p.name = 'Sales' AND s.kind = 'open' AND s.archived_at IS NULL" > "$OUT/stages.txt"
