@@ -53,16 +53,7 @@ for round in $(seq 1 "$ROUNDS"); do
     start_server "$OUT/rapport-$side" "$DIR/$side"
     $PSQL -c "SELECT id FROM customers WHERE workspace_id = '$WS' AND deleted_at IS NULL ORDER BY md5(id::text) LIMIT 10000" > "$OUT/ids.txt"
     $PSQL -c "SELECT id FROM channels WHERE workspace_id = '$WS' AND active ORDER BY id" > "$OUT/channels.txt"
-    python3 - "$OUT/ids.txt" "$OUT/channels.txt" > "$OUT/batch.json" <<'PY'
-import json, random, sys
-random.seed(1)
-ids = [l.strip() for l in open(sys.argv[1]) if l.strip()]
-channels = [l.strip() for l in open(sys.argv[2]) if l.strip()]
-items = [{"customer_id": random.choice(ids), "channel_id": random.choice(channels), "direction": "outbound",
-          "kind": "purchase", "value_cents": random.randint(100, 90000), "items": ["SKU-001", "SKU-042"],
-          "subject": "Batch benchmark"} for _ in range(1000)]
-print(json.dumps({"items": items}))
-PY
+    python3 bench/batch.py "$OUT/ids.txt" "$OUT/channels.txt" > "$OUT/batch.json"
     scenario "$side	GET /customers/{id}" get_customer.lua "$CONNS" IDS="$OUT/ids.txt"
     scenario "$side	POST /interactions" post_interaction.lua "$CONNS" IDS="$OUT/ids.txt" CHANNELS="$OUT/channels.txt"
     scenario "$side	POST /interactions/batch (1000)" post_batch.lua 4 BATCH="$OUT/batch.json"

@@ -86,15 +86,7 @@ for _ in range(2000):
 print(path)
 PY
 )
-python3 - "$OUT/ids.txt" "$OUT/channels.txt" > "$OUT/batch.json" <<'PY'
-import json, random, sys
-ids = [l.strip() for l in open(sys.argv[1]) if l.strip()]
-channels = [l.strip() for l in open(sys.argv[2]) if l.strip()]
-items = [{"customer_id": random.choice(ids), "channel_id": random.choice(channels), "direction": "outbound",
-          "kind": "purchase", "value_cents": random.randint(100, 90000), "items": ["SKU-001", "SKU-042"],
-          "subject": "Batch benchmark"} for _ in range(1000)]
-print(json.dumps({"items": items}))
-PY
+python3 bench/batch.py "$OUT/ids.txt" "$OUT/channels.txt" > "$OUT/batch.json"
 
 scenario "GET /customers/{id}" get_customer.lua "$CONNS" IDS="$OUT/ids.txt"
 scenario "GET /customers?limit=50 (first page)" get_path.lua "$CONNS" TARGET="/api/v1/customers?limit=50"

@@ -54,8 +54,9 @@ const PARAMS: &str = "The query parameters of `/analytics/<kind>`, each of the J
     workspace). Besides a fixed `from`/`to` (RFM: `as_of`), `range` gives a window relative to the day of \
     the run, in the workspace's time zone: `last_7_days`, `last_30_days`, `last_90_days` (whole days before \
     today), `previous_week` (Monday to Monday), `previous_month`, `previous_quarter`, `month_to_date`, \
-    `year_to_date` (up to the run). A scheduled run with neither covers the period that just ended \
-    (yesterday, last week, last month).";
+    `year_to_date` (up to the run). A report with a schedule and neither covers the period of its \
+    schedule that just ended (yesterday, last week, last month), whether its schedule or a request runs \
+    it; one without a schedule, the endpoint's default window.";
 
 /// What the document says of `schedule`.
 const SCHEDULE: &str = "When it runs by itself (`null`: on demand only), in the workspace's time zone. \

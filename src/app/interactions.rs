@@ -35,9 +35,11 @@ pub async fn create(db: &mut PgConnection, actor: &Actor, fields: Fields) -> Res
     actor.require(Role::Member)?;
     let ws = actor.workspace_id;
     let (customer_id, channel_id, external_id) = (fields.customer_id, fields.channel_id, fields.external_id.clone());
-    let new = Interaction::new(new_id(), fields, Utc::now());
+    let new = Interaction::new(new_id(), &fields, Utc::now());
     let origin = actor.origin();
-    if let Some(i) = interactions::insert(&mut *db, ws, &new, &origin, &created(&new)).await? {
+    if let Some(i) =
+        interactions::insert(&mut *db, ws, new.id, &fields, new.created_at, &origin, &created(&new)).await?
+    {
         return Ok(Logged::Created(i));
     }
     if let Some(external_id) = &external_id {
@@ -104,7 +106,7 @@ pub async fn create_batch(
     }
     let now = Utc::now();
     let rows: Vec<Interaction> =
-        items.into_iter().filter_map(|i| i.fields).map(|f| Interaction::new(new_id(), f, now)).collect();
+        items.into_iter().filter_map(|i| i.fields).map(|f| Interaction::new(new_id(), &f, now)).collect();
     let mut ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let events: Vec<_> = rows.iter().map(created).collect();
     let origin = actor.origin();

@@ -161,8 +161,9 @@ pub async fn run(db: impl PgExecutor<'_>, actor: &Actor, report: Uuid, id: Uuid)
 }
 
 /// The window a run covers, `at` being its slot (scheduled) or now: a `range` resolved on the
-/// local day of `at`; else, for a scheduled run whose parameters give no window, the period
-/// that just ended; else the window given, a missing end being `at`.
+/// local day of `at`; else, for a report with a schedule whose parameters give no window, the
+/// period of the schedule that ended before `at` (a run asked for covers what the schedule
+/// would); else the window given, a missing end being `at`.
 fn window(saved: &Saved, tz: Tz, at: DateTime<Utc>, schedule: Option<Schedule>) -> Window {
     let dates = |(from, to): schedule::LocalPeriod| Window {
         from: Some(Bound::Date(from)),
@@ -189,7 +190,7 @@ async fn execute(
     let tz = zone(pool, ws).await?;
     let saved = Saved::parse(report.kind, &report.params)
         .map_err(|e| ApiError::internal(format!("a stored report does not read: {e:?}")))?;
-    let schedule = report.schedule.as_ref().map(|s| s.0).filter(|_| slot.is_some());
+    let schedule = report.schedule.as_ref().map(|s| s.0);
     let window = window(&saved, tz, slot.unwrap_or(started_at), schedule);
     let params: Params = saved.params.with_window(window);
     let took = std::time::Instant::now();

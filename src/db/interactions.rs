@@ -87,7 +87,7 @@ pub struct Fields {
 impl Interaction {
     /// The interaction `fields` make, as it reads back once inserted at `now` (instants as the
     /// database keeps them: `domain::time::as_stored`).
-    pub fn new(id: Uuid, fields: Fields, now: DateTime<Utc>) -> Self {
+    pub fn new(id: Uuid, fields: &Fields, now: DateTime<Utc>) -> Self {
         let now = as_stored(now);
         let Fields {
             customer_id,
@@ -103,7 +103,7 @@ impl Interaction {
             user_id,
             external_id,
             metadata,
-        } = fields;
+        } = fields.clone();
         Interaction {
             id,
             customer_id,
@@ -126,45 +126,51 @@ impl Interaction {
     }
 }
 
-/// Inserts `new` (from [`Interaction::new`]) with its event `created`, in one statement, when
-/// the customer is live and the channel active. `Ok(None)`: nothing was written (a reference
-/// failed, or the external id exists: the caller finds out which).
+/// Binds the writable columns `customer_id, channel_id, direction, kind, subject, body,
+/// occurred_at, duration_seconds, value_cents, items, user_id, metadata` of `f`, in that order
+/// (after the workspace and the id: `$3` to `$14`).
+fn bind_writable<'q, O>(
+    q: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
+    f: &'q Fields,
+) -> sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments> {
+    q.bind(f.customer_id)
+        .bind(f.channel_id)
+        .bind(f.direction)
+        .bind(f.kind)
+        .bind(&f.subject)
+        .bind(&f.body)
+        .bind(f.occurred_at)
+        .bind(f.duration_seconds)
+        .bind(f.value_cents)
+        .bind(&f.items)
+        .bind(f.user_id)
+        .bind(&f.metadata)
+}
+
+/// Inserts the interaction `f` makes (`id`, made at `created_at`) with its event `created`, in
+/// one statement, when the customer is live and the channel active. `Ok(None)`: nothing was
+/// written (a reference failed, or the external id exists: the caller finds out which).
 pub async fn insert(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
-    new: &Interaction,
+    id: Uuid,
+    f: &Fields,
+    created_at: DateTime<Utc>,
     origin: &Origin<'_>,
     created: &NewEvent,
 ) -> Result<Option<Interaction>, sqlx::Error> {
     let statement = format!(
         "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
-                                   occurred_at, duration_seconds, value_cents, items, user_id, external_id, metadata,
-                                   created_at, updated_at, version)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17
+                                   occurred_at, duration_seconds, value_cents, items, user_id, metadata, external_id,
+                                   created_at, updated_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16
           WHERE EXISTS (SELECT 1 FROM customers WHERE workspace_id = $1 AND id = $3 AND deleted_at IS NULL)
             AND EXISTS (SELECT 1 FROM channels WHERE workspace_id = $1 AND id = $4 AND active)
          ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
          RETURNING {COLUMNS}"
     );
-    let sql = events::recorded(&statement, COLUMNS, 17, &["metadata"]);
-    let query = sqlx::query_as(&sql)
-        .bind(ws)
-        .bind(new.id)
-        .bind(new.customer_id)
-        .bind(new.channel_id)
-        .bind(new.direction)
-        .bind(new.kind)
-        .bind(&new.subject)
-        .bind(&new.body)
-        .bind(new.occurred_at)
-        .bind(new.duration_seconds)
-        .bind(new.value_cents)
-        .bind(&new.items)
-        .bind(new.user_id)
-        .bind(&new.external_id)
-        .bind(&new.metadata)
-        .bind(new.created_at)
-        .bind(new.version);
+    let sql = events::recorded(&statement, COLUMNS, 16, &["metadata"]);
+    let query = bind_writable(sqlx::query_as(&sql).bind(ws).bind(id), f).bind(&f.external_id).bind(created_at);
     events::bind_recorded(query, origin, std::slice::from_ref(created)).fetch_optional(db).await
 }
 
@@ -277,28 +283,13 @@ pub async fn update(
     id: Uuid,
     f: &Fields,
 ) -> Result<Interaction, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "UPDATE interactions SET customer_id = $3, channel_id = $4, direction = $5, kind = $6, subject = $7,
                 body = $8, occurred_at = $9, duration_seconds = $10, value_cents = $11, items = $12,
                 user_id = $13, metadata = $14
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
-    ))
-    .bind(ws)
-    .bind(id)
-    .bind(f.customer_id)
-    .bind(f.channel_id)
-    .bind(f.direction)
-    .bind(f.kind)
-    .bind(&f.subject)
-    .bind(&f.body)
-    .bind(f.occurred_at)
-    .bind(f.duration_seconds)
-    .bind(f.value_cents)
-    .bind(&f.items)
-    .bind(f.user_id)
-    .bind(&f.metadata)
-    .fetch_one(db)
-    .await
+    );
+    bind_writable(sqlx::query_as(&sql).bind(ws).bind(id), f).fetch_one(db).await
 }
 
 /// The filters of `GET /interactions`.

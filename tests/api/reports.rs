@@ -317,6 +317,16 @@ async fn ranges_are_resolved_in_the_workspace_time_zone_on_the_day_of_the_run() 
         assert_eq!(window_of(&r), (json!(from), json!(to)), "{range} at {now}");
         assert_eq!(r["started_at"], json!(now));
     }
+    // A weekly report without a window covers last week (Monday to Monday), when asked for too.
+    app.clock.set(at("2026-03-31T09:00:00Z"));
+    let weekly = save(
+        &app,
+        &owner,
+        json!({"name": "weekly", "kind": "cohorts", "params": {"period": "week"}, "schedule": {"every": "week"}}),
+    )
+    .await;
+    let r = run(&app, &owner, &weekly).await;
+    assert_eq!(window_of(&r), (json!("2026-03-22T23:00:00Z"), json!("2026-03-29T22:00:00Z")));
     // RFM over a range: as of its end.
     app.clock.set(at("2026-03-31T22:30:00Z"));
     let report = save(&app, &owner, json!({"name": "rfm", "kind": "rfm", "params": {"range": "previous_month"}})).await;
