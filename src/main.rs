@@ -21,7 +21,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API server (embedded PostgreSQL when DATABASE_URL is unset).
-    Serve,
+    Serve {
+        /// Create the demo workspace first unless it exists (log in as demo@rapport.local /
+        /// demo-password); Swagger UI's examples name its rows.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply the database migrations and exit.
     Migrate,
     /// Manage owners.
@@ -45,15 +50,16 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
-    /// Load a synthetic workspace (set-based, inside PostgreSQL).
+    /// Load a workspace: the benchmark's (set-based, inside PostgreSQL) or the demo.
     Seed {
         /// The benchmark workspace: 1,000,000 customers unless --customers says otherwise.
         #[arg(long, conflicts_with = "demo")]
         bench: bool,
-        /// A small demo workspace: 2,000 customers unless --customers says otherwise.
+        /// The demo workspace (believable people, companies, interactions over 18 months,
+        /// deals, reports), unless it exists.
         #[arg(long)]
         demo: bool,
-        #[arg(long)]
+        #[arg(long, requires = "bench")]
         customers: Option<i64>,
         /// Average interactions per customer.
         #[arg(long, default_value_t = 10)]
@@ -140,7 +146,7 @@ async fn run(command: Command, settings: Settings) -> Result<(), AnyError> {
     rapport::db::pool::migrate(&url).await?;
     let pool = rapport::db::pool::connect(&url, settings.db_max_connections).await?;
     let result = match command {
-        Command::Serve => serve(settings, pool, embedded.is_some()).await,
+        Command::Serve { demo } => serve(settings, pool, embedded.is_some(), demo).await,
         Command::Migrate => {
             println!("migrations applied");
             Ok(())
@@ -153,23 +159,37 @@ async fn run(command: Command, settings: Settings) -> Result<(), AnyError> {
         }
         Command::Openapi => Ok(()),
         Command::Seed { bench, demo, customers, interactions_per_customer } => {
-            if !bench && !demo {
-                return Err("say --bench or --demo".into());
+            if demo {
+                demo_workspace(&pool).await
+            } else if bench {
+                let options = rapport::seed::SeedOptions {
+                    customers: customers.unwrap_or(1_000_000),
+                    interactions_per_customer,
+                    workspace_name: "Bench".into(),
+                };
+                rapport::seed::seed(&pool, &options).await.map(|_| ())
+            } else {
+                Err("say --bench or --demo".into())
             }
-            let options = rapport::seed::SeedOptions {
-                customers: customers.unwrap_or(if bench { 1_000_000 } else { 2_000 }),
-                interactions_per_customer,
-                workspace_name: if bench { "Bench".into() } else { "Demo".into() },
-            };
-            rapport::seed::seed(&pool, &options).await.map(|_| ())
         }
     };
     drop(embedded);
     result
 }
 
-async fn serve(settings: Settings, pool: sqlx::PgPool, embedded: bool) -> Result<(), AnyError> {
+/// Creates the demo workspace unless it exists, and says which.
+async fn demo_workspace(pool: &sqlx::PgPool) -> Result<(), AnyError> {
+    if !rapport::demo::create(pool).await? {
+        println!("the demo workspace exists; log in as {} / {}", rapport::demo::EMAIL, rapport::demo::PASSWORD);
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings, pool: sqlx::PgPool, embedded: bool, demo: bool) -> Result<(), AnyError> {
     let first = startup::bootstrap(&pool, &settings, embedded).await.map_err(|e| e.to_string())?;
+    if demo {
+        demo_workspace(&pool).await?;
+    }
     let secret = jwt_secret(&settings)?;
     let host = settings.host;
     let data_dir = settings.data_dir.display().to_string();
@@ -192,6 +212,13 @@ async fn serve(settings: Settings, pool: sqlx::PgPool, embedded: bool) -> Result
             println!("  First owner: {email} (password from RAPPORT_ADMIN_PASSWORD)");
         }
         None => println!("  Log in:      POST {base}/api/v1/auth/login {{\"email\",\"password\"}}"),
+    }
+    if demo {
+        println!(
+            "  Demo:        {} / {}   (Swagger UI's examples name its rows)",
+            rapport::demo::EMAIL,
+            rapport::demo::PASSWORD
+        );
     }
     app.run_until_stopped().await?;
     // In-flight requests are done: let go of the database before it stops.

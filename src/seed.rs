@@ -1,5 +1,5 @@
-//! Synthetic workspaces: `rapport seed --bench --customers 1000000` for the benchmarks,
-//! `--demo` for a small one. The workspace is made like any other (`app::workspace`), then
+//! The benchmark workspace: `rapport seed --bench --customers 1000000` (the demo workspace
+//! is `crate::demo`'s). The workspace is made like any other (`app::workspace`), then
 //! filled set-based inside PostgreSQL (`db::seed`).
 
 use std::time::Instant;
@@ -36,7 +36,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
     let ws = WorkspaceId(ws.id);
     println!("seeding workspace {} ({ws}): {} customers", opts.workspace_name, opts.customers);
     crate::db::seed::load(pool, ws, opts.customers, opts.interactions_per_customer).await?;
-    let saved = saved_reports(pool, ws).await?;
+    let saved = saved_reports(pool, &crate::app::Actor::system(ws), None).await?;
     println!("saved {saved} reports, scheduled in the workspace's time zone");
     println!("seeded in {:.1} s; log in as {BENCH_EMAIL} / {BENCH_PASSWORD}", started.elapsed().as_secs_f64());
     Ok(ws)
@@ -44,8 +44,13 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
 
 /// A few useful saved reports, most of them scheduled: the weekly funnel of the sales pipeline,
 /// segments by country, monthly RFM and cohorts, daily interactions by channel, and basket
-/// pairs of the previous quarter on demand.
-async fn saved_reports(pool: &PgPool, ws: WorkspaceId) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+/// pairs of the previous quarter on demand. The first (the funnel) gets `first_id` when given.
+pub async fn saved_reports(
+    pool: &PgPool,
+    actor: &crate::app::Actor,
+    first_id: Option<uuid::Uuid>,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let ws = actor.workspace_id;
     use crate::app::reports::{create, ReportFields};
     use crate::domain::schedule::ReportKind;
     use serde_json::json;
@@ -85,7 +90,6 @@ async fn saved_reports(pool: &PgPool, ws: WorkspaceId) -> Result<usize, Box<dyn 
             serde_json::Value::Null,
         ),
     ];
-    let actor = crate::app::Actor::system(ws);
     let mut tx = pool.begin().await?;
     let mut saved = 0;
     for (name, kind, params, schedule) in reports {
@@ -93,7 +97,10 @@ async fn saved_reports(pool: &PgPool, ws: WorkspaceId) -> Result<usize, Box<dyn 
             continue;
         }
         let fields = ReportFields::parse(name, kind, &params, Some(&schedule)).map_err(|e| e.to_string())?;
-        create(&mut tx, &actor, fields, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+        let preset = if saved == 0 { first_id } else { None };
+        crate::domain::with_ids(preset, create(&mut tx, actor, fields, chrono::Utc::now()))
+            .await
+            .map_err(|e| e.to_string())?;
         saved += 1;
     }
     tx.commit().await?;

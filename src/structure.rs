@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["auth", "analytics"],
     &["app"],
     &["jobs", "seed", "http"],
+    &["demo"],
     &["api"],
     &["openapi"],
     &["startup"],

@@ -28,8 +28,12 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
     )
 }
 
+/// The pool. Statements slower than a second are logged with their SQL text at `debug` only
+/// (`RUST_LOG=sqlx=debug`): at the default level a long seed or report prints no SQL.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    pool_options(max_connections).connect_with(PgConnectOptions::from_str(url)?).await
+    use sqlx::ConnectOptions;
+    let options = PgConnectOptions::from_str(url)?.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+    pool_options(max_connections).connect_with(options).await
 }
 
 /// Applies the migrations over a connection of its own.

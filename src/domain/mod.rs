@@ -122,9 +122,20 @@ crate::text_enum! {
     }
 }
 
-/// A new time-ordered id (UUID v7).
+tokio::task_local! {
+    static PRESET_IDS: std::cell::RefCell<std::collections::VecDeque<Uuid>>;
+}
+
+/// A new time-ordered id (UUID v7); inside [`with_ids`], the next of its ids first.
 pub fn new_id() -> Uuid {
-    Uuid::now_v7()
+    PRESET_IDS.try_with(|ids| ids.borrow_mut().pop_front()).ok().flatten().unwrap_or_else(Uuid::now_v7)
+}
+
+/// Runs `work` with `ids` handed out, in order, by its first calls of [`new_id`] (the rest are
+/// new as usual). The demo workspace gives its showcase rows the ids the OpenAPI examples name
+/// this way; nothing else uses it.
+pub async fn with_ids<F: std::future::Future>(ids: impl IntoIterator<Item = Uuid>, work: F) -> F::Output {
+    PRESET_IDS.scope(std::cell::RefCell::new(ids.into_iter().collect()), work).await
 }
 
 /// Collects field errors; `finish` turns them into one `422`.
