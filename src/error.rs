@@ -42,14 +42,37 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// Stable machine word: `validation_failed`, `malformed_request`, `unauthorized`,
-    /// `forbidden`, `not_found`, `conflict`, `precondition_failed`,
-    /// `payload_too_large`, `unsupported_media_type`, `rate_limited`, `unavailable`, `internal`.
+    /// Stable machine word, one of [`PROBLEM_CODES`]; clients branch on it, not on `title`.
+    #[schema(schema_with = problem_code)]
     pub code: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+}
+
+/// Every `code` a problem carries (API.md), in the order of the statuses they answer.
+pub const PROBLEM_CODES: [&str; 12] = [
+    "malformed_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "precondition_failed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "validation_failed",
+    "rate_limited",
+    "internal",
+    "unavailable",
+];
+
+fn problem_code() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(PROBLEM_CODES))
+        .description(Some("Stable machine word: clients branch on it, not on `title`."))
+        .build()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -319,3 +342,31 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod problem_code_tests {
+    use super::*;
+
+    /// Every kind of error answers with a code of the documented enum.
+    #[test]
+    fn every_error_has_a_documented_code() {
+        let errors = [
+            ApiError::validation("f", "m"),
+            ApiError::malformed("m"),
+            ApiError::Unauthorized("m".into()),
+            ApiError::Forbidden("m".into()),
+            ApiError::not_found("x"),
+            ApiError::MethodNotAllowed { allow: vec![] },
+            ApiError::Conflict("m".into()),
+            ApiError::PreconditionFailed { current: 1 },
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType("m".into()),
+            ApiError::NotAcceptable("m".into()),
+            ApiError::RateLimited { retry_after: 1 },
+            ApiError::Unavailable("m".into()),
+            ApiError::internal("m"),
+        ];
+        let codes: std::collections::BTreeSet<&str> = errors.iter().map(ApiError::code).collect();
+        assert_eq!(codes, PROBLEM_CODES.into_iter().collect());
+    }
+}

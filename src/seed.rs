@@ -1,5 +1,5 @@
-//! The benchmark workspace: `rapport seed --bench --customers 1000000` (the demo workspace
-//! is `crate::demo`'s). The workspace is made like any other (`app::workspace`), then
+//! The benchmark workspace: `rapport seed --bench --customers 1000000` (the demo workspace has
+//! a module of its own). The workspace is made like any other (`app::workspace`), then
 //! filled set-based inside PostgreSQL (`db::seed`).
 
 use std::time::Instant;

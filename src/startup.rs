@@ -95,6 +95,19 @@ pub struct Application {
     jobs: crate::jobs::Jobs,
 }
 
+/// Swagger UI as a newcomer needs it: nothing fetched from elsewhere (no online validator),
+/// the authorization kept across reloads, a filter box, links to each operation, request
+/// durations shown.
+fn swagger_ui_config() -> utoipa_swagger_ui::Config<'static> {
+    utoipa_swagger_ui::Config::default()
+        .validator_url("none")
+        .persist_authorization(true)
+        .filter(true)
+        .deep_linking(true)
+        .display_request_duration(true)
+        .display_operation_id(true)
+}
+
 impl Application {
     /// Binds the listener (port 0 picks a free one) and builds the server, serving `openapi`
     /// (`openapi::document()`) and Swagger UI; migrations must have run.
@@ -134,7 +147,11 @@ impl Application {
                 .app_data(route_table.clone())
                 .app_data(BodyLimit(state.settings.max_body_bytes))
                 .app_data(path_config())
-                .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", openapi.clone()))
+                .service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}")
+                        .url("/api-docs/openapi.json", openapi.clone())
+                        .config(swagger_ui_config()),
+                )
                 .service(web::redirect("/swagger-ui", "/swagger-ui/"))
                 .default_service(web::to(not_found_or_method_not_allowed))
                 .wrap(from_fn(idempotency::idempotency))

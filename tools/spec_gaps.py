@@ -63,13 +63,26 @@ gaps["error responses whose example has another status"] = sum(
     for c in r.get("content", {}).values()
     if not any(str((e.get("value") or {}).get("status")) == s for e in c.get("examples", {}).values())
     and str((c.get("example") or {}).get("status")) != s)
-optional_present = []
-for name, s in schemas.items():
-    props = s.get("properties", {})
-    req = set(s.get("required", []))
-    for p, ps in props.items():
-        if p not in req and not name.endswith(("Input", "Patch", "Query")) and not name.startswith("New"):
-            optional_present.append(f"{name}.{p}")
+def closure(names):
+    seen = set(names)
+    todo = list(names)
+    while todo:
+        found = set()
+        refs(schemas.get(todo.pop(), {}), found)
+        for f in found - seen:
+            seen.add(f)
+            todo.append(f)
+    return seen
+
+
+requests, responses = set(), set()
+for _, _, o in ops:
+    refs(o.get("requestBody", {}), requests)
+    refs(o.get("parameters", []), requests)
+    refs(o.get("responses", {}), responses)
+response_only = closure(responses) - closure(requests)
+optional_present = [f"{n}.{p}" for n in sorted(response_only) for p in schemas[n].get("properties", {})
+                    if p not in schemas[n].get("required", [])]
 gaps["response fields typed optional"] = len(optional_present)
 open_objects = []
 closed_empty_objects(doc, "", open_objects)
@@ -84,7 +97,7 @@ while changed:
     changed = len(used) != before
 gaps["unused schemas"] = len([n for n in schemas if n not in used])
 gaps["page schemas not referencing their item"] = sum(
-    1 for n, s in schemas.items() if n.startswith("Page") and "$ref" not in json.dumps(s.get("properties", {}).get("data", {})))
+    1 for n, s in schemas.items() if n.startswith("Page") and "$ref" not in s.get("properties", {}).get("data", {}).get("items", {}))
 gaps["POSTs without an Idempotency-Key parameter"] = sum(
     1 for p, m, o in ops if m == "post" and not any(q.get("name") == "Idempotency-Key" for q in o.get("parameters", [])))
 gaps["no servers"] = 0 if doc.get("servers") else 1
@@ -96,3 +109,5 @@ for field in ("Problem.code", "Me.token_kind", "TimelineEntry.type"):
     gaps[f"{field} without an enum"] = 0 if ("enum" in resolve(p) or "$ref" in p or "oneOf" in p) else 1
 for k, v in gaps.items():
     print(f"{v:5d}  {k}")
+if "-v" in sys.argv:
+    print("response fields typed optional:", ", ".join(optional_present))

@@ -30,10 +30,19 @@ macro_rules! analytics_handler {
 }
 
 analytics_handler! {
-    /// Funnel conversion of the deals of one pipeline created in the window: per stage of the
-    /// path (`open` and `won` stages by position), how many reached it, are in it, converted, and
-    /// the median hours spent in it; win rate; where the lost ones stopped.
+    /// Get the funnel conversion of a pipeline
+    ///
+    /// The deals of the pipeline `pipeline_id` (required; `404` if it is not the workspace's)
+    /// created in the window, optionally only those of `owner_id` or of customers acquired on
+    /// `channel_id`: per stage of the path (`open` and `won` stages by position), how many reached
+    /// it, are in it, converted, and the median hours spent in it; the win rate; where the lost
+    /// ones stopped.
+    ///
+    /// Window `[from, to)`: each a date (midnight in the workspace's time zone) or an RFC 3339
+    /// timestamp; default the 90 days before `to`, which defaults to now.
+    /// Any role (viewer). A bad parameter is `400`.
     #[utoipa::path(
+        operation_id = "get_funnel",
         tag = "analytics",
         params(FunnelQuery),
         responses(
@@ -57,9 +66,17 @@ analytics_handler! {
 }
 
 analytics_handler! {
-    /// Segmentation: customers, active customers, interactions, purchases and revenue in the
-    /// window, per value of a dimension.
+    /// Get customer segments by a dimension
+    ///
+    /// Customers, active customers, interactions, purchases and revenue in the window, per value
+    /// of `dimension` (required): `country`, `kind`, `owner`, `tag` (a customer counts in each of
+    /// its tags), `channel` or `attr.<key>` (a custom field, as text); with the totals.
+    ///
+    /// Window `[from, to)`: each a date (midnight in the workspace's time zone) or an RFC 3339
+    /// timestamp; default the 90 days before `to`, which defaults to now.
+    /// Any role (viewer). A bad parameter is `400`.
     #[utoipa::path(
+        operation_id = "get_segments",
         tag = "analytics",
         params(SegmentsQuery),
         responses(
@@ -77,9 +94,16 @@ analytics_handler! {
 }
 
 analytics_handler! {
+    /// Get RFM scores and segments
+    ///
     /// Recency, frequency, monetary: scores 1..5 (`ntile(5)`) over every customer with a purchase
-    /// before `as_of`, and the seven segments they fall in.
+    /// before `as_of`, and the seven segments they fall in (customers and revenue of each). With
+    /// `customer_id`, that customer's scores instead (`404` if it has no purchase before `as_of`).
+    ///
+    /// No window: `as_of` is a date (midnight in the workspace's time zone) or an RFC 3339
+    /// timestamp; default now. Any role (viewer). A bad parameter is `400`.
     #[utoipa::path(
+        operation_id = "get_rfm",
         tag = "analytics",
         params(RfmQuery),
         responses(
@@ -101,9 +125,17 @@ analytics_handler! {
 }
 
 analytics_handler! {
-    /// Cohort retention: customers by the week or month of their first interaction, and per later
-    /// period how many of them interacted again. At most 1,000 periods in the window.
+    /// Get cohort retention
+    ///
+    /// Customers by the `period` (`week`, starting Monday, or `month`, the default) of their first
+    /// interaction, and per later period how many of them interacted again: the cohorts whose
+    /// period starts in the window. At most 1,000 periods in the window (`400`).
+    ///
+    /// Window `[from, to)`: each a date (midnight in the workspace's time zone) or an RFC 3339
+    /// timestamp; default the 90 days before `to`, which defaults to now.
+    /// Any role (viewer). A bad parameter is `400`.
     #[utoipa::path(
+        operation_id = "get_cohorts",
         tag = "analytics",
         params(CohortsQuery),
         responses(
@@ -121,9 +153,17 @@ analytics_handler! {
 }
 
 analytics_handler! {
-    /// Interaction series: interactions and purchase value per day, week or month of the window,
-    /// zero-filled, optionally per channel, kind or direction. At most 5,000 buckets.
+    /// Get an interaction time series
+    ///
+    /// Interactions and purchase value per `bucket` (`day`, the default, `week` starting Monday,
+    /// or `month`) of the window, zero-filled: one series, or with `group_by` one per channel,
+    /// kind or direction. At most 5,000 buckets in the window (`400`).
+    ///
+    /// Window `[from, to)`: each a date (midnight in the workspace's time zone) or an RFC 3339
+    /// timestamp; default the 90 days before `to`, which defaults to now.
+    /// Any role (viewer). A bad parameter is `400`.
     #[utoipa::path(
+        operation_id = "get_interaction_series",
         tag = "analytics",
         params(SeriesQuery),
         responses(
@@ -142,9 +182,17 @@ analytics_handler! {
 }
 
 analytics_handler! {
-    /// Basket analysis: pairs of items held together by purchases of the window, with support,
-    /// confidence both ways and lift.
+    /// Get basket analysis
+    ///
+    /// Pairs of items held together by purchases of the window, with support, confidence both
+    /// ways and lift: the pairs with a support of at least `min_support` (0 to 1, default 0.01),
+    /// at most `limit` of them (1 to 200, default 20), by support then lift.
+    ///
+    /// Window `[from, to)`: each a date (midnight in the workspace's time zone) or an RFC 3339
+    /// timestamp; default the 90 days before `to`, which defaults to now.
+    /// Any role (viewer). A bad parameter is `400`.
     #[utoipa::path(
+        operation_id = "get_basket",
         tag = "analytics",
         params(BasketQuery),
         responses(

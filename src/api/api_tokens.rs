@@ -19,7 +19,13 @@ use crate::http::write::Write;
 const NO_EXPIRY_SECS: i64 = 100 * 365 * 24 * 3600;
 
 crate::list_handler! {
-    /// API tokens of the workspace (admin), oldest first; revoked ones included.
+    /// List API tokens
+    ///
+    /// The workspace's API tokens, oldest first; revoked ones included. The bearer token itself is
+    /// shown only once, at creation. Admin.
+    ///
+    /// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
+    /// next page, until `next_cursor` is `null`.
     list_tokens, role = Admin, tag = "api-tokens", path = "/api-tokens", sort = "api_tokens:created_at",
     body = ApiToken, described = "A page of tokens", list = app::api_tokens::list, errors = [E400, E401, E403]
 }
@@ -43,12 +49,21 @@ pub struct CreatedApiToken {
     pub token: String,
 }
 
-/// Create an API token (admin). The token is in the response, once.
+/// Create an API token
+///
+/// Admin. `201` with the token's record and, in `token`, the bearer token itself: it is in the
+/// response once, store it. `role` is at most the caller's own role and `expires_at`, if given,
+/// in the future (`422` otherwise); without `expires_at` it works until revoked.
 ///
 /// The token is issued to the caller's user: it acts with its own role capped by that user's
 /// current role, and is revoked when the user is disabled, changes password or is removed.
+///
+/// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
+/// response, the same token included (the same key with another body is `409`).
 #[utoipa::path(
+    operation_id = "create_api_token",
     tag = "api-tokens",
+    params(crate::http::idempotency::IdempotencyKey),
     request_body = NewApiToken,
     responses(
         (status = 201, description = "Created", body = CreatedApiToken),
@@ -74,8 +89,12 @@ pub async fn create_token(mut w: Write<Admin>, Json(body): Json<NewApiToken>) ->
     w.commit(created(location, None, &CreatedApiToken { api_token, token })).await
 }
 
-/// Revoke an API token (admin). Every instance refuses it within seconds.
+/// Revoke an API token
+///
+/// Admin. `204`; every instance refuses the token within seconds. The token stays in the list,
+/// with its `revoked_at`; revoking it again is `204` too.
 #[utoipa::path(
+    operation_id = "delete_api_token",
     tag = "api-tokens",
     params(("id" = Uuid, Path, description = "API token id")),
     responses((status = 204, description = "Revoked"), E400, E401, E403, E404),

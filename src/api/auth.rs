@@ -72,10 +72,15 @@ fn client_address(req: &HttpRequest) -> String {
     req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
 
-/// Log in with email and password.
+/// Log in
 ///
-/// A wrong email and a wrong password get the same `401`, in the same time. Repeated failures
-/// for one email or one client address get `429` with `Retry-After`.
+/// With email and password: an access token (valid `expires_in` seconds) and a single-use
+/// refresh token. No bearer token needed.
+///
+/// A wrong email and a wrong password get the same `401`, in the same time (so does a disabled
+/// user). Repeated failures for one email or one client address get `429` with `Retry-After`.
+/// When the email has accounts in several workspaces, `workspace_id` picks one; without it, the
+/// oldest account the password matches logs in.
 #[utoipa::path(
     tag = "auth",
     security(()),
@@ -125,10 +130,13 @@ pub async fn login(
     Ok(HttpResponse::Ok().json(pair))
 }
 
-/// Exchange a refresh token for a new pair.
+/// Refresh the token pair
 ///
-/// The refresh token is spent (rotation). Presenting a spent token again revokes every token
-/// of its login (reuse detection): someone else may hold a copy.
+/// Exchanges a refresh token for a new access token and refresh token. No bearer token needed.
+///
+/// The refresh token is spent (rotation). Presenting a spent token again revokes every refresh
+/// token of its login (reuse detection): someone else may hold a copy. An invalid, expired or
+/// revoked refresh token, or one of a disabled user, is `401`.
 #[utoipa::path(
     tag = "auth",
     security(()),
@@ -160,9 +168,11 @@ pub async fn refresh(state: web::Data<AppState>, Json(body): Json<RefreshRequest
     Ok(HttpResponse::Ok().json(pair))
 }
 
-/// Log out: revoke a refresh token.
+/// Log out
 ///
-/// Always `204`, also for a token that is unknown or already revoked.
+/// Revokes the refresh token, with every other refresh token of its login (its rotation
+/// family). Always `204`, also for a token that is unknown or already revoked. An access token
+/// already issued is not revoked: it works until it expires. No bearer token needed.
 #[utoipa::path(
     tag = "auth",
     security(()),
@@ -191,12 +201,15 @@ pub struct Me {
     pub role: Role,
     pub workspace: workspaces::Workspace,
     /// `access` (a login session) or `api` (an API token).
-    #[schema(example = "access")]
-    pub token_kind: String,
+    pub token_kind: TokenKind,
 }
 
-/// The caller: user, role and workspace.
+/// Get the caller
+///
+/// The user behind the token (for an API token: the user it was issued to), the role the token
+/// acts with now, the workspace, and the kind of token (`access` or `api`). Any role (viewer).
 #[utoipa::path(
+    operation_id = "get_me",
     tag = "auth",
     responses((status = 200, description = "The caller", body = Me), E401)
 )]
@@ -205,11 +218,7 @@ pub async fn me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRespons
     let actor = auth.actor();
     let workspace = app::workspace::get(&state.pool, &actor).await?;
     let user = app::users::get(&state.pool, &actor, auth.user_id).await?;
-    let token_kind = match auth.kind {
-        TokenKind::Access => "access",
-        TokenKind::Api => "api",
-    };
-    Ok(HttpResponse::Ok().json(Me { user, role: auth.role, workspace, token_kind: token_kind.into() }))
+    Ok(HttpResponse::Ok().json(Me { user, role: auth.role, workspace, token_kind: auth.kind }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -235,7 +244,11 @@ pub struct SignUpResponse {
     pub tokens: TokenPair,
 }
 
-/// Sign up: a new workspace and its owner.
+/// Sign up: create a workspace and its owner
+///
+/// Creates the workspace (`currency` default `EUR`), its owner, one active channel of each kind
+/// but `other` and the default pipeline, and logs the owner in: `201` with the workspace, the
+/// user and a token pair. No bearer token needed.
 ///
 /// Only when the server allows it (`RAPPORT_ALLOW_SIGNUP`); else `403`.
 #[utoipa::path(

@@ -83,33 +83,54 @@ impl ChannelInput {
 }
 
 crate::list_handler! {
-    /// The workspace's channels, oldest first.
+    /// List channels
+    ///
+    /// The workspace's channels, oldest first. Any role (viewer).
+    ///
+    /// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
+    /// next page, until `next_cursor` is `null`.
     list_channels, role = crate::auth::roles::Viewer, tag = "channels", path = "/channels",
     sort = "channels:created_at", body = Channel, described = "A page of channels", list = app::channels::list,
     errors = [E400, E401]
 }
 
 crate::create_handler! {
-    /// Add a channel (admin).
+    /// Create a channel
+    ///
+    /// Admin. `201` with the channel, its `Location` and `ETag`. `active` defaults to `true`,
+    /// `config` to `{}` (a JSON object of at most 16 KiB).
+    ///
+    /// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
+    /// response (the same key with another body is `409`).
     create_channel, role = Admin, tag = "channels", path = "/channels", request = ChannelInput, body = Channel,
     events = ["channel.created"], create = app::channels::create, errors = [E400, E401, E403, E409, E413, E415, E422]
 }
 
 crate::get_handler! {
-    /// One channel.
+    /// Get a channel
+    ///
+    /// The channel, with its `ETag`. Any role (viewer).
     get_channel, tag = "channels", path = "/channels/{id}", id = "Channel id", body = Channel,
     described = "The channel", get = app::channels::get
 }
 
 crate::patch_handler! {
-    /// Change a channel (admin): a JSON merge patch of `kind`, `name`, `active`, `config`.
+    /// Update a channel
+    ///
+    /// Admin. A JSON merge patch (RFC 7396) of `kind`, `name`, `active`, `config`: absent fields
+    /// are unchanged; none of them can be `null` (`422`). An inactive channel takes no new
+    /// interactions. Send `If-Match` with the `ETag` to apply the change only to that version
+    /// (`412` otherwise).
     patch_channel, role = Admin, tag = "channels", path = "/channels/{id}", id = "Channel id", patch = ChannelPatch, body = Channel,
     events = ["channel.updated"], update = app::channels::update, patched = ChannelInput::patched, errors = [E400, E401, E403, E404, E412, E413, E415, E422]
 }
 
 crate::delete_handler! {
-    /// Remove a channel (admin). A channel with interactions cannot be removed (`409`):
-    /// deactivate it instead.
+    /// Delete a channel
+    ///
+    /// Admin. `204`. A channel with interactions cannot be removed (`409`): deactivate it instead
+    /// (`active: false`). Send `If-Match` with the `ETag` to remove only that version (`412`
+    /// otherwise).
     delete_channel, role = Admin, tag = "channels", path = "/channels/{id}", id = "Channel id",
     events = ["channel.deleted"], delete = app::channels::delete, errors = [E400, E401, E403, E404, E409, E412]
 }

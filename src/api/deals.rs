@@ -147,33 +147,59 @@ impl DealPatch {
 }
 
 crate::create_handler! {
-    /// Open a deal.
+    /// Create a deal
+    ///
+    /// Member. Opens a deal for a live customer in a stage of its pipeline (default: the first):
+    /// `201` with the deal, its `Location` and `ETag`. `status` and `closed_at` follow the stage's
+    /// kind; the creation is the first entry of its history. A pipeline, stage or customer that is
+    /// not the workspace's is `422`. `created_at` may be given to bring history over from another
+    /// system (never in the future: `422`); default now.
+    ///
+    /// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
+    /// response (the same key with another body is `409`).
     create_deal, role = Member, tag = "deals", path = "/deals", request = NewDeal, body = Deal,
     events = ["deal.created"], create = app::deals::create, errors = [E400, E401, E403, E413, E415, E422]
 }
 
 crate::get_handler! {
-    /// One deal.
+    /// Get a deal
+    ///
+    /// The deal, with its `ETag`. Any role (viewer).
     get_deal, tag = "deals", path = "/deals/{id}", id = "Deal id", body = Deal, described = "The deal",
     get = app::deals::get
 }
 
 crate::patch_handler! {
-    /// Change a deal: a JSON merge patch. A new `stage_id` moves it (recorded in its history at
-    /// `changed_at`, default now); `status` and `closed_at` follow the stage's kind. Moves of one
-    /// deal are serialised.
+    /// Update or move a deal
+    ///
+    /// Member. A JSON merge patch (RFC 7396) of the writable fields: absent fields are unchanged,
+    /// `null` clears an optional one. A new `stage_id` (a stage of the deal's pipeline) moves it,
+    /// recorded in its history at `changed_at` (default now; never in the future nor before the
+    /// deal's previous change: `422`); `status` and `closed_at` follow the stage's kind. Moves of
+    /// one deal are serialised.
+    ///
+    /// Send `If-Match` with the `ETag` to apply the change only to that version (`412` otherwise).
     patch_deal, role = Member, tag = "deals", path = "/deals/{id}", id = "Deal id", patch = DealPatchSchema, body = Deal,
     events = ["deal.updated"], update = app::deals::update, patched = DealPatch::patched, errors = [E400, E401, E403, E404, E412, E413, E415, E422]
 }
 
 crate::delete_handler! {
-    /// Delete a deal, with its history.
+    /// Delete a deal
+    ///
+    /// Member. `204`: the deal is deleted for good, with its history. Send `If-Match` with the
+    /// `ETag` to delete only that version (`412` otherwise).
     delete_deal, role = Member, tag = "deals", path = "/deals/{id}", id = "Deal id", events = ["deal.deleted"],
     delete = app::deals::delete, errors = [E400, E401, E403, E404, E412]
 }
 
-/// Every stage change of a deal, creation first, in order.
+/// List a deal's stage history
+///
+/// Every stage change of the deal, in order, creation first (with `from_stage_id` `null`, at
+/// the deal's `created_at`): the stage it left and the one it entered, when, and the user who
+/// made the change (`user_id`, when there is one). The whole history at once, not paginated.
+/// Any role (viewer).
 #[utoipa::path(
+    operation_id = "list_deal_history",
     tag = "deals",
     params(("id" = Uuid, Path, description = "Deal id")),
     responses((status = 200, description = "The history", body = Vec<StageEvent>), E400, E401, E404)
@@ -203,7 +229,14 @@ pub struct DealQuery {
     pub cursor: Option<String>,
 }
 
-/// Deals, filtered, newest first.
+/// List deals
+///
+/// Newest first, filtered by `pipeline_id`, `stage_id`, `status`, `customer_id`, `owner_id`,
+/// `created_after` and `created_before` (an RFC 3339 timestamp, or a date: midnight in the
+/// workspace's time zone). Any role (viewer).
+///
+/// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
+/// next page, until `next_cursor` is `null`.
 #[utoipa::path(
     tag = "deals",
     params(DealQuery),

@@ -106,7 +106,11 @@ fn parse(qs: &str) -> Result<EventQuery, ApiError> {
     Ok(q)
 }
 
-/// The event log (admin): every change made in the workspace, oldest first.
+/// List events (audit log and change feed)
+///
+/// The event log: every change made in the workspace, oldest first. Admin. Filters: `type`
+/// (an event type, or `<resource>.*`; repeatable, any may match), `resource_id`, `actor_id`;
+/// any other parameter is `400`. `limit` 1..200 (default 50).
 ///
 /// Each event names its type (`customer.created`, `deal.stage_changed`, ...), the resource and
 /// its id, the actor (user, API token or `system`), the request id, when, and the resource as

@@ -14,15 +14,27 @@ pub struct Health {
     pub status: String,
 }
 
-/// The process is up.
-#[utoipa::path(tag = "operations", security(()), responses((status = 200, description = "Up", body = Health)))]
+/// Check liveness
+///
+/// `200` while the process is up; the database is not consulted. Not under `/api/v1`; no token
+/// needed.
+#[utoipa::path(
+    operation_id = "check_liveness",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "Up", body = Health))
+)]
 #[get("/health/live")]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok".into() })
 }
 
-/// The database is reachable and fully migrated.
+/// Check readiness
+///
+/// `200` when the database is reachable and fully migrated; `503` otherwise. Not under
+/// `/api/v1`; no token needed.
 #[utoipa::path(
+    operation_id = "check_readiness",
     tag = "operations",
     security(()),
     responses((status = 200, description = "Ready", body = Health), E503)
@@ -39,8 +51,12 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     }
 }
 
-/// Prometheus metrics: requests by route and status, latencies, pool usage.
+/// Get Prometheus metrics
+///
+/// Prometheus text format: requests by route and status, latencies, pool usage. Not under
+/// `/api/v1`; no token needed.
 #[utoipa::path(
+    operation_id = "get_metrics",
     tag = "operations",
     security(()),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))

@@ -77,20 +77,35 @@ impl PipelineInput {
 }
 
 crate::list_handler! {
-    /// Pipelines of the workspace, oldest first, with their stages.
+    /// List pipelines
+    ///
+    /// The workspace's pipelines, oldest first, each with its stages in order. Any role (viewer).
+    ///
+    /// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
+    /// next page, until `next_cursor` is `null`.
     list_pipelines, role = crate::auth::roles::Viewer, tag = "pipelines", path = "/pipelines",
     sort = "pipelines:created_at", body = Pipeline, described = "A page of pipelines",
     list = app::pipelines::list, errors = [E400, E401]
 }
 
 crate::create_handler! {
-    /// Add a pipeline (admin).
+    /// Create a pipeline
+    ///
+    /// Admin. `201` with the pipeline, its `Location` and `ETag`. `stages`, in order (at most 50:
+    /// `422`), must hold at least one `open`, one `won` and one `lost` stage (`409` otherwise);
+    /// without them, the customer journey: Need identified → Qualified → Proposal → Negotiation →
+    /// Won / Lost. A stage's `probability` defaults to 100 (won), 0 (lost) or 50 (open).
+    ///
+    /// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
+    /// response (the same key with another body is `409`).
     create_pipeline, role = Admin, tag = "pipelines", path = "/pipelines", request = PipelineInput, body = Pipeline,
     events = ["pipeline.created"], create = app::pipelines::create, errors = [E400, E401, E403, E409, E413, E415, E422]
 }
 
 crate::get_handler! {
-    /// One pipeline with its stages.
+    /// Get a pipeline
+    ///
+    /// The pipeline with its stages in order, and its `ETag`. Any role (viewer).
     get_pipeline, tag = "pipelines", path = "/pipelines/{id}", id = "Pipeline id", body = Pipeline,
     described = "The pipeline", get = app::pipelines::get
 }
@@ -114,7 +129,11 @@ derived_schema!(
     )
 );
 
-/// Rename a pipeline (admin): a JSON merge patch of `name`.
+/// Rename a pipeline
+///
+/// Admin. A JSON merge patch (RFC 7396) of `name`, which cannot be `null`; stages change through
+/// their own operations. Send `If-Match` with the `ETag` to apply the change only to that
+/// version (`412` otherwise).
 #[utoipa::path(
     tag = "pipelines",
     params(
@@ -141,7 +160,10 @@ pub async fn patch_pipeline(
 }
 
 crate::delete_handler! {
-    /// Remove a pipeline (admin); one with deals cannot be removed (`409`).
+    /// Delete a pipeline
+    ///
+    /// Admin. `204`. A pipeline with deals cannot be removed (`409`): move or delete them first.
+    /// Send `If-Match` with the `ETag` to remove only that version (`412` otherwise).
     delete_pipeline, role = Admin, tag = "pipelines", path = "/pipelines/{id}", id = "Pipeline id",
     events = ["pipeline.deleted"], delete = app::pipelines::delete, errors = [E400, E401, E403, E404, E409, E412]
 }
@@ -162,10 +184,18 @@ pub struct NewStage {
     pub position: Option<i32>,
 }
 
-/// Add a stage to a pipeline (admin).
+/// Add a stage to a pipeline
+///
+/// Admin. The stage goes at `position` (0-based; default, or past the end: last), and the
+/// stages from there move one step down; a pipeline has at most 50 stages (`422`). `probability`
+/// defaults to 100 (won), 0 (lost) or 50 (open). `201` with the whole pipeline (`Location` is
+/// the pipeline's).
+///
+/// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
+/// response (the same key with another body is `409`).
 #[utoipa::path(
     tag = "pipelines",
-    params(("id" = Uuid, Path, description = "Pipeline id")),
+    params(("id" = Uuid, Path, description = "Pipeline id"), crate::http::idempotency::IdempotencyKey),
     request_body = NewStage,
     responses(
         (status = 201, description = "Added; the pipeline", body = Pipeline, headers(("Location" = String))),
@@ -225,8 +255,12 @@ impl StagePatch {
     }
 }
 
-/// Change a stage (admin). Its deals follow a change of kind (status, closed_at); a change
-/// that would leave the pipeline without an open, a won or a lost stage is `409`.
+/// Update a stage
+///
+/// Admin. A JSON merge patch (RFC 7396) of the stage's `name`, `kind` and `probability` (none
+/// can be `null`). Its deals follow a change of kind (status, closed_at); a change that would
+/// leave the pipeline without an open, a won or a lost stage is `409`. `200` with the whole
+/// pipeline.
 #[utoipa::path(
     tag = "pipelines",
     params(("id" = Uuid, Path, description = "Pipeline id"), ("stage_id" = Uuid, Path, description = "Stage id")),
@@ -255,9 +289,13 @@ pub struct DeleteStageParams {
     pub move_to: Option<Uuid>,
 }
 
-/// Remove a stage (admin). One that holds deals needs `?move_to=`; one that history points
-/// at is archived (it leaves the pipeline, history keeps it); removing the last open, won or
-/// lost stage is `409`.
+/// Delete a stage
+///
+/// Admin. `204`; the stages after it move up one position. One that holds deals needs
+/// `?move_to=` another stage of the pipeline, where its deals move, recorded as stage changes
+/// (`409` without it, `422` if it is not another stage of the pipeline). One that history
+/// points at is archived (it leaves the pipeline, history keeps it). Removing the last open,
+/// won or lost stage is `409`.
 #[utoipa::path(
     tag = "pipelines",
     params(("id" = Uuid, Path, description = "Pipeline id"), ("stage_id" = Uuid, Path, description = "Stage id"), DeleteStageParams),
@@ -282,7 +320,10 @@ pub struct StageOrder {
     pub stage_ids: Vec<Uuid>,
 }
 
-/// Reorder the stages (admin): `stage_ids` must be a permutation of all of them (`422`).
+/// Reorder the stages of a pipeline
+///
+/// Admin. `stage_ids` must be a permutation of all the pipeline's stages: each one exactly once,
+/// in the new order (`422` otherwise). `200` with the whole pipeline.
 #[utoipa::path(
     tag = "pipelines",
     params(("id" = Uuid, Path, description = "Pipeline id")),

@@ -143,14 +143,29 @@ impl ReportInput {
 }
 
 crate::list_handler! {
-    /// The workspace's saved reports, oldest first.
+    /// List reports
+    ///
+    /// The workspace's saved reports, oldest first. Any role (viewer).
+    ///
+    /// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
+    /// next page, until `next_cursor` is `null`.
     list_reports, role = Viewer, tag = "reports", path = "/reports", sort = "reports:created_at", body = Report,
     described = "A page of reports", list = app::reports::list, errors = [E400, E401]
 }
 
-/// Save a report (admin). `next_run_at` is its schedule's first slot.
+/// Create a report
+///
+/// Admin. Saves analytics to run on demand or on a `schedule` (in the workspace's local time):
+/// `201` with the report, its `Location` and `ETag`. `kind` decides the shape of `params`: the
+/// query parameters of `/analytics/<kind>`, checked by that endpoint's own code (`422` naming
+/// `params.<name>`), with an optional relative `range`. `next_run_at` is its schedule's first
+/// slot.
+///
+/// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
+/// response (the same key with another body is `409`).
 #[utoipa::path(
     tag = "reports",
+    params(crate::http::idempotency::IdempotencyKey),
     request_body = NewReport,
     responses(
         (status = 201, description = "Saved", body = Report, headers(("Location" = String), ("ETag" = String))),
@@ -166,13 +181,20 @@ pub async fn create_report(mut w: Write<Admin>, Json(body): Json<ReportInput>) -
 }
 
 crate::get_handler! {
-    /// One saved report.
+    /// Get a report
+    ///
+    /// The saved report, with its `ETag`. Any role (viewer).
     get_report, tag = "reports", path = "/reports/{id}", id = "Report id", body = Report,
     described = "The report", get = app::reports::get
 }
 
-/// Change a report (admin): a JSON merge patch of `name`, `params` and `schedule` (replaced
-/// whole). A new schedule moves `next_run_at` to its first slot.
+/// Update a report
+///
+/// Admin. A JSON merge patch (RFC 7396) of `name`, `params` (merged key by key: `null` removes
+/// one) and `schedule` (replaced whole; `null`: on demand only). `kind` cannot change (`422`):
+/// save another report. A new schedule moves `next_run_at` to its first slot.
+///
+/// Send `If-Match` with the `ETag` to apply the change only to that version (`412` otherwise).
 #[utoipa::path(
     tag = "reports",
     params(
@@ -201,17 +223,27 @@ pub async fn patch_report(
 }
 
 crate::delete_handler! {
-    /// Remove a report and its runs (admin).
+    /// Delete a report
+    ///
+    /// Admin. `204`: the report is removed with its runs. Send `If-Match` with the `ETag` to
+    /// remove only that version (`412` otherwise).
     delete_report, role = Admin, tag = "reports", path = "/reports/{id}", id = "Report id",
     events = ["report.deleted"], delete = app::reports::delete, errors = [E400, E401, E403, E404, E412]
 }
 
-/// Run a report now (member): `201` with the run. A run that fails (the pipeline was deleted
-/// since, the statement ran past its time limit) is stored as `failed` with the problem in
-/// `error`, and answered all the same.
+/// Run a report now
+///
+/// Member. `201` with the run and its `Location`. It covers the report's `range`, else its fixed
+/// window; a report with neither covers the period of its schedule that just ended, or without
+/// a schedule the endpoint's default window. A run that fails (the pipeline was deleted since,
+/// the statement ran past its time limit) is stored as `failed` with the problem in `error`, and
+/// answered all the same (its event is `report.run.failed` instead of `report.run.succeeded`).
+///
+/// Honours `Idempotency-Key` (no body needed): a retry with the same key within 24 h returns
+/// the stored response.
 #[utoipa::path(
     tag = "reports",
-    params(("id" = Uuid, Path, description = "Report id")),
+    params(("id" = Uuid, Path, description = "Report id"), crate::http::idempotency::IdempotencyKey),
     responses(
         (status = 201, description = "The run", body = Run, headers(("Location" = String))),
         E400, E401, E403, E404
@@ -227,8 +259,16 @@ pub async fn run_report(mut w: Write<Member>, id: web::Path<Uuid>) -> ApiResult<
     w.commit(created(location, None, &run)).await
 }
 
-/// A report's runs, newest first.
+/// List a report's runs
+///
+/// The report's runs, newest first: each with its trigger, status, window, and result or
+/// `error`. Runs older than 400 days (`RAPPORT_REPORT_RUNS_RETENTION_DAYS`) are forgotten, but
+/// never a report's latest. Any role (viewer).
+///
+/// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
+/// next page, until `next_cursor` is `null`.
 #[utoipa::path(
+    operation_id = "list_report_runs",
     tag = "reports",
     params(("id" = Uuid, Path, description = "Report id"), PageParams),
     responses((status = 200, description = "A page of runs", body = crate::http::Page<Run>), E400, E401, E404)
@@ -246,11 +286,15 @@ pub async fn list_runs(
     Ok(HttpResponse::Ok().json(keyset.page(runs, |r| (r.started_at, r.id))))
 }
 
+/// Get a report run
+///
 /// One run: JSON, or with `Accept: text/csv` its result as CSV (UTF-8, RFC 4180, a header
 /// row, then one row per funnel stage, segment group, RFM segment, cohort and offset, series
 /// group and bucket, or basket pair; numbers as JSON writes them; a text cell a spreadsheet
-/// would run as a formula starts with `'`). A failed run has no CSV (`409`).
+/// would run as a formula starts with `'`). A failed run has no CSV (`409`); neither JSON nor
+/// CSV acceptable is `406`. Any role (viewer).
 #[utoipa::path(
+    operation_id = "get_report_run",
     tag = "reports",
     params(("id" = Uuid, Path, description = "Report id"), ("run_id" = Uuid, Path, description = "Run id")),
     responses(

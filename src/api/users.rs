@@ -27,7 +27,12 @@ impl Resource for User {
 }
 
 crate::list_handler! {
-    /// Users of the workspace, oldest first.
+    /// List users
+    ///
+    /// The workspace's users, oldest first; passwords are never returned. Any role (viewer).
+    ///
+    /// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
+    /// next page, until `next_cursor` is `null`.
     list_users, role = crate::auth::roles::Viewer, tag = "users", path = "/users", sort = "users:created_at",
     body = User, described = "A page of users", list = app::users::list, errors = [E400, E401]
 }
@@ -60,13 +65,22 @@ impl NewUser {
 }
 
 crate::create_handler! {
-    /// Add a user (admin).
+    /// Create a user
+    ///
+    /// Admin; only an owner can create an owner (`403`). `201` with the user, its `Location` and
+    /// `ETag`. `email` is unique in the workspace (`409` on a clash); the password (8 to 256
+    /// characters) is stored as an Argon2id hash and never returned.
+    ///
+    /// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
+    /// response (the same key with another body is `409`).
     create_user, role = Admin, tag = "users", path = "/users", request = NewUser, body = User,
     events = ["user.created"], create = app::users::create, errors = [E400, E401, E403, E409, E415, E422]
 }
 
 crate::get_handler! {
-    /// One user.
+    /// Get a user
+    ///
+    /// The user, with its `ETag`. Any role (viewer).
     get_user, tag = "users", path = "/users/{id}", id = "User id", body = User, described = "The user",
     get = app::users::get
 }
@@ -100,13 +114,18 @@ impl UserPatch {
     }
 }
 
-/// Change a user (admin).
+/// Update a user
 ///
-/// A JSON merge patch. The last active owner cannot be demoted or disabled (`409`).
-/// Disabling a user or changing its password ends every session it has and revokes the API
-/// tokens issued to it: every token issued before stops working within seconds on every
-/// instance (re-enabling the user does not bring them back). A new role applies at once to its
-/// sessions and caps its API tokens.
+/// Admin; only an owner can change an owner or grant the owner role (`403`). A JSON merge patch
+/// of `email`, `name`, `role`, `disabled` and `password`: absent or `null` fields are unchanged.
+/// An `email` another user of the workspace has is `409`.
+///
+/// The last active owner cannot be demoted or disabled (`409`). Disabling a user or changing
+/// its password ends every session it has and revokes the API tokens issued to it: every token
+/// issued before stops working within seconds on every instance (re-enabling the user does not
+/// bring them back). A new role applies at once to its sessions and caps its API tokens.
+///
+/// Send `If-Match` with the `ETag` to apply the change only to that version (`412` otherwise).
 #[utoipa::path(
     tag = "users",
     params(
@@ -132,11 +151,12 @@ pub async fn patch_user(
     Ok(res)
 }
 
-/// Remove a user (admin).
+/// Delete a user
 ///
-/// Every token issued to them stops working within seconds on every instance: their sessions
-/// and the API tokens they created. You cannot remove yourself, nor the last active owner
-/// (`409`).
+/// Admin; only an owner can remove an owner (`403`). `204`. Every token issued to them stops
+/// working within seconds on every instance: their sessions and the API tokens they created.
+/// You cannot remove yourself, nor the last active owner (`409`). Send `If-Match` with the
+/// `ETag` to remove only that version (`412` otherwise).
 #[utoipa::path(
     tag = "users",
     params(

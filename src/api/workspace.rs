@@ -25,7 +25,9 @@ impl Resource for Workspace {
     }
 }
 
-/// The caller's workspace.
+/// Get the workspace
+///
+/// The caller's workspace (`name`, `currency`, `timezone`), with its `ETag`. Any role (viewer).
 #[utoipa::path(tag = "workspace", responses((status = 200, description = "The workspace", body = Workspace), E401))]
 #[get("/workspace")]
 pub async fn get_workspace(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
@@ -58,12 +60,14 @@ impl WorkspacePatch {
     }
 }
 
-/// Change the workspace (owner).
+/// Update the workspace
 ///
-/// A JSON merge patch of `name`, `currency`, `timezone`. With `If-Match`, applies only to that
-/// version (`412` otherwise). Amounts are integers in the workspace's currency, so the currency
-/// cannot change while any amount other than zero is recorded (`409`): changing it would
-/// relabel them (10.00 EUR would read 1000 JPY).
+/// Owner. A JSON merge patch of `name`, `currency`, `timezone`: absent or `null` fields are
+/// unchanged. With `If-Match`, applies only to that version (`412` otherwise). Amounts are
+/// integers in the workspace's currency, so the currency cannot change while any amount other
+/// than zero is recorded (`409`): changing it would relabel them (10.00 EUR would read 1000
+/// JPY). A new time zone moves every scheduled report's next run to its first slot after now in
+/// that zone.
 #[utoipa::path(
     tag = "workspace",
     request_body(content = WorkspacePatch, content_type = "application/merge-patch+json"),

@@ -6,8 +6,9 @@ use uuid::Uuid;
 
 use super::roles::Role;
 
-/// What a token is for: a short-lived session token or a long-lived API token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a token is for: `access`, a short-lived session token (a login), or `api`, a
+/// long-lived API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {
     Access,

@@ -43,6 +43,35 @@ problem_responses! {
     E503 => "503", "Not ready";
 }
 
+/// The example of a problem response of `status`: what the [`ApiError`](crate::error::ApiError)
+/// that answers with it gives (`None` for a status no problem has).
+pub fn problem_example(status: u16) -> Option<serde_json::Value> {
+    use crate::error::{ApiError, FieldError};
+    let error = match status {
+        400 => ApiError::malformed_field("limit", "must be an integer from 1 to 200"),
+        401 => ApiError::Unauthorized("the access token has expired".into()),
+        403 => ApiError::Forbidden("this needs the admin role".into()),
+        404 => ApiError::not_found("customer"),
+        405 => ApiError::MethodNotAllowed { allow: vec!["GET".into(), "PATCH".into(), "DELETE".into()] },
+        406 => ApiError::NotAcceptable("this resource is available as application/json or text/csv".into()),
+        409 => ApiError::Conflict("a customer with this email already exists".into()),
+        412 => ApiError::PreconditionFailed { current: 4 },
+        413 => ApiError::PayloadTooLarge { limit: 8_388_608 },
+        415 => ApiError::UnsupportedMediaType("the body must be application/json".into()),
+        422 => ApiError::Validation(vec![
+            FieldError::new("email", "is not a valid email address"),
+            FieldError::new("country", "must be an ISO 3166-1 alpha-2 code in upper case, such as FR"),
+        ]),
+        429 => ApiError::RateLimited { retry_after: 60 },
+        500 => ApiError::internal("an example"),
+        503 => ApiError::Unavailable("the database is not reachable; retry shortly".into()),
+        _ => return None,
+    };
+    let mut problem = serde_json::to_value(error.problem()).ok()?;
+    problem["request_id"] = serde_json::json!("0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11");
+    Some(problem)
+}
+
 /// Schemas that say what validation checks, so a client (or a fuzzer) can tell a valid
 /// request from the schema alone. Used with `#[schema(schema_with = ...)]`.
 pub mod schemas {

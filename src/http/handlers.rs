@@ -88,6 +88,7 @@ macro_rules! create_handler {
         $(#[$doc])*
         #[utoipa::path(
             tag = $tag,
+            params($crate::http::idempotency::IdempotencyKey),
             request_body = $request,
             responses(
                 (status = 201, description = "Created", body = $body, headers(("Location" = String), ("ETag" = String))),

@@ -5,9 +5,9 @@
 //! A successful write stores its response in its own transaction ([`crate::http::write::Write`]),
 //! so the response is kept if and only if the write commits: a crash can never leave a key half
 //! taken, and two requests racing with one key cannot both commit. An error response (4xx) is
-//! stored after the fact. Keys are scoped to the workspace of the caller's token. Only JSON
-//! bodies are covered; requests without a valid token pass through untouched (they are refused
-//! by the route anyway).
+//! stored after the fact. Keys are scoped to the workspace of the caller's token. JSON bodies
+//! and bodyless POSTs (a restore, a report run) are covered; streamed uploads (imports) are not;
+//! requests without a valid token pass through untouched (they are refused by the route anyway).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -25,6 +25,20 @@ use crate::error::ApiError;
 use crate::http::auth::authenticate;
 use crate::http::extract::read_body;
 use crate::http::AppState;
+
+/// The `Idempotency-Key` request header, as the OpenAPI document declares it on the POSTs that
+/// honour it (every one that writes, but the import and the auth endpoints).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKey {
+    /// 1 to 255 printable ASCII characters naming one logical request (a UUID is a good key).
+    /// A retry with the same key and the same body within 24 h gets the first response again
+    /// (with `Idempotent-Replayed: true`) and changes nothing; the same key with another body
+    /// is `409`.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(min_length = 1, max_length = 255, pattern = "^[ -~]+$")]
+    pub key: Option<String>,
+}
 
 pub static IDEMPOTENCY_KEY: header::HeaderName = header::HeaderName::from_static("idempotency-key");
 const REPLAYED: &str = "idempotent-replayed";
@@ -74,7 +88,9 @@ pub async fn idempotency(
     };
     // Streamed uploads (CSV, NDJSON imports) are not buffered: the import is idempotent by
     // id and email on its own.
-    if crate::http::extract::check_json_content_type(req.request()).is_err() {
+    let streamed = req.headers().contains_key(header::CONTENT_TYPE)
+        && crate::http::extract::check_json_content_type(req.request()).is_err();
+    if streamed {
         return next.call(req).await.map(|r| r.map_into_boxed_body());
     }
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {

@@ -72,3 +72,25 @@ async fn invalid_keys_are_400() {
     assert_problem(post_with_key(&app, &owner, "", body).await, 400, "malformed_request").await;
     assert_eq!(user_count(&app).await, 1);
 }
+
+/// A POST without a body (a report run) honours its key too: the retry gets the first run, and
+/// no second run is made.
+#[tokio::test]
+async fn bodyless_posts_are_replayed_too() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let report = app.post("/api/v1/reports", &owner, json!({"name": "RFM", "kind": "rfm", "params": {}})).await;
+    assert_eq!(report.status(), 201);
+    let report: Value = report.json().await.unwrap();
+    let path = format!("/api/v1/reports/{}/runs", report["id"].as_str().unwrap());
+    let run = || app.client.post(app.url(&path)).bearer_auth(&owner).header("idempotency-key", "run-1").send();
+    let first = run().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = run().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM report_runs").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(runs, 1);
+}

@@ -8,6 +8,7 @@ mod consistency;
 mod customer_files;
 mod customers;
 mod deals;
+mod demo;
 mod errors;
 mod events;
 mod exact_sums;

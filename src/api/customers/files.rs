@@ -51,12 +51,17 @@ crate::http::doc::derived_schema!(
         .into()
 );
 
-/// Import customers from CSV (`text/csv`, with a header) or NDJSON (`application/x-ndjson`).
+/// Import customers from CSV or NDJSON
 ///
-/// A row with an `id` updates that customer (so an export, edited, imports back); a row
-/// without one updates the live customer with its email, or else creates a customer. Cells
-/// left empty keep the current value. Streamed: files of any size. Valid rows land; a rejected
-/// row never half-lands. Answers the counts and the first 100 row errors.
+/// Member. The body is CSV (`text/csv`, with a header) or NDJSON (`application/x-ndjson`; also
+/// `application/ndjson`, `application/jsonl`); another type is `415`. A row with an `id`
+/// updates that customer (so an export, edited, imports back); a row without one updates the
+/// live customer with its email, or else creates a customer. Cells left empty keep the current
+/// value. Streamed: files of any size. Valid rows land; a rejected row never half-lands.
+/// Answers `200` with the counts (created, updated, rejected) and the first 100 row errors.
+///
+/// `Idempotency-Key` does not apply to an import: importing a file again updates the rows with
+/// an `id` or an `email`, and creates the others again.
 ///
 /// CSV columns: id, kind, name (required without id), email, phone, company_name, country,
 /// city, tags (`a;b` or a JSON array), attributes (a JSON object), owner_id, created_at, and
@@ -129,8 +134,13 @@ pub async fn import_customers(
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// Export every customer matching the list's filters, oldest first, streamed:
-/// `Accept: text/csv` (the default) or `application/x-ndjson`.
+/// Export customers
+///
+/// Every customer matching the list's filters (`q`, `email`, `tag`, `country`, `owner_id`,
+/// `created_after`, `created_before`, `attr.<key>`; soft-deleted ones are left out), oldest
+/// first, streamed whole: not paginated, and `sort`, `limit` or `cursor` is `400`.
+/// `Accept: text/csv` (the default) or `application/x-ndjson`; neither acceptable is `406`.
+/// Any role (viewer).
 ///
 /// In the CSV, a cell a spreadsheet would run as a formula (one beginning with `=`, `+`, `-`,
 /// `@`, TAB or CR), or one beginning with `'`, is written with a `'` before it (OWASP's advice

@@ -34,14 +34,20 @@ impl Resource for Customer {
     }
 }
 
-/// Customers, filtered, sorted and paginated.
+/// List customers
 ///
 /// Filters: `q` (search over name, email, company_name and phone: case-insensitive substring
 /// and word-prefix match, and from 4 characters on also typo-tolerant; `sort=relevance` ranks
 /// the best matches first), `email`, `tag` (repeatable; all must match), `country`,
 /// `owner_id`, `created_after`, `created_before` (an RFC 3339 timestamp, or a date: midnight in
 /// the workspace's time zone), and `attr.<key>=<value>` (string equality on a custom field;
-/// repeatable). Default order: `-created_at`.
+/// repeatable). Any other parameter is `400`. Soft-deleted customers are left out.
+///
+/// Sorts: `created_at`, `-created_at` (the default), `name`, `-name`, `updated_at`,
+/// `-updated_at`, `relevance` (with `q`; without it, the default order). Any role (viewer).
+///
+/// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor`, with the
+/// same filters and sort, for the next page, until `next_cursor` is `null`.
 #[utoipa::path(
     tag = "customers",
     params(CustomerFilterParams, CustomerPageParams),
@@ -71,21 +77,34 @@ pub async fn list_customers(state: web::Data<AppState>, auth: Auth, req: HttpReq
 }
 
 crate::create_handler! {
-    /// Add a customer.
+    /// Create a customer
+    ///
+    /// Member. `201` with the customer, its `Location` and `ETag`. `email` is unique in the
+    /// workspace, case-insensitive (`409` on a clash). `created_at` may be given to bring history
+    /// over from another system (never in the future: `422`); default now.
+    ///
+    /// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
+    /// response (the same key with another body is `409`).
     create_customer, role = Member, tag = "customers", path = "/customers", request = CustomerInput, body = Customer,
     events = ["customer.created"], create = app::customers::create, errors = [E400, E401, E403, E409, E413, E415, E422]
 }
 
 crate::get_handler! {
-    /// One customer.
+    /// Get a customer
+    ///
+    /// A live customer (a soft-deleted one is `404`), with its `ETag`. Any role (viewer).
     get_customer, tag = "customers", path = "/customers/{id}", id = "Customer id", body = Customer,
     described = "The customer", get = app::customers::get
 }
 
 crate::patch_handler! {
-    /// Change a customer: a JSON merge patch (RFC 7396) of the writable fields.
+    /// Update a customer
     ///
-    /// `null` clears an optional field; `attributes` merge key by key (`null` removes a key).
+    /// Member. A JSON merge patch (RFC 7396) of the writable fields (not `created_at`): absent
+    /// fields are unchanged, `null` clears an optional field; `attributes` merge key by key
+    /// (`null` removes a key). An `email` another customer has is `409`.
+    ///
+    /// Send `If-Match` with the `ETag` to apply the change only to that version (`412` otherwise).
     patch_customer, role = Member, tag = "customers", path = "/customers/{id}", id = "Customer id", patch = CustomerPatch, body = Customer,
     events = ["customer.updated"], update = app::customers::update, patched = CustomerInput::patched, errors = [E400, E401, E403, E404, E409, E412, E413, E415, E422]
 }
@@ -99,9 +118,15 @@ pub struct DeleteParams {
     pub erase: bool,
 }
 
-/// Delete a customer: a soft delete, restorable for 30 days; with `?erase=true` (admin) the
-/// customer, its interactions and its deals are erased for good, and the event log keeps
-/// nothing personal of them (earlier events keep only the ids).
+/// Delete a customer
+///
+/// Member. `204`. A soft delete: the customer leaves lists and lookups with its interactions
+/// and deals, restorable for 30 days (`POST /customers/{id}/restore`), then erased for good.
+///
+/// With `?erase=true` (admin) the customer, live or soft-deleted, its interactions and its
+/// deals are erased for good at once, and the event log keeps nothing personal of them
+/// (earlier events keep only the ids). Send `If-Match` with the `ETag` to delete only that
+/// version (`412` otherwise).
 #[utoipa::path(
     tag = "customers",
     params(
@@ -127,13 +152,17 @@ pub async fn delete_customer(
     w.commit(HttpResponse::NoContent().finish()).await
 }
 
-/// Restore a customer deleted less than 30 days ago.
+/// Restore a deleted customer
 ///
+/// Member. Brings back a customer deleted less than 30 days ago: `200` with the customer.
 /// `409` if another live customer took its email meanwhile; `404` if there is no such deleted
 /// customer (or it was deleted too long ago). Restoring a live customer returns it unchanged.
+///
+/// Honours `Idempotency-Key` (no body needed): a retry with the same key within 24 h returns
+/// the stored response.
 #[utoipa::path(
     tag = "customers",
-    params(("id" = Uuid, Path, description = "Customer id")),
+    params(("id" = Uuid, Path, description = "Customer id"), crate::http::idempotency::IdempotencyKey),
     responses((status = 200, description = "Restored", body = Customer), E400, E401, E403, E404, E409),
     extensions(("x-events" = json!(["customer.restored"])))
 )]

@@ -31,15 +31,21 @@ pub struct TimelineEntry {
     pub type_: TimelineEntryType,
     /// When it happened.
     pub at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The interaction, when `type` is `interaction` (else `null`).
     pub interaction: Option<Interaction>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The stage change, when `type` is `stage_change` (else `null`).
     pub stage_change: Option<crate::db::timeline::StageChange>,
 }
 
-/// The customer's timeline: its interactions and its deals' stage changes, newest first,
-/// paginated.
+/// List a customer's timeline
+///
+/// The customer's interactions and its deals' stage changes, merged, newest first. A customer
+/// that is not live (soft-deleted) is `404`. Any role (viewer).
+///
+/// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
+/// next page, until `next_cursor` is `null`.
 #[utoipa::path(
+    operation_id = "list_customer_timeline",
     tag = "customers",
     params(("id" = Uuid, Path, description = "Customer id"), PageParams),
     responses((status = 200, description = "A page of the timeline", body = Page<TimelineEntry>), E400, E401, E404)
@@ -100,9 +106,14 @@ pub struct CustomerSummary {
     pub rfm: Option<crate::analytics::rfm::RfmCustomer>,
 }
 
-/// The 360° view: the customer, its interactions per channel, first and last contact,
-/// lifetime value, and open deals with their stage.
+/// Get a customer's 360° summary
+///
+/// The customer, its interactions (how many, per channel, first and last contact), its
+/// purchases and lifetime value (their total value, in minor units), its open deals with their
+/// stage, and its RFM scores as of now (`null` without a purchase). A customer that is not live
+/// (soft-deleted) is `404`. Any role (viewer).
 #[utoipa::path(
+    operation_id = "get_customer_summary",
     tag = "customers",
     params(("id" = Uuid, Path, description = "Customer id")),
     responses((status = 200, description = "The summary", body = CustomerSummary), E400, E401, E404)

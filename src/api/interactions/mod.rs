@@ -31,12 +31,20 @@ impl Resource for Interaction {
     }
 }
 
-/// Log an interaction.
+/// Log an interaction
 ///
+/// Member. `201` with the interaction, its `Location` and `ETag`. Its customer must be live and
+/// its channel active (`422` naming which); `value_cents` and `items` only for `kind: purchase`
+/// (`422` otherwise).
 /// With an `external_id` already logged on the channel, answers `200` with the existing
-/// interaction and changes nothing (integrations can replay safely).
+/// interaction and changes nothing (integrations can replay safely); `409` if that interaction
+/// is hidden with its soft-deleted customer.
+///
+/// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
+/// response (the same key with another body is `409`).
 #[utoipa::path(
     tag = "interactions",
+    params(crate::http::idempotency::IdempotencyKey),
     request_body = NewInteraction,
     responses(
         (status = 201, description = "Created", body = Interaction, headers(("Location" = String), ("ETag" = String))),
@@ -72,11 +80,19 @@ pub struct BatchResponse {
     pub ids: Vec<Uuid>,
 }
 
-/// Log up to 1,000 interactions at once: all or nothing.
+/// Log up to 1,000 interactions at once
 ///
-/// `422` names each bad item by index (`items[3].value_cents`); then nothing is logged.
+/// Member. All or nothing: `201` with the ids in the order of `items` (an item whose
+/// `external_id` was already logged on its channel gets the existing interaction's id). `422`
+/// names each bad item by index (`items[3].value_cents`, a customer that is not live, a
+/// channel that is not active); then nothing is logged.
+///
+/// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
+/// response (the same key with another body is `409`).
 #[utoipa::path(
+    operation_id = "create_interaction_batch",
     tag = "interactions",
+    params(crate::http::idempotency::IdempotencyKey),
     request_body = BatchRequest,
     responses(
         (status = 201, description = "All logged", body = BatchResponse),
@@ -106,19 +122,31 @@ pub async fn create_batch(mut w: Write<Member>, Json(body): Json<BatchRequest>) 
 }
 
 crate::get_handler! {
-    /// One interaction.
+    /// Get an interaction
+    ///
+    /// The interaction, with its `ETag`. Any role (viewer).
     get_interaction, tag = "interactions", path = "/interactions/{id}", id = "Interaction id", body = Interaction,
     described = "The interaction", get = app::interactions::get
 }
 
 crate::patch_handler! {
-    /// Change an interaction: a JSON merge patch of its writable fields (not `external_id`).
+    /// Update an interaction
+    ///
+    /// Member. A JSON merge patch (RFC 7396) of its writable fields (not `external_id`): absent
+    /// fields are unchanged, `null` clears an optional one. `value_cents` and `items` are patched
+    /// together with `kind: "purchase"`; a patch to another kind drops them. A new customer must
+    /// be live and a new channel active (`422`).
+    ///
+    /// Send `If-Match` with the `ETag` to apply the change only to that version (`412` otherwise).
     patch_interaction, role = Member, tag = "interactions", path = "/interactions/{id}", id = "Interaction id", patch = InteractionPatch, body = Interaction,
     events = ["interaction.updated"], update = app::interactions::update, patched = InteractionInput::patched, errors = [E400, E401, E403, E404, E412, E413, E415, E422]
 }
 
 crate::delete_handler! {
-    /// Delete an interaction.
+    /// Delete an interaction
+    ///
+    /// Member. `204`: the interaction is deleted for good. Send `If-Match` with the `ETag` to
+    /// delete only that version (`412` otherwise).
     delete_interaction, role = Member, tag = "interactions", path = "/interactions/{id}", id = "Interaction id",
     events = ["interaction.deleted"], delete = app::interactions::delete, errors = [E400, E401, E403, E404, E412]
 }
@@ -152,7 +180,15 @@ pub struct InteractionQuery {
     pub cursor: Option<String>,
 }
 
-/// Interactions, filtered, newest first by default.
+/// List interactions
+///
+/// Filtered by `customer_id`, `channel_id`, `kind`, `direction`, `user_id`, `occurred_after`
+/// and `occurred_before` (an RFC 3339 timestamp, or a date: midnight in the workspace's time
+/// zone); sorted by `-occurred_at` (newest first, the default) or `occurred_at`. Any role
+/// (viewer).
+///
+/// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor`, with the
+/// same filters and sort, for the next page, until `next_cursor` is `null`.
 #[utoipa::path(
     tag = "interactions",
     params(InteractionQuery),

@@ -1,5 +1,9 @@
 //! The OpenAPI 3.1 document: paths are collected from the routes themselves
-//! (utoipa-actix-web), the rest is declared here.
+//! (utoipa-actix-web), the rest is declared here; `polish` states what holds for every
+//! operation, `examples` gives the examples (rows of the demo workspace).
+
+mod examples;
+mod polish;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -63,5 +67,21 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::api::routes)
         .split_for_parts();
-    api
+    let mut doc = serde_json::to_value(&api).expect("the OpenAPI document serializes");
+    polish::polish(&mut doc);
+    serde_json::from_value(doc).expect("the polished document is an OpenAPI document")
+}
+
+#[cfg(test)]
+mod tests {
+    /// Nothing the polish writes is lost on the way back to utoipa's types (which would drop
+    /// what they do not model).
+    #[test]
+    fn the_polished_document_survives_its_types() {
+        let api = super::document();
+        let served = serde_json::to_value(&api).unwrap();
+        let mut doc = serde_json::to_value(&api).unwrap();
+        super::polish::polish(&mut doc);
+        assert_eq!(served, doc);
+    }
 }

@@ -1,0 +1,187 @@
+//! The demo workspace (`rapport serve --demo`, `rapport seed --demo`): a small B2B software
+//! vendor's CRM that looks alive — people and companies in a dozen countries, 18 months of
+//! interactions with subjects on every channel, deals that spend days and weeks in each stage
+//! of two pipelines, users, an API token and saved reports with a run. Everything is made
+//! through the use cases (`app`), as a user would make it; the data is the same on every run
+//! (a seeded generator), relative to the day it is made.
+//!
+//! Its showcase rows get fixed ids ([`ids`]): the OpenAPI document names them in its examples,
+//! so Swagger UI's "Try it out" defaults work against the demo as they are.
+
+mod activity;
+mod people;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::app::{self, Actor};
+use crate::domain::{with_ids, Currency, Email, Name, Role, Timezone, WorkspaceId};
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The demo owner's login.
+pub const EMAIL: &str = "demo@rapport.local";
+/// The demo owner's password (a demo's, printed on every start).
+pub const PASSWORD: &str = "demo-password";
+
+/// The ids of the demo's showcase rows, named by the OpenAPI examples.
+pub mod ids {
+    use uuid::Uuid;
+
+    /// A UUID v7 (version and variant bits set) whose last bits are `n`.
+    const fn id(n: u16) -> Uuid {
+        Uuid::from_u128(0x0193_8a52_6c00_7000_8000_0000_0000_0000 | n as u128)
+    }
+
+    pub const WORKSPACE: Uuid = id(0x001);
+    /// The owner, `demo@rapport.local`.
+    pub const OWNER: Uuid = id(0x002);
+    /// The default channels, in the order a workspace starts with them: email, phone, chat,
+    /// SMS, MMS, fax, social, web, in person.
+    pub const CHANNELS: [Uuid; 9] =
+        [id(0x011), id(0x012), id(0x013), id(0x014), id(0x015), id(0x016), id(0x017), id(0x018), id(0x019)];
+    pub const EMAIL_CHANNEL: Uuid = CHANNELS[0];
+    /// The default pipeline, "Sales", and its stages: need identified, qualified, proposal,
+    /// negotiation, won, lost.
+    pub const PIPELINE: Uuid = id(0x021);
+    pub const STAGES: [Uuid; 6] = [id(0x022), id(0x023), id(0x024), id(0x025), id(0x026), id(0x027)];
+    pub const NEGOTIATION_STAGE: Uuid = STAGES[3];
+    /// The second pipeline, "Renewals".
+    pub const RENEWALS: Uuid = id(0x031);
+    /// An admin, Priya Nair.
+    pub const USER: Uuid = id(0x041);
+    /// Lena Fischer of Helios Solar GmbH (Berlin): a person with custom fields, a long
+    /// timeline and an open deal.
+    pub const CUSTOMER: Uuid = id(0x101);
+    /// Helios Solar GmbH, the company Lena Fischer works for.
+    pub const COMPANY: Uuid = id(0x102);
+    /// An email from Lena Fischer.
+    pub const INTERACTION: Uuid = id(0x201);
+    /// "Helios Solar — 40 Pro seats", in negotiation.
+    pub const DEAL: Uuid = id(0x301);
+    /// The saved report "Sales funnel, last week".
+    pub const REPORT: Uuid = id(0x401);
+    /// A run of that report.
+    pub const RUN: Uuid = id(0x402);
+    /// The API token "Zapier sync".
+    pub const API_TOKEN: Uuid = id(0x501);
+}
+
+/// Creates the demo workspace unless it exists; `Ok(false)` when it did. Prints a progress bar
+/// on a terminal.
+pub async fn create(pool: &PgPool) -> Result<bool, AnyError> {
+    if crate::db::workspaces::get(pool, WorkspaceId(ids::WORKSPACE)).await?.is_some() {
+        return Ok(false);
+    }
+    let now = Utc::now();
+    let mut rng = StdRng::seed_from_u64(20_261_130);
+    let owner = workspace(pool, now).await?;
+    let users = team(pool, &owner).await?;
+    let mut people = people::crowd(&mut rng, now);
+    let progress = indicatif::ProgressBar::new((people.len() + activity::DEALS + activity::RENEWAL_DEALS) as u64);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>14} [{bar:40}] {pos}/{len}")
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> "),
+    );
+    progress.set_message("customers");
+    let customers = people::customers(pool, &owner, &users, &mut people, &progress).await?;
+    progress.set_message("interactions");
+    activity::interactions(pool, &owner, &users, &customers, &mut rng, now).await?;
+    progress.set_message("deals");
+    activity::deals(pool, &owner, &users, &customers, &mut rng, now, &progress).await?;
+    progress.finish_and_clear();
+    let reports = crate::seed::saved_reports(pool, &owner, Some(ids::REPORT)).await?;
+    extras(pool, &owner, now).await?;
+    println!(
+        "demo workspace: {} customers, {} saved reports; log in as {EMAIL} / {PASSWORD}",
+        customers.len(),
+        reports
+    );
+    Ok(true)
+}
+
+pub(crate) fn parsed<T>(r: Result<T, crate::error::FieldError>) -> Result<T, AnyError> {
+    r.map_err(|e| format!("{}: {}", e.field, e.message).into())
+}
+
+pub(crate) fn app_err(e: crate::error::ApiError) -> AnyError {
+    e.to_string().into()
+}
+
+/// The workspace, its owner, channels and sales pipeline with the showcase ids; in Berlin time.
+async fn workspace(pool: &PgPool, now: DateTime<Utc>) -> Result<Actor, AnyError> {
+    let hash = crate::auth::password::hash(PASSWORD.to_owned()).await.map_err(app_err)?;
+    let new = app::workspace::NewWorkspace {
+        name: parsed(Name::parse("name", "Northwind Software (demo)"))?,
+        currency: parsed(Currency::parse("currency", "EUR"))?,
+        owner_email: parsed(Email::parse("email", EMAIL))?,
+        owner_name: parsed(Name::parse("name", "Alex Morgan"))?,
+        password_hash: hash,
+    };
+    let preset =
+        [ids::WORKSPACE, ids::OWNER].into_iter().chain(ids::CHANNELS).chain([ids::PIPELINE]).chain(ids::STAGES);
+    let mut tx = pool.begin().await?;
+    let (ws, user) = with_ids(preset, app::workspace::create(&mut tx, new, app::workspace::MadeBy::System))
+        .await
+        .map_err(app_err)?;
+    if (ws.id, user.id) != (ids::WORKSPACE, ids::OWNER) {
+        return Err("the demo workspace did not get its showcase ids".into());
+    }
+    let owner = Actor::from_user(WorkspaceId(ws.id), Role::Owner, user.id);
+    let changes = app::workspace::WorkspaceChanges {
+        timezone: Some(parsed(Timezone::parse("timezone", "Europe/Berlin"))?),
+        ..Default::default()
+    };
+    app::workspace::update(&mut tx, &owner, None, changes, now).await.map_err(app_err)?;
+    tx.commit().await?;
+    Ok(owner)
+}
+
+/// The sales team: an admin (showcase), two members and a viewer. Account owners are picked
+/// among them and the owner.
+async fn team(pool: &PgPool, owner: &Actor) -> Result<Vec<Uuid>, AnyError> {
+    let members = [
+        ("Priya Nair", "priya.nair@northwind.example", Role::Admin),
+        ("Jonas Berg", "jonas.berg@northwind.example", Role::Member),
+        ("Camille Laurent", "camille.laurent@northwind.example", Role::Member),
+        ("Kenji Watanabe", "kenji.watanabe@northwind.example", Role::Viewer),
+    ];
+    let mut tx = pool.begin().await?;
+    let mut users = vec![ids::OWNER];
+    for (i, (name, email, role)) in members.into_iter().enumerate() {
+        let new = app::users::NewUser {
+            email: parsed(Email::parse("email", email))?,
+            name: parsed(Name::parse("name", name))?,
+            password: PASSWORD.to_owned(),
+            role,
+        };
+        let preset: Vec<Uuid> = if i == 0 { vec![ids::USER] } else { vec![] };
+        let user = with_ids(preset, app::users::create(&mut tx, owner, new)).await.map_err(app_err)?;
+        if role >= Role::Member {
+            users.push(user.id);
+        }
+    }
+    tx.commit().await?;
+    Ok(users)
+}
+
+/// The API token "Zapier sync" and a run of the showcase report.
+async fn extras(pool: &PgPool, owner: &Actor, now: DateTime<Utc>) -> Result<(), AnyError> {
+    let mut tx = pool.begin().await?;
+    let token = app::api_tokens::NewApiToken {
+        name: parsed(Name::parse("name", "Zapier sync"))?,
+        role: Role::Member,
+        expires_at: Some(now + TimeDelta::days(365)),
+    };
+    with_ids([ids::API_TOKEN], app::api_tokens::create(&mut tx, owner, token)).await.map_err(app_err)?;
+    let timeout = std::time::Duration::from_secs(60);
+    with_ids([ids::RUN], app::reports::run_now(pool, &mut tx, owner, ids::REPORT, now, timeout))
+        .await
+        .map_err(app_err)?;
+    tx.commit().await?;
+    Ok(())
+}

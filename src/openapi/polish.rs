@@ -1,0 +1,233 @@
+//! What the document says beyond what the routes declare, applied to the whole document once
+//! the paths are collected: rules that hold for every operation, stated here once instead of
+//! on each of them.
+//!
+//! - `servers`, and the bearer scheme's description (how to get a token);
+//! - page schemas (`Page_<Item>`) give their items by reference to `<Item>`;
+//! - open JSON objects (custom fields, metadata, config, report params) say
+//!   `additionalProperties: true`, so generated clients can read and write them;
+//! - every field of a response-only schema is required (`null` is a value, never an absent
+//!   field), except [`MAY_BE_ABSENT`];
+//! - every problem response has an example of its own status and `code`, made by the
+//!   `ApiError` that answers it;
+//! - examples for parameters, request bodies and responses ([`super::examples`]);
+//! - schemas nothing refers to are dropped.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+
+use super::examples;
+
+/// Response fields that are left out rather than `null` (`skip_serializing_if`).
+const MAY_BE_ABSENT: &[(&str, &str)] = &[("Problem", "errors"), ("Problem", "request_id")];
+
+/// The document, polished (see the module's documentation).
+pub fn polish(doc: &mut Value) {
+    info(doc);
+    page_items_by_reference(doc);
+    open_objects(doc);
+    required_response_fields(doc);
+    problem_examples(doc);
+    examples::apply(doc);
+    drop_unused_schemas(doc);
+}
+
+const AUTH: &str = "A JWT. Get one from `POST /api/v1/auth/login` with your email and password \
+(in the demo, `demo@rapport.local` / `demo-password`): its `access_token` lasts 15 minutes; \
+exchange the `refresh_token` at `POST /api/v1/auth/refresh` for a new pair. Scripts use an API \
+token (`POST /api/v1/api-tokens`, or `rapport token`). In Swagger UI, paste the token alone into \
+**Authorize** (not `Bearer …`: the prefix is added for you).";
+
+fn info(doc: &mut Value) {
+    doc["servers"] = json!([{"url": "/", "description": "This Rapport server"}]);
+    if let Some(bearer) = doc.pointer_mut("/components/securitySchemes/bearer") {
+        bearer["description"] = json!(AUTH);
+    }
+}
+
+fn schemas(doc: &mut Value) -> &mut Map<String, Value> {
+    match doc.pointer_mut("/components/schemas") {
+        Some(Value::Object(map)) => map,
+        _ => unreachable!("the document has components"),
+    }
+}
+
+fn page_items_by_reference(doc: &mut Value) {
+    let schemas = schemas(doc);
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    for name in names {
+        let Some(item) = name.strip_prefix("Page_") else { continue };
+        if schemas.contains_key(item) {
+            let reference = json!({"$ref": format!("#/components/schemas/{item}")});
+            if let Some(items) = schemas[&name].pointer_mut("/properties/data/items") {
+                *items = reference;
+            }
+        }
+    }
+}
+
+fn is_object_type(node: &Map<String, Value>) -> bool {
+    match node.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "object"),
+        _ => false,
+    }
+}
+
+fn open_objects(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            let empty = map.get("properties").is_none_or(|p| p.as_object().is_some_and(Map::is_empty));
+            if is_object_type(map) && empty && !map.contains_key("additionalProperties") && !map.contains_key("oneOf") {
+                map.insert("additionalProperties".into(), Value::Bool(true));
+            }
+            map.values_mut().for_each(open_objects);
+        }
+        Value::Array(items) => items.iter_mut().for_each(open_objects),
+        _ => {}
+    }
+}
+
+fn references(node: &Value, found: &mut BTreeSet<String>) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                    found.insert(name.to_owned());
+                }
+            }
+            map.values().for_each(|v| references(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, found)),
+        _ => {}
+    }
+}
+
+/// The schemas `roots` name, and those they name, to the end.
+fn closure(doc: &Value, roots: BTreeSet<String>) -> BTreeSet<String> {
+    let mut seen = roots.clone();
+    let mut todo: Vec<String> = roots.into_iter().collect();
+    while let Some(name) = todo.pop() {
+        let mut found = BTreeSet::new();
+        if let Some(schema) = doc.pointer(&format!("/components/schemas/{name}")) {
+            references(schema, &mut found);
+        }
+        for f in found {
+            if seen.insert(f.clone()) {
+                todo.push(f);
+            }
+        }
+    }
+    seen
+}
+
+fn operations(doc: &Value) -> impl Iterator<Item = &Value> {
+    doc["paths"].as_object().into_iter().flat_map(|paths| paths.values()).flat_map(|item| {
+        item.as_object().into_iter().flat_map(|ops| ops.iter().filter(|(m, _)| is_method(m)).map(|(_, o)| o))
+    })
+}
+
+fn is_method(m: &str) -> bool {
+    matches!(m, "get" | "put" | "post" | "patch" | "delete")
+}
+
+/// (schemas requests name, schemas responses name), each closed over references.
+fn request_and_response_schemas(doc: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut requests, mut responses) = (BTreeSet::new(), BTreeSet::new());
+    for op in operations(doc) {
+        references(&op["requestBody"], &mut requests);
+        references(&op["parameters"], &mut requests);
+        references(&op["responses"], &mut responses);
+    }
+    (closure(doc, requests), closure(doc, responses))
+}
+
+fn require_every_property(schema: &mut Value, name: &str) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Object(props)) = map.get("properties") {
+                let required: Vec<Value> = props
+                    .keys()
+                    .filter(|p| !MAY_BE_ABSENT.contains(&(name, p.as_str())))
+                    .map(|p| Value::String(p.clone()))
+                    .collect();
+                if !required.is_empty() {
+                    map.insert("required".into(), Value::Array(required));
+                }
+            }
+            for key in ["allOf", "oneOf", "anyOf"] {
+                if let Some(Value::Array(parts)) = map.get_mut(key) {
+                    parts.iter_mut().for_each(|p| require_every_property(p, name));
+                }
+            }
+            if let Some(props) = map.get_mut("properties").and_then(Value::as_object_mut) {
+                props.values_mut().for_each(|p| require_nested(p, name));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|p| require_every_property(p, name)),
+        _ => {}
+    }
+}
+
+/// Inline objects inside a response schema (array items, nested objects) follow the rule too.
+fn require_nested(schema: &mut Value, name: &str) {
+    if let Some(items) = schema.get_mut("items") {
+        require_every_property(items, name);
+    }
+    if schema.get("properties").is_some() {
+        require_every_property(schema, name);
+    }
+}
+
+fn required_response_fields(doc: &mut Value) {
+    let (requests, responses) = request_and_response_schemas(doc);
+    let schemas = schemas(doc);
+    for name in responses.difference(&requests) {
+        if let Some(schema) = schemas.get_mut(name) {
+            require_every_property(schema, name);
+        }
+    }
+    // Inline response schemas (arrays of a component, objects declared in place).
+    if let Some(Value::Object(paths)) = doc.get_mut("paths") {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for (_, op) in item.iter_mut().filter(|(m, _)| is_method(m)) {
+                if let Some(Value::Object(responses)) = op.get_mut("responses") {
+                    for response in responses.values_mut() {
+                        if let Some(Value::Object(content)) = response.get_mut("content") {
+                            for media in content.values_mut() {
+                                if let Some(schema) = media.get_mut("schema") {
+                                    require_nested(schema, "");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn problem_examples(doc: &mut Value) {
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else { return };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (_, op) in item.iter_mut().filter(|(m, _)| is_method(m)) {
+            let Some(Value::Object(responses)) = op.get_mut("responses") else { continue };
+            for (status, response) in responses.iter_mut() {
+                let Ok(code) = status.parse::<u16>() else { continue };
+                if let Some(media) = response.pointer_mut("/content/application~1problem+json") {
+                    if let Some(example) = crate::http::doc::problem_example(code) {
+                        media["example"] = example;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn drop_unused_schemas(doc: &mut Value) {
+    let mut roots = BTreeSet::new();
+    references(&doc["paths"], &mut roots);
+    let used = closure(doc, roots);
+    schemas(doc).retain(|name, _| used.contains(name));
+}
