@@ -266,10 +266,19 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, ws: WorkspaceId, f: &Filter
         .and_if("owner_id =", f.owner_id)
         .and_if("created_at >=", f.created_after)
         .and_if("created_at <", f.created_before);
+    // A field equals the text, or the number or boolean the text writes (`40`, `true`); both
+    // forms are containments, which the attributes' GIN index answers.
     for (key, value) in &f.attributes {
-        let mut object = serde_json::Map::new();
-        object.insert(key.clone(), serde_json::Value::String(value.clone()));
-        qb.push(" AND attributes @> ").push_bind(serde_json::Value::Object(object));
+        let one = |v: serde_json::Value| serde_json::Value::Object([(key.clone(), v)].into_iter().collect());
+        qb.push(" AND (attributes @> ").push_bind(one(serde_json::Value::String(value.clone())));
+        match serde_json::from_str::<serde_json::Value>(value) {
+            Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                qb.push(" OR attributes @> ").push_bind(one(v)).push(")");
+            }
+            _ => {
+                qb.push(")");
+            }
+        }
     }
 }
 

@@ -219,6 +219,16 @@ pub mod schemas {
     pub fn search_email() -> Object {
         text(1, 254, false)
     }
+    /// The custom-field filter: an object of field → text (`attr[<key>]=<text>`, deepObject).
+    pub fn attribute_filter() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(text(1, 200, false)))
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::RefOr(RefOr::T(
+                Schema::Object(text(0, 1000, false)),
+            ))))
+            .build()
+    }
     pub fn tag_filter() -> Schema {
         Schema::Array(ArrayBuilder::new().items(text(1, 64, false)).build())
     }

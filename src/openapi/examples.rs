@@ -47,6 +47,7 @@ fn parameter(method: &str, path: &str, name: &str) -> Option<Value> {
         "q" => json!("Fischer"),
         "email" => json!("lena.fischer@helios-solar.example"),
         "tag" => json!(["vip"]),
+        "attr" => json!({"source": "trade fair"}),
         "country" => json!("DE"),
         "kind" => json!("message"),
         "direction" => json!("inbound"),

@@ -139,7 +139,7 @@ async fn filters_and_sorts() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;
     let me: Value = app.get("/api/v1/me", &owner).await.json().await.unwrap();
-    create(&app, &owner, json!({"name": "Bea", "country": "FR", "tags": ["vip", "b2b"], "attributes": {"plan": "gold"}, "created_at": "2024-01-01T00:00:00Z"})).await;
+    create(&app, &owner, json!({"name": "Bea", "country": "FR", "tags": ["vip", "b2b"], "attributes": {"plan": "gold", "seats": 40, "trial": false}, "created_at": "2024-01-01T00:00:00Z"})).await;
     create(&app, &owner, json!({"name": "Al", "country": "FR", "tags": ["vip"], "attributes": {"plan": "silver"}, "owner_id": me["user"]["id"], "created_at": "2024-02-01T00:00:00Z"})).await;
     create(&app, &owner, json!({"name": "Cy", "country": "DE", "email": "cy@example.com", "kind": "company", "created_at": "2024-03-01T00:00:00Z"})).await;
 
@@ -152,6 +152,11 @@ async fn filters_and_sorts() {
     assert_eq!(names(&app, &owner, "tag=vip&sort=name").await, ["Al", "Bea"]);
     assert_eq!(names(&app, &owner, "tag=vip&tag=b2b").await, ["Bea"]);
     assert_eq!(names(&app, &owner, "attr.plan=gold").await, ["Bea"]);
+    // The form typed clients send (OpenAPI deepObject), and fields holding numbers and booleans.
+    assert_eq!(names(&app, &owner, "attr%5Bplan%5D=gold&attr[seats]=40").await, ["Bea"]);
+    assert_eq!(names(&app, &owner, "attr[trial]=false&attr.seats=40").await, ["Bea"]);
+    assert!(names(&app, &owner, "attr[seats]=41").await.is_empty());
+    assert!(names(&app, &owner, "attr[plan]=silver&attr[plan]=gold").await.is_empty(), "all must match");
     assert_eq!(names(&app, &owner, &format!("owner_id={}", me["user"]["id"].as_str().unwrap())).await, ["Al"]);
     assert_eq!(names(&app, &owner, "email=CY@example.com").await, ["Cy"]);
     assert_eq!(names(&app, &owner, "created_after=2024-01-15&created_before=2024-02-15").await, ["Al"]);
@@ -167,6 +172,8 @@ async fn filters_and_sorts() {
         "created_after=yesterday",
         "sort=name&sort=-name",
         "cursor=abc",
+        "attr[]=x",
+        "attr.=x",
     ] {
         let res = app.get(&format!("/api/v1/customers?{bad}"), &owner).await;
         assert_problem(res, 400, "malformed_request").await;

@@ -25,6 +25,8 @@ fn example_request(path: &str, op: &Value) -> (String, Vec<(String, String)>) {
             "header" => headers.push((name.to_owned(), text(example))),
             _ => match example {
                 Value::Array(items) => query.extend(items.iter().map(|v| (name.to_owned(), text(v)))),
+                // deepObject: `attr[key]=value`.
+                Value::Object(fields) => query.extend(fields.iter().map(|(k, v)| (format!("{name}[{k}]"), text(v)))),
                 v => query.push((name.to_owned(), text(v))),
             },
         }

@@ -1,5 +1,5 @@
-//! The query of `GET /customers` and of the export: filters (`tag` repeats, `attr.<key>` is
-//! open-ended), order and page.
+//! The query of `GET /customers` and of the export: filters (`tag` repeats, custom fields are
+//! open-ended: `attr[<key>]` or `attr.<key>`), order and page.
 
 use uuid::Uuid;
 
@@ -35,6 +35,18 @@ pub struct CustomerFilterParams {
     /// Created before this instant.
     #[param(schema_with = crate::http::doc::schemas::time_bound)]
     created_before: Option<String>,
+    /// Custom fields, each equal to its text (`attr[plan]=pro&attr[source]=webinar`: all must
+    /// match; a field holding a number or a boolean matches its JSON text, `40`, `true`).
+    /// `attr.plan=pro` is the same filter.
+    #[param(style = DeepObject, explode = true, schema_with = crate::http::doc::schemas::attribute_filter)]
+    attr: Option<std::collections::HashMap<String, String>>,
+}
+
+/// The custom field a query key filters on: `attr[<key>]` or `attr.<key>`.
+fn attribute_key(key: &str) -> Option<&str> {
+    key.strip_prefix("attr.")
+        .or_else(|| key.strip_prefix("attr[").and_then(|k| k.strip_suffix(']')))
+        .filter(|k| !k.is_empty())
 }
 
 /// Order and page of `GET /customers`.
@@ -67,7 +79,7 @@ impl ListQuery {
         let mut seen: Vec<String> = Vec::new();
         for (key, value) in form_urlencoded::parse(qs.as_bytes()) {
             let (key, value) = (key.into_owned(), value.into_owned());
-            let repeatable = key == "tag" || key.starts_with("attr.");
+            let repeatable = key == "tag" || attribute_key(&key).is_some();
             if !repeatable {
                 if seen.contains(&key) {
                     return Err(ApiError::malformed_field(&key, "may be given only once"));
@@ -109,8 +121,8 @@ impl ListQuery {
                         Some(n.ok_or_else(|| ApiError::malformed_field("limit", format!("must be 1 to {MAX_LIMIT}")))?);
                 }
                 "cursor" if paginated => q.cursor = Some(value),
-                k if k.starts_with("attr.") && k.len() > 5 => {
-                    let name = domain::text(&key, &k[5..], 1, 200)
+                k if attribute_key(k).is_some() => {
+                    let name = domain::text(&key, attribute_key(k).unwrap_or_default(), 1, 200)
                         .map_err(|e| ApiError::malformed_field(e.field, format!("(its key) {}", e.message)))?;
                     let v = domain::text(&key, &value, 0, 1000)
                         .map_err(|e| ApiError::malformed_field(e.field, e.message))?;
