@@ -255,7 +255,7 @@ fn shape(kind: Kind, result: &Value) -> Shape {
         },
         Kind::Segments => Shape {
             rows: "groups",
-            columns: &["key", "customers", "active_customers", "interactions", "purchases", "revenue_cents"],
+            columns: &["key", "label", "customers", "active_customers", "interactions", "purchases", "revenue_cents"],
             nested: None,
         },
         // One customer's scores (`customer_id` given): a table of one row.
@@ -270,9 +270,11 @@ fn shape(kind: Kind, result: &Value) -> Shape {
             columns: &["cohort", "size"],
             nested: Some(("retention", &["offset", "active", "rate"])),
         },
-        Kind::Interactions => {
-            Shape { rows: "series", columns: &["group"], nested: Some(("points", &["bucket", "count", "value_cents"])) }
-        }
+        Kind::Interactions => Shape {
+            rows: "series",
+            columns: &["group", "label"],
+            nested: Some(("points", &["bucket", "count", "value_cents"])),
+        },
         Kind::Basket => Shape {
             rows: "pairs",
             columns: &["a", "b", "count", "support", "confidence_a_b", "confidence_b_a", "lift"],

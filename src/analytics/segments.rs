@@ -137,6 +137,9 @@ pub struct SegmentGroup {
     /// The group's key (a channel id for `channel`, an owner id for `owner`); `null`: customers
     /// without a value.
     pub key: Option<String>,
+    /// What a person calls the key: the channel's name for `channel`, the owner's name for
+    /// `owner` (as they are now); `null` for the other dimensions and for a `null` key.
+    pub label: Option<String>,
     #[serde(flatten)]
     pub figures: SegmentFigures,
 }
@@ -144,12 +147,14 @@ pub struct SegmentGroup {
 #[derive(Deserialize)]
 struct NestedSegmentGroup {
     key: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
     figures: SegmentFigures,
 }
 
 impl From<NestedSegmentGroup> for SegmentGroup {
     fn from(g: NestedSegmentGroup) -> Self {
-        SegmentGroup { key: g.key, figures: g.figures }
+        SegmentGroup { key: g.key, label: g.label, figures: g.figures }
     }
 }
 
@@ -203,7 +208,9 @@ groups AS (
 SELECT json_build_object(
     'groups', coalesce((
         SELECT json_agg(json_build_object(
-                   'key', g.key, 'figures', json_build_object('customers', g.customers, 'active_customers', g.active,
+                   'key', g.key,
+                   'label', CASE $4 WHEN 'owner' THEN (SELECT u.name FROM users u WHERE u.workspace_id = $1 AND u.id::text = g.key) END,
+                   'figures', json_build_object('customers', g.customers, 'active_customers', g.active,
                    'interactions', g.interactions, 'purchases', g.purchases, 'revenue_cents', g.revenue))
                  ORDER BY g.revenue DESC, g.customers DESC, g.key COLLATE "C" ASC NULLS LAST)
           FROM groups g), '[]'),
@@ -254,7 +261,9 @@ totals AS (
 SELECT json_build_object(
     'groups', coalesce((
         SELECT json_agg(json_build_object(
-                   'key', g.key, 'figures', json_build_object('customers', g.customers,
+                   'key', g.key,
+                   'label', (SELECT ch.name FROM channels ch WHERE ch.workspace_id = $1 AND ch.id::text = g.key),
+                   'figures', json_build_object('customers', g.customers,
                    'active_customers', g.customers, 'interactions', g.interactions, 'purchases', g.purchases,
                    'revenue_cents', g.revenue))
                  ORDER BY g.revenue DESC, g.customers DESC, g.key COLLATE "C" ASC)

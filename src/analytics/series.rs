@@ -99,6 +99,9 @@ pub struct SeriesFigures {
 pub struct Series {
     /// A channel id, a kind or a direction; `null` when not grouped.
     pub group: Option<String>,
+    /// The channel's name (as it is now) when grouped by `channel`; else `null`.
+    #[serde(default)]
+    pub label: Option<String>,
     /// Every bucket that starts in the window, oldest first, zero-filled.
     pub points: Vec<SeriesPoint>,
 }
@@ -148,7 +151,10 @@ series AS (
      GROUP BY g.grp
 )
 SELECT json_build_object('series', coalesce((
-    SELECT json_agg(json_build_object('group', grp, 'points', points) ORDER BY grp COLLATE "C")
+    SELECT json_agg(json_build_object(
+               'group', grp,
+               'label', CASE $6 WHEN 'channel' THEN (SELECT ch.name FROM channels ch WHERE ch.workspace_id = $1 AND ch.id::text = grp) END,
+               'points', points) ORDER BY grp COLLATE "C")
       FROM series), '[]'))
 "#;
 

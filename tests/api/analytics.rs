@@ -415,7 +415,7 @@ async fn an_empty_window_gives_zeros_and_nulls() {
     let i = get_ok(&app, &owner, &format!("/api/v1/analytics/interactions?bucket=day&{w}")).await;
     assert_eq!(
         i["series"],
-        json!([{"group": null, "points": [
+        json!([{"group": null, "label": null, "points": [
             {"bucket": "2020-01-01", "count": 0, "value_cents": 0}, {"bucket": "2020-01-02", "count": 0, "value_cents": 0}]}])
     );
     let g = get_ok(&app, &owner, &format!("/api/v1/analytics/interactions?bucket=day&group_by=kind&{w}")).await;

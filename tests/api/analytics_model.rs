@@ -70,6 +70,8 @@ pub struct World {
     pub stages: Vec<Stage>,
     pub deals: Vec<Deal>,
     pub events: Vec<Event>,
+    /// Names of the workspace's users and channels, by id: the labels of groups keyed by them.
+    pub names: HashMap<Uuid, String>,
 }
 
 impl World {
@@ -167,7 +169,22 @@ impl World {
                     changed_at: r.get("changed_at"),
                 })
                 .collect();
-        World { tz: tz.parse().unwrap(), customers, interactions, stages, deals, events }
+        let names: HashMap<Uuid, String> = sqlx::query_as(
+            "SELECT id, name FROM users WHERE workspace_id = $1 UNION ALL SELECT id, name FROM channels WHERE workspace_id = $1",
+        )
+        .bind(ws)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+        World { tz: tz.parse().unwrap(), customers, interactions, stages, deals, events, names }
+    }
+
+    /// The label of a group key: the name of the user or channel it names, when `named`.
+    fn label(&self, named: bool, key: &Option<String>) -> Option<String> {
+        let id: Uuid = key.as_deref().filter(|_| named)?.parse().ok()?;
+        self.names.get(&id).cloned()
     }
 
     /// The local date of an instant.
@@ -430,6 +447,7 @@ impl World {
             "groups": groups.iter().map(|(k, f)| {
                 let mut v = fig(f);
                 v["key"] = json!(k);
+                v["label"] = json!(self.label(matches!(dimension, "owner" | "channel"), k));
                 v
             }).collect::<Vec<_>>(),
             "totals": fig(&totals),
@@ -578,7 +596,7 @@ impl World {
                                "value_cents": hits.iter().map(|i| i.value_cents.unwrap_or(0)).sum::<i64>()})
                     })
                     .collect();
-                json!({"group": g, "points": points})
+                json!({"group": g, "label": self.label(group_by == Some("channel"), &g), "points": points})
             })
             .collect();
         json!({"bucket": bucket, "group_by": group_by, "from": ts(from), "to": ts(to), "series": series})

@@ -255,7 +255,7 @@ async fn runs_answer_what_the_endpoints_answer_as_json_and_csv() {
                 .iter()
                 .flat_map(|s| {
                     s["points"].as_array().unwrap().iter().map(move |p| {
-                        json!({"group": s["group"], "bucket": p["bucket"], "count": p["count"], "value_cents": p["value_cents"]})
+                        json!({"group": s["group"], "label": s["label"], "bucket": p["bucket"], "count": p["count"], "value_cents": p["value_cents"]})
                     })
                 })
                 .collect(),
