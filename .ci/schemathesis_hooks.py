@@ -12,6 +12,9 @@ another, so negative cases stay negative:
 - a deal's `pipeline_id`/`stage_id`, a stage order's `stage_ids` and a stage deletion's
   `move_to` are taken from the live pipeline they must belong to;
 - a move's `changed_at` is dropped (see NOW_FIELDS);
+- a `phone` written in the documented form becomes a real number: the form cannot say which
+  digits a country's numbering plan takes (unplaceable numbers are covered by the API test
+  suite);
 - an analytics window (`from`, `to`, `as_of`) or a list's time filter (`created_after`, ...)
   that matches the documented form becomes a valid one (the last 60 days): the form allows days
   that do not exist and windows that end before they start or span centuries, which are 400s
@@ -39,6 +42,8 @@ PAST_FIELDS = ("occurred_at", "created_at")
 # deal's history at send time knows (cases are replayed while shrinking), so generated values
 # are dropped and the server takes "now" (back-filling is covered by the API test suite).
 NOW_FIELDS = ("changed_at",)
+PHONE = re.compile(r"^[0-9 +().\\/xX-]*[0-9][0-9 +().\\/xX-]*$")
+PHONES = ("+49 30 901820", "+33 1 23 45 67 89", "+1 212 555 0134", "+44 20 7946 0958", "+81 3 1234 5678")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 API = os.environ.get("FUZZ_API", "")
 TOKEN = os.environ.get("FUZZ_TOKEN", "")
@@ -103,6 +108,8 @@ def _fix(node):
                     node[key] = (now + timedelta(days=30)).isoformat()
                 elif key in PAST_FIELDS and not (datetime(1900, 1, 2, tzinfo=timezone.utc) <= parsed <= now):
                     node[key] = (now - timedelta(days=1 + abs(hash(value)) % 3650)).isoformat()
+            elif isinstance(value, str) and key == "phone" and PHONE.match(value) and 3 <= len(value) <= 50:
+                node[key] = PHONES[abs(hash(value)) % len(PHONES)]
             elif isinstance(value, str) and key in REFERENCES and UUID.match(value):
                 node[key] = REFERENCES[key]()
             else:

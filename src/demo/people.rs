@@ -189,7 +189,7 @@ pub(super) fn crowd(rng: &mut StdRng, now: DateTime<Utc>) -> Vec<Someone> {
             id: None,
             kind: CustomerKind::Company,
             email: Some(unique(&mut emails, format!("hello@{slug}.example"), i)),
-            phone: Some(format!("{}{}", c.phone, digits(rng, 7))),
+            phone: phone_number(rng, c.phone),
             company: None,
             country: c.code,
             city: c.cities[rng.gen_range(0..c.cities.len())],
@@ -225,7 +225,7 @@ pub(super) fn crowd(rng: &mut StdRng, now: DateTime<Utc>) -> Vec<Someone> {
             id: None,
             kind: CustomerKind::Person,
             email: Some(unique(&mut emails, format!("{local}@{domain}"), i)),
-            phone: rng.gen_bool(0.8).then(|| format!("{}{}", c.phone, digits(rng, 7))),
+            phone: if rng.gen_bool(0.8) { phone_number(rng, c.phone) } else { None },
             company: works_at,
             country: c.code,
             city: c.cities[rng.gen_range(0..c.cities.len())],
@@ -291,6 +291,14 @@ fn legal_form(country: &str) -> &'static str {
     }
 }
 
+/// A valid number of the country whose international prefix (with area code) is `prefix`:
+/// random subscriber digits until the numbering plan takes them.
+fn phone_number(rng: &mut StdRng, prefix: &str) -> Option<String> {
+    (0..200)
+        .map(|i| format!("{prefix}{}", digits(rng, 6 + i % 4)))
+        .find(|n| crate::domain::phone("phone", n, None).is_ok())
+}
+
 fn digits(rng: &mut StdRng, n: usize) -> String {
     (0..n).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect()
 }
@@ -319,7 +327,7 @@ pub(super) async fn customers(
             kind: p.kind,
             name: parsed(Name::parse("name", &p.name))?,
             email: p.email.as_deref().map(|e| Email::parse("email", e)).transpose().map_err(|e| e.message)?,
-            phone: p.phone.as_deref().map(|e| Phone::parse("phone", e)).transpose().map_err(|e| e.message)?,
+            phone: p.phone.as_deref().map(|e| Phone::parse("phone", e, None)).transpose().map_err(|e| e.message)?,
             company_name: p
                 .company
                 .as_deref()

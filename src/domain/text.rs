@@ -109,46 +109,70 @@ pub fn currency(field: &str, value: &str) -> Result<String, FieldError> {
     }
 }
 
-/// The 249 officially assigned ISO 3166-1 alpha-2 codes.
-const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
-
-/// An ISO 3166-1 alpha-2 country code, upper case.
+/// An ISO 3166-1 alpha-2 country code (the `isocountry` crate's list), upper case.
 pub fn country(field: &str, value: &str) -> Result<String, FieldError> {
-    if value.len() == 2 && COUNTRIES.split(' ').any(|c| c == value) {
-        Ok(value.to_owned())
-    } else {
-        Err(FieldError::new(field, "must be an ISO 3166-1 alpha-2 code in upper case, such as FR"))
+    match isocountry::CountryCode::for_alpha2(value) {
+        Ok(c) if c.alpha2() == value => Ok(value.to_owned()),
+        _ => Err(FieldError::new(field, "must be an ISO 3166-1 alpha-2 code in upper case, such as FR")),
     }
 }
 
-/// A phone number as people write it: 3 to 50 characters of digits, spaces and
-/// `+ - ( ) . / x`, at least one digit.
-pub fn phone(field: &str, value: &str) -> Result<String, FieldError> {
-    let ok = (3..=50).contains(&value.chars().count())
+/// The country codes (ISO 3166-1 alpha-2), in order, for the OpenAPI schema.
+pub fn countries() -> impl Iterator<Item = &'static str> {
+    isocountry::CountryCode::iter_alpha2().map(|c| c.alpha2())
+}
+
+/// What a phone number may be written with: 3 to 50 characters of digits, spaces and
+/// `+ - ( ) . /`, `x` before an extension, at least one digit.
+pub const PHONE_PATTERN: &str = r"^[0-9 +().\/xX-]*[0-9][0-9 +().\/xX-]*$";
+
+/// A phone number as people write it (see [`PHONE_PATTERN`]), in international form (`+49 30
+/// 901820`) or in the national form of `region` (the customer's country: `030 901820` in DE),
+/// valid by the numbering plan of its country (libphonenumber's metadata, through the
+/// `phonenumber` crate). Returned in E.164 (`+4930901820`), with `;ext=<digits>` after it when
+/// the number has an extension (RFC 3966's parameter).
+pub fn phone(field: &str, value: &str, region: Option<&str>) -> Result<String, FieldError> {
+    let written = (3..=50).contains(&value.chars().count())
         && value.chars().any(|c| c.is_ascii_digit())
         && value.chars().all(|c| c.is_ascii_digit() || " +-().//xX".contains(c));
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(FieldError::new(field, "must be a phone number: digits, spaces and + - ( ) . /"))
+    if !written {
+        return Err(FieldError::new(field, "must be a phone number: digits, spaces and + - ( ) . /"));
+    }
+    let region = region.and_then(|r| r.parse::<phonenumber::country::Id>().ok());
+    match phonenumber::parse(region, value) {
+        Ok(number) if phonenumber::is_valid(&number) => {
+            let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+            Ok(match number.extension() {
+                Some(ext) => format!("{e164};ext={}", ext.as_ref()),
+                None => e164,
+            })
+        }
+        _ if region.is_none() && !value.trim_start().starts_with('+') => Err(FieldError::new(
+            field,
+            "is not a phone number we can place: write it with its country code (+49 30 901820), or give the customer's country",
+        )),
+        _ => Err(FieldError::new(field, "is not a valid phone number for its country")),
     }
 }
 
-/// The IANA time zones a workspace may use (those of PostgreSQL's `pg_timezone_names` with an
-/// Area/City name, and UTC).
-pub const TIMEZONES: &str = include_str!("../timezones.txt");
+/// The IANA time zones a workspace may use: the Area/Location names of the tz database (the
+/// `chrono-tz` crate's), and UTC; not the `Etc/` zones nor the backward-compatible country
+/// aliases (`US/Eastern`: `America/New_York`). PostgreSQL knows each of them (a test checks).
+pub fn timezones() -> impl Iterator<Item = &'static str> {
+    const LEGACY: [&str; 6] = ["Etc/", "US/", "Canada/", "Brazil/", "Chile/", "Mexico/"];
+    let named = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| tz.name())
+        .filter(|name| name.contains('/') && !LEGACY.iter().any(|prefix| name.starts_with(prefix)));
+    std::iter::once("UTC").chain(named)
+}
 
 pub fn timezone(field: &str, value: &str) -> Result<String, FieldError> {
-    if TIMEZONES.lines().any(|tz| tz == value) {
+    if timezones().any(|tz| tz == value) {
         Ok(value.to_owned())
     } else {
         Err(FieldError::new(field, "is not a known IANA time zone such as Europe/Paris"))
     }
-}
-
-/// The country codes, for the OpenAPI schema.
-pub fn countries() -> impl Iterator<Item = &'static str> {
-    COUNTRIES.split(' ')
 }
 
 /// The largest magnitude of a number in a JSON field (custom fields, configs, metadata).
@@ -239,8 +263,15 @@ mod tests {
         assert!(country("country", "FR").is_ok());
         assert!(country("country", "fr").is_err());
         assert!(country("country", "XX").is_err());
-        assert!(phone("phone", "+33 (0)1 23-45-67").is_ok());
-        assert!(phone("phone", "call me").is_err());
+        assert_eq!(phone("phone", "+33 (0)1 23-45-67-89", None).unwrap(), "+33123456789");
+        assert_eq!(phone("phone", "01 23 45 67 89", Some("FR")).unwrap(), "+33123456789");
+        assert_eq!(phone("phone", "+1 (212) 555-0134 x12", None).unwrap(), "+12125550134;ext=12");
+        assert!(phone("phone", "01 23 45 67 89", None).is_err(), "national form without a country");
+        assert!(phone("phone", "+33 1 23", None).is_err(), "too short for France");
+        assert!(phone("phone", "call me", None).is_err());
+        assert!(country("country", "XK").is_err(), "not an ISO 3166-1 code");
+        assert_eq!(countries().count(), 249);
+        assert!(timezones().any(|z| z == "America/Port-au-Prince") && !timezones().any(|z| z == "US/Eastern"));
         assert!(crate::domain::past_time("t", chrono::Utc::now() + chrono::Duration::days(1)).is_err());
         assert!(crate::domain::past_time("t", chrono::Utc::now()).is_ok());
     }

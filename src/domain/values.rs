@@ -189,19 +189,45 @@ code_value!(
     /// An IANA time zone, such as Europe/Paris.
     Timezone,
     text::timezone,
-    |nullable| enum_schema(text::TIMEZONES.lines().collect(), "IANA time zone.", nullable)
+    |nullable| enum_schema(text::timezones().collect(), "IANA time zone.", nullable)
 );
-code_value!(
-    /// A phone number as people write it (see [`text::phone`]).
-    Phone,
-    text::phone,
-    |nullable| ObjectBuilder::new()
-        .schema_type(string_type(nullable))
-        .min_length(Some(3))
-        .max_length(Some(50))
-        .pattern(Some(r"^[0-9 +().\/xX-]*[0-9][0-9 +().\/xX-]*$"))
-        .build()
-);
+/// A phone number, in E.164 (see [`text::phone`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Phone(String);
+
+impl Phone {
+    /// `raw` as people write it, international or national to `country` (the customer's).
+    pub fn parse(field: &str, raw: &str, country: Option<&Country>) -> Result<Self, FieldError> {
+        text::phone(field, raw, country.map(Country::as_str)).map(Phone)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+    fn schema_of(nullable: bool) -> Object {
+        ObjectBuilder::new()
+            .schema_type(string_type(nullable))
+            .min_length(Some(3))
+            .max_length(Some(50))
+            .pattern(Some(text::PHONE_PATTERN))
+            .description(Some(
+                "Written as people write it: international (`+49 30 901820`) or national to the customer's `country` \
+                 (`030 901820`), `x` before an extension; checked against the country's numbering plan and stored \
+                 in E.164 (`+4930901820`, `;ext=12` after it for an extension).",
+            ))
+            .examples(["+49 30 901820"])
+            .build()
+    }
+    pub fn schema() -> Object {
+        Self::schema_of(false)
+    }
+    pub fn optional_schema() -> Object {
+        Self::schema_of(true)
+    }
+}
 
 /// A set of tags: at most [`Tags::MAX`] distinct [`Tag`]s, in the order first given.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -147,14 +147,6 @@ pub mod schemas {
     pub fn optional_email() -> Object {
         email_of(true)
     }
-    pub fn phone() -> Object {
-        ObjectBuilder::new()
-            .schema_type(kind(true))
-            .min_length(Some(3))
-            .max_length(Some(50))
-            .pattern(Some(r"^[0-9 +().\/xX-]*[0-9][0-9 +().\/xX-]*$"))
-            .build()
-    }
     fn currency_of(nullable: bool) -> Object {
         let mut values: Vec<serde_json::Value> = crate::domain::currencies().map(serde_json::Value::from).collect();
         if nullable {
@@ -192,8 +184,7 @@ pub mod schemas {
             .build()
     }
     pub fn timezone() -> Object {
-        let mut values: Vec<serde_json::Value> =
-            crate::domain::TIMEZONES.lines().map(serde_json::Value::from).collect();
+        let mut values: Vec<serde_json::Value> = crate::domain::timezones().map(serde_json::Value::from).collect();
         values.push(serde_json::Value::Null);
         ObjectBuilder::new()
             .schema_type(kind(true))

@@ -185,7 +185,7 @@ async fn search_is_prefix_and_typo_tolerant() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;
     create(&app, &owner, json!({"name": "John Smith", "email": "john@acme.io"})).await;
-    create(&app, &owner, json!({"name": "Joanna Doe", "company_name": "Globex", "phone": "+1 555 0100"})).await;
+    create(&app, &owner, json!({"name": "Joanna Doe", "company_name": "Globex", "phone": "+1 212 555 0100"})).await;
     create(&app, &owner, json!({"name": "Zed", "email": "zed@initech.com"})).await;
     let mut r = names(&app, &owner, "q=jo").await;
     r.sort();
@@ -318,4 +318,33 @@ async fn timeline_and_summary() {
         .collect();
     assert_eq!(by.len(), 2);
     assert!(by.contains(&("email".into(), 2)) && by.contains(&("web".into(), 2)));
+}
+
+/// Phone numbers are read as people write them, international or national to the customer's
+/// country, checked against the country's numbering plan and stored in E.164.
+#[tokio::test]
+async fn phones_are_stored_in_e164() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let cases = [
+        (json!({"name": "A", "phone": "+49 (30) 901820"}), "+4930901820"),
+        (json!({"name": "B", "country": "FR", "phone": "01 23 45 67 89"}), "+33123456789"),
+        (json!({"name": "C", "country": "US", "phone": "(212) 555-0134 x12"}), "+12125550134;ext=12"),
+        (json!({"name": "D", "country": "DE", "phone": "+33 1 23 45 67 89"}), "+33123456789"),
+    ];
+    for (body, want) in cases {
+        let res = app.post("/api/v1/customers", &owner, body.clone()).await;
+        assert_eq!(res.status(), 201, "{body}");
+        let c: Value = res.json().await.unwrap();
+        assert_eq!(c["phone"], want, "{body}");
+    }
+    for body in [
+        json!({"name": "E", "phone": "01 23 45 67 89"}),
+        json!({"name": "F", "country": "FR", "phone": "01 23"}),
+        json!({"name": "G", "phone": "+1 555 0100"}),
+    ] {
+        let problem =
+            assert_problem(app.post("/api/v1/customers", &owner, body.clone()).await, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], "phone", "{body}");
+    }
 }

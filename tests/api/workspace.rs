@@ -46,3 +46,19 @@ async fn only_the_owner_changes_the_workspace() {
     let (admin, _) = app.user_token(&owner, "admin").await;
     assert_problem(app.patch("/api/v1/workspace", &admin, json!({"name": "Mine"})).await, 403, "forbidden").await;
 }
+
+/// Every time zone a workspace may take is one PostgreSQL knows: the analytics compute local
+/// days with `AT TIME ZONE`.
+#[tokio::test]
+async fn every_time_zone_offered_is_known_to_postgresql() {
+    let app = spawn_app().await;
+    let zones: Vec<String> = rapport::domain::timezones().map(str::to_owned).collect();
+    assert!(zones.len() > 400);
+    let unknown: Vec<String> =
+        sqlx::query_scalar("SELECT z FROM unnest($1::text[]) AS z WHERE z NOT IN (SELECT name FROM pg_timezone_names)")
+            .bind(&zones)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert!(unknown.is_empty(), "{unknown:?}");
+}

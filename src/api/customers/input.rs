@@ -74,9 +74,9 @@ impl CustomerInput {
         let mut v = Validator::default();
         let name = v.check(Name::parse(&f("name"), &self.name));
         let email = v.optional(self.email.as_deref(), |e| Email::parse(&f("email"), e));
-        let phone = v.optional(self.phone.as_deref(), |p| Phone::parse(&f("phone"), p));
         let company_name = v.optional(self.company_name.as_deref(), |c| Name::parse(&f("company_name"), c));
         let country = v.optional(self.country.as_deref(), |c| Country::parse(&f("country"), c));
+        let phone = v.optional(self.phone.as_deref(), |p| Phone::parse(&f("phone"), p, country.as_ref()));
         let city = v.optional(self.city.as_deref(), |c| Name::parse(&f("city"), c));
         let tags = Tags::parse(&f("tags"), &self.tags, v.errors());
         let attributes = v.check(Attributes::parse(&f("attributes"), &self.attributes));
