@@ -24,6 +24,9 @@ fn uuid7(ts: &str) -> String {
 /// per core: generating rows is CPU-bound.
 async fn step(pool: &PgPool, what: &str, sql: &str, ws: WorkspaceId, n: i64) -> Result<(), sqlx::Error> {
     let started = Instant::now();
+    // On a terminal, a spinner while the step runs (hidden otherwise; the line below stays).
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(what.to_owned());
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let parts = PARTS;
     let runs = (0..parts).map(|part| async move {
         let mut conn = pool.acquire().await?;
@@ -34,6 +37,7 @@ async fn step(pool: &PgPool, what: &str, sql: &str, ws: WorkspaceId, n: i64) -> 
         Ok::<u64, sqlx::Error>(done.rows_affected())
     });
     let rows: u64 = futures_util::future::try_join_all(runs).await?.into_iter().sum();
+    spinner.finish_and_clear();
     println!("  {what:<32} {rows:>10} rows {:>8.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
