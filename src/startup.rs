@@ -105,7 +105,6 @@ fn swagger_ui_config() -> utoipa_swagger_ui::Config<'static> {
         .filter(true)
         .deep_linking(true)
         .display_request_duration(true)
-        .display_operation_id(true)
 }
 
 impl Application {

@@ -90,8 +90,7 @@ fn request(method: &str, path: &str) -> Option<Value> {
         }),
         ("patch", "/api/v1/channels/{id}") => json!({"name": "Email (sales inbox)"}),
         ("post", "/api/v1/customers") => json!({
-            "kind": "person", "name": "Ana Souza", "email": "ana.souza@verde-agro.example",
-            "phone": "+55 11 98765 4321", "company_name": "Verde Agro S.A.", "country": "BR", "city": "São Paulo",
+            "kind": "person", "name": "Ana Souza", "phone": "+55 11 98765 4321", "company_name": "Verde Agro S.A.", "country": "BR", "city": "São Paulo",
             "tags": ["trial", "webinar"], "attributes": {"source": "webinar", "seats": 12, "newsletter": true},
             "owner_id": ids::USER
         }),

@@ -8,6 +8,8 @@
 //!   `additionalProperties: true`, so generated clients can read and write them;
 //! - every field of a response-only schema is required (`null` is a value, never an absent
 //!   field), except [`MAY_BE_ABSENT`];
+//! - a query parameter whose value is an object (the custom-field filter `attr`) is sent as a
+//!   `deepObject` (`attr[plan]=pro`), the one style that carries a map;
 //! - every problem response has an example of its own status and `code`, made by the
 //!   `ApiError` that answers it;
 //! - examples for parameters, request bodies and responses ([`super::examples`]);
@@ -29,6 +31,7 @@ pub fn polish(doc: &mut Value) {
     open_objects(doc);
     required_response_fields(doc);
     problem_examples(doc);
+    deep_object_parameters(doc);
     examples::apply(doc);
     drop_unused_schemas(doc);
 }
@@ -220,6 +223,21 @@ fn problem_examples(doc: &mut Value) {
                         media["example"] = example;
                     }
                 }
+            }
+        }
+    }
+}
+
+fn deep_object_parameters(doc: &mut Value) {
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else { return };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (_, op) in item.iter_mut().filter(|(m, _)| is_method(m)) {
+            let Some(Value::Array(params)) = op.get_mut("parameters") else { continue };
+            for p in
+                params.iter_mut().filter(|p| p["in"] == "query" && p.pointer("/schema/type") == Some(&json!("object")))
+            {
+                p["style"] = json!("deepObject");
+                p["explode"] = json!(true);
             }
         }
     }

@@ -37,8 +37,8 @@ pub struct CustomerFilterParams {
     created_before: Option<String>,
     /// Custom fields, each equal to its text (`attr[plan]=pro&attr[source]=webinar`: all must
     /// match; a field holding a number or a boolean matches its JSON text, `40`, `true`).
-    /// `attr.plan=pro` is the same filter.
-    #[param(style = DeepObject, explode = true, schema_with = crate::http::doc::schemas::attribute_filter)]
+    /// `attr.plan=pro` is the same filter. (Declared a `deepObject` by `openapi::polish`.)
+    #[param(schema_with = crate::http::doc::schemas::attribute_filter)]
     attr: Option<std::collections::HashMap<String, String>>,
 }
 
