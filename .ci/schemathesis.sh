@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every operation of the served spec with Schemathesis (all checks) against a real
-# server on a throwaway embedded PostgreSQL. Any failure fails CI.
+# server on a throwaway embedded PostgreSQL, logged in to the demo workspace (the document's
+# examples, which Schemathesis sends first, name its rows). Any failure fails CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -18,16 +19,23 @@ unset DATABASE_URL
 RAPPORT_DATA_DIR=$DATA/data RAPPORT_PORT=$PORT RAPPORT_ALLOW_SIGNUP=true RUST_LOG=warn \
 RAPPORT_ADMIN_EMAIL=owner@fuzz.test RAPPORT_ADMIN_PASSWORD=fuzz-owner-password \
 RAPPORT_LOGIN_MAX_FAILURES=1000000 RAPPORT_LOGIN_MAX_FAILURES_PER_IP=1000000 \
-  "$ROOT/target/debug/rapport" serve > "$DATA/server.log" 2>&1 &
+  "$ROOT/target/debug/rapport" serve --demo > "$DATA/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
-for _ in $(seq 1 120); do
+# The demo workspace is made before the server listens: the document's examples name its rows.
+for _ in $(seq 1 600); do
   curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break
   sleep 0.5
 done
 curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null || { cat "$DATA/server.log"; exit 1; }
+# The fuzzer acts as an owner of the demo workspace of its own: the demo's owner is named by
+# the document's examples, and a password change the fuzzer makes to it would end the session.
+DEMO=$(curl -sf "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
+  -d '{"email":"demo@rapport.local","password":"demo-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+curl -sf "http://127.0.0.1:$PORT/api/v1/users" -H "Authorization: Bearer $DEMO" -H 'content-type: application/json' \
+  -d '{"email":"fuzz@rapport.local","name":"Fuzz","password":"fuzz-owner-password","role":"owner"}' >/dev/null
 TOKEN=$(curl -sf "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
-  -d '{"email":"owner@fuzz.test","password":"fuzz-owner-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  -d '{"email":"fuzz@rapport.local","password":"fuzz-owner-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 # For the hooks, which reference live rows (see .ci/schemathesis_hooks.py).
 export FUZZ_API="http://127.0.0.1:$PORT/api/v1" FUZZ_TOKEN=$TOKEN
 FUZZ_USER_ID=$(curl -sf "$FUZZ_API/me" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])')

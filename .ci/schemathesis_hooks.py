@@ -10,7 +10,9 @@ another, so negative cases stay negative:
   up (or made) through the API at that moment, as the fuzzer itself deletes and deactivates
   rows (unknown references are covered by the API test suite);
 - a deal's `pipeline_id`/`stage_id`, a stage order's `stage_ids` and a stage deletion's
-  `move_to` are taken from the live pipeline they must belong to;
+  `move_to` are taken from the live pipeline they must belong to; a stage order goes to a
+  pipeline of its own, which no other operation's examples name (with two workers, another
+  case could add or remove a stage between the lookup and the request);
 - a move's `changed_at` is dropped (see NOW_FIELDS);
 - a `phone` written in the documented form becomes a real number: the form cannot say which
   digits a country's numbering plan takes (unplaceable numbers are covered by the API test
@@ -23,6 +25,9 @@ another, so negative cases stay negative:
   window, a live `pipeline_id`), and lose `from`/`to`/`as_of` when they also give a `range`
   (both at once are a 422, covered by the API test suite); a report's merge patch loses
   `params`, whose shape depends on the report's kind, which the patch cannot know;
+- the fuzzer's own user is never the one a `/users/{id}` operation changes or removes (a new
+  password or role would end the session the run depends on): another user of the workspace
+  takes its place;
 - `cursor` query values (and the event feed's `after`) are opaque, HMAC-signed positions only
   the server hands out: they are dropped (malformed cursors are covered by the API test suite);
 - `application/x-ndjson` bodies (customer import) are sent as text; a generated value that
@@ -42,7 +47,7 @@ PAST_FIELDS = ("occurred_at", "created_at")
 # deal's history at send time knows (cases are replayed while shrinking), so generated values
 # are dropped and the server takes "now" (back-filling is covered by the API test suite).
 NOW_FIELDS = ("changed_at",)
-PHONE = re.compile(r"^[0-9 +().\\/xX-]*[0-9][0-9 +().\\/xX-]*$")
+PHONE = re.compile(r"^[0-9 +()./xX-]*[0-9][0-9 +()./xX-]*(;ext=[0-9]+)?$")  # the spec's phone pattern
 PHONES = ("+49 30 901820", "+33 1 23 45 67 89", "+1 212 555 0134", "+44 20 7946 0958", "+81 3 1234 5678")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 API = os.environ.get("FUZZ_API", "")
@@ -133,6 +138,13 @@ def _pipeline():
     return _call("POST", "/pipelines", {"name": "Fuzz pipeline"})["id"]
 
 
+def _reorder_pipeline():
+    for pipeline in _call("GET", "/pipelines?limit=200")["data"]:
+        if pipeline["name"] == "Fuzz reorder":
+            return pipeline["id"]
+    return _call("POST", "/pipelines", {"name": "Fuzz reorder"})["id"]
+
+
 def _fix_pipeline_references(path, path_parameters, body, query):
     """Stage ids only mean something within their pipeline: take them from the right one."""
     if isinstance(body, dict) and "pipeline_id" in body and isinstance(body["pipeline_id"], str) and UUID.match(body["pipeline_id"]):
@@ -150,6 +162,8 @@ def _fix_pipeline_references(path, path_parameters, body, query):
         if stages and UUID.match(body["stage_id"]):
             body["stage_id"] = stages[abs(hash(body["stage_id"])) % len(stages)]
     elif path == "/api/v1/pipelines/{id}/stages/order" and isinstance(body, dict) and isinstance(body.get("stage_ids"), list):
+        if isinstance(path_parameters, dict) and UUID.match(str(path_parameters.get("id", ""))):
+            path_parameters["id"] = _reorder_pipeline()
         stages = _stages((path_parameters or {}).get("id"))
         if stages and all(isinstance(i, str) and UUID.match(i) for i in body["stage_ids"]):
             body["stage_ids"] = sorted(stages, key=lambda i: hash(i + str(len(body["stage_ids"]))))
@@ -192,8 +206,17 @@ def _fix_report(path, method, body):
         del body["params"]
 
 
+def _another_user():
+    for user in _call("GET", "/users?limit=200")["data"]:
+        if user["id"] != OWNER:
+            return user["id"]
+    return _call("POST", "/users", {"email": "stand-in@rapport.local", "name": "Stand-in", "password": "stand-in-password", "role": "member"})["id"]
+
+
 @schemathesis.hook
 def map_case(context, case):
+    if case.operation.path.startswith("/api/v1/users/{id}") and (case.path_parameters or {}).get("id") == OWNER:
+        case.path_parameters["id"] = _another_user()
     _fix_window(case.operation.path, case.query)
     if isinstance(case.body, (dict, list)):
         _fix(case.body)

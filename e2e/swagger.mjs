@@ -123,6 +123,10 @@ async function run() {
       if (method === 'post' && /\/customers$/.test(path)) createCustomer = { method, path, op };
     }
   }
+  // A spec that lost its operations must not pass for an empty run.
+  const MIN_GETS = 30;
+  check(`the spec has at least ${MIN_GETS} GET operations`, ops.length >= MIN_GETS, `${ops.length} GETs`);
+
   if (createCustomer) ops.push(createCustomer);
   else rows.push({ method: 'POST', path: '/…/customers', status: 'missing', ok: false, note: 'no POST …/customers in the spec' });
   if (!login) throw new Error('no POST …/auth/login in the spec');

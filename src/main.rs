@@ -145,6 +145,10 @@ async fn run(command: Command, settings: Settings) -> Result<(), AnyError> {
     let (url, embedded) = database(&settings).await?;
     rapport::db::pool::migrate(&url).await?;
     let pool = rapport::db::pool::connect(&url, settings.db_max_connections).await?;
+    if matches!(command, Command::Serve { demo: true } | Command::Seed { demo: true, .. }) && embedded.is_none() {
+        // Its users share a published password: never on a database someone else may reach.
+        return Err("the demo workspace is made on the embedded database only (unset DATABASE_URL)".into());
+    }
     let result = match command {
         Command::Serve { demo } => serve(settings, pool, embedded.is_some(), demo).await,
         Command::Migrate => {

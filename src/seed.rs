@@ -36,7 +36,9 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
     let ws = WorkspaceId(ws.id);
     println!("seeding workspace {} ({ws}): {} customers", opts.workspace_name, opts.customers);
     crate::db::seed::load(pool, ws, opts.customers, opts.interactions_per_customer).await?;
-    let saved = saved_reports(pool, &crate::app::Actor::system(ws), None).await?;
+    let mut tx = pool.begin().await?;
+    let saved = saved_reports(&mut tx, &crate::app::Actor::system(ws), None).await?;
+    tx.commit().await?;
     println!("saved {saved} reports, scheduled in the workspace's time zone");
     println!("seeded in {:.1} s; log in as {BENCH_EMAIL} / {BENCH_PASSWORD}", started.elapsed().as_secs_f64());
     Ok(ws)
@@ -46,7 +48,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> Result<WorkspaceId, Box<
 /// segments by country, monthly RFM and cohorts, daily interactions by channel, and basket
 /// pairs of the previous quarter on demand. The first (the funnel) gets `first_id` when given.
 pub async fn saved_reports(
-    pool: &PgPool,
+    tx: &mut crate::app::Tx<'_>,
     actor: &crate::app::Actor,
     first_id: Option<uuid::Uuid>,
 ) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
@@ -54,7 +56,8 @@ pub async fn saved_reports(
     use crate::app::reports::{create, ReportFields};
     use crate::domain::schedule::ReportKind;
     use serde_json::json;
-    let pipelines: Vec<crate::db::pipelines::PipelineRow> = crate::db::rows::oldest_first(pool, ws, None, 1).await?;
+    let pipelines: Vec<crate::db::pipelines::PipelineRow> =
+        crate::db::rows::oldest_first(&mut **tx, ws, None, 1).await?;
     let pipeline = pipelines.first().map(|p| p.id);
     let weekly = json!({"every": "week", "weekday": 1, "at": "07:00"});
     let reports = [
@@ -90,7 +93,6 @@ pub async fn saved_reports(
             serde_json::Value::Null,
         ),
     ];
-    let mut tx = pool.begin().await?;
     let mut saved = 0;
     for (name, kind, params, schedule) in reports {
         if kind == ReportKind::Funnel && pipeline.is_none() {
@@ -98,11 +100,10 @@ pub async fn saved_reports(
         }
         let fields = ReportFields::parse(name, kind, &params, Some(&schedule)).map_err(|e| e.to_string())?;
         let preset = if saved == 0 { first_id } else { None };
-        crate::domain::with_ids(preset, create(&mut tx, actor, fields, chrono::Utc::now()))
+        crate::domain::with_ids(preset, create(tx, actor, fields, chrono::Utc::now()))
             .await
             .map_err(|e| e.to_string())?;
         saved += 1;
     }
-    tx.commit().await?;
     Ok(saved)
 }

@@ -26,7 +26,7 @@ crate::list_handler! {
     ///
     /// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
     /// next page, until `next_cursor` is `null`.
-    list_tokens, role = Admin, tag = "api-tokens", path = "/api-tokens", sort = "api_tokens:created_at",
+    list_api_tokens, role = Admin, tag = "api-tokens", path = "/api-tokens", sort = "api_tokens:created_at",
     body = ApiToken, described = "A page of tokens", list = app::api_tokens::list, errors = [E400, E401, E403]
 }
 

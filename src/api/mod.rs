@@ -38,7 +38,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::get_user)
         .service(users::patch_user)
         .service(users::delete_user)
-        .service(api_tokens::list_tokens)
+        .service(api_tokens::list_api_tokens)
         .service(api_tokens::create_token)
         .service(api_tokens::delete_token)
         .service(channels::list_channels)

@@ -34,7 +34,7 @@ impl StageFields {
 }
 
 /// The pipeline with its live stages.
-async fn load(db: &mut sqlx::PgConnection, actor: &Actor, id: Uuid) -> Result<Pipeline> {
+pub async fn load(db: &mut sqlx::PgConnection, actor: &Actor, id: Uuid) -> Result<Pipeline> {
     let row: PipelineRow = found(rows::find(&mut *db, actor.workspace_id, id).await?, "pipeline")?;
     let stages = pipelines::live_stages(&mut *db, actor.workspace_id, id).await?;
     Ok(pipelines::with_stages(row, stages))

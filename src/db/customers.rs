@@ -23,7 +23,8 @@ pub struct Customer {
     pub name: String,
     #[schema(example = "ada@example.com")]
     pub email: Option<String>,
-    #[schema(example = "+44 20 7946 0958")]
+    /// E.164, `;ext=<digits>` after it for an extension.
+    #[schema(example = "+442079460958")]
     pub phone: Option<String>,
     pub company_name: Option<String>,
     /// ISO 3166-1 alpha-2.
@@ -266,13 +267,15 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, ws: WorkspaceId, f: &Filter
         .and_if("owner_id =", f.owner_id)
         .and_if("created_at >=", f.created_after)
         .and_if("created_at <", f.created_before);
-    // A field equals the text, or the number or boolean the text writes (`40`, `true`); both
-    // forms are containments, which the attributes' GIN index answers.
+    // A field equals the text, or the number or boolean whose JSON text it is exactly (`40`,
+    // `true`; not `40.0`); both forms are containments, which the attributes' GIN index answers.
     for (key, value) in &f.attributes {
         let one = |v: serde_json::Value| serde_json::Value::Object([(key.clone(), v)].into_iter().collect());
         qb.push(" AND (attributes @> ").push_bind(one(serde_json::Value::String(value.clone())));
         match serde_json::from_str::<serde_json::Value>(value) {
-            Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+            Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)))
+                if serde_json::to_string(&v).is_ok_and(|text| text == *value) =>
+            {
                 qb.push(" OR attributes @> ").push_bind(one(v)).push(")");
             }
             _ => {

@@ -5,7 +5,6 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::json;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::people::{Made, PLANS};
@@ -91,7 +90,7 @@ const CONTACTS: &[(usize, InteractionKind, Direction, &[&str])] = &[
 /// Interactions over the customers' lives (every few weeks, on every channel), purchases
 /// among them, logged in batches.
 pub(super) async fn interactions(
-    pool: &PgPool,
+    tx: &mut app::Tx<'_>,
     owner: &Actor,
     users: &[Uuid],
     customers: &[Made],
@@ -157,7 +156,6 @@ pub(super) async fn interactions(
             at += Duration::minutes(rng.gen_range(3 * 24 * 60..55 * 24 * 60));
         }
     }
-    let mut tx = pool.begin().await?;
     if let Some(mut item) = showcase {
         if let Some(f) = item.fields.as_mut() {
             (f.channel_id, f.kind, f.direction) = (ids::EMAIL_CHANNEL, InteractionKind::Message, Direction::Inbound);
@@ -165,7 +163,7 @@ pub(super) async fn interactions(
             f.body = Some("Hi Priya, thanks for the proposal. Could you include the onboarding workshop?".into());
             item.channel_id = ids::EMAIL_CHANNEL;
         }
-        with_ids([ids::INTERACTION], app::interactions::create_batch(&mut tx, owner, vec![item], Vec::new()))
+        with_ids([ids::INTERACTION], app::interactions::create_batch(tx, owner, vec![item], Vec::new()))
             .await
             .map_err(app_err)?;
     }
@@ -173,9 +171,8 @@ pub(super) async fn interactions(
     let mut rest = items.into_iter().peekable();
     while rest.peek().is_some() {
         let chunk: Vec<_> = rest.by_ref().take(app::interactions::MAX_BATCH).collect();
-        app::interactions::create_batch(&mut tx, owner, chunk, Vec::new()).await.map_err(app_err)?;
+        app::interactions::create_batch(tx, owner, chunk, Vec::new()).await.map_err(app_err)?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -185,7 +182,7 @@ pub(super) const RENEWAL_DEALS: usize = 30;
 /// Deals in both pipelines, each moved stage by stage after days or weeks, won, lost or still
 /// open; the showcase deal is in negotiation.
 pub(super) async fn deals(
-    pool: &PgPool,
+    tx: &mut app::Tx<'_>,
     owner: &Actor,
     users: &[Uuid],
     customers: &[Made],
@@ -193,8 +190,7 @@ pub(super) async fn deals(
     now: DateTime<Utc>,
     progress: &indicatif::ProgressBar,
 ) -> Result<(), AnyError> {
-    let mut tx = pool.begin().await?;
-    let sales: Pipeline = app::pipelines::get(pool, owner, ids::PIPELINE).await.map_err(app_err)?;
+    let sales: Pipeline = app::pipelines::load(tx, owner, ids::PIPELINE).await.map_err(app_err)?;
     let stages = |kind: StageKind, probability: i32, name: &str| -> Result<app::pipelines::StageFields, AnyError> {
         Ok(app::pipelines::StageFields {
             name: parsed(Name::parse("name", name))?,
@@ -211,8 +207,7 @@ pub(super) async fn deals(
             stages(StageKind::Lost, 0, "Churned")?,
         ]),
     };
-    let renewals =
-        with_ids([ids::RENEWALS], app::pipelines::create(&mut tx, owner, renewals)).await.map_err(app_err)?;
+    let renewals = with_ids([ids::RENEWALS], app::pipelines::create(tx, owner, renewals)).await.map_err(app_err)?;
     let buyers: Vec<&Made> =
         customers.iter().filter(|c| c.kind == CustomerKind::Company || c.company.is_some()).collect();
     for i in 0..DEALS {
@@ -221,7 +216,7 @@ pub(super) async fn deals(
         let title = format!("{seats} {plan} seats");
         let opened = c.created_at + Duration::days(rng.gen_range(2..120));
         let path = journey(rng, &sales, opened, now);
-        deal(&mut tx, owner, users[i % users.len()], c.id, &sales, &title, seats as i64 * 149_000, &path, None).await?;
+        deal(tx, owner, users[i % users.len()], c.id, &sales, &title, seats as i64 * 149_000, &path, None).await?;
         progress.inc(1);
     }
     for i in 0..RENEWAL_DEALS {
@@ -229,18 +224,8 @@ pub(super) async fn deals(
         let opened = now - Duration::days(rng.gen_range(10..400));
         let path = journey(rng, &renewals, opened, now);
         let title = format!("Annual renewal {}", opened.year() + 1);
-        deal(
-            &mut tx,
-            owner,
-            users[i % users.len()],
-            c.id,
-            &renewals,
-            &title,
-            rng.gen_range(20..400) * 10_000,
-            &path,
-            None,
-        )
-        .await?;
+        deal(tx, owner, users[i % users.len()], c.id, &renewals, &title, rng.gen_range(20..400) * 10_000, &path, None)
+            .await?;
         progress.inc(1);
     }
     let opened = now - Duration::days(47);
@@ -250,19 +235,8 @@ pub(super) async fn deals(
         .map(|(s, d)| (*s, opened + Duration::days(d) + Duration::hours(3)))
         .collect();
     let close = (now + Duration::days(21)).date_naive();
-    deal(
-        &mut tx,
-        owner,
-        ids::USER,
-        ids::CUSTOMER,
-        &sales,
-        "Helios Solar — 40 Pro seats",
-        5_960_000,
-        &path,
-        Some(close),
-    )
-    .await?;
-    tx.commit().await?;
+    deal(tx, owner, ids::USER, ids::CUSTOMER, &sales, "Helios Solar — 40 Pro seats", 5_960_000, &path, Some(close))
+        .await?;
     Ok(())
 }
 
@@ -309,8 +283,10 @@ async fn deal(
     title: &str,
     amount_cents: i64,
     path: &[(Uuid, DateTime<Utc>)],
-    expected_close_date: Option<NaiveDate>,
+    showcase_closing: Option<NaiveDate>,
 ) -> Result<(), AnyError> {
+    // The showcase deal (the one closing on a date) gets its id; no other.
+    let expected_close_date = showcase_closing;
     let Some(((first, opened), moves)) = path.split_first() else { return Ok(()) };
     let new = app::deals::NewDeal {
         pipeline_id: pipeline.id,
@@ -322,7 +298,7 @@ async fn deal(
         expected_close_date,
         created_at: *opened,
     };
-    let preset: Option<Uuid> = (customer == ids::CUSTOMER).then_some(ids::DEAL);
+    let preset: Option<Uuid> = showcase_closing.map(|_| ids::DEAL);
     let deal = with_ids(preset, app::deals::create(tx, owner, new)).await.map_err(app_err)?;
     for (stage, at) in moves {
         app::deals::update(tx, owner, deal.id, None, |d| {

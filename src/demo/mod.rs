@@ -73,13 +73,20 @@ pub mod ids {
 /// Creates the demo workspace unless it exists; `Ok(false)` when it did. Prints a progress bar
 /// on a terminal.
 pub async fn create(pool: &PgPool) -> Result<bool, AnyError> {
+    let now = Utc::now();
     if crate::db::workspaces::get(pool, WorkspaceId(ids::WORKSPACE)).await?.is_some() {
+        // Made, but perhaps not run yet (a start stopped between the two).
+        let owner = Actor::from_user(WorkspaceId(ids::WORKSPACE), Role::Owner, ids::OWNER);
+        if app::reports::run(pool, &owner, ids::REPORT, ids::RUN).await.is_err() {
+            first_run(pool, &owner, now).await?;
+        }
         return Ok(false);
     }
-    let now = Utc::now();
     let mut rng = StdRng::seed_from_u64(20_261_130);
-    let owner = workspace(pool, now).await?;
-    let users = team(pool, &owner).await?;
+    // Everything in one transaction: a failure leaves no half-made demo behind.
+    let mut tx = pool.begin().await?;
+    let owner = workspace(&mut tx, now).await?;
+    let users = team(&mut tx, &owner).await?;
     let mut people = people::crowd(&mut rng, now);
     let progress = indicatif::ProgressBar::new((people.len() + activity::DEALS + activity::RENEWAL_DEALS) as u64);
     progress.set_style(
@@ -88,14 +95,17 @@ pub async fn create(pool: &PgPool) -> Result<bool, AnyError> {
             .progress_chars("=> "),
     );
     progress.set_message("customers");
-    let customers = people::customers(pool, &owner, &users, &mut people, &progress).await?;
+    let customers = people::customers(&mut tx, &owner, &users, &mut people, &progress).await?;
     progress.set_message("interactions");
-    activity::interactions(pool, &owner, &users, &customers, &mut rng, now).await?;
+    activity::interactions(&mut tx, &owner, &users, &customers, &mut rng, now).await?;
     progress.set_message("deals");
-    activity::deals(pool, &owner, &users, &customers, &mut rng, now, &progress).await?;
+    activity::deals(&mut tx, &owner, &users, &customers, &mut rng, now, &progress).await?;
     progress.finish_and_clear();
-    let reports = crate::seed::saved_reports(pool, &owner, Some(ids::REPORT)).await?;
-    extras(pool, &owner, now).await?;
+    let reports = crate::seed::saved_reports(&mut tx, &owner, Some(ids::REPORT)).await?;
+    api_token(&mut tx, &owner, now).await?;
+    tx.commit().await?;
+    // The run reads what the transaction wrote: after it.
+    first_run(pool, &owner, now).await?;
     println!(
         "demo workspace: {} customers, {} saved reports; log in as {EMAIL} / {PASSWORD}",
         customers.len(),
@@ -113,7 +123,7 @@ pub(crate) fn app_err(e: crate::error::ApiError) -> AnyError {
 }
 
 /// The workspace, its owner, channels and sales pipeline with the showcase ids; in Berlin time.
-async fn workspace(pool: &PgPool, now: DateTime<Utc>) -> Result<Actor, AnyError> {
+async fn workspace(tx: &mut app::Tx<'_>, now: DateTime<Utc>) -> Result<Actor, AnyError> {
     let hash = crate::auth::password::hash(PASSWORD.to_owned()).await.map_err(app_err)?;
     let new = app::workspace::NewWorkspace {
         name: parsed(Name::parse("name", "Northwind Software (demo)"))?,
@@ -124,10 +134,8 @@ async fn workspace(pool: &PgPool, now: DateTime<Utc>) -> Result<Actor, AnyError>
     };
     let preset =
         [ids::WORKSPACE, ids::OWNER].into_iter().chain(ids::CHANNELS).chain([ids::PIPELINE]).chain(ids::STAGES);
-    let mut tx = pool.begin().await?;
-    let (ws, user) = with_ids(preset, app::workspace::create(&mut tx, new, app::workspace::MadeBy::System))
-        .await
-        .map_err(app_err)?;
+    let (ws, user) =
+        with_ids(preset, app::workspace::create(tx, new, app::workspace::MadeBy::System)).await.map_err(app_err)?;
     if (ws.id, user.id) != (ids::WORKSPACE, ids::OWNER) {
         return Err("the demo workspace did not get its showcase ids".into());
     }
@@ -136,21 +144,28 @@ async fn workspace(pool: &PgPool, now: DateTime<Utc>) -> Result<Actor, AnyError>
         timezone: Some(parsed(Timezone::parse("timezone", "Europe/Berlin"))?),
         ..Default::default()
     };
-    app::workspace::update(&mut tx, &owner, None, changes, now).await.map_err(app_err)?;
-    tx.commit().await?;
+    app::workspace::update(tx, &owner, None, changes, now).await.map_err(app_err)?;
+    // Every default channel has its showcase id, in the order `CHANNELS` says.
+    for (id, kind) in
+        ids::CHANNELS.iter().zip(["email", "phone", "chat", "sms", "mms", "fax", "social", "web", "in_person"])
+    {
+        let channel = app::channels::get(&mut **tx, &owner, *id).await.map_err(app_err)?;
+        if channel.kind.as_str() != kind {
+            return Err(format!("the demo channel {id} is {}, not {kind}", channel.kind.as_str()).into());
+        }
+    }
     Ok(owner)
 }
 
 /// The sales team: an admin (showcase), two members and a viewer. Account owners are picked
 /// among them and the owner.
-async fn team(pool: &PgPool, owner: &Actor) -> Result<Vec<Uuid>, AnyError> {
+async fn team(tx: &mut app::Tx<'_>, owner: &Actor) -> Result<Vec<Uuid>, AnyError> {
     let members = [
         ("Priya Nair", "priya.nair@northwind.example", Role::Admin),
         ("Jonas Berg", "jonas.berg@northwind.example", Role::Member),
         ("Camille Laurent", "camille.laurent@northwind.example", Role::Member),
         ("Kenji Watanabe", "kenji.watanabe@northwind.example", Role::Viewer),
     ];
-    let mut tx = pool.begin().await?;
     let mut users = vec![ids::OWNER];
     for (i, (name, email, role)) in members.into_iter().enumerate() {
         let new = app::users::NewUser {
@@ -160,24 +175,28 @@ async fn team(pool: &PgPool, owner: &Actor) -> Result<Vec<Uuid>, AnyError> {
             role,
         };
         let preset: Vec<Uuid> = if i == 0 { vec![ids::USER] } else { vec![] };
-        let user = with_ids(preset, app::users::create(&mut tx, owner, new)).await.map_err(app_err)?;
+        let user = with_ids(preset, app::users::create(tx, owner, new)).await.map_err(app_err)?;
         if role >= Role::Member {
             users.push(user.id);
         }
     }
-    tx.commit().await?;
     Ok(users)
 }
 
-/// The API token "Zapier sync" and a run of the showcase report.
-async fn extras(pool: &PgPool, owner: &Actor, now: DateTime<Utc>) -> Result<(), AnyError> {
-    let mut tx = pool.begin().await?;
+/// The API token "Zapier sync".
+async fn api_token(tx: &mut app::Tx<'_>, owner: &Actor, now: DateTime<Utc>) -> Result<(), AnyError> {
     let token = app::api_tokens::NewApiToken {
         name: parsed(Name::parse("name", "Zapier sync"))?,
         role: Role::Member,
         expires_at: Some(now + TimeDelta::days(365)),
     };
-    with_ids([ids::API_TOKEN], app::api_tokens::create(&mut tx, owner, token)).await.map_err(app_err)?;
+    with_ids([ids::API_TOKEN], app::api_tokens::create(tx, owner, token)).await.map_err(app_err)?;
+    Ok(())
+}
+
+/// A run of the showcase report.
+async fn first_run(pool: &PgPool, owner: &Actor, now: DateTime<Utc>) -> Result<(), AnyError> {
+    let mut tx = pool.begin().await?;
     let timeout = std::time::Duration::from_secs(60);
     with_ids([ids::RUN], app::reports::run_now(pool, &mut tx, owner, ids::REPORT, now, timeout))
         .await

@@ -5,7 +5,6 @@ use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::{json, Value};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{app_err, ids, parsed, AnyError};
@@ -256,7 +255,7 @@ pub(super) fn crowd(rng: &mut StdRng, now: DateTime<Utc>) -> Vec<Someone> {
         kind: CustomerKind::Person,
         name: "Lena Fischer".into(),
         email: Some("lena.fischer@helios-solar.example".into()),
-        phone: Some("+49 30 901820-14".into()),
+        phone: Some("+49 30 901820 x14".into()),
         company: Some("Helios Solar GmbH".into()),
         country: "DE",
         city: "Berlin",
@@ -303,7 +302,7 @@ fn digits(rng: &mut StdRng, n: usize) -> String {
     (0..n).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect()
 }
 
-/// A made customer: its id, kind, country and when it was made.
+/// A made customer: its id, kind, company and when it was made.
 pub(super) struct Made {
     pub id: Uuid,
     pub kind: CustomerKind,
@@ -312,14 +311,13 @@ pub(super) struct Made {
 }
 
 pub(super) async fn customers(
-    pool: &PgPool,
+    tx: &mut app::Tx<'_>,
     owner: &Actor,
     users: &[Uuid],
     people: &mut [Someone],
     progress: &indicatif::ProgressBar,
 ) -> Result<Vec<Made>, AnyError> {
     let mut made = Vec::with_capacity(people.len());
-    let mut tx = pool.begin().await?;
     for (i, p) in people.iter_mut().enumerate() {
         let mut errors = Vec::new();
         let tags = Tags::parse("tags", &p.tags, &mut errors).ok_or("demo tags")?;
@@ -341,10 +339,9 @@ pub(super) async fn customers(
             owner_id: Some(if p.id == Some(ids::CUSTOMER) { ids::USER } else { users[i % users.len()] }),
         };
         let new = app::customers::NewCustomer { fields, created_at: Some(p.created_at) };
-        let customer: Customer = with_ids(p.id, app::customers::create(&mut tx, owner, new)).await.map_err(app_err)?;
+        let customer: Customer = with_ids(p.id, app::customers::create(tx, owner, new)).await.map_err(app_err)?;
         made.push(Made { id: customer.id, kind: p.kind, company: p.company.take(), created_at: p.created_at });
         progress.inc(1);
     }
-    tx.commit().await?;
     Ok(made)
 }

@@ -123,23 +123,28 @@ pub fn countries() -> impl Iterator<Item = &'static str> {
 }
 
 /// What a phone number may be written with: 3 to 50 characters of digits, spaces and
-/// `+ - ( ) . /`, `x` before an extension, at least one digit.
-pub const PHONE_PATTERN: &str = r"^[0-9 +().\/xX-]*[0-9][0-9 +().\/xX-]*$";
+/// `+ - ( ) . /`, `x` before an extension, at least one digit (and, as stored, `;ext=<digits>`
+/// after it).
+pub const PHONE_PATTERN: &str = r"^[0-9 +().\/xX-]*[0-9][0-9 +().\/xX-]*(;ext=[0-9]+)?$";
+
+static PHONE_WRITTEN: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(PHONE_PATTERN).expect("PHONE_PATTERN is a regular expression"));
 
 /// A phone number as people write it (see [`PHONE_PATTERN`]), in international form (`+49 30
 /// 901820`) or in the national form of `region` (the customer's country: `030 901820` in DE),
 /// valid by the numbering plan of its country (libphonenumber's metadata, through the
 /// `phonenumber` crate). Returned in E.164 (`+4930901820`), with `;ext=<digits>` after it when
-/// the number has an extension (RFC 3966's parameter).
+/// the number has an extension (RFC 3966's parameter); what it returns it takes back as is.
 pub fn phone(field: &str, value: &str, region: Option<&str>) -> Result<String, FieldError> {
-    let written = (3..=50).contains(&value.chars().count())
-        && value.chars().any(|c| c.is_ascii_digit())
-        && value.chars().all(|c| c.is_ascii_digit() || " +-().//xX".contains(c));
-    if !written {
+    if !(3..=50).contains(&value.chars().count()) || !PHONE_WRITTEN.is_match(value) {
         return Err(FieldError::new(field, "must be a phone number: digits, spaces and + - ( ) . /"));
     }
+    let written = match value.split_once(";ext=") {
+        Some((number, ext)) => std::borrow::Cow::Owned(format!("{number} x{ext}")),
+        None => std::borrow::Cow::Borrowed(value),
+    };
     let region = region.and_then(|r| r.parse::<phonenumber::country::Id>().ok());
-    match phonenumber::parse(region, value) {
+    match phonenumber::parse(region, written.as_ref()) {
         Ok(number) if phonenumber::is_valid(&number) => {
             let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
             Ok(match number.extension() {
@@ -156,8 +161,9 @@ pub fn phone(field: &str, value: &str, region: Option<&str>) -> Result<String, F
 }
 
 /// The IANA time zones a workspace may use: the Area/Location names of the tz database (the
-/// `chrono-tz` crate's), and UTC; not the `Etc/` zones nor the backward-compatible country
-/// aliases (`US/Eastern`: `America/New_York`). PostgreSQL knows each of them (a test checks).
+/// `chrono-tz` crate's, links included, such as `America/Buenos_Aires`), and UTC; not the
+/// `Etc/` zones nor the country-named aliases (`US/Eastern`, `Canada/Atlantic`, ...).
+/// PostgreSQL knows each of them (a test checks).
 pub fn timezones() -> impl Iterator<Item = &'static str> {
     const LEGACY: [&str; 6] = ["Etc/", "US/", "Canada/", "Brazil/", "Chile/", "Mexico/"];
     let named = chrono_tz::TZ_VARIANTS
@@ -174,6 +180,11 @@ pub fn timezone(field: &str, value: &str) -> Result<String, FieldError> {
         Err(FieldError::new(field, "is not a known IANA time zone such as Europe/Paris"))
     }
 }
+
+/// How deep arrays may nest directly in arrays in a JSON field (`[[[1]]]`): so deep and no
+/// deeper, the OpenAPI document can state the shape without a type that holds itself through
+/// an array, which TypeScript clients cannot name.
+pub const JSON_ARRAY_NESTING: usize = 3;
 
 /// The largest magnitude of a number in a JSON field (custom fields, configs, metadata).
 pub const JSON_NUMBER_LIMIT: f64 = 1e300;
@@ -209,6 +220,21 @@ pub fn json_object(field: &str, value: &Value, max_bytes: usize) -> Result<(), F
     }
     if has_huge(value) {
         return Err(FieldError::new(field, "numbers must be within ±1e300"));
+    }
+    fn too_nested(v: &Value, arrays: usize) -> bool {
+        match v {
+            Value::Array(a) => arrays == JSON_ARRAY_NESTING || a.iter().any(|x| too_nested(x, arrays + 1)),
+            Value::Object(o) => o.values().any(|x| too_nested(x, 0)),
+            _ => false,
+        }
+    }
+    if too_nested(value, 0) {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "arrays may hold arrays {JSON_ARRAY_NESTING} deep at most ([[[1]]]; an object inside starts afresh)"
+            ),
+        ));
     }
     Ok(())
 }
@@ -266,6 +292,8 @@ mod tests {
         assert_eq!(phone("phone", "+33 (0)1 23-45-67-89", None).unwrap(), "+33123456789");
         assert_eq!(phone("phone", "01 23 45 67 89", Some("FR")).unwrap(), "+33123456789");
         assert_eq!(phone("phone", "+1 (212) 555-0134 x12", None).unwrap(), "+12125550134;ext=12");
+        assert_eq!(phone("phone", "+12125550134;ext=12", None).unwrap(), "+12125550134;ext=12", "taken back as stored");
+        assert!(phone("phone", "+12125550134;ext=", None).is_err());
         assert!(phone("phone", "01 23 45 67 89", None).is_err(), "national form without a country");
         assert!(phone("phone", "+33 1 23", None).is_err(), "too short for France");
         assert!(phone("phone", "call me", None).is_err());

@@ -201,6 +201,11 @@ impl Phone {
     pub fn parse(field: &str, raw: &str, country: Option<&Country>) -> Result<Self, FieldError> {
         text::phone(field, raw, country.map(Country::as_str)).map(Phone)
     }
+    /// A phone as stored, kept as it is: one written before phones were checked against
+    /// numbering plans stays (unchecked) until it is written again.
+    pub fn stored(phone: String) -> Self {
+        Phone(phone)
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }

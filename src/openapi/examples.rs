@@ -179,7 +179,8 @@ fn response(name: &str, demo: &Value) -> Option<Value> {
     }
 }
 
-/// Sets every example the document lacks.
+/// Sets the examples: of each parameter that has none, of each request body and of each
+/// successful response.
 pub fn apply(doc: &mut Value) {
     let demo: Value = serde_json::from_str(RESPONSES).unwrap_or_default();
     let Some(Value::Object(paths)) = doc.get_mut("paths") else { return };
@@ -209,8 +210,7 @@ pub fn apply(doc: &mut Value) {
                 }
             }
             let Some(Value::Object(responses)) = op.get_mut("responses") else { continue };
-            for (status, r) in responses.iter_mut().filter(|(s, _)| s.starts_with('2')) {
-                let _ = status;
+            for (_, r) in responses.iter_mut().filter(|(s, _)| s.starts_with('2')) {
                 let Some(Value::Object(content)) = r.get_mut("content") else { continue };
                 for (media, body) in content.iter_mut() {
                     let example = match body.pointer("/schema/$ref").and_then(Value::as_str) {

@@ -10,6 +10,8 @@
 //!   field), except [`MAY_BE_ABSENT`];
 //! - a query parameter whose value is an object (the custom-field filter `attr`) is sent as a
 //!   `deepObject` (`attr[plan]=pro`), the one style that carries a map;
+//! - an operation that takes `Idempotency-Key` documents the `409` a key reused with another
+//!   request gets;
 //! - every problem response has an example of its own status and `code`, made by the
 //!   `ApiError` that answers it;
 //! - examples for parameters, request bodies and responses ([`super::examples`]);
@@ -22,7 +24,8 @@ use serde_json::{json, Map, Value};
 use super::examples;
 
 /// Response fields that are left out rather than `null` (`skip_serializing_if`).
-const MAY_BE_ABSENT: &[(&str, &str)] = &[("Problem", "errors"), ("Problem", "request_id")];
+const MAY_BE_ABSENT: &[(&str, &str)] =
+    &[("Problem", "errors"), ("Problem", "request_id"), ("Schedule", "weekday"), ("Schedule", "day")];
 
 /// The document, polished (see the module's documentation).
 pub fn polish(doc: &mut Value) {
@@ -30,6 +33,7 @@ pub fn polish(doc: &mut Value) {
     page_items_by_reference(doc);
     open_objects(doc);
     required_response_fields(doc);
+    idempotency_conflicts(doc);
     problem_examples(doc);
     deep_object_parameters(doc);
     examples::apply(doc);
@@ -223,6 +227,21 @@ fn problem_examples(doc: &mut Value) {
                         media["example"] = example;
                     }
                 }
+            }
+        }
+    }
+}
+
+fn idempotency_conflicts(doc: &mut Value) {
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else { return };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (_, op) in item.iter_mut().filter(|(m, _)| is_method(m)) {
+            let keyed = op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["name"] == "Idempotency-Key"));
+            if let (true, Some(Value::Object(responses))) = (keyed, op.get_mut("responses")) {
+                responses.entry("409").or_insert_with(|| {
+                    json!({"description": "Conflict: among others, an Idempotency-Key reused with another request",
+                           "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+                });
             }
         }
     }

@@ -348,3 +348,28 @@ async fn phones_are_stored_in_e164() {
         assert_eq!(problem["errors"][0]["field"], "phone", "{body}");
     }
 }
+
+/// A customer with a phone extension can be changed again (the stored form is taken back), and
+/// custom fields hold arrays three deep at most.
+#[tokio::test]
+async fn stored_phones_and_nested_arrays() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let c = create(&app, &owner, json!({"name": "Ext", "phone": "+1 212 555 0134 x12", "attributes": {"m": [[[1]]]}}))
+        .await;
+    assert_eq!(c["phone"], "+12125550134;ext=12");
+    let path = format!("/api/v1/customers/{}", c["id"].as_str().unwrap());
+    let res = app.patch(&path, &owner, json!({"city": "Albany"})).await;
+    assert_eq!(res.status(), 200);
+    let res = app.patch(&path, &owner, json!({"phone": "+12125550134;ext=13"})).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["phone"], "+12125550134;ext=13");
+    let problem = assert_problem(
+        app.patch(&path, &owner, json!({"attributes": {"m": [[[[1]]]]}})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "attributes");
+    // An object inside an array starts the count afresh.
+    assert_eq!(app.patch(&path, &owner, json!({"attributes": {"m": [[[{"n": [[[2]]]}]]]}})).await.status(), 200);
+}

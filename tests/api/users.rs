@@ -149,3 +149,42 @@ async fn another_workspaces_user_is_not_found() {
     let still: Value = app.get(&path, &owner).await.json().await.unwrap();
     assert_eq!(still["name"], "member");
 }
+
+/// A user who moved deals, logged interactions and owns customers can be removed: the deal
+/// history it wrote stays, unsigned (it was a 500: the history refused the unsigning).
+#[tokio::test]
+async fn a_removed_user_leaves_its_history_unsigned() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (member, user) = app.user_token(&owner, "member").await;
+    let user_id = user["id"].as_str().unwrap();
+    let customer: Value = app
+        .post("/api/v1/customers", &member, json!({"name": "Kept", "owner_id": user_id}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pipelines: Value = app.get("/api/v1/pipelines", &member).await.json().await.unwrap();
+    let pipeline = &pipelines["data"][0];
+    let deal: Value = app
+        .post(
+            "/api/v1/deals",
+            &member,
+            json!({"pipeline_id": pipeline["id"], "customer_id": customer["id"], "title": "T"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/deals/{}", deal["id"].as_str().unwrap());
+    let moved = app.patch(&path, &member, json!({"stage_id": pipeline["stages"][1]["id"]})).await;
+    assert_eq!(moved.status(), 200);
+
+    assert_eq!(app.delete(&format!("/api/v1/users/{user_id}"), &owner).await.status(), 204);
+    let history: Value = app.get(&format!("{path}/history"), &owner).await.json().await.unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+    assert!(history.as_array().unwrap().iter().all(|e| e["user_id"].is_null()), "{history}");
+    let kept: Value =
+        app.get(&format!("/api/v1/customers/{}", customer["id"].as_str().unwrap()), &owner).await.json().await.unwrap();
+    assert!(kept["owner_id"].is_null());
+}

@@ -137,7 +137,7 @@ pub async fn import_customers(
 /// Export customers
 ///
 /// Every customer matching the list's filters (`q`, `email`, `tag`, `country`, `owner_id`,
-/// `created_after`, `created_before`, `attr.<key>`; soft-deleted ones are left out), oldest
+/// `created_after`, `created_before`, `attr[<key>]`; soft-deleted ones are left out), oldest
 /// first, streamed whole: not paginated, and `sort`, `limit` or `cursor` is `400`.
 /// `Accept: text/csv` (the default) or `application/x-ndjson`; neither acceptable is `406`.
 /// Any role (viewer).

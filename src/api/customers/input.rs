@@ -110,13 +110,15 @@ impl CustomerInput {
         Ok(NewCustomer { fields: self.fields()?, created_at: self.created_at })
     }
 
-    /// The customer's fields with a merge patch applied.
+    /// The customer's fields with a merge patch applied. A phone the patch leaves alone is kept
+    /// as stored (not checked again).
     pub fn patched(current: &Customer, body: &Value) -> ApiResult<CustomerFields> {
+        let phone_kept = body.get("phone").is_none();
         let writable = CustomerInput {
             kind: current.kind,
             name: current.name.clone(),
             email: current.email.clone(),
-            phone: current.phone.clone(),
+            phone: if phone_kept { None } else { current.phone.clone() },
             company_name: current.company_name.clone(),
             country: current.country.clone(),
             city: current.city.clone(),
@@ -125,6 +127,10 @@ impl CustomerInput {
             owner_id: current.owner_id,
             created_at: None,
         };
-        patch::apply::<_, CustomerInput>(&writable, body, &["created_at"], NOT_NULL)?.fields()
+        let mut fields = patch::apply::<_, CustomerInput>(&writable, body, &["created_at"], NOT_NULL)?.fields()?;
+        if phone_kept {
+            fields.phone = current.phone.clone().map(Phone::stored);
+        }
+        Ok(fields)
     }
 }

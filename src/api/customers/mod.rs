@@ -40,8 +40,10 @@ impl Resource for Customer {
 /// and word-prefix match, and from 4 characters on also typo-tolerant; `sort=relevance` ranks
 /// the best matches first), `email`, `tag` (repeatable; all must match), `country`,
 /// `owner_id`, `created_after`, `created_before` (an RFC 3339 timestamp, or a date: midnight in
-/// the workspace's time zone), and `attr.<key>=<value>` (string equality on a custom field;
-/// repeatable). Any other parameter is `400`. Soft-deleted customers are left out.
+/// the workspace's time zone), and custom fields: `attr[<key>]=<text>` or `attr.<key>=<text>`
+/// (the field equals the text, or holds the number or boolean written so: `attr[seats]=40`;
+/// repeatable, all must match). Any other parameter is `400`. Soft-deleted customers are left
+/// out.
 ///
 /// Sorts: `created_at`, `-created_at` (the default), `name`, `-name`, `updated_at`,
 /// `-updated_at`, `relevance` (with `q`; without it, the default order). Any role (viewer).
