@@ -25,6 +25,10 @@ another, so negative cases stay negative:
   window, a live `pipeline_id`), and lose `from`/`to`/`as_of` when they also give a `range`
   (both at once are a 422, covered by the API test suite); a report's merge patch loses
   `params`, whose shape depends on the report's kind, which the patch cannot know;
+- a case's `follow_up_of` is dropped (it must name a closed case; covered by the API test
+  suite), and its `assignee_id` and `sla_policy_id` name live rows;
+- business-hours intervals that end before they start end at 24:00 instead (the order of two
+  times is not something a JSON schema says);
 - the fuzzer's own user is never the one a `/users/{id}` operation changes or removes (a new
   password or role would end the session the run depends on): another user of the workspace
   takes its place;
@@ -49,6 +53,7 @@ PAST_FIELDS = ("occurred_at", "created_at")
 NOW_FIELDS = ("changed_at",)
 PHONE = re.compile(r"^[0-9 +()./xX-]*[0-9][0-9 +()./xX-]*(;ext=[0-9]+)?$")  # the spec's phone pattern
 PHONES = ("+49 30 901820", "+33 1 23 45 67 89", "+1 212 555 0134", "+44 20 7946 0958", "+81 3 1234 5678")
+HH_MM = re.compile(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 API = os.environ.get("FUZZ_API", "")
 TOKEN = os.environ.get("FUZZ_TOKEN", "")
@@ -83,7 +88,16 @@ def _active_channel():
     return _call("POST", "/channels", {"kind": "other", "name": "Fuzz channel"})["id"]
 
 
+def _policy():
+    page = _call("GET", "/sla-policies?limit=1")
+    if page["data"]:
+        return page["data"][0]["id"]
+    return _call("POST", "/sla-policies", {"name": "Fuzz policy", "targets": {}})["id"]
+
+
 REFERENCES = {
+    "assignee_id": lambda: OWNER,
+    "sla_policy_id": _policy,
     "customer_id": _live_customer,
     "channel_id": _active_channel,
     "owner_id": lambda: OWNER,
@@ -115,6 +129,8 @@ def _fix(node):
                     node[key] = (now - timedelta(days=1 + abs(hash(value)) % 3650)).isoformat()
             elif isinstance(value, str) and key == "phone" and PHONE.match(value) and 3 <= len(value) <= 50:
                 node[key] = PHONES[abs(hash(value)) % len(PHONES)]
+            elif key == "follow_up_of" and isinstance(value, str):
+                node[key] = None
             elif isinstance(value, str) and key in REFERENCES and UUID.match(value):
                 node[key] = REFERENCES[key]()
             else:
@@ -227,6 +243,11 @@ def map_case(context, case):
     if case.operation.path == "/api/v1/events" and isinstance(case.query, dict) and "after" in case.query:
         del case.query["after"]
     _fix_report(case.operation.path, case.operation.method.upper(), case.body)
+    if case.operation.path == "/api/v1/business-hours" and isinstance(case.body, dict):
+        for interval in case.body.get("intervals") or []:
+            if isinstance(interval, dict) and isinstance(interval.get("start"), str) and isinstance(interval.get("end"), str):
+                if HH_MM.match(interval["start"]) and HH_MM.match(interval["end"]) and interval["end"] <= interval["start"]:
+                    interval["end"] = "24:00"
     return case
 
 

@@ -61,6 +61,9 @@ out = {
     "SeriesReport": get("/analytics/interactions?bucket=month&group_by=channel&from=2026-09-01"),
     "BasketReport": get("/analytics/basket?min_support=0.01&limit=5&from=2025-01-01"),
     "Health": call("GET", "/health/ready", base=BASE),
+    "BusinessHours": get("/business-hours"),
+    "SlaPolicy": get("/sla-policies/01938a52-6c00-7000-8000-000000000601"),
+    "Case": get("/cases/01938a52-6c00-7000-8000-000000000602"),
 }
 out = {k: cut(v, 3 if k in ("FunnelReport", "CohortsReport") else 2) for k, v in out.items()}
 out["TokenPair"]["access_token"] = out["TokenPair"]["refresh_token"] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.…"

@@ -11,7 +11,7 @@ doc = json.load(open(sys.argv[1]))
 schemas = doc.get("components", {}).get("schemas", {})
 ops = [(p, m, o) for p, item in doc["paths"].items() for m, o in item.items() if m in ("get", "post", "put", "patch", "delete")]
 VERBS = ("get", "list", "create", "update", "delete", "log", "run", "move", "add", "remove", "reorder", "restore",
-         "erase", "import", "export", "login", "refresh", "logout", "sign", "read", "revoke", "patch", "search", "check", "mint")
+         "erase", "import", "export", "login", "refresh", "logout", "sign", "read", "revoke", "patch", "search", "check", "mint", "set")
 
 
 def refs(node, found):

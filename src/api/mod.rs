@@ -11,6 +11,7 @@ pub mod interactions;
 pub mod operations;
 pub mod pipelines;
 pub mod reports;
+pub mod support;
 pub mod users;
 pub mod workspace;
 
@@ -91,5 +92,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(reports::run_report)
         .service(reports::list_runs)
         .service(reports::get_run)
+        .service(support::get_business_hours)
+        .service(support::set_business_hours)
+        .service(support::list_sla_policies)
+        .service(support::create_sla_policy)
+        .service(support::get_sla_policy)
+        .service(support::patch_sla_policy)
+        .service(support::delete_sla_policy)
+        .service(support::list_cases)
+        .service(support::create_case)
+        .service(support::get_case)
+        .service(support::patch_case)
         .service(events::list_events);
 }

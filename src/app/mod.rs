@@ -12,6 +12,7 @@ pub mod imports;
 pub mod interactions;
 pub mod pipelines;
 pub mod reports;
+pub mod support;
 pub mod users;
 pub mod workspace;
 

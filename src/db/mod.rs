@@ -11,6 +11,7 @@ pub mod pool;
 pub mod reports;
 pub mod rows;
 pub mod seed;
+pub mod support;
 pub mod timeline;
 pub mod tokens;
 pub mod users;

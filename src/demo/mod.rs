@@ -11,7 +11,7 @@
 mod activity;
 mod people;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use sqlx::PgPool;
@@ -68,6 +68,10 @@ pub mod ids {
     pub const RUN: Uuid = id(0x402);
     /// The API token "Zapier sync".
     pub const API_TOKEN: Uuid = id(0x501);
+    /// The SLA policy "Standard support".
+    pub const SLA_POLICY: Uuid = id(0x601);
+    /// Lena Fischer's case "CSV export times out for 40k rows", high priority, new.
+    pub const CASE: Uuid = id(0x602);
 }
 
 /// Creates the demo workspace unless it exists; `Ok(false)` when it did. Prints a progress bar
@@ -101,6 +105,7 @@ pub async fn create(pool: &PgPool) -> Result<bool, AnyError> {
     progress.set_message("deals");
     activity::deals(&mut tx, &owner, &users, &customers, &mut rng, now, &progress).await?;
     progress.finish_and_clear();
+    support(&mut tx, &owner, now).await?;
     let reports = crate::seed::saved_reports(&mut tx, &owner, Some(ids::REPORT)).await?;
     api_token(&mut tx, &owner, now).await?;
     tx.commit().await?;
@@ -119,7 +124,8 @@ pub(crate) fn parsed<T>(r: Result<T, crate::error::FieldError>) -> Result<T, Any
 }
 
 pub(crate) fn app_err(e: crate::error::ApiError) -> AnyError {
-    e.to_string().into()
+    let problem = e.problem();
+    format!("{}: {}", problem.title, problem.detail).into()
 }
 
 /// The workspace, its owner, channels and sales pipeline with the showcase ids; in Berlin time.
@@ -181,6 +187,47 @@ async fn team(tx: &mut app::Tx<'_>, owner: &Actor) -> Result<Vec<Uuid>, AnyError
         }
     }
     Ok(users)
+}
+
+/// Business hours in Berlin with a lunch break and the year-end holidays, the policy
+/// "Standard support", and the showcase case.
+async fn support(tx: &mut app::Tx<'_>, owner: &Actor, now: DateTime<Utc>) -> Result<(), AnyError> {
+    use crate::domain::business_hours::{BusinessHours, Interval};
+    use crate::domain::support::{CaseStatus, Priority, Target, Targets};
+    let interval = |weekday, start: &str, end: &str| Interval { weekday, start: start.into(), end: end.into() };
+    let year = now.date_naive().year();
+    let hours = BusinessHours {
+        intervals: (1..=5).flat_map(|d| [interval(d, "09:00", "12:30"), interval(d, "13:30", "18:00")]).collect(),
+        holidays: [(12, 24), (12, 25), (12, 26), (12, 31)]
+            .iter()
+            .filter_map(|&(m, d)| chrono::NaiveDate::from_ymd_opt(year, m, d))
+            .chain(chrono::NaiveDate::from_ymd_opt(year + 1, 1, 1))
+            .collect(),
+    };
+    app::support::set_business_hours(tx, owner, hours).await.map_err(app_err)?;
+    let target =
+        |first_response_minutes, resolution_minutes| Some(Target { first_response_minutes, resolution_minutes });
+    let targets =
+        Targets { low: target(480, 4800), normal: target(240, 2400), high: target(60, 960), urgent: target(30, 240) };
+    let policy = app::support::PolicyFields::parse("Standard support", targets, true).map_err(app_err)?;
+    with_ids([ids::SLA_POLICY], app::support::create_policy(tx, owner, policy)).await.map_err(app_err)?;
+    let mut errors = Vec::new();
+    let case = app::support::CaseFields {
+        customer_id: ids::CUSTOMER,
+        subject: "CSV export times out for 40k rows".into(),
+        status: CaseStatus::New,
+        priority: Priority::High,
+        channel_id: ids::EMAIL_CHANNEL,
+        assignee_id: Some(ids::USER),
+        tags: crate::domain::Tags::parse("tags", &["export".to_owned()], &mut errors).ok_or("demo tags")?,
+        sla_policy_id: Some(ids::SLA_POLICY),
+        follow_up_of: None,
+        satisfaction: None,
+        satisfaction_comment: None,
+    };
+    let opened = now - TimeDelta::hours(3);
+    with_ids([ids::CASE], app::support::create_case(tx, owner, case, opened)).await.map_err(app_err)?;
+    Ok(())
 }
 
 /// The API token "Zapier sync".

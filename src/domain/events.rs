@@ -33,6 +33,12 @@ crate::text_enum! {
         ReportDeleted => "report.deleted",
         ReportRunSucceeded => "report.run.succeeded",
         ReportRunFailed => "report.run.failed",
+        BusinessHoursUpdated => "business_hours.updated",
+        SlaPolicyCreated => "sla_policy.created",
+        SlaPolicyUpdated => "sla_policy.updated",
+        SlaPolicyDeleted => "sla_policy.deleted",
+        CaseCreated => "case.created",
+        CaseUpdated => "case.updated",
     }
 }
 
@@ -63,7 +69,8 @@ mod tests {
     fn resources_are_the_prefix() {
         assert_eq!(EventType::DealStageChanged.resource(), "deal");
         assert_eq!(EventType::ApiTokenRevoked.resource(), "api_token");
-        assert_eq!(EventType::resources().len(), 9);
+        assert_eq!(EventType::resources().len(), 12);
+        assert_eq!(EventType::SlaPolicyCreated.resource(), "sla_policy");
         assert_eq!(EventType::ReportRunFailed.resource(), "report");
         assert_eq!("customer.erased".parse::<EventType>().unwrap(), EventType::CustomerErased);
     }

@@ -6,11 +6,13 @@
 //! - [`numbers`]: exact sums of money, exact proportions;
 //! - [`events`]: the types of the event log.
 
+pub mod business_hours;
 pub mod events;
 pub mod numbers;
 pub mod query;
 pub mod rules;
 pub mod schedule;
+pub mod support;
 pub mod text;
 pub mod time;
 pub mod values;

@@ -28,6 +28,8 @@ fn parameter(method: &str, path: &str, name: &str) -> Option<Value> {
             "users" => ids::USER,
             "api-tokens" => ids::API_TOKEN,
             "reports" => ids::REPORT,
+            "cases" => ids::CASE,
+            "sla-policies" => ids::SLA_POLICY,
             _ => return None,
         }),
         "stage_id" if method == "get" => json!(ids::NEGOTIATION_STAGE),
@@ -51,7 +53,10 @@ fn parameter(method: &str, path: &str, name: &str) -> Option<Value> {
         "country" => json!("DE"),
         "kind" => json!("message"),
         "direction" => json!("inbound"),
+        "status" if resource == "cases" => json!("new"),
         "status" => json!("open"),
+        "priority" => json!("high"),
+        "assignee_id" => json!(ids::USER),
         "sort" if resource == "customers" => json!("name"),
         "sort" => json!("-occurred_at"),
         "erase" => json!(false),
@@ -132,6 +137,25 @@ fn request(method: &str, path: &str) -> Option<Value> {
             "schedule": {"every": "month", "day": 1, "at": "07:00"}
         }),
         ("patch", "/api/v1/reports/{id}") => json!({"name": "Sales funnel, weekly"}),
+        ("put", "/api/v1/business-hours") => json!({
+            "intervals": [
+                {"weekday": 1, "start": "09:00", "end": "12:30"}, {"weekday": 1, "start": "13:30", "end": "18:00"},
+                {"weekday": 2, "start": "09:00", "end": "18:00"}, {"weekday": 3, "start": "09:00", "end": "18:00"},
+                {"weekday": 4, "start": "09:00", "end": "18:00"}, {"weekday": 5, "start": "09:00", "end": "16:00"}
+            ],
+            "holidays": ["2026-12-24", "2026-12-25", "2027-01-01"]
+        }),
+        ("post", "/api/v1/sla-policies") => json!({
+            "name": "Premium support", "business_hours": false,
+            "targets": {"urgent": {"first_response_minutes": 15, "resolution_minutes": 120},
+                        "high": {"first_response_minutes": 30, "resolution_minutes": 480}}
+        }),
+        ("patch", "/api/v1/sla-policies/{id}") => json!({"name": "Standard support (EU)"}),
+        ("post", "/api/v1/cases") => json!({
+            "customer_id": ids::CUSTOMER, "subject": "SSO login fails for new users", "priority": "urgent",
+            "channel_id": ids::CHANNELS[2], "assignee_id": ids::USER, "tags": ["sso"], "sla_policy_id": ids::SLA_POLICY
+        }),
+        ("patch", "/api/v1/cases/{id}") => json!({"status": "open", "priority": "urgent"}),
         _ => return None,
     })
 }

@@ -38,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         (name = "deals", description = "Customers moving through a pipeline, with an immutable stage history"),
         (name = "analytics", description = "Funnel, segments, RFM, cohorts, interaction series and baskets, computed in PostgreSQL"),
         (name = "reports", description = "Saved analytics, run on demand or on a schedule in the workspace's local time; runs as JSON or CSV"),
+        (name = "support", description = "After-sales support: cases with service-level timers in the workspace's business hours"),
         (name = "events", description = "The event log: audit log and change feed"),
         (name = "operations", description = "Health and metrics")
     )

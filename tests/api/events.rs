@@ -124,6 +124,7 @@ async fn every_state_changing_operation_records_exactly_its_documented_events() 
     let member_id = id(&member);
     let cid = id(&customer);
     let interaction = json!({"customer_id": cid, "channel_id": channel, "direction": "inbound", "kind": "call"});
+    let (case_customer, case_channel) = (cid.clone(), channel.clone());
 
     // The calls, in an order where each finds what it needs; ids made by earlier calls are
     // filled in from their answers.
@@ -433,6 +434,49 @@ async fn every_state_changing_operation_records_exactly_its_documented_events() 
             "",
             Box::new(|m| {
                 call(Method::DELETE, "/api/v1/reports/{id}", format!("/api/v1/reports/{}", m["report"]), None)
+            }),
+        ),
+        (
+            "",
+            Box::new(|_| {
+                let hours = json!({"intervals": [{"weekday": 1, "start": "09:00", "end": "17:00"}], "holidays": ["2026-12-25"]});
+                call(Method::PUT, "/api/v1/business-hours", "/api/v1/business-hours".into(), Some(hours))
+            }),
+        ),
+        (
+            "policy",
+            Box::new(|_| {
+                let policy =
+                    json!({"name": "P", "targets": {"high": {"first_response_minutes": 30, "resolution_minutes": 60}}});
+                call(Method::POST, "/api/v1/sla-policies", "/api/v1/sla-policies".into(), Some(policy))
+            }),
+        ),
+        (
+            "",
+            Box::new(|m| {
+                let path = format!("/api/v1/sla-policies/{}", m["policy"]);
+                call(Method::PATCH, "/api/v1/sla-policies/{id}", path, Some(json!({"name": "Q"})))
+            }),
+        ),
+        (
+            "",
+            Box::new(|m| {
+                let path = format!("/api/v1/sla-policies/{}", m["policy"]);
+                call(Method::DELETE, "/api/v1/sla-policies/{id}", path, None)
+            }),
+        ),
+        (
+            "case",
+            Box::new(move |_| {
+                let body = json!({"customer_id": case_customer, "channel_id": case_channel, "subject": "Help"});
+                call(Method::POST, "/api/v1/cases", "/api/v1/cases".into(), Some(body))
+            }),
+        ),
+        (
+            "",
+            Box::new(|m| {
+                let path = format!("/api/v1/cases/{}", m["case"]);
+                call(Method::PATCH, "/api/v1/cases/{id}", path, Some(json!({"status": "open"})))
             }),
         ),
     ];

@@ -15,6 +15,8 @@ struct Rows {
     token: Value,
     report: Value,
     run: Value,
+    policy: Value,
+    case: Value,
 }
 
 async fn first_workspace_rows(app: &TestApp, owner: &str) -> Rows {
@@ -59,7 +61,23 @@ async fn first_workspace_rows(app: &TestApp, owner: &str) -> Rows {
         .unwrap();
     let path = format!("/api/v1/reports/{}/runs", report["id"].as_str().unwrap());
     let run: Value = app.post(&path, owner, json!({})).await.json().await.unwrap();
-    Rows { pipeline, deal, customer, channel, interaction, user, token, report, run }
+    let policy: Value = app
+        .post("/api/v1/sla-policies", owner, json!({"name": "Secret policy", "targets": {}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let case: Value = app
+        .post(
+            "/api/v1/cases",
+            owner,
+            json!({"customer_id": customer["id"], "channel_id": channel["id"], "subject": "Secret case", "sla_policy_id": policy["id"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    Rows { pipeline, deal, customer, channel, interaction, user, token, report, run, policy, case }
 }
 
 async fn fingerprint(app: &TestApp) -> String {
@@ -74,7 +92,11 @@ async fn fingerprint(app: &TestApp) -> String {
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM stages t),
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM deal_stage_events t),
             (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM reports t),
-            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM report_runs t))",
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM report_runs t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM sla_policies t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM cases t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM case_status_changes t),
+            (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY workspace_id), '')) FROM business_hours t))",
     )
     .fetch_one(&app.pool)
     .await
@@ -105,6 +127,8 @@ async fn every_route_with_an_id_is_404_across_workspaces() {
             "pipelines" => &rows.pipeline["id"],
             "deals" => &rows.deal["id"],
             "reports" => &rows.report["id"],
+            "sla-policies" => &rows.policy["id"],
+            "cases" => &rows.case["id"],
             other => panic!("the isolation matrix does not know {other}: add it"),
         };
         let concrete = path

@@ -22,6 +22,7 @@ mod pipelines;
 mod reports;
 mod scheduler;
 mod sessions;
+mod support;
 mod text_and_codes;
 mod users;
 mod workspace;

@@ -1,0 +1,85 @@
+-- Support: a workspace's business hours, service-level policies, and cases with their status
+-- history. Due times are computed by the application on its business clock and stored; the
+-- first-response and resolution times are stored as facts when they happen (business and
+-- calendar seconds), so that the analytics aggregate them in SQL.
+CREATE TABLE business_hours (
+    workspace_id uuid PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+    hours        jsonb NOT NULL CHECK (jsonb_typeof(hours) = 'object'),
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    version      bigint NOT NULL DEFAULT 1
+);
+
+CREATE TABLE sla_policies (
+    workspace_id   uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    id             uuid NOT NULL,
+    name           text NOT NULL CHECK (char_length(name) BETWEEN 1 AND 200),
+    targets        jsonb NOT NULL CHECK (jsonb_typeof(targets) = 'object'),
+    business_hours boolean NOT NULL DEFAULT true,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    version        bigint NOT NULL DEFAULT 1,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX sla_policies_created_idx ON sla_policies (workspace_id, created_at, id);
+CREATE TRIGGER sla_policies_updated_at BEFORE UPDATE ON sla_policies
+    FOR EACH ROW EXECUTE FUNCTION rapport_touch_updated_at();
+
+-- The last case number of each workspace (numbers are per workspace, from 1).
+CREATE TABLE case_numbers (
+    workspace_id uuid PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+    last         bigint NOT NULL
+);
+
+CREATE TABLE cases (
+    workspace_id          uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    id                    uuid NOT NULL,
+    number                bigint NOT NULL,
+    customer_id           uuid NOT NULL,
+    subject               text NOT NULL CHECK (char_length(subject) BETWEEN 1 AND 500),
+    status                text NOT NULL CHECK (status IN ('new', 'open', 'pending', 'on_hold', 'solved', 'closed')),
+    priority              text NOT NULL CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
+    channel_id            uuid NOT NULL,
+    assignee_id           uuid,
+    tags                  text[] NOT NULL DEFAULT '{}',
+    sla_policy_id         uuid,
+    follow_up_of          uuid,
+    first_response_due_at timestamptz,
+    resolution_due_at     timestamptz,
+    first_responded_at    timestamptz,
+    solved_at             timestamptz,
+    closed_at             timestamptz,
+    reopened              integer NOT NULL DEFAULT 0 CHECK (reopened >= 0),
+    satisfaction          text CHECK (satisfaction IN ('good', 'bad')),
+    satisfaction_comment  text CHECK (satisfaction_comment IS NULL OR char_length(satisfaction_comment) <= 2000),
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    updated_at            timestamptz NOT NULL DEFAULT now(),
+    version               bigint NOT NULL DEFAULT 1,
+    PRIMARY KEY (workspace_id, id),
+    UNIQUE (workspace_id, number),
+    FOREIGN KEY (workspace_id, customer_id) REFERENCES customers (workspace_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (workspace_id, channel_id) REFERENCES channels (workspace_id, id),
+    FOREIGN KEY (workspace_id, assignee_id) REFERENCES users (workspace_id, id) ON DELETE SET NULL (assignee_id),
+    FOREIGN KEY (workspace_id, sla_policy_id) REFERENCES sla_policies (workspace_id, id) ON DELETE SET NULL (sla_policy_id),
+    FOREIGN KEY (workspace_id, follow_up_of) REFERENCES cases (workspace_id, id) ON DELETE SET NULL (follow_up_of),
+    CHECK ((status IN ('solved', 'closed')) = (solved_at IS NOT NULL)),
+    CHECK ((status = 'closed') = (closed_at IS NOT NULL))
+);
+CREATE INDEX cases_created_idx ON cases (workspace_id, created_at, id);
+CREATE INDEX cases_customer_idx ON cases (workspace_id, customer_id);
+CREATE INDEX cases_open_idx ON cases (workspace_id, status) WHERE status NOT IN ('solved', 'closed');
+CREATE TRIGGER cases_updated_at BEFORE UPDATE ON cases
+    FOR EACH ROW EXECUTE FUNCTION rapport_touch_updated_at();
+
+-- Every status a case took, from its creation (`from_status` null) on: the pauses of its
+-- resolution clock and its reopenings are read from here.
+CREATE TABLE case_status_changes (
+    workspace_id uuid NOT NULL,
+    id           uuid NOT NULL,
+    case_id      uuid NOT NULL,
+    from_status  text,
+    to_status    text NOT NULL,
+    changed_at   timestamptz NOT NULL,
+    PRIMARY KEY (workspace_id, id),
+    FOREIGN KEY (workspace_id, case_id) REFERENCES cases (workspace_id, id) ON DELETE CASCADE
+);
+CREATE INDEX case_status_changes_case_idx ON case_status_changes (workspace_id, case_id, changed_at, id);

@@ -1,0 +1,381 @@
+//! Support: the workspace's business hours, service-level policies, and cases with their
+//! status rules and service-level clocks (`domain::support`, `domain::business_hours`). Due
+//! times are computed here and stored with the case; they are computed again when its
+//! priority, its policy, the policy's targets or the business hours change.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use super::{check_version, event, found, lock, record, record_change, Actor, Result, Tx};
+use crate::db::events::NewEvent;
+use crate::db::rows;
+use crate::db::support::{self, Case, CaseFilter, CaseRow, SlaPolicy};
+use crate::domain::business_hours::{BusinessHours, Calendar, Pause};
+use crate::domain::events::EventType;
+use crate::domain::support::{transition, CaseStatus, Clock, Priority, Targets, Transition};
+use crate::domain::{Name, Role, Tags};
+use crate::error::{ApiError, FieldError};
+
+/// The workspace's business hours (Monday to Friday 09:00–17:00 until it sets some).
+pub async fn business_hours(db: impl PgExecutor<'_>, actor: &Actor) -> Result<BusinessHours> {
+    Ok(support::business_hours(db, actor.workspace_id).await?.unwrap_or_else(BusinessHours::office))
+}
+
+/// Sets the business hours (admin), checked (`422`); the due times of every unsolved case on
+/// a business-hours policy follow.
+pub async fn set_business_hours(tx: &mut Tx<'_>, actor: &Actor, hours: BusinessHours) -> Result<BusinessHours> {
+    actor.require(Role::Admin)?;
+    let errors = hours.check("business_hours");
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    support::set_business_hours(&mut **tx, actor.workspace_id, &hours).await?;
+    let event = NewEvent {
+        kind: EventType::BusinessHoursUpdated,
+        resource_id: actor.workspace_id.0,
+        customer_id: None,
+        // The hours, with the workspace's id (the resource they belong to).
+        data: {
+            let mut data = serde_json::to_value(&hours).unwrap_or_default();
+            data["id"] = serde_json::json!(actor.workspace_id.0);
+            data
+        },
+    };
+    record(tx, actor, &[event]).await?;
+    recompute(tx, actor, None).await?;
+    Ok(hours)
+}
+
+/// A policy's fields, valid.
+#[derive(Debug, Clone)]
+pub struct PolicyFields {
+    pub name: Name,
+    pub targets: Targets,
+    pub business_hours: bool,
+}
+
+impl PolicyFields {
+    /// The fields, each bad one named (`422`).
+    pub fn parse(name: &str, targets: Targets, business_hours: bool) -> Result<PolicyFields> {
+        let mut errors = targets.check("targets");
+        let name = Name::parse("name", name).map_err(|e| errors.push(e)).ok();
+        match name {
+            Some(name) if errors.is_empty() => Ok(PolicyFields { name, targets, business_hours }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+pub async fn list_policies(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<SlaPolicy>> {
+    Ok(rows::oldest_first(db, actor.workspace_id, after, limit).await?)
+}
+
+pub async fn get_policy(db: impl PgExecutor<'_>, actor: &Actor, id: Uuid) -> Result<SlaPolicy> {
+    found(rows::find(db, actor.workspace_id, id).await?, "SLA policy")
+}
+
+/// Adds a policy (admin).
+pub async fn create_policy(tx: &mut Tx<'_>, actor: &Actor, f: PolicyFields) -> Result<SlaPolicy> {
+    actor.require(Role::Admin)?;
+    let p = support::save_policy(&mut **tx, actor.workspace_id, None, f.name.as_str(), &f.targets, f.business_hours)
+        .await?;
+    record(tx, actor, &[event(EventType::SlaPolicyCreated, p.id, None, &p)]).await?;
+    Ok(p)
+}
+
+/// Changes a policy (admin); its unsolved cases' due times follow.
+pub async fn update_policy(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    id: Uuid,
+    expected: Option<i64>,
+    change: impl FnOnce(&SlaPolicy) -> Result<PolicyFields>,
+) -> Result<SlaPolicy> {
+    let current: SlaPolicy = lock(tx, actor, Role::Admin, id, "SLA policy").await?;
+    let f = change(&current)?;
+    check_version(expected, current.version)?;
+    let p =
+        support::save_policy(&mut **tx, actor.workspace_id, Some(id), f.name.as_str(), &f.targets, f.business_hours)
+            .await?;
+    record_change(tx, actor, current.version, p.version, || event(EventType::SlaPolicyUpdated, p.id, None, &p)).await?;
+    if p.version != current.version {
+        recompute(tx, actor, Some(id)).await?;
+    }
+    Ok(p)
+}
+
+/// Removes a policy (admin); one that cases follow cannot go (`409`): move them to another.
+pub async fn delete_policy(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
+    let current: SlaPolicy = lock(tx, actor, Role::Admin, id, "SLA policy").await?;
+    check_version(expected, current.version)?;
+    if support::policy_in_use(&mut **tx, actor.workspace_id, id).await? {
+        return Err(ApiError::Conflict("cases follow this policy; give them another first".into()));
+    }
+    rows::delete::<SlaPolicy>(&mut **tx, actor.workspace_id, id).await?;
+    record(tx, actor, &[event(EventType::SlaPolicyDeleted, id, None, &current)]).await?;
+    Ok(())
+}
+
+/// What a case's clocks need: the workspace's time zone and business hours.
+struct Clocks {
+    tz: Tz,
+    hours: BusinessHours,
+}
+
+impl Clocks {
+    async fn load(db: &mut sqlx::PgConnection, actor: &Actor) -> Result<Clocks> {
+        let ws = found(crate::db::workspaces::get(&mut *db, actor.workspace_id).await?, "workspace")?;
+        let tz = crate::domain::schedule::zone(&ws.timezone).map_err(|e| ApiError::internal(e.message))?;
+        Ok(Clocks { tz, hours: business_hours(&mut *db, actor).await? })
+    }
+
+    fn calendar(&self, policy: Option<&SlaPolicy>) -> Calendar {
+        match policy {
+            Some(p) if p.business_hours => self.hours.calendar(self.tz),
+            _ => Calendar::always(self.tz),
+        }
+    }
+}
+
+/// The spans a case spent paused, from its status history (the last one open while it is
+/// paused now).
+fn pauses(statuses: &[(CaseStatus, DateTime<Utc>)]) -> Vec<Pause> {
+    let mut out: Vec<Pause> = Vec::new();
+    for (i, (status, since)) in statuses.iter().enumerate() {
+        if status.pauses() {
+            out.push((*since, statuses.get(i + 1).map(|next| next.1)));
+        }
+    }
+    out
+}
+
+/// The case's due times on its policy's clock, from its status history (written into `row`).
+async fn set_dues(
+    db: &mut sqlx::PgConnection,
+    actor: &Actor,
+    clocks: &Clocks,
+    row: &mut CaseRow,
+    created_at: DateTime<Utc>,
+    statuses: &[(CaseStatus, DateTime<Utc>)],
+) -> Result<()> {
+    let policy = match row.sla_policy_id {
+        Some(id) => Some(get_policy(&mut *db, actor, id).await?),
+        None => None,
+    };
+    let calendar = clocks.calendar(policy.as_ref());
+    let paused = pauses(statuses);
+    let clock = Clock { calendar: &calendar, pauses: &paused };
+    let dues = clock.dues(created_at, policy.as_ref().and_then(|p| p.targets.of(row.priority)));
+    row.first_response_due_at = dues.first_response;
+    row.resolution_due_at = dues.resolution;
+    Ok(())
+}
+
+/// The breach facts of a case at `now` (written into it).
+async fn with_breaches(
+    db: &mut sqlx::PgConnection,
+    actor: &Actor,
+    clocks: &Clocks,
+    mut case: Case,
+    now: DateTime<Utc>,
+) -> Result<Case> {
+    let policy = match case.sla_policy_id {
+        Some(id) => rows::find::<SlaPolicy>(&mut *db, actor.workspace_id, id).await?,
+        None => None,
+    };
+    let calendar = clocks.calendar(policy.as_ref());
+    let paused = pauses(&support::statuses(&mut *db, actor.workspace_id, case.id).await?);
+    let clock = Clock { calendar: &calendar, pauses: &paused };
+    case.first_response_breach_minutes = clock.breach(case.first_response_due_at, case.first_responded_at, now, false);
+    case.resolution_breach_minutes = clock.breach(case.resolution_due_at, case.solved_at, now, true);
+    Ok(case)
+}
+
+/// Recomputes the due times of the unsolved cases (of one policy, when given).
+async fn recompute(tx: &mut Tx<'_>, actor: &Actor, policy: Option<Uuid>) -> Result<()> {
+    let clocks = Clocks::load(tx, actor).await?;
+    for id in support::lock_unsolved(&mut **tx, actor.workspace_id, policy).await? {
+        let Some(case) = rows::find::<Case>(&mut **tx, actor.workspace_id, id).await? else { continue };
+        let statuses = support::statuses(&mut **tx, actor.workspace_id, id).await?;
+        let mut row = CaseRow::from(&case);
+        set_dues(tx, actor, &clocks, &mut row, case.created_at, &statuses).await?;
+        if (row.first_response_due_at, row.resolution_due_at) != (case.first_response_due_at, case.resolution_due_at) {
+            let changed = support::save_case(&mut **tx, actor.workspace_id, Some(id), case.created_at, &row).await?;
+            record(tx, actor, &[case_event(EventType::CaseUpdated, &changed)]).await?;
+        }
+    }
+    Ok(())
+}
+
+fn case_event(kind: EventType, c: &Case) -> NewEvent {
+    event(kind, c.id, Some(c.customer_id), c)
+}
+
+/// A case's writable fields, valid.
+#[derive(Debug, Clone)]
+pub struct CaseFields {
+    pub customer_id: Uuid,
+    pub subject: String,
+    pub status: CaseStatus,
+    pub priority: Priority,
+    pub channel_id: Uuid,
+    pub assignee_id: Option<Uuid>,
+    pub tags: Tags,
+    pub sla_policy_id: Option<Uuid>,
+    pub follow_up_of: Option<Uuid>,
+    pub satisfaction: Option<String>,
+    pub satisfaction_comment: Option<String>,
+}
+
+async fn check_references(db: &mut sqlx::PgConnection, actor: &Actor, f: &CaseFields) -> Result<()> {
+    let ws = actor.workspace_id;
+    let mut errors = Vec::new();
+    if rows::find::<crate::db::customers::Customer>(&mut *db, ws, f.customer_id).await?.is_none() {
+        errors.push(FieldError::new("customer_id", "is not a customer of this workspace"));
+    }
+    if rows::find::<crate::db::channels::Channel>(&mut *db, ws, f.channel_id).await?.is_none() {
+        errors.push(FieldError::new("channel_id", "is not a channel of this workspace"));
+    }
+    if let Some(id) = f.assignee_id {
+        if rows::find::<crate::db::users::User>(&mut *db, ws, id).await?.is_none() {
+            errors.push(FieldError::new("assignee_id", "is not a user of this workspace"));
+        }
+    }
+    if let Some(id) = f.sla_policy_id {
+        if rows::find::<SlaPolicy>(&mut *db, ws, id).await?.is_none() {
+            errors.push(FieldError::new("sla_policy_id", "is not an SLA policy of this workspace"));
+        }
+    }
+    if let Some(id) = f.follow_up_of {
+        match rows::find::<Case>(&mut *db, ws, id).await? {
+            Some(c) if c.status == CaseStatus::Closed => {}
+            _ => errors.push(FieldError::new("follow_up_of", "is not a closed case of this workspace")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn row_of(f: &CaseFields) -> CaseRow {
+    CaseRow {
+        customer_id: f.customer_id,
+        subject: f.subject.clone(),
+        status: f.status,
+        priority: f.priority,
+        channel_id: f.channel_id,
+        assignee_id: f.assignee_id,
+        tags: f.tags.as_slice().to_vec(),
+        sla_policy_id: f.sla_policy_id,
+        follow_up_of: f.follow_up_of,
+        first_response_due_at: None,
+        resolution_due_at: None,
+        first_responded_at: None,
+        solved_at: None,
+        closed_at: None,
+        reopened: 0,
+        satisfaction: f.satisfaction.clone(),
+        satisfaction_comment: f.satisfaction_comment.clone(),
+    }
+}
+
+/// Opens a case (member): it starts `new`, numbered next in the workspace, its due times on
+/// its policy's clock.
+pub async fn create_case(tx: &mut Tx<'_>, actor: &Actor, f: CaseFields, now: DateTime<Utc>) -> Result<Case> {
+    actor.require(Role::Member)?;
+    if f.status != CaseStatus::New {
+        return Err(ApiError::validation("status", "a case starts new"));
+    }
+    check_references(tx, actor, &f).await?;
+    let clocks = Clocks::load(tx, actor).await?;
+    let mut row = row_of(&f);
+    set_dues(tx, actor, &clocks, &mut row, now, &[(CaseStatus::New, now)]).await?;
+    let case = support::save_case(&mut **tx, actor.workspace_id, None, now, &row).await?;
+    support::record_status(&mut **tx, actor.workspace_id, case.id, None, CaseStatus::New, now).await?;
+    record(tx, actor, &[case_event(EventType::CaseCreated, &case)]).await?;
+    with_breaches(tx, actor, &clocks, case, now).await
+}
+
+/// One case, with its breach facts at `now`.
+pub async fn get_case(pool: &sqlx::PgPool, actor: &Actor, id: Uuid, now: DateTime<Utc>) -> Result<Case> {
+    let mut conn = pool.acquire().await?;
+    let case: Case = found(rows::find(&mut *conn, actor.workspace_id, id).await?, "case")?;
+    let clocks = Clocks::load(&mut conn, actor).await?;
+    with_breaches(&mut conn, actor, &clocks, case, now).await
+}
+
+/// A page of cases, newest first, each with its breach facts at `now`.
+pub async fn list_cases(
+    pool: &sqlx::PgPool,
+    actor: &Actor,
+    filter: &CaseFilter,
+    now: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Case>> {
+    let mut conn = pool.acquire().await?;
+    let cases = support::list_cases(&mut *conn, actor.workspace_id, filter, now, after, limit).await?;
+    let clocks = Clocks::load(&mut conn, actor).await?;
+    let mut out = Vec::with_capacity(cases.len());
+    for case in cases {
+        out.push(with_breaches(&mut conn, actor, &clocks, case, now).await?);
+    }
+    Ok(out)
+}
+
+/// Changes a case (member): `change` gives its new fields from the current ones. A new status
+/// follows the status rules (`409` otherwise: the case's state forbids it) and is recorded; solving sets `solved_at`,
+/// reopening counts in `reopened` and clears it, closing sets `closed_at`; the due times follow
+/// the priority, the policy and the pauses.
+pub async fn update_case(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    id: Uuid,
+    expected: Option<i64>,
+    now: DateTime<Utc>,
+    change: impl FnOnce(&Case) -> Result<CaseFields>,
+) -> Result<Case> {
+    let current: Case = lock(tx, actor, Role::Member, id, "case").await?;
+    let f = change(&current)?;
+    check_version(expected, current.version)?;
+    if f.follow_up_of != current.follow_up_of
+        || f.customer_id != current.customer_id
+        || f.channel_id != current.channel_id
+        || f.assignee_id != current.assignee_id
+        || f.sla_policy_id != current.sla_policy_id
+    {
+        check_references(tx, actor, &f).await?;
+    }
+    let mut row = row_of(&f);
+    row.first_responded_at = current.first_responded_at;
+    (row.solved_at, row.closed_at, row.reopened) = (current.solved_at, current.closed_at, current.reopened);
+    let mut statuses = support::statuses(&mut **tx, actor.workspace_id, id).await?;
+    if f.status != current.status {
+        match transition(current.status, f.status) {
+            Err(why) => return Err(ApiError::Conflict(format!("status: {why}"))),
+            Ok(Transition::Reopen) => (row.reopened, row.solved_at) = (current.reopened + 1, None),
+            Ok(Transition::Move) => {}
+        }
+        match f.status {
+            CaseStatus::Solved => row.solved_at = Some(now),
+            CaseStatus::Closed => row.closed_at = Some(now),
+            _ => {}
+        }
+        support::record_status(&mut **tx, actor.workspace_id, id, Some(current.status), f.status, now).await?;
+        statuses.push((f.status, now));
+    }
+    let clocks = Clocks::load(tx, actor).await?;
+    set_dues(tx, actor, &clocks, &mut row, current.created_at, &statuses).await?;
+    let case = support::save_case(&mut **tx, actor.workspace_id, Some(id), current.created_at, &row).await?;
+    record_change(tx, actor, current.version, case.version, || case_event(EventType::CaseUpdated, &case)).await?;
+    with_breaches(tx, actor, &clocks, case, now).await
+}

@@ -1,0 +1,152 @@
+//! Support cases on a clock the tests set: business hours, SLA policies, due times counted in
+//! business minutes across weekends and pauses, the status rules, breaches.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+async fn json_of(res: reqwest::Response, status: u16) -> Value {
+    let code = res.status().as_u16();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(code, status, "{body}");
+    body
+}
+
+/// A workspace in Paris with business hours Monday to Friday 09:00–18:00, a customer, and a
+/// policy (`business_hours` as given) with targets for `high`.
+async fn setup(app: &TestApp, owner: &str, business_hours: bool, first: i64, resolution: i64) -> (Value, Value, Value) {
+    json_of(app.patch("/api/v1/workspace", owner, json!({"timezone": "Europe/Paris"})).await, 200).await;
+    let hours = json!({"intervals": (1..=5).map(|d| json!({"weekday": d, "start": "09:00", "end": "18:00"})).collect::<Vec<_>>()});
+    let res = app.request(reqwest::Method::PUT, "/api/v1/business-hours", Some(owner), Some(hours)).await;
+    json_of(res, 200).await;
+    let customer = json_of(app.post("/api/v1/customers", owner, json!({"name": "Client"})).await, 201).await;
+    let channels = json_of(app.get("/api/v1/channels", owner).await, 200).await;
+    let policy = json!({"name": "P", "business_hours": business_hours,
+                        "targets": {"high": {"first_response_minutes": first, "resolution_minutes": resolution}}});
+    let policy = json_of(app.post("/api/v1/sla-policies", owner, policy).await, 201).await;
+    (customer, channels["data"][0].clone(), policy)
+}
+
+async fn open_case(app: &TestApp, owner: &str, customer: &Value, channel: &Value, policy: &Value) -> Value {
+    let body = json!({"customer_id": customer["id"], "channel_id": channel["id"], "subject": "Help",
+                      "priority": "high", "sla_policy_id": policy["id"]});
+    json_of(app.post("/api/v1/cases", owner, body).await, 201).await
+}
+
+/// Friday 17:55 with 30 business minutes and hours 09:00–18:00 is due Monday 09:25 (Paris).
+#[tokio::test]
+async fn due_times_count_business_minutes() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, channel, policy) = setup(&app, &owner, true, 30, 600).await;
+    app.clock.set(at("2026-11-27T16:55:00Z"));
+    let case = open_case(&app, &owner, &customer, &channel, &policy).await;
+    assert_eq!(case["number"], 1);
+    assert_eq!(case["status"], "new");
+    assert_eq!(case["first_response_due_at"], "2026-11-30T08:25:00Z");
+    // 600 business minutes: 5 on Friday, 540 on Monday, 55 on Tuesday.
+    assert_eq!(case["resolution_due_at"], "2026-12-01T08:55:00Z");
+    assert!(case["first_response_breach_minutes"].is_null());
+
+    // Monday 10:00 local: 35 business minutes past the first-response target.
+    app.clock.set(at("2026-11-30T09:00:00Z"));
+    let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    let late = json_of(app.get(&path, &owner).await, 200).await;
+    assert_eq!(late["first_response_breach_minutes"], 35);
+    let breached = json_of(app.get("/api/v1/cases?breached=true", &owner).await, 200).await;
+    assert_eq!(breached["data"].as_array().unwrap().len(), 1);
+    let fine = json_of(app.get("/api/v1/cases?breached=false", &owner).await, 200).await;
+    assert!(fine["data"].as_array().unwrap().is_empty());
+
+    // A holiday on Monday moves due times of unsolved cases to Tuesday.
+    let hours = json!({"intervals": (1..=5).map(|d| json!({"weekday": d, "start": "09:00", "end": "18:00"})).collect::<Vec<_>>(),
+                       "holidays": ["2026-11-30"]});
+    json_of(app.request(reqwest::Method::PUT, "/api/v1/business-hours", Some(&owner), Some(hours)).await, 200).await;
+    let moved = json_of(app.get(&path, &owner).await, 200).await;
+    assert_eq!(moved["first_response_due_at"], "2026-12-01T08:25:00Z");
+    // A second case is number 2.
+    assert_eq!(open_case(&app, &owner, &customer, &channel, &policy).await["number"], 2);
+}
+
+/// Time in pending pauses the resolution clock; the status rules hold; reopenings count.
+#[tokio::test]
+async fn pauses_and_status_rules() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, channel, policy) = setup(&app, &owner, false, 60, 120).await;
+    app.clock.set(at("2026-11-28T10:00:00Z"));
+    let case = open_case(&app, &owner, &customer, &channel, &policy).await;
+    assert_eq!(case["resolution_due_at"], "2026-11-28T12:00:00Z", "calendar minutes: the weekend counts");
+    let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    let step = |status: &'static str, when: &'static str| {
+        let (app, owner, path) = (&app, &owner, &path);
+        async move {
+            app.clock.set(at(when));
+            app.patch(path, owner, json!({"status": status})).await
+        }
+    };
+    json_of(step("open", "2026-11-28T10:10:00Z").await, 200).await;
+    let paused = json_of(step("pending", "2026-11-28T10:30:00Z").await, 200).await;
+    assert!(paused["resolution_due_at"].is_null(), "no due time while paused");
+    let resumed = json_of(step("open", "2026-11-28T11:30:00Z").await, 200).await;
+    assert_eq!(resumed["resolution_due_at"], "2026-11-28T13:00:00Z", "an hour paused moves it an hour");
+    assert_problem(step("closed", "2026-11-28T11:31:00Z").await, 409, "conflict").await;
+    let solved = json_of(step("solved", "2026-11-28T11:40:00Z").await, 200).await;
+    assert_eq!(solved["solved_at"], "2026-11-28T11:40:00Z");
+    assert!(solved["resolution_breach_minutes"].is_null());
+    let reopened = json_of(step("open", "2026-11-28T12:00:00Z").await, 200).await;
+    assert_eq!((reopened["reopened"].as_i64(), reopened["solved_at"].is_null()), (Some(1), true));
+    json_of(step("solved", "2026-11-28T13:30:00Z").await, 200).await;
+    let closed = json_of(step("closed", "2026-11-28T14:00:00Z").await, 200).await;
+    assert_eq!(closed["resolution_breach_minutes"], 30, "solved 13:30, due 13:00");
+    assert_problem(step("open", "2026-11-28T15:00:00Z").await, 409, "conflict").await;
+    // A follow-up names the closed case.
+    let body = json!({"customer_id": customer["id"], "channel_id": channel["id"], "subject": "Again",
+                      "follow_up_of": case["id"]});
+    json_of(app.post("/api/v1/cases", &owner, body).await, 201).await;
+    let body = json!({"customer_id": customer["id"], "channel_id": channel["id"], "subject": "X", "status": "open"});
+    assert_problem(app.post("/api/v1/cases", &owner, body).await, 422, "validation_failed").await;
+}
+
+/// Another workspace's cases, policies and references are not found.
+#[tokio::test]
+async fn cases_are_per_workspace() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let other = app.other_workspace().await;
+    let (customer, channel, policy) = setup(&app, &owner, true, 30, 600).await;
+    let case = open_case(&app, &owner, &customer, &channel, &policy).await;
+    let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    assert_problem(app.get(&path, &other).await, 404, "not_found").await;
+    assert_problem(
+        app.get(&format!("/api/v1/sla-policies/{}", policy["id"].as_str().unwrap()), &other).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let listed = json_of(app.get("/api/v1/cases", &other).await, 200).await;
+    assert!(listed["data"].as_array().unwrap().is_empty());
+    let body = json!({"customer_id": customer["id"], "channel_id": channel["id"], "subject": "Theirs"});
+    let problem = assert_problem(app.post("/api/v1/cases", &other, body).await, 422, "validation_failed").await;
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["customer_id", "channel_id"]);
+    // Bad business hours are named part by part and change nothing.
+    let bad = json!({"intervals": [{"weekday": 8, "start": "18:00", "end": "09:00"}]});
+    let problem = assert_problem(
+        app.request(reqwest::Method::PUT, "/api/v1/business-hours", Some(&owner), Some(bad)).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["business_hours.intervals[0].weekday", "business_hours.intervals[0].end"]);
+    let hours = json_of(app.get("/api/v1/business-hours", &owner).await, 200).await;
+    assert_eq!(hours["intervals"].as_array().unwrap().len(), 5);
+}
