@@ -129,7 +129,7 @@ def _fix(node):
                     node[key] = (now - timedelta(days=1 + abs(hash(value)) % 3650)).isoformat()
             elif isinstance(value, str) and key == "phone" and PHONE.match(value) and 3 <= len(value) <= 50:
                 node[key] = PHONES[abs(hash(value)) % len(PHONES)]
-            elif key == "follow_up_of" and isinstance(value, str):
+            elif key == "follow_up_of" and isinstance(value, str) and UUID.match(value):
                 node[key] = None
             elif isinstance(value, str) and key in REFERENCES and UUID.match(value):
                 node[key] = REFERENCES[key]()

@@ -111,7 +111,13 @@ impl PolicyInput {
             targets: current.targets.clone(),
             business_hours: current.business_hours,
         };
-        patch::apply::<_, PolicyInput>(&writable, body, &[], &["name", "targets", "business_hours"])?.parse()
+        let mut input = patch::apply::<_, PolicyInput>(&writable, body, &[], &["name", "targets", "business_hours"])?;
+        // `targets` is replaced whole, not merged: each target it gives is complete.
+        if let Some(targets) = body.get("targets").filter(|t| !t.is_null()) {
+            input.targets = crate::domain::query::from_json("targets", targets.clone())
+                .map_err(|e| ApiError::Validation(vec![e]))?;
+        }
+        input.parse()
     }
 }
 
