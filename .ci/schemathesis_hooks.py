@@ -32,6 +32,9 @@ another, so negative cases stay negative:
 - the fuzzer's own user is never the one a `/users/{id}` operation changes or removes (a new
   password or role would end the session the run depends on): another user of the workspace
   takes its place;
+- an `Idempotency-Key` becomes one of its own for each case: a key the generator repeats would
+  replay an earlier answer, whose resource a later case may have deleted (replays are covered
+  by the API test suite);
 - `cursor` query values (and the event feed's `after`) are opaque, HMAC-signed positions only
   the server hands out: they are dropped (malformed cursors are covered by the API test suite);
 - `application/x-ndjson` bodies (customer import) are sent as text; a generated value that
@@ -41,6 +44,7 @@ another, so negative cases stay negative:
 import json
 import os
 import re
+import uuid
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
@@ -231,6 +235,11 @@ def _another_user():
 
 @schemathesis.hook
 def map_case(context, case):
+    if isinstance(case.headers, dict):
+        for name in list(case.headers):
+            value = case.headers[name]
+            if name.lower() == "idempotency-key" and isinstance(value, str) and re.match(r"^[ -~]{1,255}$", value):
+                case.headers[name] = "fuzz-" + uuid.uuid4().hex
     if case.operation.path.startswith("/api/v1/users/{id}") and (case.path_parameters or {}).get("id") == OWNER:
         case.path_parameters["id"] = _another_user()
     _fix_window(case.operation.path, case.query)
@@ -244,7 +253,8 @@ def map_case(context, case):
         del case.query["after"]
     _fix_report(case.operation.path, case.operation.method.upper(), case.body)
     if case.operation.path == "/api/v1/business-hours" and isinstance(case.body, dict):
-        for interval in case.body.get("intervals") or []:
+        intervals = case.body.get("intervals")
+        for interval in intervals if isinstance(intervals, list) else []:
             if isinstance(interval, dict) and isinstance(interval.get("start"), str) and isinstance(interval.get("end"), str):
                 if HH_MM.match(interval["start"]) and HH_MM.match(interval["end"]) and interval["end"] <= interval["start"]:
                     interval["end"] = "24:00"

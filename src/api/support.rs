@@ -75,7 +75,7 @@ pub async fn set_business_hours(mut w: Write<Admin>, Json(body): Json<BusinessHo
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyInput {
-    #[schema(example = "Standard support")]
+    #[schema(schema_with = crate::domain::Name::schema)]
     pub name: String,
     /// Targets by priority, in minutes; a priority without one has no due times.
     pub targets: Targets,

@@ -27,7 +27,7 @@ use crate::error::FieldError;
 pub struct Interval {
     /// ISO day of the week: 1 (Monday) to 7 (Sunday).
     #[schema(minimum = 1, maximum = 7, example = 1)]
-    #[serde(deserialize_with = "super::numbers::whole")]
+    #[serde(deserialize_with = "super::numbers::integer")]
     pub weekday: u8,
     /// Start, `HH:MM` (inclusive).
     #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "09:00")]

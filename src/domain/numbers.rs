@@ -122,6 +122,34 @@ pub fn decimal_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Str
     })
 }
 
+/// An integer that JSON may write as `5` or `5.0` (JSON Schema's "integer").
+pub fn integer<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error;
+    opt_integer(d)?.ok_or_else(|| D::Error::custom("an integer is required"))
+}
+
+/// An optional integer that JSON may write as `5` or `5.0` (JSON Schema's "integer").
+pub fn opt_integer<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = match (n.as_i64(), n.as_f64()) {
+        (Some(i), _) => i,
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => f as i64,
+        _ => return Err(D::Error::custom(format!("{n} is not an integer in range"))),
+    };
+    T::try_from(whole).map(Some).map_err(|_| D::Error::custom(format!("{n} is out of range")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,39 +175,5 @@ mod tests {
             assert!(p(bad).is_err(), "{bad:?}");
         }
         assert_eq!(p("10e-1").unwrap(), "1");
-    }
-}
-
-/// Reads a whole number written as JSON Schema counts integers: `4` or `4.0` (serde takes only
-/// the first). For `#[serde(deserialize_with = "...")]` on integer fields of bodies.
-pub fn whole<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: TryFrom<i64>,
-{
-    use serde::de::Error;
-    let n = serde_json::Number::deserialize(d)?;
-    let whole = n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64));
-    whole
-        .and_then(|w| T::try_from(w).ok())
-        .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number in range")))
-}
-
-#[cfg(test)]
-mod whole_tests {
-    #[derive(serde::Deserialize)]
-    struct T {
-        #[serde(deserialize_with = "super::whole")]
-        n: u8,
-    }
-
-    #[test]
-    fn whole_numbers_may_be_written_with_a_zero_fraction() {
-        let read = |json: &str| serde_json::from_str::<T>(json).map(|t| t.n);
-        assert_eq!(read(r#"{"n": 5}"#).unwrap(), 5);
-        assert_eq!(read(r#"{"n": 5.0}"#).unwrap(), 5);
-        assert!(read(r#"{"n": 5.5}"#).is_err());
-        assert!(read(r#"{"n": 300}"#).is_err(), "out of range for u8");
-        assert!(read(r#"{"n": "5"}"#).is_err());
     }
 }

@@ -85,11 +85,11 @@ pub const MAX_TARGET_MINUTES: i64 = 525_600;
 pub struct Target {
     /// Minutes from creation to the first response.
     #[schema(minimum = 1, maximum = 525600, example = 60)]
-    #[serde(deserialize_with = "super::numbers::whole")]
+    #[serde(deserialize_with = "super::numbers::integer")]
     pub first_response_minutes: i64,
     /// Minutes from creation to the solution, pauses left out.
     #[schema(minimum = 1, maximum = 525600, example = 480)]
-    #[serde(deserialize_with = "super::numbers::whole")]
+    #[serde(deserialize_with = "super::numbers::integer")]
     pub resolution_minutes: i64,
 }
 

@@ -143,7 +143,10 @@ pub fn phone(field: &str, value: &str, region: Option<&str>) -> Result<String, F
         Some((number, ext)) => std::borrow::Cow::Owned(format!("{number} x{ext}")),
         None => std::borrow::Cow::Borrowed(value),
     };
-    let region = region.and_then(|r| r.parse::<phonenumber::country::Id>().ok());
+    // A number written with its country code is read as such, whatever the customer's country.
+    let region = region
+        .filter(|_| !value.trim_start().starts_with('+'))
+        .and_then(|r| r.parse::<phonenumber::country::Id>().ok());
     match phonenumber::parse(region, written.as_ref()) {
         Ok(number) if phonenumber::is_valid(&number) => {
             let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
@@ -291,6 +294,7 @@ mod tests {
         assert!(country("country", "XX").is_err());
         assert_eq!(phone("phone", "+33 (0)1 23-45-67-89", None).unwrap(), "+33123456789");
         assert_eq!(phone("phone", "01 23 45 67 89", Some("FR")).unwrap(), "+33123456789");
+        assert_eq!(phone("phone", "+33 1 23 45 67 89", Some("VI")).unwrap(), "+33123456789", "the code given wins");
         assert_eq!(phone("phone", "+1 (212) 555-0134 x12", None).unwrap(), "+12125550134;ext=12");
         assert_eq!(phone("phone", "+12125550134;ext=12", None).unwrap(), "+12125550134;ext=12", "taken back as stored");
         assert!(phone("phone", "+12125550134;ext=", None).is_err());

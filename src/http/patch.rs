@@ -1,7 +1,7 @@
 //! JSON merge patch (RFC 7396) and the checks shared by JSON fields.
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldError};
@@ -73,33 +73,7 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     })
 }
 
-/// An integer that JSON may write as `5` or `5.0` (JSON Schema's "integer").
-pub fn integer<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: TryFrom<i64>,
-{
-    use serde::de::Error;
-    opt_integer(d)?.ok_or_else(|| D::Error::custom("an integer is required"))
-}
-
-/// An optional integer that JSON may write as `5` or `5.0` (JSON Schema's "integer").
-pub fn opt_integer<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: TryFrom<i64>,
-{
-    use serde::de::Error;
-    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
-        return Ok(None);
-    };
-    let whole = match (n.as_i64(), n.as_f64()) {
-        (Some(i), _) => i,
-        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => f as i64,
-        _ => return Err(D::Error::custom(format!("{n} is not an integer in range"))),
-    };
-    T::try_from(whole).map(Some).map_err(|_| D::Error::custom(format!("{n} is out of range")))
-}
+pub use crate::domain::numbers::{integer, opt_integer};
 
 #[cfg(test)]
 mod tests {
