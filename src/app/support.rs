@@ -27,7 +27,7 @@ pub async fn business_hours(db: impl PgExecutor<'_>, actor: &Actor) -> Result<Bu
 /// a business-hours policy follow.
 pub async fn set_business_hours(tx: &mut Tx<'_>, actor: &Actor, hours: BusinessHours) -> Result<BusinessHours> {
     actor.require(Role::Admin)?;
-    let errors = hours.check("business_hours");
+    let errors = hours.check();
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -193,7 +193,9 @@ async fn with_breaches(
     let calendar = clocks.calendar(policy.as_ref());
     let paused = pauses(&support::statuses(&mut *db, actor.workspace_id, case.id).await?);
     let clock = Clock { calendar: &calendar, pauses: &paused };
-    case.first_response_breach_minutes = clock.breach(case.first_response_due_at, case.first_responded_at, now, false);
+    // A case solved before any response has had its answer.
+    let responded = case.first_responded_at.or(case.solved_at);
+    case.first_response_breach_minutes = clock.breach(case.first_response_due_at, responded, now, false);
     case.resolution_breach_minutes = clock.breach(case.resolution_due_at, case.solved_at, now, true);
     Ok(case)
 }
@@ -347,6 +349,37 @@ pub async fn update_case(
     let current: Case = lock(tx, actor, Role::Member, id, "case").await?;
     let f = change(&current)?;
     check_version(expected, current.version)?;
+    if f.follow_up_of == Some(id) {
+        return Err(ApiError::validation("follow_up_of", "is this case itself"));
+    }
+    if current.status == CaseStatus::Closed {
+        // Final: only the customer's rating may still come in.
+        let mut rated = CaseRow::from(&current);
+        (rated.satisfaction, rated.satisfaction_comment) = (f.satisfaction.clone(), f.satisfaction_comment.clone());
+        let unchanged = CaseRow::from(&current);
+        let asked = row_of(&f);
+        let same =
+            (asked.customer_id, &asked.subject, asked.status, asked.priority, asked.channel_id, asked.assignee_id)
+                == (
+                    unchanged.customer_id,
+                    &unchanged.subject,
+                    unchanged.status,
+                    unchanged.priority,
+                    unchanged.channel_id,
+                    unchanged.assignee_id,
+                )
+                && (&asked.tags, asked.sla_policy_id, asked.follow_up_of)
+                    == (&unchanged.tags, unchanged.sla_policy_id, unchanged.follow_up_of);
+        if !same {
+            return Err(ApiError::Conflict(
+                "a closed case is final (only its satisfaction may change): open a follow-up case".into(),
+            ));
+        }
+        let case = support::save_case(&mut **tx, actor.workspace_id, Some(id), current.created_at, &rated).await?;
+        record_change(tx, actor, current.version, case.version, || case_event(EventType::CaseUpdated, &case)).await?;
+        let clocks = Clocks::load(tx, actor).await?;
+        return with_breaches(tx, actor, &clocks, case, now).await;
+    }
     if f.follow_up_of != current.follow_up_of
         || f.customer_id != current.customer_id
         || f.channel_id != current.channel_id

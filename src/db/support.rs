@@ -211,9 +211,9 @@ pub async fn save_case(
          INSERT INTO cases (workspace_id, id, number, customer_id, subject, status, priority, channel_id, assignee_id,
                             tags, sla_policy_id, follow_up_of, first_response_due_at, resolution_due_at,
                             first_responded_at, solved_at, closed_at, reopened, satisfaction, satisfaction_comment,
-                            created_at)
+                            created_at, updated_at)
          SELECT $1, coalesce($2, $3), coalesce((SELECT last FROM number), 0), $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                $13, $14, $15, $16, $17, $18, $19, $20, $21
+                $13, $14, $15, $16, $17, $18, $19, $20, $21, $21
          ON CONFLICT (workspace_id, id) DO UPDATE SET
              customer_id = $4, subject = $5, status = $6, priority = $7, channel_id = $8, assignee_id = $9, tags = $10,
              sla_policy_id = $11, follow_up_of = $12, first_response_due_at = $13, resolution_due_at = $14,
@@ -315,9 +315,10 @@ pub struct CaseFilter {
     pub breached: Option<bool>,
 }
 
-/// A target missed at `$n` (now): done late, or not done and past due.
-const BREACHED: &str = "((first_responded_at IS NULL AND first_response_due_at < {now})
-     OR first_responded_at > first_response_due_at
+/// A target missed at `$n` (now): done late, or not done and past due (a case solved before
+/// any response had its answer then).
+const BREACHED: &str = "((first_responded_at IS NULL AND solved_at IS NULL AND first_response_due_at < {now})
+     OR coalesce(first_responded_at, solved_at) > first_response_due_at
      OR (solved_at IS NULL AND resolution_due_at < {now})
      OR solved_at > resolution_due_at)";
 

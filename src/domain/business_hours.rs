@@ -66,16 +66,16 @@ impl BusinessHours {
     }
 
     /// Every bad part named (`intervals[2].end`).
-    pub fn check(&self, field: &str) -> Vec<FieldError> {
+    pub fn check(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if self.intervals.len() > 100 {
-            errors.push(FieldError::new(format!("{field}.intervals"), "must hold at most 100 intervals"));
+            errors.push(FieldError::new("intervals", "must hold at most 100 intervals"));
         }
         if self.holidays.len() > 1000 {
-            errors.push(FieldError::new(format!("{field}.holidays"), "must hold at most 1,000 dates"));
+            errors.push(FieldError::new("holidays", "must hold at most 1,000 dates"));
         }
         for (i, interval) in self.intervals.iter().enumerate() {
-            let at = |part: &str| format!("{field}.intervals[{i}].{part}");
+            let at = |part: &str| format!("intervals[{i}].{part}");
             if !(1..=7).contains(&interval.weekday) {
                 errors.push(FieldError::new(at("weekday"), "must be 1 (Monday) to 7 (Sunday)"));
             }

@@ -8,7 +8,7 @@
 //! is final (a follow-up is a new case, `follow_up_of` the closed one).
 //!
 //! **Clocks** (ITIL's service-level targets). The first-response clock runs from the case's
-//! creation to its first response; the resolution clock from its creation to its solution,
+//! creation to its first response (or to its solution, when it is solved before any response); the resolution clock from its creation to its solution,
 //! paused while the case is `pending` or `on_hold`. Each counts business minutes when its
 //! policy says so, else every minute. A target is breached when the event comes after its due
 //! time, or has not come by now and now is past it; by how much is counted on the same clock.
@@ -157,8 +157,8 @@ impl Clock<'_> {
         }
     }
 
-    /// Business minutes (whole, rounded down) by which `done` (or `now`, while not done) is
-    /// past `due`; `None` when it is not past. `paused` says whether the pauses count (the
+    /// Business minutes (whole, rounded down: `0` is less than a minute late) by which `done`
+    /// (or `now`, while not done) is past `due`; `None` when it is not past. `paused` says whether the pauses count (the
     /// resolution clock) or not (the first-response clock).
     pub fn breach(
         &self,

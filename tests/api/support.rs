@@ -105,6 +105,20 @@ async fn pauses_and_status_rules() {
     let closed = json_of(step("closed", "2026-11-28T14:00:00Z").await, 200).await;
     assert_eq!(closed["resolution_breach_minutes"], 30, "solved 13:30, due 13:00");
     assert_problem(step("open", "2026-11-28T15:00:00Z").await, 409, "conflict").await;
+    // Closed is final but for the customer's rating; a case is no follow-up of itself.
+    assert_problem(app.patch(&path, &owner, json!({"priority": "low"})).await, 409, "conflict").await;
+    let rated = json_of(app.patch(&path, &owner, json!({"satisfaction": "good"})).await, 200).await;
+    assert_eq!(rated["satisfaction"], "good");
+    assert_problem(app.patch(&path, &owner, json!({"follow_up_of": case["id"]})).await, 422, "validation_failed").await;
+    // Solved before any response: the first-response target counts as met at the solution.
+    assert!(closed["first_response_breach_minutes"].as_i64().is_some(), "solved 13:30, first response due 11:00");
+    let timely = open_case(&app, &owner, &customer, &channel, &policy).await;
+    let timely_path = format!("/api/v1/cases/{}", timely["id"].as_str().unwrap());
+    json_of(app.patch(&timely_path, &owner, json!({"status": "solved"})).await, 200).await;
+    app.clock.set(at("2026-11-29T15:00:00Z"));
+    let later = json_of(app.get(&timely_path, &owner).await, 200).await;
+    assert!(later["first_response_breach_minutes"].is_null(), "{later}");
+    assert!(later["created_at"].as_str() <= later["updated_at"].as_str());
     // A follow-up names the closed case.
     let body = json!({"customer_id": customer["id"], "channel_id": channel["id"], "subject": "Again",
                       "follow_up_of": case["id"]});
@@ -146,7 +160,7 @@ async fn cases_are_per_workspace() {
     .await;
     let fields: Vec<&str> =
         problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["business_hours.intervals[0].weekday", "business_hours.intervals[0].end"]);
+    assert_eq!(fields, ["intervals[0].weekday", "intervals[0].end"]);
     let hours = json_of(app.get("/api/v1/business-hours", &owner).await, 200).await;
     assert_eq!(hours["intervals"].as_array().unwrap().len(), 5);
 }
