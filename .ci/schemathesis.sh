@@ -40,7 +40,10 @@ TOKEN=$(curl -sf "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: ap
 export FUZZ_API="http://127.0.0.1:$PORT/api/v1" FUZZ_TOKEN=$TOKEN
 FUZZ_USER_ID=$(curl -sf "$FUZZ_API/me" -H "Authorization: Bearer $TOKEN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])')
 export FUZZ_USER_ID
+# One worker: Python 3.11.7's ast.parse is not thread-safe (CPython gh-106905), and Hypothesis
+# parses lambda sources when it describes a strategy, so two workers fail now and then with
+# "AST constructor recursion depth mismatch" whatever Rapport answers.
 SCHEMATHESIS_HOOKS=$ROOT/.ci/schemathesis_hooks.py "$VENV/bin/schemathesis" --config-file "$ROOT/.ci/schemathesis.toml" run \
   "http://127.0.0.1:$PORT/api-docs/openapi.json" \
-  --checks all --max-examples "$EXAMPLES" --workers 2 --seed "${SCHEMATHESIS_SEED:-1}" \
+  --checks all --max-examples "$EXAMPLES" --workers 1 --seed "${SCHEMATHESIS_SEED:-1}" \
   -H "Authorization: Bearer $TOKEN" --no-color
