@@ -1,7 +1,7 @@
 -- Support: a workspace's business hours, service-level policies, and cases with their status
 -- history. Due times are computed by the application on its business clock and stored; the
--- first-response and resolution times are stored as facts when they happen (business and
--- calendar seconds), so that the analytics aggregate them in SQL.
+-- first-response and resolution times in business seconds are stored as facts when they happen
+-- (calendar times follow from the instants), so that the analytics aggregate them in SQL.
 CREATE TABLE business_hours (
     workspace_id uuid PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
     hours        jsonb NOT NULL CHECK (jsonb_typeof(hours) = 'object'),
@@ -83,3 +83,36 @@ CREATE TABLE case_status_changes (
     FOREIGN KEY (workspace_id, case_id) REFERENCES cases (workspace_id, id) ON DELETE CASCADE
 );
 CREATE INDEX case_status_changes_case_idx ON case_status_changes (workspace_id, case_id, changed_at, id);
+
+-- Interactions on a case, and the facts the support analytics aggregate.
+--
+-- An interaction may name a case of its own customer: the foreign key over (case, customer)
+-- holds that rule for every write path. The case's first response is the earliest outbound
+-- interaction by a user on it; its business-minute measures are stored when it happens (and
+-- when the case is solved), on the business hours in force then.
+ALTER TABLE interactions ADD COLUMN case_id uuid;
+ALTER TABLE cases ADD CONSTRAINT cases_customer_key UNIQUE (workspace_id, id, customer_id);
+ALTER TABLE interactions ADD CONSTRAINT interactions_case_fkey
+    FOREIGN KEY (workspace_id, case_id, customer_id) REFERENCES cases (workspace_id, id, customer_id);
+CREATE INDEX interactions_case_idx ON interactions (workspace_id, case_id, occurred_at, id) WHERE case_id IS NOT NULL;
+
+-- Seconds from creation to the first response, and to the (latest) solution, counted on the
+-- workspace's business hours: null until they happen.
+ALTER TABLE cases
+    ADD COLUMN first_response_business_seconds bigint CHECK (first_response_business_seconds >= 0),
+    ADD COLUMN resolution_business_seconds bigint CHECK (resolution_business_seconds >= 0),
+    ADD CHECK ((first_responded_at IS NULL) = (first_response_business_seconds IS NULL)),
+    ADD CHECK ((solved_at IS NULL) = (resolution_business_seconds IS NULL));
+
+-- The support analytics read a window's solutions, answers and status changes by time.
+CREATE INDEX cases_solved_idx ON cases (workspace_id, solved_at) WHERE solved_at IS NOT NULL;
+CREATE INDEX cases_answered_idx ON cases (workspace_id, (coalesce(first_responded_at, solved_at)))
+    WHERE coalesce(first_responded_at, solved_at) IS NOT NULL;
+CREATE INDEX case_status_changes_time_idx ON case_status_changes (workspace_id, changed_at);
+-- The solved cases the close-cases job closes, oldest solution first.
+CREATE INDEX cases_to_close_idx ON cases (solved_at) WHERE status = 'solved';
+
+-- A saved report may run the support analytics.
+ALTER TABLE reports DROP CONSTRAINT reports_kind_check;
+ALTER TABLE reports ADD CONSTRAINT reports_kind_check
+    CHECK (kind IN ('funnel', 'segments', 'rfm', 'cohorts', 'interactions', 'basket', 'support'));

@@ -57,6 +57,8 @@ pub struct Settings {
     pub report_timeout: Duration,
     /// How long report runs are kept, in days; a report's latest run always is.
     pub report_runs_retention_days: i32,
+    /// Days after its solution a support case is closed (`RAPPORT_CASES_CLOSE_AFTER_DAYS`).
+    pub cases_close_after_days: i32,
     /// Where the time comes from: the system's clock (tests set their own).
     pub clock: Clock,
 }
@@ -97,6 +99,8 @@ pub struct JobSwitches {
     pub retention: bool,
     /// `RAPPORT_SCHEDULER`: run saved reports when their schedule comes round.
     pub scheduler: bool,
+    /// `RAPPORT_JOB_CLOSE_CASES`: close support cases solved `RAPPORT_CASES_CLOSE_AFTER_DAYS` ago.
+    pub close_cases: bool,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -167,11 +171,13 @@ impl Settings {
                 purge: parse_bool(vars, "RAPPORT_JOB_PURGE", true)?,
                 retention: parse_bool(vars, "RAPPORT_JOB_RETENTION", true)?,
                 scheduler: parse_bool(vars, "RAPPORT_SCHEDULER", true)?,
+                close_cases: parse_bool(vars, "RAPPORT_JOB_CLOSE_CASES", true)?,
             },
             events_retention_days: parse(vars, "RAPPORT_EVENTS_RETENTION_DAYS", "90")?,
             scheduler_tick: Duration::from_millis(parse(vars, "RAPPORT_SCHEDULER_TICK_MS", "10000")?),
             report_timeout: Duration::from_secs(parse(vars, "RAPPORT_REPORT_TIMEOUT_SECS", "300")?),
             report_runs_retention_days: parse(vars, "RAPPORT_REPORT_RUNS_RETENTION_DAYS", "400")?,
+            cases_close_after_days: parse(vars, "RAPPORT_CASES_CLOSE_AFTER_DAYS", "4")?,
             clock: Clock::default(),
         };
         positive("RAPPORT_WORKERS", settings.workers as u64)?;
@@ -186,6 +192,7 @@ impl Settings {
         positive("RAPPORT_SCHEDULER_TICK_MS", settings.scheduler_tick.as_millis() as u64)?;
         positive("RAPPORT_REPORT_TIMEOUT_SECS", settings.report_timeout.as_secs())?;
         positive("RAPPORT_REPORT_RUNS_RETENTION_DAYS", settings.report_runs_retention_days.max(0) as u64)?;
+        positive("RAPPORT_CASES_CLOSE_AFTER_DAYS", settings.cases_close_after_days.max(0) as u64)?;
         if settings.admin_email.is_some() != settings.admin_password.is_some() {
             return Err(ConfigError {
                 variable: "RAPPORT_ADMIN_PASSWORD",

@@ -241,6 +241,7 @@ const CONSTRAINTS: &[(&str, Option<&str>, &str)] = &[
     ("customers_workspace_id_owner_id_fkey", Some("owner_id"), "is not a user of this workspace"),
     ("deals_workspace_id_owner_id_fkey", Some("owner_id"), "is not a user of this workspace"),
     ("interactions_workspace_id_user_id_fkey", Some("user_id"), "is not a user of this workspace"),
+    ("interactions_case_fkey", Some("case_id"), "is not a case of this interaction's customer"),
 ];
 
 impl From<sqlx::Error> for ApiError {

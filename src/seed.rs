@@ -92,6 +92,12 @@ pub async fn saved_reports(
             json!({"min_support": "0.01", "limit": 20, "range": "previous_quarter"}),
             serde_json::Value::Null,
         ),
+        (
+            "Support by priority, previous week",
+            ReportKind::Support,
+            json!({"group_by": "priority", "range": "previous_week"}),
+            json!({"every": "week", "weekday": 1, "at": "08:00"}),
+        ),
     ];
     let mut saved = 0;
     for (name, kind, params, schedule) in reports {

@@ -17,6 +17,7 @@ pub mod report;
 pub mod rfm;
 pub mod segments;
 pub mod series;
+pub mod support;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -11,6 +11,7 @@ use super::funnel::{FunnelParams, FunnelQuery};
 use super::rfm::{RfmParams, RfmQuery};
 use super::segments::{SegmentsParams, SegmentsQuery};
 use super::series::{SeriesParams, SeriesQuery};
+use super::support::{SupportParams, SupportQuery};
 use super::Window;
 use crate::domain::schedule::Range;
 pub use crate::domain::schedule::ReportKind as Kind;
@@ -26,6 +27,7 @@ pub enum Params {
     Cohorts(CohortsParams),
     Interactions(SeriesParams),
     Basket(BasketParams),
+    Support(SupportParams),
 }
 
 /// A report's parameters: the endpoint's, and the relative range (if any) that replaces its
@@ -109,6 +111,7 @@ pub fn params_schema(kind: Kind) -> utoipa::openapi::schema::Object {
         Kind::Cohorts => CohortsQuery::into_params(|| Some(ParameterIn::Query)),
         Kind::Interactions => SeriesQuery::into_params(|| Some(ParameterIn::Query)),
         Kind::Basket => BasketQuery::into_params(|| Some(ParameterIn::Query)),
+        Kind::Support => SupportQuery::into_params(|| Some(ParameterIn::Query)),
     };
     let mut object = ObjectBuilder::new()
         .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
@@ -163,6 +166,9 @@ impl Params {
             Kind::Basket => {
                 Params::Basket(BasketParams::parse(from_json::<BasketQuery>("params", query).map_err(one)?)?)
             }
+            Kind::Support => {
+                Params::Support(SupportParams::parse(from_json::<SupportQuery>("params", query).map_err(one)?)?)
+            }
         })
     }
 
@@ -183,6 +189,7 @@ impl Params {
             Params::Cohorts(p) => p.window,
             Params::Interactions(p) => p.window,
             Params::Basket(p) => p.window,
+            Params::Support(p) => p.window,
         }
     }
 
@@ -195,6 +202,7 @@ impl Params {
             Params::Cohorts(p) => p.window = window,
             Params::Interactions(p) => p.window = window,
             Params::Basket(p) => p.window = window,
+            Params::Support(p) => p.window = window,
         }
         self
     }
@@ -216,6 +224,7 @@ impl Params {
             Params::Cohorts(p) => serde_json::to_value(p.run(pool, ws).await?),
             Params::Interactions(p) => serde_json::to_value(p.run(pool, ws).await?),
             Params::Basket(p) => serde_json::to_value(p.run(pool, ws).await?),
+            Params::Support(p) => serde_json::to_value(p.run(pool, ws).await?),
         };
         answer.map_err(|e| ApiError::internal(format!("an analytics answer could not be written: {e}")))
     }
@@ -229,12 +238,42 @@ pub struct Table {
 }
 
 /// Where the rows of a kind's answer are: the array at `rows`, each item giving `columns`;
-/// with `nested`, one row per item of that array inside each item, giving its own columns too.
+/// with `nested`, one row per item of that array inside each item, giving its own columns too;
+/// with `totals`, a last row from the object there (its key `null`, its label `Total`).
 struct Shape {
     rows: &'static str,
     columns: &'static [&'static str],
     nested: Option<(&'static str, &'static [&'static str])>,
+    totals: Option<&'static str>,
 }
+
+/// The columns of a support report: a group's key, label and figures.
+const SUPPORT_COLUMNS: &[&str] = &[
+    "key",
+    "label",
+    "created",
+    "solved",
+    "reopened",
+    "backlog",
+    "first_responses",
+    "first_response_median_business_minutes",
+    "first_response_p90_business_minutes",
+    "first_response_median_minutes",
+    "first_response_p90_minutes",
+    "resolution_median_business_minutes",
+    "resolution_p90_business_minutes",
+    "resolution_median_minutes",
+    "resolution_p90_minutes",
+    "first_response_targets",
+    "first_response_met",
+    "first_response_attainment",
+    "resolution_targets",
+    "resolution_met",
+    "resolution_attainment",
+    "satisfaction_good",
+    "satisfaction_bad",
+    "satisfaction_score",
+];
 
 fn shape(kind: Kind, result: &Value) -> Shape {
     match kind {
@@ -252,39 +291,49 @@ fn shape(kind: Kind, result: &Value) -> Shape {
                 "median_hours_in_stage",
             ],
             nested: None,
+            totals: None,
         },
         Kind::Segments => Shape {
             rows: "groups",
             columns: &["key", "label", "customers", "active_customers", "interactions", "purchases", "revenue_cents"],
             nested: None,
+            totals: None,
         },
         // One customer's scores (`customer_id` given): a table of one row.
         Kind::Rfm if result.get("customer_id").is_some() => Shape {
             rows: "",
             columns: &["customer_id", "recency_days", "frequency", "monetary_cents", "r", "f", "m", "segment"],
             nested: None,
+            totals: None,
         },
-        Kind::Rfm => Shape { rows: "segments", columns: &["segment", "customers", "revenue_cents"], nested: None },
+        Kind::Rfm => {
+            Shape { rows: "segments", columns: &["segment", "customers", "revenue_cents"], nested: None, totals: None }
+        }
         Kind::Cohorts => Shape {
             rows: "cohorts",
             columns: &["cohort", "size"],
             nested: Some(("retention", &["offset", "active", "rate"])),
+            totals: None,
         },
         Kind::Interactions => Shape {
             rows: "series",
             columns: &["group", "label"],
             nested: Some(("points", &["bucket", "count", "value_cents"])),
+            totals: None,
         },
         Kind::Basket => Shape {
             rows: "pairs",
             columns: &["a", "b", "count", "support", "confidence_a_b", "confidence_b_a", "lift"],
             nested: None,
+            totals: None,
         },
+        Kind::Support => Shape { rows: "groups", columns: SUPPORT_COLUMNS, nested: None, totals: Some("totals") },
     }
 }
 
 /// The table of a run's result: one row per funnel stage, segment group, RFM segment (or the
-/// one customer), cohort × offset, series group × bucket, or basket pair.
+/// one customer), cohort × offset, series group × bucket, basket pair, or support group (and
+/// the support totals).
 pub fn table(kind: Kind, result: &Value) -> Table {
     let shape = shape(kind, result);
     let items: Vec<&Value> = if shape.rows.is_empty() {
@@ -308,6 +357,12 @@ pub fn table(kind: Kind, result: &Value) -> Table {
                 }
             }
         }
+    }
+    if let Some(totals) = shape.totals.and_then(|t| result.get(t)) {
+        let mut total = totals.clone();
+        total["key"] = Value::Null;
+        total["label"] = Value::from("Total");
+        rows.push(pick(&total, shape.columns));
     }
     Table { header, rows }
 }

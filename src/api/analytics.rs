@@ -206,3 +206,27 @@ analytics_handler! {
     )]
     basket, "/analytics/basket", analytics::basket::BasketQuery => analytics::basket::BasketParams
 }
+
+analytics_handler! {
+    /// Get support figures
+    ///
+    /// Cases opened, solved and reopened in the window and the backlog at its end; first-response
+    /// and resolution times (median and p90, in business minutes of the workspace's hours and in
+    /// calendar minutes); SLA attainment (the share of targets met); satisfaction (the share of
+    /// `good` ratings): the totals and, with `group_by` (`priority`, `channel`, `assignee`, `tag`),
+    /// per group. The exact definitions are in `docs/analytics.md` ("Support").
+    ///
+    /// Window `[from, to)`: each a date (midnight in the workspace's time zone) or an RFC 3339
+    /// timestamp; default the 90 days before `to`, which defaults to now.
+    /// Any role (viewer). A bad parameter is `400`.
+    #[utoipa::path(
+        operation_id = "get_support_analytics",
+        tag = "analytics",
+        params(analytics::support::SupportQuery),
+        responses(
+            (status = 200, description = "The support figures", body = analytics::support::SupportReport),
+            E400, E401
+        )
+    )]
+    support, "/analytics/support", analytics::support::SupportQuery => analytics::support::SupportParams
+}

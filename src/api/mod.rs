@@ -84,6 +84,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(analytics::cohorts)
         .service(analytics::interactions)
         .service(analytics::basket)
+        .service(analytics::support)
         .service(reports::list_reports)
         .service(reports::create_report)
         .service(reports::get_report)
@@ -102,6 +103,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(support::list_cases)
         .service(support::create_case)
         .service(support::get_case)
+        .service(support::case_timeline)
         .service(support::patch_case)
         .service(events::list_events);
 }

@@ -340,6 +340,41 @@ pub async fn get_case(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid
     Ok(ok(&use_case::get_case(&state.pool, &auth.actor(), *id, state.settings.clock.now()).await?))
 }
 
+/// List a case's timeline
+///
+/// The case's interactions and its status changes (its opening first of all), merged, newest
+/// first. Any role (viewer). A case of a soft-deleted customer is `404`.
+///
+/// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
+/// next page, until `next_cursor` is `null`.
+#[utoipa::path(
+    operation_id = "list_case_timeline",
+    tag = "support",
+    params(("id" = Uuid, Path, description = "Case id"), crate::http::PageParams),
+    responses(
+        (status = 200, description = "A page of the timeline", body = crate::http::Page<crate::api::customers::TimelineEntry>),
+        E400, E401, E404
+    )
+)]
+#[get("/cases/{id}/timeline")]
+pub async fn case_timeline(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: web::Path<Uuid>,
+    Query(page): Query<crate::http::PageParams>,
+) -> ApiResult<HttpResponse> {
+    let keyset = state.cursor_key.keyset(
+        auth.workspace_id,
+        format!("case-timeline:{}", *id),
+        page.cursor.as_deref(),
+        page.limit,
+    )?;
+    let rows = use_case::case_timeline(&state.pool, &auth.actor(), *id, keyset.after, keyset.fetch()).await?;
+    let page = keyset.page(rows, |e| (e.at, e.id));
+    let data: Vec<crate::api::customers::TimelineEntry> = page.data.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(crate::http::Page { data, next_cursor: page.next_cursor }))
+}
+
 /// Update a case
 ///
 /// Member. A JSON merge patch (RFC 7396). A new `status` follows the rules: until solved a case

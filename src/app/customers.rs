@@ -185,7 +185,8 @@ pub async fn purge_expired(tx: &mut Tx<'_>, workspace: crate::domain::WorkspaceI
 /// One entry of a customer's timeline.
 pub use crate::db::timeline::{Entry as TimelineEntry, Item as TimelineItem};
 
-/// A page of a live customer's timeline (interactions and stage changes), newest first.
+/// A page of a live customer's timeline (interactions, stage changes and case status changes),
+/// newest first.
 pub async fn timeline(
     pool: &PgPool,
     actor: &Actor,
@@ -194,7 +195,7 @@ pub async fn timeline(
     limit: i64,
 ) -> Result<Vec<TimelineEntry>> {
     let customer = get(pool, actor, id).await?;
-    Ok(timeline::page(pool, actor.workspace_id, customer.id, after, limit).await?)
+    Ok(timeline::page(pool, actor.workspace_id, timeline::Of::Customer(customer.id), after, limit).await?)
 }
 
 /// The 360° view of a live customer.
@@ -203,6 +204,7 @@ pub struct Summary {
     pub totals: interactions::Totals,
     pub by_channel: Vec<ChannelCount>,
     pub open_deals: Vec<deals::OpenDeal>,
+    pub open_cases: Vec<crate::db::support::Case>,
     pub rfm: Option<rfm::RfmCustomer>,
 }
 
@@ -218,5 +220,6 @@ pub async fn summary(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Summary> 
         0 => None,
         _ => rfm::customer(pool, ws, Utc::now(), cid).await?,
     };
-    Ok(Summary { customer, totals, by_channel, open_deals, rfm })
+    let open_cases = super::support::open_cases(pool, actor, cid, Utc::now()).await?;
+    Ok(Summary { customer, totals, by_channel, open_deals, open_cases, rfm })
 }

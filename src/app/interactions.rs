@@ -26,13 +26,25 @@ fn created(i: &Interaction) -> crate::db::events::NewEvent {
     event(EventType::InteractionCreated, i.id, Some(i.customer_id), i)
 }
 
-/// Logs an interaction (member): its customer must be live and its channel active (`422`
-/// naming which). An `external_id` already logged on the channel gives the existing
-/// interaction and changes nothing. The interaction and its event are one statement, atomic by
-/// itself: `db` may be a connection outside any transaction (the fast path of
-/// `POST /interactions`).
+/// Logs an interaction (member): its customer must be live and its channel active, its case
+/// one of that customer (`422` naming which). An `external_id` already logged on the channel
+/// gives the existing interaction and changes nothing. Without a case, the interaction and its
+/// event are one statement, atomic by itself: `db` may be a connection outside any transaction
+/// (the fast path of `POST /interactions`); on a case, the case's first response follows in
+/// the same transaction.
 pub async fn create(db: &mut PgConnection, actor: &Actor, fields: Fields) -> Result<Logged> {
     actor.require(Role::Member)?;
+    let Some(case_id) = fields.case_id else { return insert(db, actor, fields).await };
+    let mut tx = sqlx::Connection::begin(&mut *db).await?;
+    let logged = insert(&mut tx, actor, fields).await?;
+    if let Logged::Created(_) = logged {
+        super::support::responses_changed(&mut tx, actor, &[case_id]).await?;
+    }
+    tx.commit().await?;
+    Ok(logged)
+}
+
+async fn insert(db: &mut PgConnection, actor: &Actor, fields: Fields) -> Result<Logged> {
     let ws = actor.workspace_id;
     let (customer_id, channel_id, external_id) = (fields.customer_id, fields.channel_id, fields.external_id.clone());
     let new = Interaction::new(new_id(), &fields, Utc::now());
@@ -92,6 +104,9 @@ pub async fn create_batch(
     channel_ids.dedup();
     let (live_customers, live_channels) =
         interactions::live_references(&mut **tx, ws, &customer_ids, &channel_ids).await?;
+    let case_pairs: Vec<(Uuid, Uuid)> =
+        items.iter().filter_map(|i| Some((i.fields.as_ref()?.case_id?, i.customer_id))).collect();
+    let cases = crate::db::support::cases_of(&mut **tx, ws, &case_pairs).await?;
     for (i, item) in items.iter().enumerate() {
         if !live_customers.contains(&item.customer_id) {
             errors.push(FieldError::new(format!("items[{i}].customer_id"), "is not a customer of this workspace"));
@@ -99,6 +114,11 @@ pub async fn create_batch(
         if !live_channels.contains(&item.channel_id) {
             errors
                 .push(FieldError::new(format!("items[{i}].channel_id"), "is not an active channel of this workspace"));
+        }
+        if let Some(case_id) = item.fields.as_ref().and_then(|f| f.case_id) {
+            if !cases.contains(&(case_id, item.customer_id)) {
+                errors.push(FieldError::new(format!("items[{i}].case_id"), "is not a case of this item's customer"));
+            }
         }
     }
     if !errors.is_empty() {
@@ -111,6 +131,10 @@ pub async fn create_batch(
     let events: Vec<_> = rows.iter().map(created).collect();
     let origin = actor.origin();
     interactions::insert_many(&mut **tx, ws, &rows, &origin, &events).await?;
+    let on_cases: Vec<Uuid> = rows.iter().filter_map(|r| r.case_id).collect();
+    if !on_cases.is_empty() {
+        super::support::responses_changed(tx, actor, &on_cases).await?;
+    }
     let keys: Vec<(Uuid, String)> = rows.iter().filter_map(|r| Some((r.channel_id, r.external_id.clone()?))).collect();
     if !keys.is_empty() {
         let existing: HashMap<(Uuid, String), Uuid> = interactions::ids_by_external(&mut **tx, ws, &keys)
@@ -163,6 +187,8 @@ pub async fn update(
     if updated.version != current.version {
         let e = event(EventType::InteractionUpdated, updated.id, Some(updated.customer_id), &updated);
         record(tx, actor, &[e]).await?;
+        let on_cases: Vec<Uuid> = [current.case_id, updated.case_id].into_iter().flatten().collect();
+        super::support::responses_changed(tx, actor, &on_cases).await?;
     }
     Ok(updated)
 }
@@ -173,7 +199,9 @@ pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i
     check_version(expected, current.version)?;
     rows::delete::<Interaction>(&mut **tx, actor.workspace_id, current.id).await?;
     let e = event(EventType::InteractionDeleted, current.id, Some(current.customer_id), &current);
-    record(tx, actor, &[e]).await
+    record(tx, actor, &[e]).await?;
+    let on_cases: Vec<Uuid> = current.case_id.into_iter().collect();
+    super::support::responses_changed(tx, actor, &on_cases).await
 }
 
 /// A page of interactions (`filter` with its instants unresolved), newest or oldest first.

@@ -138,9 +138,19 @@ impl Clocks {
 
     fn calendar(&self, policy: Option<&SlaPolicy>) -> Calendar {
         match policy {
-            Some(p) if p.business_hours => self.hours.calendar(self.tz),
+            Some(p) if p.business_hours => self.business(),
             _ => Calendar::always(self.tz),
         }
+    }
+
+    /// The workspace's business hours as a clock: what the analytics' business times count.
+    fn business(&self) -> Calendar {
+        self.hours.calendar(self.tz)
+    }
+
+    /// Business seconds from `from` to `to`.
+    fn business_seconds(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        self.business().between(from, to, &[])
     }
 }
 
@@ -216,6 +226,38 @@ async fn recompute(tx: &mut Tx<'_>, actor: &Actor, policy: Option<Uuid>) -> Resu
     Ok(())
 }
 
+/// Takes in interaction writes on `cases`: each unclosed case's first response is its earliest
+/// outbound interaction by a user (never before the case was opened), with its business
+/// seconds on the hours in force now; a case whose first response moved is saved with its
+/// `case.updated` event. A closed case is final: its facts stay as they were.
+pub async fn responses_changed(tx: &mut Tx<'_>, actor: &Actor, cases: &[Uuid]) -> Result<()> {
+    let mut ids = cases.to_vec();
+    ids.sort();
+    ids.dedup();
+    let mut clocks = None;
+    for id in ids {
+        let Some(current) = rows::lock::<Case>(&mut **tx, actor.workspace_id, id).await? else { continue };
+        if current.status == CaseStatus::Closed {
+            continue;
+        }
+        let responded =
+            support::first_response(&mut **tx, actor.workspace_id, id).await?.map(|at| at.max(current.created_at));
+        if responded == current.first_responded_at {
+            continue;
+        }
+        let clocks = match &clocks {
+            Some(c) => c,
+            None => clocks.insert(Clocks::load(tx, actor).await?),
+        };
+        let mut row = CaseRow::from(&current);
+        row.first_responded_at = responded;
+        row.first_response_business_seconds = responded.map(|at| clocks.business_seconds(current.created_at, at));
+        let case = support::save_case(&mut **tx, actor.workspace_id, Some(id), current.created_at, &row).await?;
+        record(tx, actor, &[case_event(EventType::CaseUpdated, &case)]).await?;
+    }
+    Ok(())
+}
+
 fn case_event(kind: EventType, c: &Case) -> NewEvent {
     event(kind, c.id, Some(c.customer_id), c)
 }
@@ -268,6 +310,23 @@ async fn check_references(db: &mut sqlx::PgConnection, actor: &Actor, f: &CaseFi
     }
 }
 
+/// The rating rule: the customer rates a solution, so a rating (or a new one) comes to a solved
+/// or closed case only, and a comment comes with a rating (`422`).
+fn check_rating(f: &CaseFields, current: Option<&Case>) -> Result<()> {
+    let changed = current
+        .is_none_or(|c| (&c.satisfaction, &c.satisfaction_comment) != (&f.satisfaction, &f.satisfaction_comment));
+    if !changed {
+        return Ok(());
+    }
+    if f.satisfaction.is_some() && f.status.is_unsolved() {
+        return Err(ApiError::validation("satisfaction", "a case is rated once it is solved"));
+    }
+    if f.satisfaction_comment.is_some() && f.satisfaction.is_none() {
+        return Err(ApiError::validation("satisfaction_comment", "comes with a satisfaction rating"));
+    }
+    Ok(())
+}
+
 fn row_of(f: &CaseFields) -> CaseRow {
     CaseRow {
         customer_id: f.customer_id,
@@ -287,6 +346,8 @@ fn row_of(f: &CaseFields) -> CaseRow {
         reopened: 0,
         satisfaction: f.satisfaction.clone(),
         satisfaction_comment: f.satisfaction_comment.clone(),
+        first_response_business_seconds: None,
+        resolution_business_seconds: None,
     }
 }
 
@@ -297,6 +358,7 @@ pub async fn create_case(tx: &mut Tx<'_>, actor: &Actor, f: CaseFields, now: Dat
     if f.status != CaseStatus::New {
         return Err(ApiError::validation("status", "a case starts new"));
     }
+    check_rating(&f, None)?;
     check_references(tx, actor, &f).await?;
     let clocks = Clocks::load(tx, actor).await?;
     let mut row = row_of(&f);
@@ -334,6 +396,69 @@ pub async fn list_cases(
     Ok(out)
 }
 
+/// Closes up to `limit` cases solved before `cutoff` (of live customers; others wait for their
+/// restore), as Rapport itself: each as a `PATCH` to `closed` would, with its `case.updated`
+/// event. Returns how many (the `close-cases` job runs it until fewer than `limit` come).
+pub async fn close_solved(tx: &mut Tx<'_>, cutoff: DateTime<Utc>, now: DateTime<Utc>, limit: i64) -> Result<usize> {
+    let due = support::lock_solved_before(&mut **tx, cutoff, limit).await?;
+    for (ws, id) in &due {
+        let actor = Actor::system(*ws);
+        update_case(tx, &actor, *id, None, now, |c| {
+            let mut f = CaseFields::from(c);
+            f.status = CaseStatus::Closed;
+            Ok(f)
+        })
+        .await?;
+    }
+    Ok(due.len())
+}
+
+impl From<&Case> for CaseFields {
+    fn from(c: &Case) -> Self {
+        CaseFields {
+            customer_id: c.customer_id,
+            subject: c.subject.clone(),
+            status: c.status,
+            priority: c.priority,
+            channel_id: c.channel_id,
+            assignee_id: c.assignee_id,
+            tags: Tags::stored(c.tags.clone()),
+            sla_policy_id: c.sla_policy_id,
+            follow_up_of: c.follow_up_of,
+            satisfaction: c.satisfaction.clone(),
+            satisfaction_comment: c.satisfaction_comment.clone(),
+        }
+    }
+}
+
+/// A customer's unsolved cases, oldest first, each with its breach facts at `now`.
+pub async fn open_cases(pool: &sqlx::PgPool, actor: &Actor, customer: Uuid, now: DateTime<Utc>) -> Result<Vec<Case>> {
+    let mut conn = pool.acquire().await?;
+    let cases = support::open_cases(&mut *conn, actor.workspace_id, customer).await?;
+    if cases.is_empty() {
+        return Ok(cases);
+    }
+    let clocks = Clocks::load(&mut conn, actor).await?;
+    let mut out = Vec::with_capacity(cases.len());
+    for case in cases {
+        out.push(with_breaches(&mut conn, actor, &clocks, case, now).await?);
+    }
+    Ok(out)
+}
+
+/// A page of a case's timeline (its interactions and status changes), newest first.
+pub async fn case_timeline(
+    pool: &sqlx::PgPool,
+    actor: &Actor,
+    id: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<crate::db::timeline::Entry>> {
+    let case: Case = found(rows::find(pool, actor.workspace_id, id).await?, "case")?;
+    let of = crate::db::timeline::Of::Case(case.id);
+    Ok(crate::db::timeline::page(pool, actor.workspace_id, of, after, limit).await?)
+}
+
 /// Changes a case (member): `change` gives its new fields from the current ones. A new status
 /// follows the status rules (`409` otherwise: the case's state forbids it) and is recorded; solving sets `solved_at`,
 /// reopening counts in `reopened` and clears it, closing sets `closed_at`; the due times follow
@@ -352,6 +477,7 @@ pub async fn update_case(
     if f.follow_up_of == Some(id) {
         return Err(ApiError::validation("follow_up_of", "is this case itself"));
     }
+    check_rating(&f, Some(&current))?;
     if current.status == CaseStatus::Closed {
         // Final: only the customer's rating may still come in.
         let mut rated = CaseRow::from(&current);
@@ -380,6 +506,9 @@ pub async fn update_case(
         let clocks = Clocks::load(tx, actor).await?;
         return with_breaches(tx, actor, &clocks, case, now).await;
     }
+    if f.customer_id != current.customer_id && support::has_interactions(&mut **tx, actor.workspace_id, id).await? {
+        return Err(ApiError::validation("customer_id", "the case has interactions with its customer"));
+    }
     if f.follow_up_of != current.follow_up_of
         || f.customer_id != current.customer_id
         || f.channel_id != current.channel_id
@@ -389,8 +518,10 @@ pub async fn update_case(
         check_references(tx, actor, &f).await?;
     }
     let mut row = row_of(&f);
-    row.first_responded_at = current.first_responded_at;
+    (row.first_responded_at, row.first_response_business_seconds) =
+        (current.first_responded_at, current.first_response_business_seconds);
     (row.solved_at, row.closed_at, row.reopened) = (current.solved_at, current.closed_at, current.reopened);
+    row.resolution_business_seconds = current.resolution_business_seconds;
     let mut statuses = support::statuses(&mut **tx, actor.workspace_id, id).await?;
     if f.status != current.status {
         match transition(current.status, f.status) {
@@ -398,9 +529,14 @@ pub async fn update_case(
             Ok(Transition::Reopen) => (row.reopened, row.solved_at) = (current.reopened + 1, None),
             Ok(Transition::Move) => {}
         }
+        let clocks = Clocks::load(tx, actor).await?;
         match f.status {
-            CaseStatus::Solved => row.solved_at = Some(now),
+            CaseStatus::Solved => {
+                row.solved_at = Some(now);
+                row.resolution_business_seconds = Some(clocks.business_seconds(current.created_at, now));
+            }
             CaseStatus::Closed => row.closed_at = Some(now),
+            _ if row.solved_at.is_none() => row.resolution_business_seconds = None,
             _ => {}
         }
         support::record_status(&mut **tx, actor.workspace_id, id, Some(current.status), f.status, now).await?;

@@ -50,6 +50,8 @@ pub struct Interaction {
     pub external_id: Option<String>,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
+    /// The support case it belongs to (a case of the same customer).
+    pub case_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -57,7 +59,7 @@ pub struct Interaction {
 
 pub const COLUMNS: &str =
     "id, customer_id, channel_id, direction, kind, subject, body, occurred_at, duration_seconds, \
-     value_cents, items, user_id, external_id, metadata, created_at, updated_at, version";
+     value_cents, items, user_id, external_id, metadata, case_id, created_at, updated_at, version";
 pub const USER_FK: &str = "interactions_workspace_id_user_id_fkey";
 
 impl crate::db::rows::Table for Interaction {
@@ -82,6 +84,7 @@ pub struct Fields {
     pub user_id: Option<Uuid>,
     pub external_id: Option<String>,
     pub metadata: serde_json::Value,
+    pub case_id: Option<Uuid>,
 }
 
 impl Interaction {
@@ -103,6 +106,7 @@ impl Interaction {
             user_id,
             external_id,
             metadata,
+            case_id,
         } = fields.clone();
         Interaction {
             id,
@@ -119,6 +123,7 @@ impl Interaction {
             user_id,
             external_id,
             metadata,
+            case_id,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -127,8 +132,8 @@ impl Interaction {
 }
 
 /// Binds the writable columns `customer_id, channel_id, direction, kind, subject, body,
-/// occurred_at, duration_seconds, value_cents, items, user_id, metadata` of `f`, in that order
-/// (after the workspace and the id: `$3` to `$14`).
+/// occurred_at, duration_seconds, value_cents, items, user_id, metadata, case_id` of `f`, in
+/// that order (after the workspace and the id: `$3` to `$15`).
 fn bind_writable<'q, O>(
     q: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
     f: &'q Fields,
@@ -145,6 +150,7 @@ fn bind_writable<'q, O>(
         .bind(&f.items)
         .bind(f.user_id)
         .bind(&f.metadata)
+        .bind(f.case_id)
 }
 
 /// Inserts the interaction `f` makes (`id`, made at `created_at`) with its event `created`, in
@@ -161,15 +167,15 @@ pub async fn insert(
 ) -> Result<Option<Interaction>, sqlx::Error> {
     let statement = format!(
         "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
-                                   occurred_at, duration_seconds, value_cents, items, user_id, metadata, external_id,
-                                   created_at, updated_at)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16
+                                   occurred_at, duration_seconds, value_cents, items, user_id, metadata, case_id,
+                                   external_id, created_at, updated_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17
           WHERE EXISTS (SELECT 1 FROM customers WHERE workspace_id = $1 AND id = $3 AND deleted_at IS NULL)
             AND EXISTS (SELECT 1 FROM channels WHERE workspace_id = $1 AND id = $4 AND active)
          ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
          RETURNING {COLUMNS}"
     );
-    let sql = events::recorded(&statement, COLUMNS, 16, &["metadata"]);
+    let sql = events::recorded(&statement, COLUMNS, 17, &["metadata"]);
     let query = bind_writable(sqlx::query_as(&sql).bind(ws).bind(id), f).bind(&f.external_id).bind(created_at);
     events::bind_recorded(query, origin, std::slice::from_ref(created)).fetch_optional(db).await
 }
@@ -187,18 +193,18 @@ pub async fn insert_many(
     let col = |f: fn(&Interaction) -> serde_json::Value| rows.iter().map(f).collect::<Vec<_>>();
     let statement = "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
                                    occurred_at, duration_seconds, value_cents, items, user_id, external_id, metadata,
-                                   created_at, updated_at)
+                                   case_id, created_at, updated_at)
          SELECT $1, u.id, u.customer_id, u.channel_id, u.direction, u.kind, u.subject, u.body, u.occurred_at,
                 u.duration_seconds, u.value_cents, ARRAY(SELECT jsonb_array_elements_text(u.items)), u.user_id,
-                u.external_id, u.metadata, u.created_at, u.created_at
+                u.external_id, u.metadata, u.case_id, u.created_at, u.created_at
            FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
                        $9::timestamptz[], $10::int[], $11::bigint[], $12::jsonb[], $13::uuid[], $14::text[], $15::jsonb[],
-                       $16::timestamptz[])
+                       $16::timestamptz[], $17::uuid[])
                 AS u (id, customer_id, channel_id, direction, kind, subject, body, occurred_at, duration_seconds,
-                      value_cents, items, user_id, external_id, metadata, created_at)
+                      value_cents, items, user_id, external_id, metadata, created_at, case_id)
          ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
          RETURNING id, metadata";
-    let sql = events::recorded(statement, "id", 16, &["metadata"]);
+    let sql = events::recorded(statement, "id", 17, &["metadata"]);
     let query = sqlx::query_as(&sql)
         .bind(ws)
         .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
@@ -215,7 +221,8 @@ pub async fn insert_many(
         .bind(rows.iter().map(|r| r.user_id).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.external_id.clone()).collect::<Vec<_>>())
         .bind(col(|r| r.metadata.clone()))
-        .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>());
+        .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.case_id).collect::<Vec<_>>());
     let ids: Vec<(Uuid,)> = events::bind_recorded(query, origin, created).fetch_all(db).await?;
     Ok(ids.into_iter().map(|(id,)| id).collect())
 }
@@ -286,7 +293,7 @@ pub async fn update(
     let sql = format!(
         "UPDATE interactions SET customer_id = $3, channel_id = $4, direction = $5, kind = $6, subject = $7,
                 body = $8, occurred_at = $9, duration_seconds = $10, value_cents = $11, items = $12,
-                user_id = $13, metadata = $14
+                user_id = $13, metadata = $14, case_id = $15
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
     );
     bind_writable(sqlx::query_as(&sql).bind(ws).bind(id), f).fetch_one(db).await
@@ -300,6 +307,7 @@ pub struct Filter {
     pub kind: Option<InteractionKind>,
     pub direction: Option<Direction>,
     pub user_id: Option<Uuid>,
+    pub case_id: Option<Uuid>,
     pub occurred_after: Option<DateTime<Utc>>,
     pub occurred_before: Option<DateTime<Utc>>,
 }
@@ -320,6 +328,7 @@ pub async fn list(
         .and_if("kind =", f.kind)
         .and_if("direction =", f.direction)
         .and_if("user_id =", f.user_id)
+        .and_if("case_id =", f.case_id)
         .and_if("occurred_at >=", f.occurred_after)
         .and_if("occurred_at <", f.occurred_before)
         .and_after("occurred_at", ascending, after)

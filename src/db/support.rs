@@ -116,7 +116,8 @@ pub struct Case {
     pub follow_up_of: Option<Uuid>,
     /// When the first response is due (`null`: no target).
     pub first_response_due_at: Option<DateTime<Utc>>,
-    /// When the solution is due (`null`: no target, or its clock is paused now).
+    /// When the solution is due (`null`: no target, or its clock is paused now before the
+    /// target was reached).
     pub resolution_due_at: Option<DateTime<Utc>>,
     pub first_responded_at: Option<DateTime<Utc>>,
     pub solved_at: Option<DateTime<Utc>>,
@@ -133,6 +134,12 @@ pub struct Case {
     /// Minutes past the resolution due time, on the resolution clock (pauses left out).
     #[sqlx(skip)]
     pub resolution_breach_minutes: Option<i64>,
+    /// Seconds of the workspace's business hours from creation to the first response, as
+    /// they stood then (`null` until the first response).
+    pub first_response_business_seconds: Option<i64>,
+    /// Seconds of the workspace's business hours from creation to the (latest) solution,
+    /// pauses included, as they stood then (`null` while unsolved).
+    pub resolution_business_seconds: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -140,7 +147,8 @@ pub struct Case {
 
 const CASE_COLUMNS: &str = "id, number, customer_id, subject, status, priority, channel_id, assignee_id, tags,
     sla_policy_id, follow_up_of, first_response_due_at, resolution_due_at, first_responded_at, solved_at, closed_at,
-    reopened, satisfaction, satisfaction_comment, created_at, updated_at, version";
+    reopened, satisfaction, satisfaction_comment, first_response_business_seconds, resolution_business_seconds,
+    created_at, updated_at, version";
 
 impl super::rows::Table for Case {
     const TABLE: &'static str = "cases";
@@ -168,6 +176,8 @@ pub struct CaseRow {
     pub reopened: i32,
     pub satisfaction: Option<String>,
     pub satisfaction_comment: Option<String>,
+    pub first_response_business_seconds: Option<i64>,
+    pub resolution_business_seconds: Option<i64>,
 }
 
 impl From<&Case> for CaseRow {
@@ -190,6 +200,8 @@ impl From<&Case> for CaseRow {
             reopened: c.reopened,
             satisfaction: c.satisfaction.clone(),
             satisfaction_comment: c.satisfaction_comment.clone(),
+            first_response_business_seconds: c.first_response_business_seconds,
+            resolution_business_seconds: c.resolution_business_seconds,
         }
     }
 }
@@ -211,14 +223,14 @@ pub async fn save_case(
          INSERT INTO cases (workspace_id, id, number, customer_id, subject, status, priority, channel_id, assignee_id,
                             tags, sla_policy_id, follow_up_of, first_response_due_at, resolution_due_at,
                             first_responded_at, solved_at, closed_at, reopened, satisfaction, satisfaction_comment,
-                            created_at, updated_at)
+                            created_at, updated_at, first_response_business_seconds, resolution_business_seconds)
          SELECT $1, coalesce($2, $3), coalesce((SELECT last FROM number), 0), $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                $13, $14, $15, $16, $17, $18, $19, $20, $21, $21
+                $13, $14, $15, $16, $17, $18, $19, $20, $21, $21, $22, $23
          ON CONFLICT (workspace_id, id) DO UPDATE SET
              customer_id = $4, subject = $5, status = $6, priority = $7, channel_id = $8, assignee_id = $9, tags = $10,
              sla_policy_id = $11, follow_up_of = $12, first_response_due_at = $13, resolution_due_at = $14,
              first_responded_at = $15, solved_at = $16, closed_at = $17, reopened = $18, satisfaction = $19,
-             satisfaction_comment = $20
+             satisfaction_comment = $20, first_response_business_seconds = $22, resolution_business_seconds = $23
          RETURNING {CASE_COLUMNS}"
     ))
     .bind(ws)
@@ -242,6 +254,8 @@ pub async fn save_case(
     .bind(&r.satisfaction)
     .bind(&r.satisfaction_comment)
     .bind(created_at)
+    .bind(r.first_response_business_seconds)
+    .bind(r.resolution_business_seconds)
     .fetch_one(db)
     .await
 }
@@ -282,6 +296,79 @@ pub async fn statuses(
     )
     .bind(ws)
     .bind(case)
+    .fetch_all(db)
+    .await
+}
+
+/// A live customer's unsolved cases, oldest first.
+pub async fn open_cases(db: impl PgExecutor<'_>, ws: WorkspaceId, customer: Uuid) -> Result<Vec<Case>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {CASE_COLUMNS} FROM cases WHERE workspace_id = $1 AND customer_id = $2
+            AND status NOT IN ('solved', 'closed') ORDER BY created_at, id"
+    ))
+    .bind(ws)
+    .bind(customer)
+    .fetch_all(db)
+    .await
+}
+
+/// When a case's first response was: its earliest outbound interaction by a user (`None`:
+/// none yet).
+pub async fn first_response(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    case: Uuid,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT min(occurred_at) FROM interactions
+          WHERE workspace_id = $1 AND case_id = $2 AND direction = 'outbound' AND user_id IS NOT NULL",
+    )
+    .bind(ws)
+    .bind(case)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether any interaction is on the case.
+pub async fn has_interactions(db: impl PgExecutor<'_>, ws: WorkspaceId, case: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM interactions WHERE workspace_id = $1 AND case_id = $2)")
+        .bind(ws)
+        .bind(case)
+        .fetch_one(db)
+        .await
+}
+
+/// Of the `(case, customer)` pairs, those that are a case of that customer.
+pub async fn cases_of(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    pairs: &[(Uuid, Uuid)],
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.id, c.customer_id FROM cases c
+           JOIN unnest($2::uuid[], $3::uuid[]) AS p (id, customer_id) ON p.id = c.id AND p.customer_id = c.customer_id
+          WHERE c.workspace_id = $1",
+    )
+    .bind(ws)
+    .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
+    .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
+    .fetch_all(db)
+    .await
+}
+
+/// Up to `limit` cases (of live customers, in any workspace) solved before `cutoff`, oldest
+/// solution first, locked (`SKIP LOCKED`): `(workspace, case)`.
+pub async fn lock_solved_before(
+    db: impl PgExecutor<'_>,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(WorkspaceId, Uuid)>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT workspace_id, id FROM cases t WHERE status = 'solved' AND solved_at < $1 AND {CUSTOMER_IS_LIVE}
+          ORDER BY solved_at, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind(cutoff)
+    .bind(limit)
     .fetch_all(db)
     .await
 }

@@ -144,6 +144,7 @@ pub(super) async fn interactions(
                 } else {
                     json!({})
                 },
+                case_id: None,
             };
             let item =
                 app::interactions::BatchItem { customer_id: c.id, channel_id: fields.channel_id, fields: Some(fields) };

@@ -23,6 +23,7 @@ crate::text_enum! {
         Cohorts => "cohorts",
         Interactions => "interactions",
         Basket => "basket",
+        Support => "support",
     }
 }
 

@@ -258,6 +258,10 @@ impl Tags {
         }
         (errors.len() == before).then_some(Tags(tags))
     }
+    /// Tags as stored: they were parsed when they were written.
+    pub fn stored(tags: Vec<String>) -> Self {
+        Tags(tags)
+    }
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }

@@ -25,6 +25,23 @@ pub async fn purge(pool: PgPool) -> Done {
     Ok(format!("{erased} customers erased"))
 }
 
+/// Closes the support cases solved more than `days` ago, a batch per transaction (`SKIP
+/// LOCKED`: another instance takes others).
+pub async fn close_cases(pool: PgPool, clock: crate::config::Clock, days: i32) -> Done {
+    let now = clock.now();
+    let mut closed = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let n = app::support::close_solved(&mut tx, now - chrono::Duration::days(days.into()), now, 500).await?;
+        tx.commit().await?;
+        closed += n;
+        if n < 500 {
+            break;
+        }
+    }
+    Ok(format!("{closed} solved cases closed"))
+}
+
 /// Forgets events older than `event_days`, idempotency keys older than 24 h, and report runs
 /// older than `run_days` (never a report's latest), a batch at a time.
 pub async fn retention(pool: PgPool, event_days: i32, run_days: i32) -> Done {

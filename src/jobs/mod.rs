@@ -11,7 +11,9 @@
 //!   older than 24 h and report runs older than `RAPPORT_REPORT_RUNS_RETENTION_DAYS` (but each
 //!   report's latest), every 10 minutes;
 //! - `scheduler` (`RAPPORT_SCHEDULER=off` to switch it off): runs saved reports whose schedule
-//!   has come round, every `RAPPORT_SCHEDULER_TICK_MS`.
+//!   has come round, every `RAPPORT_SCHEDULER_TICK_MS`;
+//! - `close-cases`: closes support cases solved more than `RAPPORT_CASES_CLOSE_AFTER_DAYS` ago
+//!   (`app::support::close_solved`), every 10 minutes.
 
 mod housekeeping;
 pub mod scheduler;
@@ -70,6 +72,15 @@ pub fn start(pool: &PgPool, settings: &Settings, revoked: Arc<RevokedTokens>, us
             "scheduler",
             periodic("scheduler", settings.scheduler_tick, stopped.clone(), move || {
                 scheduler::tick(pool.clone(), clock.clone(), timeout)
+            }),
+        ));
+    }
+    if settings.jobs.close_cases {
+        let (pool, clock, days) = (pool.clone(), settings.clock.clone(), settings.cases_close_after_days);
+        running.push((
+            "close-cases",
+            periodic("close-cases", every, stopped.clone(), move || {
+                housekeeping::close_cases(pool.clone(), clock.clone(), days)
             }),
         ));
     }

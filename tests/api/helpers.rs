@@ -120,6 +120,7 @@ pub fn base_vars() -> HashMap<String, String> {
         ("RAPPORT_ADMIN_EMAIL", OWNER_EMAIL),
         ("RAPPORT_ADMIN_PASSWORD", OWNER_PASSWORD),
         ("RAPPORT_MAX_BODY_BYTES", "1048576"),
+        ("RAPPORT_JOB_CLOSE_CASES", "off"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

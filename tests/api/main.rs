@@ -23,6 +23,7 @@ mod reports;
 mod scheduler;
 mod sessions;
 mod support;
+mod support_model;
 mod text_and_codes;
 mod users;
 mod workspace;

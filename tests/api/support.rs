@@ -164,3 +164,118 @@ async fn cases_are_per_workspace() {
     let hours = json_of(app.get("/api/v1/business-hours", &owner).await, 200).await;
     assert_eq!(hours["intervals"].as_array().unwrap().len(), 5);
 }
+
+async fn log(app: &TestApp, owner: &str, body: Value, status: u16) -> Value {
+    json_of(app.post("/api/v1/interactions", owner, body).await, status).await
+}
+
+/// The first outbound interaction by a user on a case is its first response (the earliest,
+/// never before the case was opened); the case's timeline merges its interactions and status
+/// changes; the customer's 360° view shows it while it is unsolved.
+#[tokio::test]
+async fn first_responses_come_from_interactions() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let me = json_of(app.get("/api/v1/me", &owner).await, 200).await;
+    let user_id = me["user"]["id"].clone();
+    let (customer, channel, policy) = setup(&app, &owner, false, 60, 600).await;
+    app.clock.set(at("2026-11-24T10:00:00Z"));
+    let case = open_case(&app, &owner, &customer, &channel, &policy).await;
+    let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    let on_case = |direction: &str, user: Value, occurred_at: &str| {
+        json!({"customer_id": customer["id"], "channel_id": channel["id"], "direction": direction, "kind": "message",
+               "user_id": user, "occurred_at": occurred_at, "case_id": case["id"]})
+    };
+    // An inbound message, and an outbound one by no user, are no response.
+    log(&app, &owner, on_case("inbound", Value::Null, "2026-11-24T10:05:00Z"), 201).await;
+    log(&app, &owner, on_case("outbound", Value::Null, "2026-11-24T10:06:00Z"), 201).await;
+    assert!(json_of(app.get(&path, &owner).await, 200).await["first_responded_at"].is_null());
+    // A reply by a user is; one logged later but sent earlier moves it; none is before opening.
+    log(&app, &owner, on_case("outbound", user_id.clone(), "2026-11-24T10:45:00Z"), 201).await;
+    let answered = json_of(app.get(&path, &owner).await, 200).await;
+    assert_eq!(answered["first_responded_at"], "2026-11-24T10:45:00Z");
+    assert_eq!(answered["first_response_business_seconds"], 45 * 60, "Tuesday 10:00–10:45 is business time");
+    let early = log(&app, &owner, on_case("outbound", user_id.clone(), "2026-11-24T09:00:00Z"), 201).await;
+    assert_eq!(json_of(app.get(&path, &owner).await, 200).await["first_responded_at"], "2026-11-24T10:00:00Z");
+    let early_path = format!("/api/v1/interactions/{}", early["id"].as_str().unwrap());
+    assert_eq!(app.delete(&early_path, &owner).await.status(), 204);
+    assert_eq!(json_of(app.get(&path, &owner).await, 200).await["first_responded_at"], "2026-11-24T10:45:00Z");
+    // An interaction names a case of its own customer only, alone or in a batch.
+    let other = json_of(app.post("/api/v1/customers", &owner, json!({"name": "Other"})).await, 201).await;
+    let mut wrong = on_case("outbound", user_id.clone(), "2026-11-24T11:00:00Z");
+    wrong["customer_id"] = other["id"].clone();
+    let problem =
+        assert_problem(app.post("/api/v1/interactions", &owner, wrong.clone()).await, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "case_id");
+    let batch = app.post("/api/v1/interactions/batch", &owner, json!({"items": [wrong]})).await;
+    let problem = assert_problem(batch, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "items[0].case_id");
+    // The case cannot move to another customer while it holds interactions of its own.
+    let moved = app.patch(&path, &owner, json!({"customer_id": other["id"]})).await;
+    assert_eq!(assert_problem(moved, 422, "validation_failed").await["errors"][0]["field"], "customer_id");
+    // Timeline: newest first, interactions and status changes (the opening last).
+    app.clock.set(at("2026-11-24T12:00:00Z"));
+    json_of(app.patch(&path, &owner, json!({"status": "open"})).await, 200).await;
+    let timeline = json_of(app.get(&format!("{path}/timeline"), &owner).await, 200).await;
+    let types: Vec<&str> = timeline["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["case_status_change", "interaction", "interaction", "interaction", "case_status_change"]);
+    assert_eq!(timeline["data"][0]["case_status_change"]["to_status"], "open");
+    assert!(timeline["data"][4]["case_status_change"]["from_status"].is_null());
+    let filtered =
+        json_of(app.get(&format!("/api/v1/interactions?case_id={}", case["id"].as_str().unwrap()), &owner).await, 200)
+            .await;
+    assert_eq!(filtered["data"].as_array().unwrap().len(), 3);
+    // The customer's 360° view and timeline show the case.
+    let customer_path = format!("/api/v1/customers/{}", customer["id"].as_str().unwrap());
+    let summary = json_of(app.get(&format!("{customer_path}/summary"), &owner).await, 200).await;
+    assert_eq!(summary["open_cases"][0]["id"], case["id"]);
+    let timeline = json_of(app.get(&format!("{customer_path}/timeline"), &owner).await, 200).await;
+    assert!(timeline["data"].as_array().unwrap().iter().any(|e| e["case_status_change"]["case_id"] == case["id"]));
+    json_of(app.patch(&path, &owner, json!({"status": "solved"})).await, 200).await;
+    let summary = json_of(app.get(&format!("{customer_path}/summary"), &owner).await, 200).await;
+    assert!(summary["open_cases"].as_array().unwrap().is_empty());
+}
+
+/// A rating comes once a case is solved; solved cases are closed by the job after the setting's
+/// days, as Rapport itself, and a closed case keeps its facts.
+#[tokio::test]
+async fn ratings_and_closing() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, channel, policy) = setup(&app, &owner, false, 60, 600).await;
+    app.clock.set(at("2026-11-02T10:00:00Z"));
+    let case = open_case(&app, &owner, &customer, &channel, &policy).await;
+    let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+    let early = app.patch(&path, &owner, json!({"satisfaction": "good"})).await;
+    assert_eq!(assert_problem(early, 422, "validation_failed").await["errors"][0]["field"], "satisfaction");
+    app.clock.set(at("2026-11-02T12:30:00Z"));
+    let solved = json_of(app.patch(&path, &owner, json!({"status": "solved"})).await, 200).await;
+    assert_eq!(solved["resolution_business_seconds"], 150 * 60);
+    let alone = app.patch(&path, &owner, json!({"satisfaction_comment": "Thanks"})).await;
+    assert_eq!(assert_problem(alone, 422, "validation_failed").await["errors"][0]["field"], "satisfaction_comment");
+    let rated = app.patch(&path, &owner, json!({"satisfaction": "bad", "satisfaction_comment": "Slow"})).await;
+    assert_eq!(json_of(rated, 200).await["satisfaction"], "bad");
+    // Four days after: one case closed, the second run finds none.
+    let now = at("2026-11-06T12:31:00Z");
+    let mut tx = app.pool.begin().await.unwrap();
+    let close = rapport::app::support::close_solved;
+    assert_eq!(close(&mut tx, at("2026-11-02T12:30:00Z"), now, 10).await.unwrap(), 0, "solved at the cutoff");
+    assert_eq!(close(&mut tx, at("2026-11-02T12:31:00Z"), now, 10).await.unwrap(), 1);
+    assert_eq!(close(&mut tx, at("2026-11-02T12:31:00Z"), now, 10).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    let closed = json_of(app.get(&path, &owner).await, 200).await;
+    assert_eq!(
+        (closed["status"].as_str(), closed["closed_at"].as_str()),
+        (Some("closed"), Some("2026-11-06T12:31:00Z"))
+    );
+    assert_eq!(closed["resolution_business_seconds"], 150 * 60);
+    let events =
+        json_of(app.get(&format!("/api/v1/events?resource_id={}", case["id"].as_str().unwrap()), &owner).await, 200)
+            .await;
+    let last = events["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["type"].as_str(), last["actor"]["type"].as_str()),
+        (Some("case.updated"), Some("system")),
+        "{last}"
+    );
+}

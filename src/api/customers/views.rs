@@ -21,10 +21,11 @@ crate::text_enum! {
     pub enum TimelineEntryType {
         Interaction => "interaction",
         StageChange => "stage_change",
+        CaseStatusChange => "case_status_change",
     }
 }
 
-/// One entry of a customer's timeline.
+/// One entry of a timeline (a customer's or a support case's).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
     #[serde(rename = "type")]
@@ -35,11 +36,36 @@ pub struct TimelineEntry {
     pub interaction: Option<Interaction>,
     /// The stage change, when `type` is `stage_change` (else `null`).
     pub stage_change: Option<crate::db::timeline::StageChange>,
+    /// The case's status change, when `type` is `case_status_change` (else `null`).
+    pub case_status_change: Option<crate::db::timeline::CaseStatusChange>,
+}
+
+impl From<crate::db::timeline::Entry> for TimelineEntry {
+    fn from(e: crate::db::timeline::Entry) -> Self {
+        let mut entry = TimelineEntry {
+            type_: TimelineEntryType::Interaction,
+            at: e.at,
+            interaction: None,
+            stage_change: None,
+            case_status_change: None,
+        };
+        match e.item {
+            TimelineItem::Interaction(i) => entry.interaction = Some(i),
+            TimelineItem::StageChange(c) => {
+                (entry.type_, entry.stage_change) = (TimelineEntryType::StageChange, Some(c))
+            }
+            TimelineItem::CaseStatusChange(c) => {
+                (entry.type_, entry.case_status_change) = (TimelineEntryType::CaseStatusChange, Some(c))
+            }
+        }
+        entry
+    }
 }
 
 /// List a customer's timeline
 ///
-/// The customer's interactions and its deals' stage changes, merged, newest first. A customer
+/// The customer's interactions, its deals' stage changes and its support cases' status changes
+/// (a case's opening among them), merged, newest first. A customer
 /// that is not live (soft-deleted) is `404`. Any role (viewer).
 ///
 /// Paginated: `limit` 1..200 (default 50); pass the page's `next_cursor` as `cursor` for the
@@ -61,24 +87,7 @@ pub async fn timeline(
         state.cursor_key.keyset(auth.workspace_id, format!("timeline:{}", *id), page.cursor.as_deref(), page.limit)?;
     let rows = app::customers::timeline(&state.pool, &auth.actor(), *id, keyset.after, keyset.fetch()).await?;
     let page = keyset.page(rows, |e| (e.at, e.id));
-    let data = page
-        .data
-        .into_iter()
-        .map(|e| match e.item {
-            TimelineItem::Interaction(i) => TimelineEntry {
-                type_: TimelineEntryType::Interaction,
-                at: e.at,
-                interaction: Some(i),
-                stage_change: None,
-            },
-            TimelineItem::StageChange(c) => TimelineEntry {
-                type_: TimelineEntryType::StageChange,
-                at: e.at,
-                interaction: None,
-                stage_change: Some(c),
-            },
-        })
-        .collect();
+    let data = page.data.into_iter().map(TimelineEntry::from).collect();
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
 
@@ -101,6 +110,8 @@ pub struct CustomerSummary {
     pub lifetime_value_cents: crate::domain::SumCents,
     /// Its open deals, with their stage.
     pub open_deals: Vec<crate::db::deals::OpenDeal>,
+    /// Its unsolved support cases, oldest first, with their breach facts now.
+    pub open_cases: Vec<crate::db::support::Case>,
     /// Its RFM scores as of now (as `GET /analytics/rfm?customer_id=`); `null` without a
     /// purchase.
     pub rfm: Option<crate::analytics::rfm::RfmCustomer>,
@@ -110,7 +121,7 @@ pub struct CustomerSummary {
 ///
 /// The customer, its interactions (how many, per channel, first and last contact), its
 /// purchases and lifetime value (their total value, in minor units), its open deals with their
-/// stage, and its RFM scores as of now (`null` without a purchase). A customer that is not live
+/// stage, its unsolved support cases, and its RFM scores as of now (`null` without a purchase). A customer that is not live
 /// (soft-deleted) is `404`. Any role (viewer).
 #[utoipa::path(
     operation_id = "get_customer_summary",
@@ -132,6 +143,7 @@ pub async fn summary(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>
         purchases: s.totals.purchases,
         lifetime_value_cents: s.totals.lifetime_value_cents,
         open_deals: s.open_deals,
+        open_cases: s.open_cases,
         rfm: s.rfm,
     }))
 }

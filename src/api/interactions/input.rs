@@ -53,6 +53,10 @@ pub struct InteractionInput {
     #[serde(default = "crate::http::patch::empty_object")]
     #[schema(schema_with = crate::http::doc::schemas::json_object)]
     pub metadata: Value,
+    /// The support case it belongs to: a case of the same customer. The first outbound
+    /// interaction by a user on a case is the case's first response.
+    #[serde(default)]
+    pub case_id: Option<Uuid>,
 }
 
 crate::http::doc::derived_schema!(
@@ -129,6 +133,7 @@ impl InteractionInput {
             user_id: i.user_id,
             external_id: i.external_id.clone(),
             metadata: i.metadata.clone(),
+            case_id: i.case_id,
         }
     }
 
@@ -184,6 +189,7 @@ impl InteractionInput {
             user_id: self.user_id,
             external_id: external_id.map(ExternalId::into_inner),
             metadata: metadata?.into_inner(),
+            case_id: self.case_id,
         })
     }
 

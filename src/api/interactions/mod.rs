@@ -167,6 +167,8 @@ pub struct InteractionQuery {
     pub kind: Option<InteractionKind>,
     pub direction: Option<Direction>,
     pub user_id: Option<Uuid>,
+    /// The support case they belong to.
+    pub case_id: Option<Uuid>,
     /// At or after this instant (a date is midnight in the workspace's time zone).
     #[param(schema_with = crate::http::doc::schemas::time_bound)]
     pub occurred_after: Option<String>,
@@ -182,7 +184,7 @@ pub struct InteractionQuery {
 
 /// List interactions
 ///
-/// Filtered by `customer_id`, `channel_id`, `kind`, `direction`, `user_id`, `occurred_after`
+/// Filtered by `customer_id`, `channel_id`, `kind`, `direction`, `user_id`, `case_id`, `occurred_after`
 /// and `occurred_before` (an RFC 3339 timestamp, or a date: midnight in the workspace's time
 /// zone); sorted by `-occurred_at` (newest first, the default) or `occurred_at`. Any role
 /// (viewer).
@@ -213,6 +215,7 @@ pub async fn list_interactions(
         kind: q.kind,
         direction: q.direction,
         user_id: q.user_id,
+        case_id: q.case_id,
         occurred_after: None,
         occurred_before: None,
     };

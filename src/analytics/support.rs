@@ -1,0 +1,265 @@
+//! Support: cases opened, solved and reopened in a window, the backlog at its end, response
+//! and resolution times in business and calendar minutes, service-level attainment and
+//! satisfaction (`docs/analytics.md`, "Support").
+//!
+//! The business times are facts stored with each case when they happen (seconds of the
+//! workspace's business hours then: `app::support`); everything else follows from the cases'
+//! instants, due times and status history, here, in one statement.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{figures, resolve, Window};
+use crate::domain::WorkspaceId;
+use crate::error::{ApiError, FieldError};
+use sqlx::PgPool;
+
+crate::text_enum! {
+    /// What support figures are grouped by: the case's `priority`, `channel` (where it came in),
+    /// `assignee` (`null`: unassigned) or `tag` (a case counts in each of its tags; none: `null`).
+    pub enum SupportGroup {
+        Priority => "priority",
+        Channel => "channel",
+        Assignee => "assignee",
+        Tag => "tag",
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SupportQuery {
+    /// Start of the window (inclusive): a date or an RFC 3339 timestamp with an offset.
+    #[param(schema_with = crate::domain::time::time_bound)]
+    pub from: Option<String>,
+    /// End of the window (exclusive). Default: now.
+    #[param(schema_with = crate::domain::time::time_bound)]
+    pub to: Option<String>,
+    /// `priority`, `channel`, `assignee` or `tag`; without it, the totals only.
+    pub group_by: Option<SupportGroup>,
+}
+
+/// The support analytics' parameters, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupportParams {
+    pub window: Window,
+    pub group_by: Option<SupportGroup>,
+}
+
+impl SupportParams {
+    pub fn parse(q: SupportQuery) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let window = Window::parse(q.from.as_deref(), q.to.as_deref(), &mut errors);
+        match errors.is_empty() {
+            true => Ok(SupportParams { window, group_by: q.group_by }),
+            false => Err(errors),
+        }
+    }
+
+    pub async fn run(&self, pool: &PgPool, ws: WorkspaceId) -> Result<SupportReport, ApiError> {
+        let cx = resolve(pool, ws, &self.window, None).await?;
+        let query =
+            sqlx::query(&SUPPORT).bind(ws.0).bind(cx.from).bind(cx.to).bind(self.group_by.map(SupportGroup::as_str));
+        let f: Figures = figures(pool, query).await?;
+        Ok(SupportReport { from: cx.from, to: cx.to, group_by: self.group_by, groups: f.groups, totals: f.totals })
+    }
+}
+
+/// Support figures in the window, with the totals and, by `group_by`, per group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupportReport {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub group_by: Option<SupportGroup>,
+    /// By `created` desc, then key (`null` last); empty without `group_by`.
+    pub groups: Vec<SupportGroupFigures>,
+    /// Over every case (a case with several tags counts once).
+    pub totals: SupportFigures,
+}
+
+#[derive(Deserialize)]
+struct Figures {
+    groups: Vec<SupportGroupFigures>,
+    totals: SupportFigures,
+}
+
+/// One group's figures.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SupportGroupFigures {
+    /// The priority, the channel's id, the assignee's id or the tag; `null`: unassigned, or no
+    /// tag.
+    #[schema(example = "high")]
+    pub key: Option<String>,
+    /// The channel's or the assignee's name as they are now; `null` for the other groupings
+    /// and for a `null` key.
+    pub label: Option<String>,
+    #[serde(flatten)]
+    pub figures: SupportFigures,
+}
+
+/// The support figures of a set of cases (`docs/analytics.md`, "Support"). Times are minutes
+/// (fractional: seconds / 60); a median or p90 is `percentile_cont` (linear interpolation), `null`
+/// over no case; a share is an exact quotient, `null` over no case.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SupportFigures {
+    /// Cases opened in the window.
+    pub created: i64,
+    /// Cases whose (latest) solution is in the window.
+    pub solved: i64,
+    /// Reopenings (`solved` → `open`) in the window.
+    pub reopened: i64,
+    /// Cases opened before `to` and unsolved at `to`.
+    pub backlog: i64,
+    /// Cases whose first response is in the window.
+    pub first_responses: i64,
+    /// Of those: business minutes from opening to the first response, median and p90.
+    pub first_response_median_business_minutes: Option<f64>,
+    pub first_response_p90_business_minutes: Option<f64>,
+    /// Of those: calendar minutes from opening to the first response, median and p90.
+    pub first_response_median_minutes: Option<f64>,
+    pub first_response_p90_minutes: Option<f64>,
+    /// Of the solved cases: business minutes from opening to the solution, median and p90.
+    pub resolution_median_business_minutes: Option<f64>,
+    pub resolution_p90_business_minutes: Option<f64>,
+    /// Of the solved cases: calendar minutes from opening to the solution, median and p90.
+    pub resolution_median_minutes: Option<f64>,
+    pub resolution_p90_minutes: Option<f64>,
+    /// Cases with a first-response target answered in the window (a first response, or a
+    /// solution before any).
+    pub first_response_targets: i64,
+    /// Of those, answered by their due time.
+    pub first_response_met: i64,
+    /// `first_response_met / first_response_targets`.
+    pub first_response_attainment: Option<f64>,
+    /// Solved cases with a resolution target.
+    pub resolution_targets: i64,
+    /// Of those, solved by their due time.
+    pub resolution_met: i64,
+    /// `resolution_met / resolution_targets`.
+    pub resolution_attainment: Option<f64>,
+    /// Solved cases the customer rated `good`.
+    pub satisfaction_good: i64,
+    /// Solved cases the customer rated `bad`.
+    pub satisfaction_bad: i64,
+    /// `satisfaction_good / (satisfaction_good + satisfaction_bad)`.
+    pub satisfaction_score: Option<f64>,
+}
+
+/// The statement: [`SUPPORT_TEMPLATE`] with [`FIGURES`] in it.
+static SUPPORT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| SUPPORT_TEMPLATE.replace("{figures}", FIGURES));
+
+/// `$1` workspace, `$2`/`$3` the window, `$4` the grouping (`null`: none).
+///
+/// The cases of the window are those opened, solved, answered or reopened in it, or in the
+/// backlog at `to`. They are read each from its index: opened, solved or answered in the
+/// window, reopened in it, unsolved now, or changed since `to` (their status at `to` is what
+/// their first change since left, `from_status`; the others' is their status now).
+const SUPPORT_TEMPLATE: &str = r#"
+WITH reopenings AS (
+    SELECT case_id, count(*) AS n
+      FROM case_status_changes
+     WHERE workspace_id = $1 AND changed_at >= $2 AND changed_at < $3 AND from_status = 'solved' AND to_status = 'open'
+     GROUP BY case_id
+),
+status_at_to AS (
+    SELECT DISTINCT ON (case_id) case_id, from_status AS status
+      FROM case_status_changes
+     WHERE workspace_id = $1 AND changed_at >= $3
+     ORDER BY case_id, changed_at, id
+),
+candidates AS (
+    SELECT id FROM cases WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3
+    UNION SELECT id FROM cases WHERE workspace_id = $1 AND solved_at >= $2 AND solved_at < $3
+    UNION SELECT id FROM cases
+           WHERE workspace_id = $1 AND coalesce(first_responded_at, solved_at) >= $2
+             AND coalesce(first_responded_at, solved_at) < $3
+    UNION SELECT id FROM cases WHERE workspace_id = $1 AND status NOT IN ('solved', 'closed') AND created_at < $3
+    UNION SELECT case_id FROM reopenings
+    UNION SELECT case_id FROM status_at_to
+),
+facts AS (
+    SELECT c.priority, c.channel_id, c.assignee_id, c.tags,
+           c.created_at >= $2 AND c.created_at < $3 AS opened,
+           coalesce(c.solved_at >= $2 AND c.solved_at < $3, false) AS solved,
+           coalesce(c.first_responded_at >= $2 AND c.first_responded_at < $3, false) AS responded,
+           coalesce(coalesce(c.first_responded_at, c.solved_at) >= $2
+                    AND coalesce(c.first_responded_at, c.solved_at) < $3, false) AS answered,
+           coalesce(r.n, 0) AS reopenings,
+           c.created_at < $3 AND coalesce(s.status, c.status) NOT IN ('solved', 'closed') AS backlog,
+           c.first_response_business_seconds / 60.0::float8 AS fr_business,
+           extract(epoch FROM c.first_responded_at - c.created_at)::float8 / 60 AS fr_calendar,
+           c.resolution_business_seconds / 60.0::float8 AS res_business,
+           extract(epoch FROM c.solved_at - c.created_at)::float8 / 60 AS res_calendar,
+           c.first_response_due_at IS NOT NULL AS fr_target,
+           coalesce(coalesce(c.first_responded_at, c.solved_at) <= c.first_response_due_at, false) AS fr_met,
+           c.resolution_due_at IS NOT NULL AS res_target,
+           coalesce(c.solved_at <= c.resolution_due_at, false) AS res_met,
+           c.satisfaction
+      FROM candidates k
+      JOIN cases c ON c.workspace_id = $1 AND c.id = k.id
+      LEFT JOIN reopenings r ON r.case_id = c.id
+      LEFT JOIN status_at_to s ON s.case_id = c.id
+     WHERE NOT EXISTS (SELECT 1 FROM customers x
+                        WHERE x.workspace_id = $1 AND x.id = c.customer_id AND x.deleted_at IS NOT NULL)
+),
+-- The cases of the window: opened, solved, answered or reopened in it, or in the backlog at `to`.
+window_cases AS (
+    SELECT * FROM facts WHERE opened OR solved OR answered OR reopenings > 0 OR backlog
+),
+keyed AS (
+    SELECT k.key, f.*
+      FROM window_cases f
+     CROSS JOIN LATERAL unnest(CASE $4::text
+               WHEN 'priority' THEN ARRAY[f.priority]
+               WHEN 'channel' THEN ARRAY[f.channel_id::text]
+               WHEN 'assignee' THEN ARRAY[f.assignee_id::text]
+               ELSE CASE WHEN cardinality(f.tags) = 0 THEN ARRAY[NULL::text] ELSE f.tags END
+           END) AS k (key)
+     WHERE $4::text IS NOT NULL
+),
+groups AS (
+    SELECT key, {figures} AS figures, count(*) FILTER (WHERE opened) AS opened
+      FROM keyed GROUP BY key
+)
+SELECT json_build_object(
+    'groups', coalesce((
+        SELECT json_agg(g.figures::jsonb || jsonb_build_object(
+                   'key', g.key,
+                   'label', CASE $4::text
+                       WHEN 'channel' THEN (SELECT ch.name FROM channels ch WHERE ch.workspace_id = $1 AND ch.id::text = g.key)
+                       WHEN 'assignee' THEN (SELECT u.name FROM users u WHERE u.workspace_id = $1 AND u.id::text = g.key)
+                   END)
+                 ORDER BY g.opened DESC, g.key COLLATE "C" ASC NULLS LAST)
+          FROM groups g), '[]'),
+    'totals', (SELECT {figures} FROM window_cases))
+"#;
+
+/// The figures of a set of `facts` rows, as a JSON object (`SupportFigures`).
+const FIGURES: &str = r#"json_build_object(
+    'created', count(*) FILTER (WHERE opened),
+    'solved', count(*) FILTER (WHERE solved),
+    'reopened', coalesce(sum(reopenings), 0),
+    'backlog', count(*) FILTER (WHERE backlog),
+    'first_responses', count(*) FILTER (WHERE responded),
+    'first_response_median_business_minutes', percentile_cont(0.5) WITHIN GROUP (ORDER BY fr_business) FILTER (WHERE responded),
+    'first_response_p90_business_minutes', percentile_cont(0.9) WITHIN GROUP (ORDER BY fr_business) FILTER (WHERE responded),
+    'first_response_median_minutes', percentile_cont(0.5) WITHIN GROUP (ORDER BY fr_calendar) FILTER (WHERE responded),
+    'first_response_p90_minutes', percentile_cont(0.9) WITHIN GROUP (ORDER BY fr_calendar) FILTER (WHERE responded),
+    'resolution_median_business_minutes', percentile_cont(0.5) WITHIN GROUP (ORDER BY res_business) FILTER (WHERE solved),
+    'resolution_p90_business_minutes', percentile_cont(0.9) WITHIN GROUP (ORDER BY res_business) FILTER (WHERE solved),
+    'resolution_median_minutes', percentile_cont(0.5) WITHIN GROUP (ORDER BY res_calendar) FILTER (WHERE solved),
+    'resolution_p90_minutes', percentile_cont(0.9) WITHIN GROUP (ORDER BY res_calendar) FILTER (WHERE solved),
+    'first_response_targets', count(*) FILTER (WHERE answered AND fr_target),
+    'first_response_met', count(*) FILTER (WHERE answered AND fr_met),
+    'first_response_attainment', count(*) FILTER (WHERE answered AND fr_met)::float8
+        / nullif(count(*) FILTER (WHERE answered AND fr_target), 0),
+    'resolution_targets', count(*) FILTER (WHERE solved AND res_target),
+    'resolution_met', count(*) FILTER (WHERE solved AND res_met),
+    'resolution_attainment', count(*) FILTER (WHERE solved AND res_met)::float8
+        / nullif(count(*) FILTER (WHERE solved AND res_target), 0),
+    'satisfaction_good', count(*) FILTER (WHERE solved AND satisfaction = 'good'),
+    'satisfaction_bad', count(*) FILTER (WHERE solved AND satisfaction = 'bad'),
+    'satisfaction_score', count(*) FILTER (WHERE solved AND satisfaction = 'good')::float8
+        / nullif(count(*) FILTER (WHERE solved AND satisfaction IS NOT NULL), 0))"#;
