@@ -9,6 +9,7 @@
 //! so Swagger UI's "Try it out" defaults work against the demo as they are.
 
 mod activity;
+mod cases;
 mod people;
 
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
@@ -106,6 +107,7 @@ pub async fn create(pool: &PgPool) -> Result<bool, AnyError> {
     activity::deals(&mut tx, &owner, &users, &customers, &mut rng, now, &progress).await?;
     progress.finish_and_clear();
     support(&mut tx, &owner, now).await?;
+    cases::history(&mut tx, &owner, &users, &customers, &mut rng, now).await?;
     let reports = crate::seed::saved_reports(&mut tx, &owner, Some(ids::REPORT)).await?;
     api_token(&mut tx, &owner, now).await?;
     tx.commit().await?;
