@@ -279,3 +279,82 @@ async fn ratings_and_closing() {
         "{last}"
     );
 }
+
+/// The worked example of docs/analytics.md ("Support"), step by step: its figures.
+#[tokio::test]
+async fn the_documented_support_example_holds() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let me = json_of(app.get("/api/v1/me", &owner).await, 200).await;
+    json_of(app.patch("/api/v1/workspace", &owner, json!({"timezone": "Europe/Berlin"})).await, 200).await;
+    let hours = json!({"intervals": (1..=5).map(|d| json!({"weekday": d, "start": "09:00", "end": "17:00"})).collect::<Vec<_>>()});
+    json_of(app.request(reqwest::Method::PUT, "/api/v1/business-hours", Some(&owner), Some(hours)).await, 200).await;
+    let targets = json!({"normal": {"first_response_minutes": 60, "resolution_minutes": 480},
+                         "high": {"first_response_minutes": 30, "resolution_minutes": 240}});
+    let policy = json!({"name": "Standard", "business_hours": true, "targets": targets});
+    let policy = json_of(app.post("/api/v1/sla-policies", &owner, policy).await, 201).await;
+    let customer = json_of(app.post("/api/v1/customers", &owner, json!({"name": "Client"})).await, 201).await;
+    let channel = json_of(app.get("/api/v1/channels", &owner).await, 200).await["data"][0].clone();
+    // Local times in Berlin, UTC+1 in November.
+    let local = |s: &str| at(&format!("{s}+01:00"));
+    let open = |priority: &str, when: &str| {
+        app.clock.set(local(when));
+        let body = json!({"customer_id": customer["id"], "channel_id": channel["id"], "subject": "Help",
+                          "priority": priority, "sla_policy_id": policy["id"]});
+        app.post("/api/v1/cases", &owner, body)
+    };
+    let reply = |case: &Value, when: &str| {
+        let body = json!({"customer_id": customer["id"], "channel_id": channel["id"], "direction": "outbound",
+                          "kind": "message", "user_id": me["user"]["id"], "occurred_at": local(when), "case_id": case["id"]});
+        app.post("/api/v1/interactions", &owner, body)
+    };
+    let patch = |case: &Value, when: &str, body: Value| {
+        app.clock.set(local(when));
+        let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap());
+        let (app, owner) = (&app, &owner);
+        async move { app.patch(&path, owner, body).await }
+    };
+    let one = json_of(open("normal", "2026-11-09T08:30:00").await, 201).await;
+    json_of(reply(&one, "2026-11-09T09:40:00").await, 201).await;
+    json_of(patch(&one, "2026-11-09T10:00:00", json!({"status": "pending"})).await, 200).await;
+    json_of(patch(&one, "2026-11-10T10:00:00", json!({"status": "open"})).await, 200).await;
+    let solved = json_of(patch(&one, "2026-11-10T11:00:00", json!({"status": "solved"})).await, 200).await;
+    assert_eq!(solved["resolution_due_at"], "2026-11-10T16:00:00Z", "Tuesday 17:00 in Berlin");
+    json_of(patch(&one, "2026-11-10T11:05:00", json!({"satisfaction": "good"})).await, 200).await;
+    let three = json_of(open("normal", "2026-11-11T14:00:00").await, 201).await;
+    json_of(reply(&three, "2026-11-11T16:30:00").await, 201).await;
+    json_of(patch(&three, "2026-11-12T10:00:00", json!({"status": "solved"})).await, 200).await;
+    json_of(patch(&three, "2026-11-12T15:00:00", json!({"status": "open"})).await, 200).await;
+    json_of(patch(&three, "2026-11-13T12:00:00", json!({"status": "solved"})).await, 200).await;
+    json_of(patch(&three, "2026-11-13T12:05:00", json!({"satisfaction": "bad"})).await, 200).await;
+    json_of(open("high", "2026-11-13T16:45:00").await, 201).await;
+    app.clock.set(local("2026-11-17T10:00:00"));
+    let got = json_of(app.get("/api/v1/analytics/support?from=2026-11-09&to=2026-11-16", &owner).await, 200).await;
+    assert_eq!(
+        got["totals"],
+        json!({
+            "created": 3, "solved": 2, "reopened": 1, "backlog": 1,
+            "first_responses": 2,
+            "first_response_median_business_minutes": 95.0, "first_response_p90_business_minutes": 139.0,
+            "first_response_median_minutes": 110.0, "first_response_p90_minutes": 142.0,
+            "resolution_median_business_minutes": 720.0, "resolution_p90_business_minutes": 816.0,
+            "resolution_median_minutes": 2175.0, "resolution_p90_minutes": 2643.0,
+            "first_response_targets": 2, "first_response_met": 1, "first_response_attainment": 0.5,
+            "resolution_targets": 2, "resolution_met": 1, "resolution_attainment": 0.5,
+            "satisfaction_good": 1, "satisfaction_bad": 1, "satisfaction_score": 0.5
+        })
+    );
+    let by_priority = json_of(
+        app.get("/api/v1/analytics/support?from=2026-11-09&to=2026-11-16&group_by=priority", &owner).await,
+        200,
+    )
+    .await;
+    let keys: Vec<(&str, i64, i64)> = by_priority["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].as_str().unwrap(), g["created"].as_i64().unwrap(), g["backlog"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(keys, [("normal", 2, 0), ("high", 1, 1)]);
+    assert!(by_priority["groups"][1]["first_response_median_minutes"].is_null());
+}
