@@ -468,6 +468,12 @@ async fn hostile_input_is_refused_and_changes_nothing() {
         "/api/v1/analytics/basket?min_support=-0.1",
         "/api/v1/analytics/basket?min_support=1e999",
         "/api/v1/analytics/basket?limit=99999999999999999999",
+        "/api/v1/analytics/support?group_by=weekday",
+        "/api/v1/analytics/support?from=2026-02-30",
+        "/api/v1/analytics/support?from=2026-06-01&to=2026-01-01",
+        "/api/v1/cases?breached=maybe",
+        "/api/v1/cases/not-a-uuid/timeline",
+        "/api/v1/interactions?case_id=1",
     ] {
         assert_problem(app.get(q, &owner).await, 400, "malformed_request").await;
     }

@@ -163,8 +163,15 @@ async fn lists_and_searches_never_show_a_foreign_row() {
     let owner = app.owner_token().await;
     let rows = first_workspace_rows(&app, &owner).await;
     let other = app.other_workspace().await;
-    let foreign: Vec<&Value> =
-        vec![&rows.customer["id"], &rows.channel["id"], &rows.interaction["id"], &rows.user["id"], &rows.token["id"]];
+    let foreign: Vec<&Value> = vec![
+        &rows.customer["id"],
+        &rows.channel["id"],
+        &rows.interaction["id"],
+        &rows.user["id"],
+        &rows.token["id"],
+        &rows.case["id"],
+        &rows.policy["id"],
+    ];
     for list in [
         "/api/v1/customers",
         "/api/v1/customers?q=secret",
@@ -176,6 +183,8 @@ async fn lists_and_searches_never_show_a_foreign_row() {
         "/api/v1/api-tokens",
         "/api/v1/pipelines",
         "/api/v1/deals",
+        "/api/v1/cases",
+        "/api/v1/sla-policies",
     ] {
         let res = app.get(list, &other).await;
         assert_eq!(res.status(), 200, "{list}");
@@ -187,6 +196,11 @@ async fn lists_and_searches_never_show_a_foreign_row() {
     let q = format!("/api/v1/interactions?customer_id={}", rows.customer["id"].as_str().unwrap());
     let page: Value = app.get(&q, &other).await.json().await.unwrap();
     assert_eq!(page["data"].as_array().unwrap().len(), 0);
+    // Nor do the support analytics count the first workspace's case.
+    let support: Value = app.get("/api/v1/analytics/support", &other).await.json().await.unwrap();
+    assert_eq!(support["totals"]["created"], 0);
+    let support: Value = app.get("/api/v1/analytics/support", &owner).await.json().await.unwrap();
+    assert_eq!(support["totals"]["created"], 1);
     // The same filters in the first workspace do find them (the test can fail).
     let page: Value = app.get("/api/v1/customers?q=secret", &owner).await.json().await.unwrap();
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
@@ -214,6 +228,10 @@ async fn a_body_cannot_reference_a_foreign_row() {
         (
             json!({"customer_id": mine["id"], "channel_id": my_channel, "direction": "inbound", "kind": "note", "user_id": rows.user["id"]}),
             "user_id",
+        ),
+        (
+            json!({"customer_id": mine["id"], "channel_id": my_channel, "direction": "inbound", "kind": "note", "case_id": rows.case["id"]}),
+            "case_id",
         ),
     ];
     for (body, field) in cases {
