@@ -42,7 +42,8 @@ SELECT c.*, created_at + r1 * interval '600 minutes' AS responded_at,
   FROM c;
 INSERT INTO cases (workspace_id, id, number, customer_id, subject, status, priority, channel_id, tags, sla_policy_id,
                    first_response_due_at, resolution_due_at, first_responded_at, solved_at, closed_at, reopened,
-                   satisfaction, first_response_business_seconds, resolution_business_seconds, created_at, updated_at)
+                   satisfaction, first_response_business_seconds, resolution_business_seconds, answered_at, created_at,
+                   updated_at)
 SELECT '$WS', id, number, customer_id, 'Bench case',
        CASE WHEN solved_at >= now() THEN 'open' WHEN closed_at >= now() THEN 'solved' ELSE 'closed' END,
        (ARRAY['low', 'normal', 'normal', 'high', 'urgent'])[1 + floor(r3 * 5)::int],
@@ -55,6 +56,7 @@ SELECT '$WS', id, number, customer_id, 'Bench case',
        CASE WHEN solved_at < now() AND r3 < 0.6 THEN (CASE WHEN r1 < 0.85 THEN 'good' ELSE 'bad' END) END,
        CASE WHEN responded_at < now() THEN (extract(epoch FROM responded_at - created_at) * 0.3)::bigint END,
        CASE WHEN solved_at < now() THEN (extract(epoch FROM solved_at - created_at) * 0.3)::bigint END,
+       CASE WHEN least(responded_at, solved_at) < now() THEN least(responded_at, solved_at) END,
        created_at, created_at
   FROM f;
 INSERT INTO case_numbers (workspace_id, last) SELECT '$WS', count(*) FROM c
@@ -75,7 +77,7 @@ CHANGES=$($PSQL -c "SELECT count(*) FROM case_status_changes WHERE workspace_id 
 W90="now() - interval '2160 hours'"
 FLOOR="SELECT (SELECT count(*) FROM cases WHERE workspace_id = '$WS' AND created_at >= $W90)
             + (SELECT count(*) FROM cases WHERE workspace_id = '$WS' AND solved_at >= $W90)
-            + (SELECT count(*) FROM cases WHERE workspace_id = '$WS' AND coalesce(first_responded_at, solved_at) >= $W90)
+            + (SELECT count(*) FROM cases WHERE workspace_id = '$WS' AND answered_at >= $W90)
             + (SELECT count(*) FROM cases WHERE workspace_id = '$WS' AND status NOT IN ('solved', 'closed'))
             + (SELECT count(*) FROM case_status_changes WHERE workspace_id = '$WS' AND changed_at >= $W90)"
 python3 - "$PORT" "$TOKEN" "${CALLS:-20}" "$FLOOR" $PSQL > "$OUT/support.tsv" <<'PY'

@@ -87,10 +87,12 @@ CREATE INDEX case_status_changes_case_idx ON case_status_changes (workspace_id, 
 -- Interactions on a case, and the facts the support analytics aggregate.
 --
 -- An interaction may name a case of its own customer: the foreign key over (case, customer)
--- holds that rule for every write path. The case's first response is the earliest outbound
--- interaction by a user on it; its business-minute measures are stored when it happens (and
--- when the case is solved), on the business hours in force then.
+-- holds that rule for every write path. The case's first response is the earliest reply on it
+-- (`responds`: an outbound interaction logged with a user, a fact that stays when the user is
+-- removed later); its business-minute measures are stored when Rapport records it (and when the
+-- case is solved), on the business hours in force then.
 ALTER TABLE interactions ADD COLUMN case_id uuid;
+ALTER TABLE interactions ADD COLUMN responds boolean NOT NULL DEFAULT false;
 ALTER TABLE cases ADD CONSTRAINT cases_customer_key UNIQUE (workspace_id, id, customer_id);
 ALTER TABLE interactions ADD CONSTRAINT interactions_case_fkey
     FOREIGN KEY (workspace_id, case_id, customer_id) REFERENCES cases (workspace_id, id, customer_id);
@@ -98,7 +100,10 @@ CREATE INDEX interactions_case_idx ON interactions (workspace_id, case_id, occur
 
 -- Seconds from creation to the first response, and to the (latest) solution, counted on the
 -- workspace's business hours: null until they happen.
+-- `answered_at`: the earlier of the first response and the first solution (a reopening does not
+-- undo it): when the first-response target was settled.
 ALTER TABLE cases
+    ADD COLUMN answered_at timestamptz,
     ADD COLUMN first_response_business_seconds bigint CHECK (first_response_business_seconds >= 0),
     ADD COLUMN resolution_business_seconds bigint CHECK (resolution_business_seconds >= 0),
     ADD CHECK ((first_responded_at IS NULL) = (first_response_business_seconds IS NULL)),
@@ -106,8 +111,7 @@ ALTER TABLE cases
 
 -- The support analytics read a window's solutions, answers and status changes by time.
 CREATE INDEX cases_solved_idx ON cases (workspace_id, solved_at) WHERE solved_at IS NOT NULL;
-CREATE INDEX cases_answered_idx ON cases (workspace_id, (coalesce(first_responded_at, solved_at)))
-    WHERE coalesce(first_responded_at, solved_at) IS NOT NULL;
+CREATE INDEX cases_answered_idx ON cases (workspace_id, answered_at) WHERE answered_at IS NOT NULL;
 CREATE INDEX case_status_changes_time_idx ON case_status_changes (workspace_id, changed_at);
 -- The solved cases the close-cases job closes, oldest solution first.
 CREATE INDEX cases_to_close_idx ON cases (solved_at) WHERE status = 'solved';

@@ -232,6 +232,10 @@ impl ApiError {
     }
 }
 
+/// What an interaction's `case_id` naming another customer's case (or no case) is told, by the
+/// foreign key below and by the checks of a batch's items.
+pub const NOT_THE_CUSTOMERS_CASE: &str = "is not a case of this interaction's customer";
+
 /// Constraints whose violation is the request's fault, by name (as the migrations name them),
 /// and what the client is told: the one place a database refusal becomes a problem.
 const CONSTRAINTS: &[(&str, Option<&str>, &str)] = &[
@@ -241,7 +245,7 @@ const CONSTRAINTS: &[(&str, Option<&str>, &str)] = &[
     ("customers_workspace_id_owner_id_fkey", Some("owner_id"), "is not a user of this workspace"),
     ("deals_workspace_id_owner_id_fkey", Some("owner_id"), "is not a user of this workspace"),
     ("interactions_workspace_id_user_id_fkey", Some("user_id"), "is not a user of this workspace"),
-    ("interactions_case_fkey", Some("case_id"), "is not a case of this interaction's customer"),
+    ("interactions_case_fkey", Some("case_id"), NOT_THE_CUSTOMERS_CASE),
 ];
 
 impl From<sqlx::Error> for ApiError {

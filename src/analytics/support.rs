@@ -125,8 +125,8 @@ pub struct SupportFigures {
     /// Of the solved cases: calendar minutes from opening to the solution, median and p90.
     pub resolution_median_minutes: Option<f64>,
     pub resolution_p90_minutes: Option<f64>,
-    /// Cases with a first-response target answered in the window (a first response, or a
-    /// solution before any).
+    /// Cases with a first-response target answered in the window (`answered_at`: the earlier
+    /// of the first response and the first solution).
     pub first_response_targets: i64,
     /// Of those, answered by their due time.
     pub first_response_met: i64,
@@ -172,9 +172,7 @@ status_at_to AS (
 candidates AS (
     SELECT id FROM cases WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3
     UNION SELECT id FROM cases WHERE workspace_id = $1 AND solved_at >= $2 AND solved_at < $3
-    UNION SELECT id FROM cases
-           WHERE workspace_id = $1 AND coalesce(first_responded_at, solved_at) >= $2
-             AND coalesce(first_responded_at, solved_at) < $3
+    UNION SELECT id FROM cases WHERE workspace_id = $1 AND answered_at >= $2 AND answered_at < $3
     UNION SELECT id FROM cases WHERE workspace_id = $1 AND status NOT IN ('solved', 'closed') AND created_at < $3
     UNION SELECT case_id FROM reopenings
     UNION SELECT case_id FROM status_at_to
@@ -184,8 +182,7 @@ facts AS (
            c.created_at >= $2 AND c.created_at < $3 AS opened,
            coalesce(c.solved_at >= $2 AND c.solved_at < $3, false) AS solved,
            coalesce(c.first_responded_at >= $2 AND c.first_responded_at < $3, false) AS responded,
-           coalesce(coalesce(c.first_responded_at, c.solved_at) >= $2
-                    AND coalesce(c.first_responded_at, c.solved_at) < $3, false) AS answered,
+           coalesce(c.answered_at >= $2 AND c.answered_at < $3, false) AS answered,
            coalesce(r.n, 0) AS reopenings,
            c.created_at < $3 AND coalesce(s.status, c.status) NOT IN ('solved', 'closed') AS backlog,
            c.first_response_business_seconds / 60.0::float8 AS fr_business,
@@ -193,7 +190,7 @@ facts AS (
            c.resolution_business_seconds / 60.0::float8 AS res_business,
            extract(epoch FROM c.solved_at - c.created_at)::float8 / 60 AS res_calendar,
            c.first_response_due_at IS NOT NULL AS fr_target,
-           coalesce(coalesce(c.first_responded_at, c.solved_at) <= c.first_response_due_at, false) AS fr_met,
+           coalesce(c.answered_at <= c.first_response_due_at, false) AS fr_met,
            c.resolution_due_at IS NOT NULL AS res_target,
            coalesce(c.solved_at <= c.resolution_due_at, false) AS res_met,
            c.satisfaction

@@ -123,8 +123,10 @@ fn parse(qs: &str) -> Result<EventQuery, ApiError> {
 /// `deal.stage_changed` per deal moved, and changing a stage's kind a `deal.updated` per deal
 /// that follows; disabling a user, changing its password or removing it records an
 /// `api_token.revoked` per API token issued to it; `DELETE /customers/{id}?erase=true` records
-/// `interaction.deleted` and `deal.deleted` for everything of the customer's, then
-/// `customer.erased`; an import records one event per customer created or changed; a change
+/// `interaction.deleted`, `deal.deleted` and `case.deleted` for everything of the customer's,
+/// then `customer.erased`; an interaction written on a support case records `case.updated` too
+/// when it moves the case's first response, and the close-cases job a `case.updated` (as
+/// `system`) per case it closes; an import records one event per customer created or changed; a change
 /// that changes nothing records nothing. Logging in and out (sessions) are not recorded.
 ///
 /// **Change feed**: pass `next_cursor` as `after` to get what was written since. Polling with

@@ -208,7 +208,8 @@ pub struct Summary {
     pub rfm: Option<rfm::RfmCustomer>,
 }
 
-pub async fn summary(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Summary> {
+/// The 360° view of a live customer; `now` is the instant its open cases' breaches are taken at.
+pub async fn summary(pool: &PgPool, actor: &Actor, id: Uuid, now: DateTime<Utc>) -> Result<Summary> {
     let customer = get(pool, actor, id).await?;
     let (ws, cid) = (actor.workspace_id, customer.id);
     let (totals, by_channel, open_deals) = tokio::try_join!(
@@ -220,6 +221,6 @@ pub async fn summary(pool: &PgPool, actor: &Actor, id: Uuid) -> Result<Summary> 
         0 => None,
         _ => rfm::customer(pool, ws, Utc::now(), cid).await?,
     };
-    let open_cases = super::support::open_cases(pool, actor, cid, Utc::now()).await?;
+    let open_cases = super::support::open_cases(pool, actor, cid, now).await?;
     Ok(Summary { customer, totals, by_channel, open_deals, open_cases, rfm })
 }

@@ -27,7 +27,7 @@ fn created(i: &Interaction) -> crate::db::events::NewEvent {
 }
 
 /// Logs an interaction (member): its customer must be live and its channel active, its case
-/// one of that customer (`422` naming which). An `external_id` already logged on the channel
+/// one of that customer's and not closed (`422` naming which). An `external_id` already logged on the channel
 /// gives the existing interaction and changes nothing. Without a case, the interaction and its
 /// event are one statement, atomic by itself: `db` may be a connection outside any transaction
 /// (the fast path of `POST /interactions`); on a case, the case's first response follows in
@@ -36,6 +36,9 @@ pub async fn create(db: &mut PgConnection, actor: &Actor, fields: Fields) -> Res
     actor.require(Role::Member)?;
     let Some(case_id) = fields.case_id else { return insert(db, actor, fields).await };
     let mut tx = sqlx::Connection::begin(&mut *db).await?;
+    if !super::support::lock_for_interactions(&mut tx, actor, &[case_id]).await?.is_empty() {
+        return Err(ApiError::validation("case_id", crate::domain::support::CLOSED_CASE));
+    }
     let logged = insert(&mut tx, actor, fields).await?;
     if let Logged::Created(_) = logged {
         super::support::responses_changed(&mut tx, actor, &[case_id]).await?;
@@ -106,6 +109,8 @@ pub async fn create_batch(
         interactions::live_references(&mut **tx, ws, &customer_ids, &channel_ids).await?;
     let case_pairs: Vec<(Uuid, Uuid)> =
         items.iter().filter_map(|i| Some((i.fields.as_ref()?.case_id?, i.customer_id))).collect();
+    let case_ids: Vec<Uuid> = case_pairs.iter().map(|p| p.0).collect();
+    let closed = super::support::lock_for_interactions(tx, actor, &case_ids).await?;
     let cases = crate::db::support::cases_of(&mut **tx, ws, &case_pairs).await?;
     for (i, item) in items.iter().enumerate() {
         if !live_customers.contains(&item.customer_id) {
@@ -116,8 +121,11 @@ pub async fn create_batch(
                 .push(FieldError::new(format!("items[{i}].channel_id"), "is not an active channel of this workspace"));
         }
         if let Some(case_id) = item.fields.as_ref().and_then(|f| f.case_id) {
-            if !cases.contains(&(case_id, item.customer_id)) {
-                errors.push(FieldError::new(format!("items[{i}].case_id"), "is not a case of this item's customer"));
+            let field = format!("items[{i}].case_id");
+            if !cases.iter().any(|c| (c.0, c.1) == (case_id, item.customer_id)) {
+                errors.push(FieldError::new(field, crate::error::NOT_THE_CUSTOMERS_CASE));
+            } else if closed.contains(&case_id) {
+                errors.push(FieldError::new(field, crate::domain::support::CLOSED_CASE));
             }
         }
     }
@@ -158,7 +166,8 @@ pub async fn get(db: impl PgExecutor<'_>, actor: &Actor, id: Uuid) -> Result<Int
 }
 
 /// Changes an interaction (member): `change` gives its new fields from the current ones. A new
-/// customer must be live, a new channel active.
+/// customer must be live, a new channel active; it moves onto or off a case only if that case
+/// is not closed (`422`).
 pub async fn update(
     tx: &mut Tx<'_>,
     actor: &Actor,
@@ -170,6 +179,11 @@ pub async fn update(
     let current: Interaction = lock(tx, actor, Role::Member, id, "interaction").await?;
     let fields = change(&current)?;
     check_version(expected, current.version)?;
+    let on_cases: Vec<Uuid> = [current.case_id, fields.case_id].into_iter().flatten().collect();
+    let closed = super::support::lock_for_interactions(tx, actor, &on_cases).await?;
+    if fields.case_id != current.case_id && !closed.is_empty() {
+        return Err(ApiError::validation("case_id", crate::domain::support::CLOSED_CASE));
+    }
     if fields.customer_id != current.customer_id || fields.channel_id != current.channel_id {
         let (c, ch) = interactions::live_references(&mut **tx, ws, &[fields.customer_id], &[fields.channel_id]).await?;
         let mut errors = Vec::new();
@@ -187,7 +201,6 @@ pub async fn update(
     if updated.version != current.version {
         let e = event(EventType::InteractionUpdated, updated.id, Some(updated.customer_id), &updated);
         record(tx, actor, &[e]).await?;
-        let on_cases: Vec<Uuid> = [current.case_id, updated.case_id].into_iter().flatten().collect();
         super::support::responses_changed(tx, actor, &on_cases).await?;
     }
     Ok(updated)
@@ -197,10 +210,11 @@ pub async fn update(
 pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
     let current: Interaction = lock(tx, actor, Role::Member, id, "interaction").await?;
     check_version(expected, current.version)?;
+    let on_cases: Vec<Uuid> = current.case_id.into_iter().collect();
+    super::support::lock_for_interactions(tx, actor, &on_cases).await?;
     rows::delete::<Interaction>(&mut **tx, actor.workspace_id, current.id).await?;
     let e = event(EventType::InteractionDeleted, current.id, Some(current.customer_id), &current);
     record(tx, actor, &[e]).await?;
-    let on_cases: Vec<Uuid> = current.case_id.into_iter().collect();
     super::support::responses_changed(tx, actor, &on_cases).await
 }
 

@@ -203,9 +203,7 @@ async fn with_breaches(
     let calendar = clocks.calendar(policy.as_ref());
     let paused = pauses(&support::statuses(&mut *db, actor.workspace_id, case.id).await?);
     let clock = Clock { calendar: &calendar, pauses: &paused };
-    // A case solved before any response has had its answer.
-    let responded = case.first_responded_at.or(case.solved_at);
-    case.first_response_breach_minutes = clock.breach(case.first_response_due_at, responded, now, false);
+    case.first_response_breach_minutes = clock.breach(case.first_response_due_at, case.answered_at, now, false);
     case.resolution_breach_minutes = clock.breach(case.resolution_due_at, case.solved_at, now, true);
     Ok(case)
 }
@@ -226,7 +224,36 @@ async fn recompute(tx: &mut Tx<'_>, actor: &Actor, policy: Option<Uuid>) -> Resu
     Ok(())
 }
 
-/// Takes in interaction writes on `cases`: each unclosed case's first response is its earliest
+/// When a case's first-response target was settled: the earlier of its first response and its
+/// first solution (`statuses`, in order: a case solved before any response had its answer then);
+/// a reopening does not undo it.
+fn answered_at(
+    first_response: Option<DateTime<Utc>>,
+    statuses: &[(CaseStatus, DateTime<Utc>)],
+) -> Option<DateTime<Utc>> {
+    let first_solution = statuses.iter().find(|(s, _)| *s == CaseStatus::Solved).map(|s| s.1);
+    match (first_response, first_solution) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Locks the cases `ids` for an interaction write (before it, in id order: see
+/// [`responses_changed`]); returns those that are closed, which take no interaction.
+pub async fn lock_for_interactions(db: &mut sqlx::PgConnection, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+    let mut ids = ids.to_vec();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let locked = support::lock_cases(&mut *db, actor.workspace_id, &ids).await?;
+    Ok(locked.into_iter().filter(|(_, s)| *s == CaseStatus::Closed).map(|(id, _)| id).collect())
+}
+
+/// Takes in interaction writes on `cases` (locked first by [`lock_for_interactions`]: the
+/// interaction's foreign key shares the case's row, and two writers that each held it shared
+/// and then asked for it alone would deadlock): each unclosed case's first response is its earliest
 /// outbound interaction by a user (never before the case was opened), with its business
 /// seconds on the hours in force now; a case whose first response moved is saved with its
 /// `case.updated` event. A closed case is final: its facts stay as they were.
@@ -249,9 +276,11 @@ pub async fn responses_changed(tx: &mut Tx<'_>, actor: &Actor, cases: &[Uuid]) -
             Some(c) => c,
             None => clocks.insert(Clocks::load(tx, actor).await?),
         };
+        let statuses = support::statuses(&mut **tx, actor.workspace_id, id).await?;
         let mut row = CaseRow::from(&current);
         row.first_responded_at = responded;
         row.first_response_business_seconds = responded.map(|at| clocks.business_seconds(current.created_at, at));
+        row.answered_at = answered_at(responded, &statuses);
         let case = support::save_case(&mut **tx, actor.workspace_id, Some(id), current.created_at, &row).await?;
         record(tx, actor, &[case_event(EventType::CaseUpdated, &case)]).await?;
     }
@@ -263,7 +292,7 @@ fn case_event(kind: EventType, c: &Case) -> NewEvent {
 }
 
 /// A case's writable fields, valid.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CaseFields {
     pub customer_id: Uuid,
     pub subject: String,
@@ -341,6 +370,7 @@ fn row_of(f: &CaseFields) -> CaseRow {
         first_response_due_at: None,
         resolution_due_at: None,
         first_responded_at: None,
+        answered_at: None,
         solved_at: None,
         closed_at: None,
         reopened: 0,
@@ -403,12 +433,17 @@ pub async fn close_solved(tx: &mut Tx<'_>, cutoff: DateTime<Utc>, now: DateTime<
     let due = support::lock_solved_before(&mut **tx, cutoff, limit).await?;
     for (ws, id) in &due {
         let actor = Actor::system(*ws);
-        update_case(tx, &actor, *id, None, now, |c| {
+        let closed = update_case(tx, &actor, *id, None, now, |c| {
             let mut f = CaseFields::from(c);
             f.status = CaseStatus::Closed;
             Ok(f)
         })
-        .await?;
+        .await;
+        match closed {
+            // Its customer was soft-deleted meanwhile: the case waits for a restore.
+            Ok(_) | Err(ApiError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(due.len())
 }
@@ -482,21 +517,10 @@ pub async fn update_case(
         // Final: only the customer's rating may still come in.
         let mut rated = CaseRow::from(&current);
         (rated.satisfaction, rated.satisfaction_comment) = (f.satisfaction.clone(), f.satisfaction_comment.clone());
-        let unchanged = CaseRow::from(&current);
-        let asked = row_of(&f);
-        let same =
-            (asked.customer_id, &asked.subject, asked.status, asked.priority, asked.channel_id, asked.assignee_id)
-                == (
-                    unchanged.customer_id,
-                    &unchanged.subject,
-                    unchanged.status,
-                    unchanged.priority,
-                    unchanged.channel_id,
-                    unchanged.assignee_id,
-                )
-                && (&asked.tags, asked.sla_policy_id, asked.follow_up_of)
-                    == (&unchanged.tags, unchanged.sla_policy_id, unchanged.follow_up_of);
-        if !same {
+        let mut asked = f.clone();
+        (asked.satisfaction, asked.satisfaction_comment) =
+            (current.satisfaction.clone(), current.satisfaction_comment.clone());
+        if asked != CaseFields::from(&current) {
             return Err(ApiError::Conflict(
                 "a closed case is final (only its satisfaction may change): open a follow-up case".into(),
             ));
@@ -526,7 +550,11 @@ pub async fn update_case(
     if f.status != current.status {
         match transition(current.status, f.status) {
             Err(why) => return Err(ApiError::Conflict(format!("status: {why}"))),
-            Ok(Transition::Reopen) => (row.reopened, row.solved_at) = (current.reopened + 1, None),
+            // A reopened case's rating was of a solution it no longer has.
+            Ok(Transition::Reopen) => {
+                (row.reopened, row.solved_at) = (current.reopened + 1, None);
+                (row.satisfaction, row.satisfaction_comment) = (None, None);
+            }
             Ok(Transition::Move) => {}
         }
         let clocks = Clocks::load(tx, actor).await?;
@@ -542,6 +570,7 @@ pub async fn update_case(
         support::record_status(&mut **tx, actor.workspace_id, id, Some(current.status), f.status, now).await?;
         statuses.push((f.status, now));
     }
+    row.answered_at = answered_at(row.first_responded_at, &statuses);
     let clocks = Clocks::load(tx, actor).await?;
     set_dues(tx, actor, &clocks, &mut row, current.created_at, &statuses).await?;
     let case = support::save_case(&mut **tx, actor.workspace_id, Some(id), current.created_at, &row).await?;

@@ -159,7 +159,9 @@ pub async fn erase_customers(
            FROM (SELECT 'interaction' AS resource, id, customer_id, occurred_at AS at FROM interactions
                   WHERE workspace_id = $1 AND customer_id = ANY($2)
                  UNION ALL
-                 SELECT 'deal', id, customer_id, created_at FROM deals WHERE workspace_id = $1 AND customer_id = ANY($2)) r
+                 SELECT 'deal', id, customer_id, created_at FROM deals WHERE workspace_id = $1 AND customer_id = ANY($2)
+                 UNION ALL
+                 SELECT 'case', id, customer_id, created_at FROM cases WHERE workspace_id = $1 AND customer_id = ANY($2)) r
           ORDER BY r.customer_id, r.resource, r.at, r.id",
     )
     .bind(ws)

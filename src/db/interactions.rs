@@ -87,6 +87,13 @@ pub struct Fields {
     pub case_id: Option<Uuid>,
 }
 
+/// Whether an interaction is a reply to the customer by a user (outbound, logged with a
+/// `user_id`): what makes a support case's first response. Stored with the interaction when it
+/// is written (`responds`), so that removing the user later does not undo it.
+pub fn responds(direction: Direction, user_id: Option<Uuid>) -> bool {
+    direction == Direction::Outbound && user_id.is_some()
+}
+
 impl Interaction {
     /// The interaction `fields` make, as it reads back once inserted at `now` (instants as the
     /// database keeps them: `domain::time::as_stored`).
@@ -168,15 +175,18 @@ pub async fn insert(
     let statement = format!(
         "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
                                    occurred_at, duration_seconds, value_cents, items, user_id, metadata, case_id,
-                                   external_id, created_at, updated_at)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17
+                                   external_id, created_at, updated_at, responds)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18
           WHERE EXISTS (SELECT 1 FROM customers WHERE workspace_id = $1 AND id = $3 AND deleted_at IS NULL)
             AND EXISTS (SELECT 1 FROM channels WHERE workspace_id = $1 AND id = $4 AND active)
          ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
          RETURNING {COLUMNS}"
     );
-    let sql = events::recorded(&statement, COLUMNS, 17, &["metadata"]);
-    let query = bind_writable(sqlx::query_as(&sql).bind(ws).bind(id), f).bind(&f.external_id).bind(created_at);
+    let sql = events::recorded(&statement, COLUMNS, 18, &["metadata"]);
+    let query = bind_writable(sqlx::query_as(&sql).bind(ws).bind(id), f)
+        .bind(&f.external_id)
+        .bind(created_at)
+        .bind(responds(f.direction, f.user_id));
     events::bind_recorded(query, origin, std::slice::from_ref(created)).fetch_optional(db).await
 }
 
@@ -193,18 +203,18 @@ pub async fn insert_many(
     let col = |f: fn(&Interaction) -> serde_json::Value| rows.iter().map(f).collect::<Vec<_>>();
     let statement = "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, subject, body,
                                    occurred_at, duration_seconds, value_cents, items, user_id, external_id, metadata,
-                                   case_id, created_at, updated_at)
+                                   case_id, created_at, updated_at, responds)
          SELECT $1, u.id, u.customer_id, u.channel_id, u.direction, u.kind, u.subject, u.body, u.occurred_at,
                 u.duration_seconds, u.value_cents, ARRAY(SELECT jsonb_array_elements_text(u.items)), u.user_id,
-                u.external_id, u.metadata, u.case_id, u.created_at, u.created_at
+                u.external_id, u.metadata, u.case_id, u.created_at, u.created_at, u.responds
            FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],
                        $9::timestamptz[], $10::int[], $11::bigint[], $12::jsonb[], $13::uuid[], $14::text[], $15::jsonb[],
-                       $16::timestamptz[], $17::uuid[])
+                       $16::timestamptz[], $17::uuid[], $18::bool[])
                 AS u (id, customer_id, channel_id, direction, kind, subject, body, occurred_at, duration_seconds,
-                      value_cents, items, user_id, external_id, metadata, created_at, case_id)
+                      value_cents, items, user_id, external_id, metadata, created_at, case_id, responds)
          ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
          RETURNING id, metadata";
-    let sql = events::recorded(statement, "id", 17, &["metadata"]);
+    let sql = events::recorded(statement, "id", 18, &["metadata"]);
     let query = sqlx::query_as(&sql)
         .bind(ws)
         .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
@@ -222,7 +232,8 @@ pub async fn insert_many(
         .bind(rows.iter().map(|r| r.external_id.clone()).collect::<Vec<_>>())
         .bind(col(|r| r.metadata.clone()))
         .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.case_id).collect::<Vec<_>>());
+        .bind(rows.iter().map(|r| r.case_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| responds(r.direction, r.user_id)).collect::<Vec<_>>());
     let ids: Vec<(Uuid,)> = events::bind_recorded(query, origin, created).fetch_all(db).await?;
     Ok(ids.into_iter().map(|(id,)| id).collect())
 }
@@ -293,10 +304,10 @@ pub async fn update(
     let sql = format!(
         "UPDATE interactions SET customer_id = $3, channel_id = $4, direction = $5, kind = $6, subject = $7,
                 body = $8, occurred_at = $9, duration_seconds = $10, value_cents = $11, items = $12,
-                user_id = $13, metadata = $14, case_id = $15
+                user_id = $13, metadata = $14, case_id = $15, responds = $16
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
     );
-    bind_writable(sqlx::query_as(&sql).bind(ws).bind(id), f).fetch_one(db).await
+    bind_writable(sqlx::query_as(&sql).bind(ws).bind(id), f).bind(responds(f.direction, f.user_id)).fetch_one(db).await
 }
 
 /// The filters of `GET /interactions`.

@@ -119,7 +119,13 @@ pub struct Case {
     /// When the solution is due (`null`: no target, or its clock is paused now before the
     /// target was reached).
     pub resolution_due_at: Option<DateTime<Utc>>,
+    /// Its first response: its earliest reply (an outbound interaction logged by a user), never
+    /// before it was opened.
     pub first_responded_at: Option<DateTime<Utc>>,
+    /// The earlier of its first response and its first solution (a reopening does not undo it):
+    /// when its first-response target was settled.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// Its (latest) solution; `null` while unsolved (a reopened case has none).
     pub solved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     /// How many times it was reopened (`solved` → `open`).
@@ -146,8 +152,8 @@ pub struct Case {
 }
 
 const CASE_COLUMNS: &str = "id, number, customer_id, subject, status, priority, channel_id, assignee_id, tags,
-    sla_policy_id, follow_up_of, first_response_due_at, resolution_due_at, first_responded_at, solved_at, closed_at,
-    reopened, satisfaction, satisfaction_comment, first_response_business_seconds, resolution_business_seconds,
+    sla_policy_id, follow_up_of, first_response_due_at, resolution_due_at, first_responded_at, answered_at, solved_at,
+    closed_at, reopened, satisfaction, satisfaction_comment, first_response_business_seconds, resolution_business_seconds,
     created_at, updated_at, version";
 
 impl super::rows::Table for Case {
@@ -171,6 +177,7 @@ pub struct CaseRow {
     pub first_response_due_at: Option<DateTime<Utc>>,
     pub resolution_due_at: Option<DateTime<Utc>>,
     pub first_responded_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
     pub solved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub reopened: i32,
@@ -195,6 +202,7 @@ impl From<&Case> for CaseRow {
             first_response_due_at: c.first_response_due_at,
             resolution_due_at: c.resolution_due_at,
             first_responded_at: c.first_responded_at,
+            answered_at: c.answered_at,
             solved_at: c.solved_at,
             closed_at: c.closed_at,
             reopened: c.reopened,
@@ -223,14 +231,16 @@ pub async fn save_case(
          INSERT INTO cases (workspace_id, id, number, customer_id, subject, status, priority, channel_id, assignee_id,
                             tags, sla_policy_id, follow_up_of, first_response_due_at, resolution_due_at,
                             first_responded_at, solved_at, closed_at, reopened, satisfaction, satisfaction_comment,
-                            created_at, updated_at, first_response_business_seconds, resolution_business_seconds)
+                            created_at, updated_at, first_response_business_seconds, resolution_business_seconds,
+                            answered_at)
          SELECT $1, coalesce($2, $3), coalesce((SELECT last FROM number), 0), $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                $13, $14, $15, $16, $17, $18, $19, $20, $21, $21, $22, $23
+                $13, $14, $15, $16, $17, $18, $19, $20, $21, $21, $22, $23, $24
          ON CONFLICT (workspace_id, id) DO UPDATE SET
              customer_id = $4, subject = $5, status = $6, priority = $7, channel_id = $8, assignee_id = $9, tags = $10,
              sla_policy_id = $11, follow_up_of = $12, first_response_due_at = $13, resolution_due_at = $14,
              first_responded_at = $15, solved_at = $16, closed_at = $17, reopened = $18, satisfaction = $19,
-             satisfaction_comment = $20, first_response_business_seconds = $22, resolution_business_seconds = $23
+             satisfaction_comment = $20, first_response_business_seconds = $22, resolution_business_seconds = $23,
+             answered_at = $24
          RETURNING {CASE_COLUMNS}"
     ))
     .bind(ws)
@@ -256,6 +266,7 @@ pub async fn save_case(
     .bind(created_at)
     .bind(r.first_response_business_seconds)
     .bind(r.resolution_business_seconds)
+    .bind(r.answered_at)
     .fetch_one(db)
     .await
 }
@@ -300,6 +311,20 @@ pub async fn statuses(
     .await
 }
 
+/// Locks the workspace's cases among `ids` (in id order, so that writers never wait on each
+/// other in a cycle): `(case, status)`.
+pub async fn lock_cases(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, CaseStatus)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, status FROM cases WHERE workspace_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE")
+        .bind(ws)
+        .bind(ids)
+        .fetch_all(db)
+        .await
+}
+
 /// A live customer's unsolved cases, oldest first.
 pub async fn open_cases(db: impl PgExecutor<'_>, ws: WorkspaceId, customer: Uuid) -> Result<Vec<Case>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -312,8 +337,8 @@ pub async fn open_cases(db: impl PgExecutor<'_>, ws: WorkspaceId, customer: Uuid
     .await
 }
 
-/// When a case's first response was: its earliest outbound interaction by a user (`None`:
-/// none yet).
+/// When a case's first response was: its earliest reply (`responds`: an outbound interaction
+/// logged by a user; `None`: none yet).
 pub async fn first_response(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
@@ -321,7 +346,7 @@ pub async fn first_response(
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT min(occurred_at) FROM interactions
-          WHERE workspace_id = $1 AND case_id = $2 AND direction = 'outbound' AND user_id IS NOT NULL",
+          WHERE workspace_id = $1 AND case_id = $2 AND responds",
     )
     .bind(ws)
     .bind(case)
@@ -338,14 +363,15 @@ pub async fn has_interactions(db: impl PgExecutor<'_>, ws: WorkspaceId, case: Uu
         .await
 }
 
-/// Of the `(case, customer)` pairs, those that are a case of that customer.
+/// Of the `(case, customer)` pairs, those that are a case of that customer, with the case's
+/// status: `(case, customer, status)`.
 pub async fn cases_of(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
     pairs: &[(Uuid, Uuid)],
-) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, Uuid, CaseStatus)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT c.id, c.customer_id FROM cases c
+        "SELECT c.id, c.customer_id, c.status FROM cases c
            JOIN unnest($2::uuid[], $3::uuid[]) AS p (id, customer_id) ON p.id = c.id AND p.customer_id = c.customer_id
           WHERE c.workspace_id = $1",
     )
@@ -402,10 +428,10 @@ pub struct CaseFilter {
     pub breached: Option<bool>,
 }
 
-/// A target missed at `$n` (now): done late, or not done and past due (a case solved before
-/// any response had its answer then).
-const BREACHED: &str = "((first_responded_at IS NULL AND solved_at IS NULL AND first_response_due_at < {now})
-     OR coalesce(first_responded_at, solved_at) > first_response_due_at
+/// A target missed at `{now}`: done late, or not done and past due (the first response's by
+/// `answered_at`).
+const BREACHED: &str = "((answered_at IS NULL AND first_response_due_at < {now})
+     OR answered_at > first_response_due_at
      OR (solved_at IS NULL AND resolution_due_at < {now})
      OR solved_at > resolution_due_at)";
 

@@ -39,6 +39,7 @@ crate::text_enum! {
         SlaPolicyDeleted => "sla_policy.deleted",
         CaseCreated => "case.created",
         CaseUpdated => "case.updated",
+        CaseDeleted => "case.deleted",
     }
 }
 

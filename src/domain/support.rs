@@ -76,6 +76,9 @@ pub fn transition(from: CaseStatus, to: CaseStatus) -> Result<Transition, &'stat
     }
 }
 
+/// What an interaction's `case_id` naming a closed case is told.
+pub const CLOSED_CASE: &str = "is a closed case (final): log it on a follow-up case";
+
 /// The most minutes a target may give: a year.
 pub const MAX_TARGET_MINUTES: i64 = 525_600;
 

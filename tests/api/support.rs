@@ -234,6 +234,43 @@ async fn first_responses_come_from_interactions() {
     json_of(app.patch(&path, &owner, json!({"status": "solved"})).await, 200).await;
     let summary = json_of(app.get(&format!("{customer_path}/summary"), &owner).await, 200).await;
     assert!(summary["open_cases"].as_array().unwrap().is_empty());
+
+    // A reply stays a reply when its user is removed: the first response does not move.
+    let (_, member) = app.user_token(&owner, "member").await;
+    let second = open_case(&app, &owner, &customer, &channel, &policy).await;
+    let second_path = format!("/api/v1/cases/{}", second["id"].as_str().unwrap());
+    let mut by_member = on_case("outbound", member["id"].clone(), "2026-11-24T12:10:00Z");
+    by_member["case_id"] = second["id"].clone();
+    log(&app, &owner, by_member, 201).await;
+    let mut by_owner = on_case("outbound", user_id.clone(), "2026-11-24T12:20:00Z");
+    by_owner["case_id"] = second["id"].clone();
+    log(&app, &owner, by_owner, 201).await;
+    assert_eq!(app.delete(&format!("/api/v1/users/{}", member["id"].as_str().unwrap()), &owner).await.status(), 204);
+    let mut inbound = on_case("inbound", Value::Null, "2026-11-24T12:30:00Z");
+    inbound["case_id"] = second["id"].clone();
+    log(&app, &owner, inbound, 201).await;
+    let second_now = json_of(app.get(&second_path, &owner).await, 200).await;
+    assert_eq!(second_now["first_responded_at"], "2026-11-24T12:10:00Z");
+
+    // A closed case takes no interaction, alone, in a batch or by a move.
+    json_of(app.patch(&path, &owner, json!({"status": "closed"})).await, 200).await;
+    let late = on_case("outbound", user_id.clone(), "2026-11-24T13:00:00Z");
+    let problem =
+        assert_problem(app.post("/api/v1/interactions", &owner, late.clone()).await, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "case_id");
+    let batch = app.post("/api/v1/interactions/batch", &owner, json!({"items": [late]})).await;
+    assert_eq!(assert_problem(batch, 422, "validation_failed").await["errors"][0]["field"], "items[0].case_id");
+    let loose = log(
+        &app,
+        &owner,
+        json!({"customer_id": customer["id"], "channel_id": channel["id"],
+                                          "direction": "inbound", "kind": "note"}),
+        201,
+    )
+    .await;
+    let loose_path = format!("/api/v1/interactions/{}", loose["id"].as_str().unwrap());
+    let moved = app.patch(&loose_path, &owner, json!({"case_id": case["id"]})).await;
+    assert_eq!(assert_problem(moved, 422, "validation_failed").await["errors"][0]["field"], "case_id");
 }
 
 /// A rating comes once a case is solved; solved cases are closed by the job after the setting's
@@ -255,20 +292,29 @@ async fn ratings_and_closing() {
     assert_eq!(assert_problem(alone, 422, "validation_failed").await["errors"][0]["field"], "satisfaction_comment");
     let rated = app.patch(&path, &owner, json!({"satisfaction": "bad", "satisfaction_comment": "Slow"})).await;
     assert_eq!(json_of(rated, 200).await["satisfaction"], "bad");
+    // Reopening drops the rating (of a solution the case no longer has); solved before any
+    // response, the case stays answered then.
+    app.clock.set(at("2026-11-02T12:40:00Z"));
+    let reopened = json_of(app.patch(&path, &owner, json!({"status": "open"})).await, 200).await;
+    assert!(reopened["satisfaction"].is_null() && reopened["satisfaction_comment"].is_null(), "{reopened}");
+    assert_eq!(reopened["answered_at"], "2026-11-02T12:30:00Z");
+    let solved = json_of(app.patch(&path, &owner, json!({"status": "solved"})).await, 200).await;
+    assert_eq!(solved["resolution_business_seconds"], 160 * 60);
+    json_of(app.patch(&path, &owner, json!({"satisfaction": "good"})).await, 200).await;
     // Four days after: one case closed, the second run finds none.
     let now = at("2026-11-06T12:31:00Z");
     let mut tx = app.pool.begin().await.unwrap();
     let close = rapport::app::support::close_solved;
-    assert_eq!(close(&mut tx, at("2026-11-02T12:30:00Z"), now, 10).await.unwrap(), 0, "solved at the cutoff");
-    assert_eq!(close(&mut tx, at("2026-11-02T12:31:00Z"), now, 10).await.unwrap(), 1);
-    assert_eq!(close(&mut tx, at("2026-11-02T12:31:00Z"), now, 10).await.unwrap(), 0);
+    assert_eq!(close(&mut tx, at("2026-11-02T12:40:00Z"), now, 10).await.unwrap(), 0, "solved at the cutoff");
+    assert_eq!(close(&mut tx, at("2026-11-02T12:41:00Z"), now, 10).await.unwrap(), 1);
+    assert_eq!(close(&mut tx, at("2026-11-02T12:41:00Z"), now, 10).await.unwrap(), 0);
     tx.commit().await.unwrap();
     let closed = json_of(app.get(&path, &owner).await, 200).await;
     assert_eq!(
         (closed["status"].as_str(), closed["closed_at"].as_str()),
         (Some("closed"), Some("2026-11-06T12:31:00Z"))
     );
-    assert_eq!(closed["resolution_business_seconds"], 150 * 60);
+    assert_eq!(closed["resolution_business_seconds"], 160 * 60);
     // The close is recorded as Rapport's (read from the table: the feed waits for older
     // transactions of the whole cluster, other tests' included).
     let last: (String, String) = sqlx::query_as(

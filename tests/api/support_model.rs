@@ -95,6 +95,11 @@ impl Case {
     fn first_responded_at(&self) -> Option<DateTime<Utc>> {
         self.responses.iter().min().map(|t| (*t).max(self.created))
     }
+    /// The earlier of the first response and the first solution (a reopening leaves it).
+    fn answered_at(&self) -> Option<DateTime<Utc>> {
+        let first_solution = self.statuses.iter().find(|(s, _)| *s == "solved").map(|s| s.1);
+        [self.first_responded_at(), first_solution].into_iter().flatten().min()
+    }
 }
 
 /// Counts minutes from `start` for which `counts` holds until `n` are counted: the end of the
@@ -201,7 +206,7 @@ impl World {
                 fr_business.push(business(c.created, at));
                 fr_calendar.push((at - c.created).num_seconds() as f64 / 60.0);
             }
-            let answered = c.first_responded_at().or(c.solved_at());
+            let answered = c.answered_at();
             if within(answered) {
                 if let Some(due) = fr_due {
                     fr_targets += 1;
@@ -245,7 +250,7 @@ impl World {
         let within = |t: Option<DateTime<Utc>>| t.is_some_and(|t| from <= t && t < to);
         within(Some(c.created))
             || within(c.solved_at())
-            || within(c.first_responded_at().or(c.solved_at()))
+            || within(c.answered_at())
             || c.reopenings(from, to) > 0
             || (c.created < to && c.status_before(to).is_some_and(unsolved))
     }
@@ -382,6 +387,10 @@ async fn run(tz_name: &str, start: &str, seed: u64) {
                 }
             };
             ok(app.patch(&path, &owner, json!({"status": to})).await).await;
+            if case.status() == "solved" && to == "open" {
+                // A reopened case's rating was of a solution it no longer has.
+                case.satisfaction = None;
+            }
             case.statuses.push((to, t));
         } else if roll < 0.62 && unsolved(case.status()) {
             let priority = PRIORITIES[rng.gen_range(0..4)];
@@ -424,11 +433,13 @@ async fn run(tz_name: &str, start: &str, seed: u64) {
         assert_eq!(got["reopened"], case.reopenings(start, end + Duration::days(1)), "{what} reopened");
         let responded = case.first_responded_at();
         assert_eq!(instant(&got["first_responded_at"]), responded, "{what} first_responded_at");
+        assert_eq!(instant(&got["answered_at"]), case.answered_at(), "{what} answered_at");
+        assert_eq!(got["satisfaction"].as_str(), case.satisfaction, "{what} satisfaction");
         let business = |to: Option<DateTime<Utc>>| to.map(|to| 60 * minutes(case.created, to, |m| world.hours.open(m)));
         assert_eq!(got["first_response_business_seconds"].as_i64(), business(responded), "{what}");
         assert_eq!(got["resolution_business_seconds"].as_i64(), business(case.solved_at()), "{what}");
         let clock = world.clock(case);
-        let answered = responded.or(case.solved_at()).unwrap_or(end);
+        let answered = case.answered_at().unwrap_or(end);
         let fr_breach = fr_due.filter(|due| answered > *due).map(|due| minutes(due, answered, &clock));
         assert_eq!(got["first_response_breach_minutes"].as_i64(), fr_breach, "{what} first_response_breach_minutes");
         let solved = case.solved_at().unwrap_or(end);

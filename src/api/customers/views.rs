@@ -131,7 +131,7 @@ pub struct CustomerSummary {
 )]
 #[get("/customers/{id}/summary")]
 pub async fn summary(state: web::Data<AppState>, auth: Auth, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
-    let s = app::customers::summary(&state.pool, &auth.actor(), *id).await?;
+    let s = app::customers::summary(&state.pool, &auth.actor(), *id, state.settings.clock.now()).await?;
     Ok(HttpResponse::Ok().json(CustomerSummary {
         customer: s.customer,
         interactions: InteractionSummary {
