@@ -405,3 +405,36 @@ async fn the_documented_support_example_holds() {
     assert_eq!(keys, [("normal", 2, 0), ("high", 1, 1)]);
     assert!(by_priority["groups"][1]["first_response_median_minutes"].is_null());
 }
+
+/// Replies logged at once on one case, alone and in batches, all land: each write locks the case
+/// before its interaction's foreign key shares it (two writers holding it shared and then asking
+/// for it alone deadlocked).
+#[tokio::test]
+async fn concurrent_replies_on_one_case_all_land() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let me = json_of(app.get("/api/v1/me", &owner).await, 200).await;
+    let (customer, channel, policy) = setup(&app, &owner, false, 60, 600).await;
+    app.clock.set(at("2026-11-24T09:00:00Z"));
+    let case = open_case(&app, &owner, &customer, &channel, &policy).await;
+    let reply = |minute: u32| {
+        json!({"customer_id": customer["id"], "channel_id": channel["id"], "direction": "outbound", "kind": "message",
+               "user_id": me["user"]["id"], "case_id": case["id"],
+               "occurred_at": format!("2026-11-24T10:{minute:02}:00Z")})
+    };
+    let singles = (0..24).map(|m| app.post("/api/v1/interactions", &owner, reply(m + 30)));
+    let batches =
+        (0..4).map(|b| app.post("/api/v1/interactions/batch", &owner, json!({"items": [reply(b), reply(b + 10)]})));
+    let (singles, batches) =
+        tokio::join!(futures_util::future::join_all(singles), futures_util::future::join_all(batches));
+    for res in singles {
+        assert_eq!(res.status(), 201);
+    }
+    for res in batches {
+        assert_eq!(res.status(), 201);
+    }
+    let got = json_of(app.get(&format!("/api/v1/cases/{}", case["id"].as_str().unwrap()), &owner).await, 200).await;
+    assert_eq!(got["first_responded_at"], "2026-11-24T10:00:00Z");
+    let on_case = format!("/api/v1/interactions?case_id={}&limit=200", case["id"].as_str().unwrap());
+    assert_eq!(json_of(app.get(&on_case, &owner).await, 200).await["data"].as_array().unwrap().len(), 32);
+}
