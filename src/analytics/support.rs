@@ -153,9 +153,10 @@ static SUPPORT: std::sync::LazyLock<String> =
 /// `$1` workspace, `$2`/`$3` the window, `$4` the grouping (`null`: none).
 ///
 /// The cases of the window are those opened, solved, answered or reopened in it, or in the
-/// backlog at `to`. They are read each from its index: opened, solved or answered in the
-/// window, reopened in it, unsolved now, or changed since `to` (their status at `to` is what
-/// their first change since left, `from_status`; the others' is their status now).
+/// backlog at `to`. They are read in one bitmap scan over the indexes of each way in: opened,
+/// solved or answered in the window, unsolved now, reopened in the window (the small partial
+/// index of reopenings), or changed since `to` (their status at `to` is what their first change
+/// since left, `from_status`; the others' is their status now).
 const SUPPORT_TEMPLATE: &str = r#"
 WITH reopenings AS (
     SELECT case_id, count(*) AS n
@@ -168,14 +169,6 @@ status_at_to AS (
       FROM case_status_changes
      WHERE workspace_id = $1 AND changed_at >= $3
      ORDER BY case_id, changed_at, id
-),
-candidates AS (
-    SELECT id FROM cases WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3
-    UNION SELECT id FROM cases WHERE workspace_id = $1 AND solved_at >= $2 AND solved_at < $3
-    UNION SELECT id FROM cases WHERE workspace_id = $1 AND answered_at >= $2 AND answered_at < $3
-    UNION SELECT id FROM cases WHERE workspace_id = $1 AND status NOT IN ('solved', 'closed') AND created_at < $3
-    UNION SELECT case_id FROM reopenings
-    UNION SELECT case_id FROM status_at_to
 ),
 facts AS (
     SELECT c.priority, c.channel_id, c.assignee_id, c.tags,
@@ -194,11 +187,17 @@ facts AS (
            c.resolution_due_at IS NOT NULL AS res_target,
            coalesce(c.solved_at <= c.resolution_due_at, false) AS res_met,
            c.satisfaction
-      FROM candidates k
-      JOIN cases c ON c.workspace_id = $1 AND c.id = k.id
+      FROM cases c
       LEFT JOIN reopenings r ON r.case_id = c.id
       LEFT JOIN status_at_to s ON s.case_id = c.id
-     WHERE NOT EXISTS (SELECT 1 FROM customers x
+     -- Each arm reads its own index; together, a bitmap over the cases' pages.
+     WHERE c.workspace_id = $1
+       AND ((c.created_at >= $2 AND c.created_at < $3)
+            OR (c.solved_at >= $2 AND c.solved_at < $3)
+            OR (c.answered_at >= $2 AND c.answered_at < $3)
+            OR (c.status NOT IN ('solved', 'closed') AND c.created_at < $3)
+            OR c.id = ANY (ARRAY(SELECT case_id FROM reopenings UNION SELECT case_id FROM status_at_to)))
+       AND NOT EXISTS (SELECT 1 FROM customers x
                         WHERE x.workspace_id = $1 AND x.id = c.customer_id AND x.deleted_at IS NOT NULL)
 ),
 -- The cases of the window: opened, solved, answered or reopened in it, or in the backlog at `to`.

@@ -105,5 +105,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(support::get_case)
         .service(support::case_timeline)
         .service(support::patch_case)
+        .service(support::delete_case)
         .service(events::list_events);
 }

@@ -165,6 +165,16 @@ crate::delete_handler! {
     events = ["sla_policy.deleted"], delete = app::support::delete_policy, errors = [E400, E401, E403, E404, E409, E412]
 }
 
+crate::delete_handler! {
+    /// Delete a case
+    ///
+    /// Admin. `204`: a case opened by mistake is removed with its status history (its number
+    /// is not reused). A case with interactions or follow-ups cannot be removed (`409`): close
+    /// it instead.
+    delete_case, role = Admin, tag = "support", path = "/cases/{id}", id = "Case id",
+    events = ["case.deleted"], delete = app::support::delete_case, errors = [E400, E401, E403, E404, E409, E412]
+}
+
 /// A customer's rating of a solution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -426,6 +426,20 @@ pub async fn list_cases(
     Ok(out)
 }
 
+/// Removes a case opened by mistake (admin) with its status history; one with interactions or
+/// follow-ups cannot go (`409`: close it instead).
+pub async fn delete_case(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
+    let current: Case = lock(tx, actor, Role::Admin, id, "case").await?;
+    check_version(expected, current.version)?;
+    if support::has_interactions(&mut **tx, actor.workspace_id, id).await?
+        || support::has_follow_ups(&mut **tx, actor.workspace_id, id).await?
+    {
+        return Err(ApiError::Conflict("the case has interactions or follow-ups: close it instead".into()));
+    }
+    rows::delete::<Case>(&mut **tx, actor.workspace_id, id).await?;
+    record(tx, actor, &[case_event(EventType::CaseDeleted, &current)]).await
+}
+
 /// Closes up to `limit` cases solved before `cutoff` (of live customers; others wait for their
 /// restore), as Rapport itself: each as a `PATCH` to `closed` would, with its `case.updated`
 /// event. Returns how many (the `close-cases` job runs it until fewer than `limit` come).

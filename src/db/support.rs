@@ -363,6 +363,15 @@ pub async fn has_interactions(db: impl PgExecutor<'_>, ws: WorkspaceId, case: Uu
         .await
 }
 
+/// Whether a case is followed up by another.
+pub async fn has_follow_ups(db: impl PgExecutor<'_>, ws: WorkspaceId, case: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases WHERE workspace_id = $1 AND follow_up_of = $2)")
+        .bind(ws)
+        .bind(case)
+        .fetch_one(db)
+        .await
+}
+
 /// Of the `(case, customer)` pairs, those that are a case of that customer, with the case's
 /// status: `(case, customer, status)`.
 pub async fn cases_of(

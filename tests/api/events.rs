@@ -479,6 +479,13 @@ async fn every_state_changing_operation_records_exactly_its_documented_events() 
                 call(Method::PATCH, "/api/v1/cases/{id}", path, Some(json!({"status": "open"})))
             }),
         ),
+        (
+            "",
+            Box::new(|m| {
+                let path = format!("/api/v1/cases/{}", m["case"]);
+                call(Method::DELETE, "/api/v1/cases/{id}", path, None)
+            }),
+        ),
     ];
     let _ = (&first_stage, &member_id);
 

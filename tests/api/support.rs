@@ -271,6 +271,18 @@ async fn first_responses_come_from_interactions() {
     let loose_path = format!("/api/v1/interactions/{}", loose["id"].as_str().unwrap());
     let moved = app.patch(&loose_path, &owner, json!({"case_id": case["id"]})).await;
     assert_eq!(assert_problem(moved, 422, "validation_failed").await["errors"][0]["field"], "case_id");
+    // A case with interactions stays (close it); one opened by mistake goes, with its history.
+    assert_problem(app.delete(&second_path, &owner).await, 409, "conflict").await;
+    let mistake = open_case(&app, &owner, &customer, &channel, &policy).await;
+    let mistake_path = format!("/api/v1/cases/{}", mistake["id"].as_str().unwrap());
+    assert_eq!(app.delete(&mistake_path, &owner).await.status(), 204);
+    assert_problem(app.get(&mistake_path, &owner).await, 404, "not_found").await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM case_status_changes WHERE case_id = $1::text::uuid")
+        .bind(mistake["id"].as_str().unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
 }
 
 /// A rating comes once a case is solved; solved cases are closed by the job after the setting's
