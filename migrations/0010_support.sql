@@ -120,3 +120,12 @@ CREATE INDEX cases_to_close_idx ON cases (solved_at) WHERE status = 'solved';
 ALTER TABLE reports DROP CONSTRAINT reports_kind_check;
 ALTER TABLE reports ADD CONSTRAINT reports_kind_check
     CHECK (kind IN ('funnel', 'segments', 'rfm', 'cohorts', 'interactions', 'basket', 'support'));
+
+-- The support analytics count a window's reopenings (solved → open) from this small index,
+-- rather than from every status change of the window.
+CREATE INDEX case_status_changes_reopened_idx ON case_status_changes (workspace_id, changed_at, case_id)
+    WHERE from_status = 'solved' AND to_status = 'open';
+
+-- The follow-ups of a case: its foreign key's check when a case goes (a case removed, a
+-- customer erased) and the refusal to remove a followed-up case read this, not every case.
+CREATE INDEX cases_follow_up_idx ON cases (workspace_id, follow_up_of) WHERE follow_up_of IS NOT NULL;
