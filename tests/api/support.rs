@@ -283,6 +283,24 @@ async fn first_responses_come_from_interactions() {
         .await
         .unwrap();
     assert_eq!(left, 0);
+    // Erasing the customer takes its cases (a follow-up among them) and their interactions,
+    // each with its event.
+    let follow_up = json!({"customer_id": customer["id"], "channel_id": channel["id"], "subject": "Again",
+                           "follow_up_of": case["id"]});
+    json_of(app.post("/api/v1/cases", &owner, follow_up).await, 201).await;
+    let theirs = json!({"customer_id": other["id"], "channel_id": channel["id"], "subject": "Theirs"});
+    json_of(app.post("/api/v1/cases", &owner, theirs).await, 201).await;
+    assert_eq!(app.delete(&format!("{customer_path}?erase=true"), &owner).await.status(), 204);
+    let gone: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT type, count(*) FROM events WHERE type IN ('case.deleted', 'customer.erased') GROUP BY type ORDER BY type",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    // The case removed by hand above, and the three of the erased customer.
+    assert_eq!(gone, [("case.deleted".to_owned(), 4), ("customer.erased".to_owned(), 1)]);
+    let cases: i64 = sqlx::query_scalar("SELECT count(*) FROM cases").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(cases, 1, "the other customer's case stays");
 }
 
 /// A rating comes once a case is solved; solved cases are closed by the job after the setting's
