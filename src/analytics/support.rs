@@ -146,23 +146,33 @@ pub struct SupportFigures {
     pub satisfaction_score: Option<f64>,
 }
 
-/// The statement: [`SUPPORT_TEMPLATE`] with [`FIGURES`] in it.
-static SUPPORT: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| SUPPORT_TEMPLATE.replace("{figures}", FIGURES));
+/// The statement: [`SUPPORT_TEMPLATE`] with the aggregates of [`FIGURES`] and their JSON
+/// ([`FIGURES_JSON`]) in it.
+static SUPPORT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    SUPPORT_TEMPLATE
+        .replace("{figures}", FIGURES)
+        .replace("{json g}", &FIGURES_JSON.replace("{t}", "g"))
+        .replace("{json t}", &FIGURES_JSON.replace("{t}", "t"))
+});
 
 /// `$1` workspace, `$2`/`$3` the window, `$4` the grouping (`null`: none).
 ///
 /// The cases of the window are those opened, solved, answered or reopened in it, or in the
-/// backlog at `to`. They are read in one bitmap scan over the indexes of each way in: opened,
-/// solved or answered in the window, unsolved now, reopened in the window (the small partial
-/// index of reopenings), or changed since `to` (their status at `to` is what their first change
-/// since left, `from_status`; the others' is their status now).
+/// backlog at `to`. The figures add up rows of three kinds, each read from its own index:
+/// - the cases opened, solved or answered in the window, or unsolved now, in one bitmap scan,
+///   with their own figures; each counts in the backlog when it was opened before `to` and is
+///   unsolved now;
+/// - the window's reopenings (a small partial index), one row each;
+/// - the cases changed since `to`, whose status at `to` is what their first change since left
+///   (`from_status`): each corrects the backlog from its status now to its status then.
+///
+/// A group is listed when it holds a case of the window.
 const SUPPORT_TEMPLATE: &str = r#"
-WITH reopenings AS (
-    SELECT case_id, count(*) AS n
-      FROM case_status_changes
-     WHERE workspace_id = $1 AND changed_at >= $2 AND changed_at < $3 AND from_status = 'solved' AND to_status = 'open'
-     GROUP BY case_id
+WITH live AS NOT MATERIALIZED (
+    SELECT c.* FROM cases c
+     WHERE c.workspace_id = $1
+       AND NOT EXISTS (SELECT 1 FROM customers x
+                        WHERE x.workspace_id = $1 AND x.id = c.customer_id AND x.deleted_at IS NOT NULL)
 ),
 status_at_to AS (
     SELECT DISTINCT ON (case_id) case_id, from_status AS status
@@ -170,14 +180,14 @@ status_at_to AS (
      WHERE workspace_id = $1 AND changed_at >= $3
      ORDER BY case_id, changed_at, id
 ),
-facts AS (
+rows AS (
     SELECT c.priority, c.channel_id, c.assignee_id, c.tags,
            c.created_at >= $2 AND c.created_at < $3 AS opened,
            coalesce(c.solved_at >= $2 AND c.solved_at < $3, false) AS solved,
            coalesce(c.first_responded_at >= $2 AND c.first_responded_at < $3, false) AS responded,
            coalesce(c.answered_at >= $2 AND c.answered_at < $3, false) AS answered,
-           coalesce(r.n, 0) AS reopenings,
-           c.created_at < $3 AND coalesce(s.status, c.status) NOT IN ('solved', 'closed') AS backlog,
+           0 AS reopenings,
+           (c.created_at < $3 AND c.status NOT IN ('solved', 'closed'))::int AS backlog,
            c.first_response_business_seconds / 60.0::float8 AS fr_business,
            extract(epoch FROM c.first_responded_at - c.created_at)::float8 / 60 AS fr_calendar,
            c.resolution_business_seconds / 60.0::float8 AS res_business,
@@ -187,26 +197,29 @@ facts AS (
            c.resolution_due_at IS NOT NULL AS res_target,
            coalesce(c.solved_at <= c.resolution_due_at, false) AS res_met,
            c.satisfaction
-      FROM cases c
-      LEFT JOIN reopenings r ON r.case_id = c.id
-      LEFT JOIN status_at_to s ON s.case_id = c.id
-     -- Each arm reads its own index; together, a bitmap over the cases' pages.
-     WHERE c.workspace_id = $1
-       AND ((c.created_at >= $2 AND c.created_at < $3)
-            OR (c.solved_at >= $2 AND c.solved_at < $3)
-            OR (c.answered_at >= $2 AND c.answered_at < $3)
-            OR (c.status NOT IN ('solved', 'closed') AND c.created_at < $3)
-            OR c.id = ANY (ARRAY(SELECT case_id FROM reopenings UNION SELECT case_id FROM status_at_to)))
-       AND NOT EXISTS (SELECT 1 FROM customers x
-                        WHERE x.workspace_id = $1 AND x.id = c.customer_id AND x.deleted_at IS NOT NULL)
-),
--- The cases of the window: opened, solved, answered or reopened in it, or in the backlog at `to`.
-window_cases AS (
-    SELECT * FROM facts WHERE opened OR solved OR answered OR reopenings > 0 OR backlog
+      FROM live c
+     WHERE (c.created_at >= $2 AND c.created_at < $3)
+        OR (c.solved_at >= $2 AND c.solved_at < $3)
+        OR (c.answered_at >= $2 AND c.answered_at < $3)
+        OR (c.status NOT IN ('solved', 'closed') AND c.created_at < $3)
+    UNION ALL
+    SELECT c.priority, c.channel_id, c.assignee_id, c.tags, false, false, false, false, 1, 0,
+           NULL, NULL, NULL, NULL, false, false, false, false, NULL
+      FROM case_status_changes e
+      JOIN live c ON c.id = e.case_id
+     WHERE e.workspace_id = $1 AND e.changed_at >= $2 AND e.changed_at < $3
+       AND e.from_status = 'solved' AND e.to_status = 'open'
+    UNION ALL
+    SELECT c.priority, c.channel_id, c.assignee_id, c.tags, false, false, false, false, 0,
+           (s.status NOT IN ('solved', 'closed'))::int - (c.status NOT IN ('solved', 'closed'))::int,
+           NULL, NULL, NULL, NULL, false, false, false, false, NULL
+      FROM status_at_to s
+      JOIN live c ON c.id = s.case_id
+     WHERE c.created_at < $3
 ),
 keyed AS (
     SELECT k.key, f.*
-      FROM window_cases f
+      FROM rows f
      CROSS JOIN LATERAL unnest(CASE $4::text
                WHEN 'priority' THEN ARRAY[f.priority]
                WHEN 'channel' THEN ARRAY[f.channel_id::text]
@@ -216,46 +229,56 @@ keyed AS (
      WHERE $4::text IS NOT NULL
 ),
 groups AS (
-    SELECT key, {figures} AS figures, count(*) FILTER (WHERE opened) AS opened
+    SELECT key, {figures}
       FROM keyed GROUP BY key
+    HAVING count(*) FILTER (WHERE opened OR solved OR answered) > 0 OR sum(reopenings) > 0 OR sum(backlog) > 0
 )
 SELECT json_build_object(
     'groups', coalesce((
-        SELECT json_agg(g.figures::jsonb || jsonb_build_object(
+        SELECT json_agg({json g}::jsonb || jsonb_build_object(
                    'key', g.key,
                    'label', CASE $4::text
                        WHEN 'channel' THEN (SELECT ch.name FROM channels ch WHERE ch.workspace_id = $1 AND ch.id::text = g.key)
                        WHEN 'assignee' THEN (SELECT u.name FROM users u WHERE u.workspace_id = $1 AND u.id::text = g.key)
                    END)
-                 ORDER BY g.opened DESC, g.key COLLATE "C" ASC NULLS LAST)
+                 ORDER BY g.created DESC, g.key COLLATE "C" ASC NULLS LAST)
           FROM groups g), '[]'),
-    'totals', (SELECT {figures} FROM window_cases))
+    'totals', (SELECT {json t} FROM (SELECT {figures} FROM rows) t))
 "#;
 
-/// The figures of a set of `facts` rows, as a JSON object (`SupportFigures`).
-const FIGURES: &str = r#"json_build_object(
-    'created', count(*) FILTER (WHERE opened),
-    'solved', count(*) FILTER (WHERE solved),
-    'reopened', coalesce(sum(reopenings), 0),
-    'backlog', count(*) FILTER (WHERE backlog),
-    'first_responses', count(*) FILTER (WHERE responded),
-    'first_response_median_business_minutes', percentile_cont(0.5) WITHIN GROUP (ORDER BY fr_business) FILTER (WHERE responded),
-    'first_response_p90_business_minutes', percentile_cont(0.9) WITHIN GROUP (ORDER BY fr_business) FILTER (WHERE responded),
-    'first_response_median_minutes', percentile_cont(0.5) WITHIN GROUP (ORDER BY fr_calendar) FILTER (WHERE responded),
-    'first_response_p90_minutes', percentile_cont(0.9) WITHIN GROUP (ORDER BY fr_calendar) FILTER (WHERE responded),
-    'resolution_median_business_minutes', percentile_cont(0.5) WITHIN GROUP (ORDER BY res_business) FILTER (WHERE solved),
-    'resolution_p90_business_minutes', percentile_cont(0.9) WITHIN GROUP (ORDER BY res_business) FILTER (WHERE solved),
-    'resolution_median_minutes', percentile_cont(0.5) WITHIN GROUP (ORDER BY res_calendar) FILTER (WHERE solved),
-    'resolution_p90_minutes', percentile_cont(0.9) WITHIN GROUP (ORDER BY res_calendar) FILTER (WHERE solved),
-    'first_response_targets', count(*) FILTER (WHERE answered AND fr_target),
-    'first_response_met', count(*) FILTER (WHERE answered AND fr_met),
-    'first_response_attainment', count(*) FILTER (WHERE answered AND fr_met)::float8
-        / nullif(count(*) FILTER (WHERE answered AND fr_target), 0),
-    'resolution_targets', count(*) FILTER (WHERE solved AND res_target),
-    'resolution_met', count(*) FILTER (WHERE solved AND res_met),
-    'resolution_attainment', count(*) FILTER (WHERE solved AND res_met)::float8
-        / nullif(count(*) FILTER (WHERE solved AND res_target), 0),
-    'satisfaction_good', count(*) FILTER (WHERE solved AND satisfaction = 'good'),
-    'satisfaction_bad', count(*) FILTER (WHERE solved AND satisfaction = 'bad'),
-    'satisfaction_score', count(*) FILTER (WHERE solved AND satisfaction = 'good')::float8
-        / nullif(count(*) FILTER (WHERE solved AND satisfaction IS NOT NULL), 0))"#;
+/// The aggregates of a set of `rows` (each percentile pair in one sort: `[median, p90]`).
+const FIGURES: &str = r#"
+    count(*) FILTER (WHERE opened) AS created,
+    count(*) FILTER (WHERE solved) AS solved,
+    coalesce(sum(reopenings), 0) AS reopened,
+    coalesce(sum(backlog), 0) AS backlog,
+    count(*) FILTER (WHERE responded) AS first_responses,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY fr_business) FILTER (WHERE responded) AS fr_business,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY fr_calendar) FILTER (WHERE responded) AS fr_calendar,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY res_business) FILTER (WHERE solved) AS res_business,
+    percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY res_calendar) FILTER (WHERE solved) AS res_calendar,
+    count(*) FILTER (WHERE answered AND fr_target) AS fr_targets,
+    count(*) FILTER (WHERE answered AND fr_met) AS fr_met,
+    count(*) FILTER (WHERE solved AND res_target) AS res_targets,
+    count(*) FILTER (WHERE solved AND res_met) AS res_met,
+    count(*) FILTER (WHERE solved AND satisfaction = 'good') AS good,
+    count(*) FILTER (WHERE solved AND satisfaction = 'bad') AS bad"#;
+
+/// The figures of a row `{t}` of [`FIGURES`], as a JSON object (`SupportFigures`).
+const FIGURES_JSON: &str = r#"json_build_object(
+    'created', {t}.created, 'solved', {t}.solved, 'reopened', {t}.reopened, 'backlog', {t}.backlog,
+    'first_responses', {t}.first_responses,
+    'first_response_median_business_minutes', {t}.fr_business[1],
+    'first_response_p90_business_minutes', {t}.fr_business[2],
+    'first_response_median_minutes', {t}.fr_calendar[1],
+    'first_response_p90_minutes', {t}.fr_calendar[2],
+    'resolution_median_business_minutes', {t}.res_business[1],
+    'resolution_p90_business_minutes', {t}.res_business[2],
+    'resolution_median_minutes', {t}.res_calendar[1],
+    'resolution_p90_minutes', {t}.res_calendar[2],
+    'first_response_targets', {t}.fr_targets, 'first_response_met', {t}.fr_met,
+    'first_response_attainment', {t}.fr_met::float8 / nullif({t}.fr_targets, 0),
+    'resolution_targets', {t}.res_targets, 'resolution_met', {t}.res_met,
+    'resolution_attainment', {t}.res_met::float8 / nullif({t}.res_targets, 0),
+    'satisfaction_good', {t}.good, 'satisfaction_bad', {t}.bad,
+    'satisfaction_score', {t}.good::float8 / nullif({t}.good + {t}.bad, 0))"#;
