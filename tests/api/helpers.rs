@@ -158,7 +158,12 @@ pub async fn spawn_app_with(tune: impl FnOnce(&mut HashMap<String, String>)) -> 
         .expect("app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, pool, client: reqwest::Client::new(), db_name, vars, clock }
+    // Idle connections are dropped before the server's keep-alive (5 s) closes them: a request
+    // sent on a connection the server is closing at that moment fails (IncompleteMessage), as
+    // it did under load between two analytics calls far apart.
+    let client =
+        reqwest::Client::builder().pool_idle_timeout(std::time::Duration::from_secs(3)).build().expect("HTTP client");
+    TestApp { address, pool, client, db_name, vars, clock }
 }
 
 impl Drop for TestApp {
