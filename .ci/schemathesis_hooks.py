@@ -26,7 +26,10 @@ another, so negative cases stay negative:
   (both at once are a 422, covered by the API test suite); a report's merge patch loses
   `params`, whose shape depends on the report's kind, which the patch cannot know;
 - a case's `follow_up_of` is dropped (it must name a closed case; covered by the API test
-  suite), and its `assignee_id` and `sla_policy_id` name live rows;
+  suite), and its `assignee_id` and `sla_policy_id` name live rows; its `satisfaction` and
+  `satisfaction_comment` are dropped (a rating comes once the case is solved, a state the
+  schema cannot know; covered by the API test suite); an interaction's `case_id` is dropped (it
+  must name an unclosed case of the interaction's customer; covered likewise);
 - business-hours intervals that end before they start end at 24:00 instead (the order of two
   times is not something a JSON schema says);
 - the fuzzer's own user is never the one a `/users/{id}` operation changes or removes (a new
@@ -133,7 +136,7 @@ def _fix(node):
                     node[key] = (now - timedelta(days=1 + abs(hash(value)) % 3650)).isoformat()
             elif isinstance(value, str) and key == "phone" and PHONE.match(value) and 3 <= len(value) <= 50:
                 node[key] = PHONES[abs(hash(value)) % len(PHONES)]
-            elif key == "follow_up_of" and isinstance(value, str) and UUID.match(value):
+            elif key in ("follow_up_of", "case_id") and isinstance(value, str) and UUID.match(value):
                 node[key] = None
             elif isinstance(value, str) and key in REFERENCES and UUID.match(value):
                 node[key] = REFERENCES[key]()
@@ -252,6 +255,9 @@ def map_case(context, case):
     if case.operation.path == "/api/v1/events" and isinstance(case.query, dict) and "after" in case.query:
         del case.query["after"]
     _fix_report(case.operation.path, case.operation.method.upper(), case.body)
+    if case.operation.path.startswith("/api/v1/cases") and isinstance(case.body, dict):
+        for rating in ("satisfaction", "satisfaction_comment"):
+            case.body.pop(rating, None)
     if case.operation.path == "/api/v1/business-hours" and isinstance(case.body, dict):
         intervals = case.body.get("intervals")
         for interval in intervals if isinstance(intervals, list) else []:

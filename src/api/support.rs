@@ -235,14 +235,17 @@ fn normal() -> Priority {
 const CASE_NOT_NULL: &[&str] = &["customer_id", "subject", "status", "priority", "channel_id", "tags"];
 
 derived_schema!(
-    /// A new case: it starts `new` (a `status` is refused).
+    /// A new case: it starts `new` (a `status` is refused) and unrated (a rating comes once it
+    /// is solved).
     NewCase,
     CaseInput,
     {
         let mut schema = <CaseInput as utoipa::PartialSchema>::schema();
         if let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(o)) = &mut schema {
-            o.properties.remove("status");
-            o.description = Some("A new case; it starts `new`.".into());
+            for field in ["status", "satisfaction", "satisfaction_comment"] {
+                o.properties.remove(field);
+            }
+            o.description = Some("A new case; it starts `new` and unrated.".into());
         }
         schema
     }
