@@ -395,8 +395,8 @@ pub async fn case_timeline(
 /// reopens to `open` (counted in `reopened`) or is `closed`; `closed` is final (`409`
 /// otherwise). Time in `pending` or `on_hold` pauses the resolution clock. The due times follow
 /// a new priority or policy. A `satisfaction` comes once the case is solved, a
-/// `satisfaction_comment` with it, and reopening drops them; a case with interactions keeps its
-/// customer (`422` otherwise). Send `If-Match` with the `ETag` to change only that version.
+/// `satisfaction_comment` with it, and reopening drops them (`422` otherwise); a case with
+/// interactions keeps its customer (`409` otherwise). Send `If-Match` with the `ETag` to change only that version.
 #[utoipa::path(
     operation_id = "patch_case",
     tag = "support",

@@ -545,7 +545,7 @@ pub async fn update_case(
         return with_breaches(tx, actor, &clocks, case, now).await;
     }
     if f.customer_id != current.customer_id && support::has_interactions(&mut **tx, actor.workspace_id, id).await? {
-        return Err(ApiError::validation("customer_id", "the case has interactions with its customer"));
+        return Err(ApiError::Conflict("customer_id: the case has interactions with its customer".into()));
     }
     if f.follow_up_of != current.follow_up_of
         || f.customer_id != current.customer_id
