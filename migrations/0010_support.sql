@@ -24,11 +24,30 @@ CREATE INDEX sla_policies_created_idx ON sla_policies (workspace_id, created_at,
 CREATE TRIGGER sla_policies_updated_at BEFORE UPDATE ON sla_policies
     FOR EACH ROW EXECUTE FUNCTION rapport_touch_updated_at();
 
--- The last case number of each workspace (numbers are per workspace, from 1).
-CREATE TABLE case_numbers (
-    workspace_id uuid PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
-    last         bigint NOT NULL
-);
+-- Case numbers are per workspace, from 1: each workspace has its own sequence, in the schema
+-- `case_numbers`, named by the workspace's id, made and dropped with the workspace. Taking a
+-- number locks nothing, so cases are opened concurrently; a creation that fails after taking
+-- its number leaves that number unused.
+CREATE SCHEMA case_numbers;
+CREATE FUNCTION rapport_case_numbers() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        EXECUTE format('CREATE SEQUENCE IF NOT EXISTS case_numbers.%I', NEW.id::text);
+        RETURN NEW;
+    END IF;
+    EXECUTE format('DROP SEQUENCE IF EXISTS case_numbers.%I', OLD.id::text);
+    RETURN OLD;
+END $$;
+CREATE TRIGGER workspaces_case_numbers AFTER INSERT OR DELETE ON workspaces
+    FOR EACH ROW EXECUTE FUNCTION rapport_case_numbers();
+DO $$
+DECLARE
+    w uuid;
+BEGIN
+    FOR w IN SELECT id FROM workspaces LOOP
+        EXECUTE format('CREATE SEQUENCE IF NOT EXISTS case_numbers.%I', w::text);
+    END LOOP;
+END $$;
 
 CREATE TABLE cases (
     workspace_id          uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::auth::Auth;
 use crate::http::doc::*;
 use crate::http::extract::{IfMatch, Json, Query};
-use crate::http::write::Write;
+use crate::http::write::{Write, WriteStatement};
 use crate::http::{created_resource, ok, patch, AppState, Resource};
 
 impl Resource for SlaPolicy {
@@ -332,9 +332,12 @@ impl CaseInput {
     extensions(("x-events" = json!(["case.created"])))
 )]
 #[post("/cases")]
-pub async fn create_case(mut w: Write<Member>, Json(body): Json<CaseInput>) -> ApiResult<HttpResponse> {
-    let now = w.state.settings.clock.now();
-    let case = use_case::create_case(&mut w.tx, &w.actor, body.fields()?, now).await?;
+pub async fn create_case(
+    state: web::Data<AppState>,
+    mut w: WriteStatement<Member>,
+    Json(body): Json<CaseInput>,
+) -> ApiResult<HttpResponse> {
+    let case = use_case::create_case(&mut w.conn, &w.actor, body.fields()?, state.settings.clock.now()).await?;
     w.commit(created_resource(&case)).await
 }
 

@@ -88,12 +88,14 @@ pub async fn append(
 /// statement needs neither a transaction nor a round trip for its events. Events are matched to
 /// rows by resource id and appended in the order given; a row not written (a conflict skipped)
 /// records nothing. The event's `data` is the bound JSON with each of `json_columns` replaced
-/// by the row's stored value (exactly as it reads back). Returns `columns` of the rows written.
-pub fn recorded(statement: &str, columns: &str, n: usize, json_columns: &[&str]) -> String {
+/// by the row's stored value (exactly as it reads back). `also`: more writes that go with the
+/// rows, as named data-modifying CTEs that read `changed` (`""`: none). Returns `columns` of the
+/// rows written.
+pub fn recorded(statement: &str, also: &str, columns: &str, n: usize, json_columns: &[&str]) -> String {
     let p = |i: usize| format!("${}", n + i);
     let stored: Vec<String> = json_columns.iter().map(|c| format!("'{c}', changed.{c}")).collect();
     format!(
-        "WITH changed AS ({statement}),
+        "WITH changed AS ({statement}),{also}
          recorded AS (
            INSERT INTO events (workspace_id, id, type, resource, resource_id, customer_id, actor_type, actor_id,
                                request_id, data)
@@ -113,6 +115,7 @@ pub fn recorded(statement: &str, columns: &str, n: usize, json_columns: &[&str])
         actor_id = p(7),
         request = p(8),
         stored = stored.join(", "),
+        also = if also.is_empty() { String::new() } else { format!("\n         {also},") },
     )
 }
 

@@ -182,7 +182,7 @@ pub async fn insert(
          ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
          RETURNING {COLUMNS}"
     );
-    let sql = events::recorded(&statement, COLUMNS, 18, &["metadata"]);
+    let sql = events::recorded(&statement, "", COLUMNS, 18, &["metadata"]);
     let query = bind_writable(sqlx::query_as(&sql).bind(ws).bind(id), f)
         .bind(&f.external_id)
         .bind(created_at)
@@ -214,7 +214,7 @@ pub async fn insert_many(
                       value_cents, items, user_id, external_id, metadata, created_at, case_id, responds)
          ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
          RETURNING id, metadata";
-    let sql = events::recorded(statement, "id", 18, &["metadata"]);
+    let sql = events::recorded(statement, "", "id", 18, &["metadata"]);
     let query = sqlx::query_as(&sql)
         .bind(ws)
         .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())

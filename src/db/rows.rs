@@ -31,6 +31,12 @@ pub async fn find<T: Table>(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) 
     .await
 }
 
+/// A condition for a statement: the workspace `ws` has the row `id` (each a parameter or an
+/// expression) and the API sees it (as [`find`] would find it).
+pub fn exists<T: Table>(ws: &str, id: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM {} t WHERE t.workspace_id = {ws} AND t.id = {id} AND {})", T::TABLE, T::VISIBLE)
+}
+
 /// The row, locked until the end of the transaction.
 pub async fn lock<T: Table>(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<T>, sqlx::Error> {
     sqlx::query_as(&format!(

@@ -9,91 +9,13 @@ use uuid::Uuid;
 
 use super::rows::Conditions;
 use super::CUSTOMER_IS_LIVE;
+use crate::db::events::{self, NewEvent, Origin};
 use crate::domain::business_hours::BusinessHours;
-use crate::domain::support::{CaseStatus, Priority, Targets};
+use crate::domain::support::{CaseStatus, Priority};
 use crate::domain::{new_id, WorkspaceId};
 
-/// The business hours a workspace set, if it set any.
-pub async fn business_hours(db: impl PgExecutor<'_>, ws: WorkspaceId) -> Result<Option<BusinessHours>, sqlx::Error> {
-    let hours: Option<sqlx::types::Json<BusinessHours>> =
-        sqlx::query_scalar("SELECT hours FROM business_hours WHERE workspace_id = $1")
-            .bind(ws)
-            .fetch_optional(db)
-            .await?;
-    Ok(hours.map(|h| h.0))
-}
-
-/// Sets the workspace's business hours.
-pub async fn set_business_hours(
-    db: impl PgExecutor<'_>,
-    ws: WorkspaceId,
-    hours: &BusinessHours,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO business_hours (workspace_id, hours) VALUES ($1, $2)
-         ON CONFLICT (workspace_id) DO UPDATE SET hours = $2, updated_at = now(), version = business_hours.version + 1",
-    )
-    .bind(ws)
-    .bind(sqlx::types::Json(hours))
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// A service-level policy: targets by priority, counted in business minutes or not.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
-pub struct SlaPolicy {
-    pub id: Uuid,
-    #[schema(example = "Standard support")]
-    pub name: String,
-    #[sqlx(json)]
-    pub targets: Targets,
-    /// Whether the targets count business minutes (the workspace's business hours) or every
-    /// minute.
-    pub business_hours: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: i64,
-}
-
-const POLICY_COLUMNS: &str = "id, name, targets, business_hours, created_at, updated_at, version";
-
-impl super::rows::Table for SlaPolicy {
-    const TABLE: &'static str = "sla_policies";
-    const COLUMNS: &'static str = POLICY_COLUMNS;
-}
-
-/// Inserts a policy (`id` `None`: a new one), or replaces its fields.
-pub async fn save_policy(
-    db: impl PgExecutor<'_>,
-    ws: WorkspaceId,
-    id: Option<Uuid>,
-    name: &str,
-    targets: &Targets,
-    business_hours: bool,
-) -> Result<SlaPolicy, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "INSERT INTO sla_policies (workspace_id, id, name, targets, business_hours) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (workspace_id, id) DO UPDATE SET name = $3, targets = $4, business_hours = $5
-         RETURNING {POLICY_COLUMNS}"
-    ))
-    .bind(ws)
-    .bind(id.unwrap_or_else(new_id))
-    .bind(name)
-    .bind(sqlx::types::Json(targets))
-    .bind(business_hours)
-    .fetch_one(db)
-    .await
-}
-
-/// Whether any case follows the policy.
-pub async fn policy_in_use(db: impl PgExecutor<'_>, ws: WorkspaceId, policy: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases WHERE workspace_id = $1 AND sla_policy_id = $2)")
-        .bind(ws)
-        .bind(policy)
-        .fetch_one(db)
-        .await
-}
+mod policies;
+pub use policies::*;
 
 /// A support case.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -162,6 +84,43 @@ impl super::rows::Table for Case {
     const VISIBLE: &'static str = CUSTOMER_IS_LIVE;
 }
 
+impl Case {
+    /// A new case as it will read back once stored: `r`'s references, subject, status,
+    /// priority, tags and due times, opened at `created_at` (whole microseconds, as stored),
+    /// version 1, nothing happened yet; its `number` (0 here) is taken when it is inserted.
+    pub fn opened(id: Uuid, r: &CaseRow, created_at: DateTime<Utc>) -> Case {
+        Case {
+            id,
+            number: 0,
+            customer_id: r.customer_id,
+            subject: r.subject.clone(),
+            status: r.status,
+            priority: r.priority,
+            channel_id: r.channel_id,
+            assignee_id: r.assignee_id,
+            tags: r.tags.clone(),
+            sla_policy_id: r.sla_policy_id,
+            follow_up_of: r.follow_up_of,
+            first_response_due_at: r.first_response_due_at,
+            resolution_due_at: r.resolution_due_at,
+            first_responded_at: None,
+            answered_at: None,
+            solved_at: None,
+            closed_at: None,
+            reopened: 0,
+            satisfaction: None,
+            satisfaction_comment: None,
+            first_response_breach_minutes: None,
+            resolution_breach_minutes: None,
+            first_response_business_seconds: None,
+            resolution_business_seconds: None,
+            created_at,
+            updated_at: created_at,
+            version: 1,
+        }
+    }
+}
+
 /// A case's stored fields.
 #[derive(Debug, Clone)]
 pub struct CaseRow {
@@ -214,38 +173,61 @@ impl From<&Case> for CaseRow {
     }
 }
 
-/// Writes a case: a new one (`id` `None`, numbered next in the workspace, created at
-/// `created_at`) or the fields of an existing one.
-pub async fn save_case(
+/// Inserts the case `c` (made by [`Case::opened`]: its number is taken here, the next of the
+/// workspace's sequence) with its first status and its event `created` (whose `number` is the
+/// one taken), in one statement. Returns the case as stored.
+pub async fn insert_case(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
-    id: Option<Uuid>,
-    created_at: DateTime<Utc>,
-    r: &CaseRow,
+    c: &Case,
+    origin: &Origin<'_>,
+    created: &NewEvent,
 ) -> Result<Case, sqlx::Error> {
+    let statement = format!(
+        "INSERT INTO cases (workspace_id, id, number, customer_id, subject, status, priority, channel_id, assignee_id,
+                            tags, sla_policy_id, follow_up_of, first_response_due_at, resolution_due_at, created_at,
+                            updated_at)
+         VALUES ($1, $2, nextval(format('case_numbers.%I', $1::text)::regclass), $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                 $12, $13, $14, $14)
+         RETURNING {CASE_COLUMNS}"
+    );
+    let opened = "opened AS (
+         INSERT INTO case_status_changes (workspace_id, id, case_id, from_status, to_status, changed_at)
+         SELECT $1, $15, changed.id, NULL, changed.status, changed.created_at FROM changed)";
+    let sql = events::recorded(&statement, opened, CASE_COLUMNS, 15, &["number"]);
+    let query = sqlx::query_as(&sql)
+        .bind(ws)
+        .bind(c.id)
+        .bind(c.customer_id)
+        .bind(&c.subject)
+        .bind(c.status)
+        .bind(c.priority)
+        .bind(c.channel_id)
+        .bind(c.assignee_id)
+        .bind(&c.tags)
+        .bind(c.sla_policy_id)
+        .bind(c.follow_up_of)
+        .bind(c.first_response_due_at)
+        .bind(c.resolution_due_at)
+        .bind(c.created_at)
+        .bind(new_id());
+    events::bind_recorded(query, origin, std::slice::from_ref(created)).fetch_one(db).await
+}
+
+/// Writes the fields of the case `id`.
+pub async fn update_case(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, r: &CaseRow) -> Result<Case, sqlx::Error> {
     sqlx::query_as(&format!(
-        "WITH number AS (
-             INSERT INTO case_numbers (workspace_id, last) SELECT $1, 1 WHERE $2::uuid IS NULL
-             ON CONFLICT (workspace_id) DO UPDATE SET last = case_numbers.last + 1
-             RETURNING last)
-         INSERT INTO cases (workspace_id, id, number, customer_id, subject, status, priority, channel_id, assignee_id,
-                            tags, sla_policy_id, follow_up_of, first_response_due_at, resolution_due_at,
-                            first_responded_at, solved_at, closed_at, reopened, satisfaction, satisfaction_comment,
-                            created_at, updated_at, first_response_business_seconds, resolution_business_seconds,
-                            answered_at)
-         SELECT $1, coalesce($2, $3), coalesce((SELECT last FROM number), 0), $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                $13, $14, $15, $16, $17, $18, $19, $20, $21, $21, $22, $23, $24
-         ON CONFLICT (workspace_id, id) DO UPDATE SET
-             customer_id = $4, subject = $5, status = $6, priority = $7, channel_id = $8, assignee_id = $9, tags = $10,
-             sla_policy_id = $11, follow_up_of = $12, first_response_due_at = $13, resolution_due_at = $14,
-             first_responded_at = $15, solved_at = $16, closed_at = $17, reopened = $18, satisfaction = $19,
-             satisfaction_comment = $20, first_response_business_seconds = $22, resolution_business_seconds = $23,
-             answered_at = $24
+        "UPDATE cases SET
+             customer_id = $3, subject = $4, status = $5, priority = $6, channel_id = $7, assignee_id = $8, tags = $9,
+             sla_policy_id = $10, follow_up_of = $11, first_response_due_at = $12, resolution_due_at = $13,
+             first_responded_at = $14, solved_at = $15, closed_at = $16, reopened = $17, satisfaction = $18,
+             satisfaction_comment = $19, first_response_business_seconds = $20, resolution_business_seconds = $21,
+             answered_at = $22
+          WHERE workspace_id = $1 AND id = $2
          RETURNING {CASE_COLUMNS}"
     ))
     .bind(ws)
     .bind(id)
-    .bind(new_id())
     .bind(r.customer_id)
     .bind(&r.subject)
     .bind(r.status)
@@ -263,12 +245,79 @@ pub async fn save_case(
     .bind(r.reopened)
     .bind(&r.satisfaction)
     .bind(&r.satisfaction_comment)
-    .bind(created_at)
     .bind(r.first_response_business_seconds)
     .bind(r.resolution_business_seconds)
     .bind(r.answered_at)
     .fetch_one(db)
     .await
+}
+
+/// What writing a case reads first, in one statement: whether each of its references holds
+/// (as the API sees them), its policy, and the workspace's time zone and business hours.
+#[derive(Debug)]
+pub struct CaseContext {
+    pub customer: bool,
+    pub channel: bool,
+    /// No assignee, or a user of the workspace.
+    pub assignee: bool,
+    /// The status of the case it follows up (`None`: none named, or not one the API sees).
+    pub follow_up_status: Option<CaseStatus>,
+    pub policy: Option<SlaPolicy>,
+    /// The workspace's IANA time zone.
+    pub timezone: String,
+    /// The business hours it set, if any.
+    pub hours: Option<BusinessHours>,
+}
+
+/// The context of a case with these references, in workspace `ws` (`None`: no such workspace).
+pub async fn case_context(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    refs: &CaseRow,
+) -> Result<Option<CaseContext>, sqlx::Error> {
+    use super::rows::exists;
+    use crate::db::{channels::Channel, customers::Customer, users::User};
+    let policy_columns: Vec<String> = POLICY_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect();
+    let row = sqlx::query(&format!(
+        "SELECT {customer} AS has_customer, {channel} AS has_channel, ($4::uuid IS NULL OR {assignee}) AS has_assignee,
+                (SELECT t.status FROM cases t WHERE t.workspace_id = $1 AND t.id = $6 AND {case_visible})
+                    AS follow_up_status,
+                w.timezone AS workspace_timezone,
+                (SELECT h.hours FROM business_hours h WHERE h.workspace_id = $1) AS business_hours_set,
+                {policy}
+           FROM workspaces w
+           LEFT JOIN sla_policies p ON p.workspace_id = w.id AND p.id = $5
+          WHERE w.id = $1",
+        customer = exists::<Customer>("$1", "$2"),
+        channel = exists::<Channel>("$1", "$3"),
+        assignee = exists::<User>("$1", "$4"),
+        case_visible = <Case as super::rows::Table>::VISIBLE,
+        policy = policy_columns.join(", "),
+    ))
+    .bind(ws)
+    .bind(refs.customer_id)
+    .bind(refs.channel_id)
+    .bind(refs.assignee_id)
+    .bind(refs.sla_policy_id)
+    .bind(refs.follow_up_of)
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    use sqlx::Row;
+    let hours: Option<sqlx::types::Json<BusinessHours>> = row.try_get("business_hours_set")?;
+    let policy_id: Option<Uuid> = row.try_get("id")?;
+    Ok(Some(CaseContext {
+        customer: row.try_get("has_customer")?,
+        channel: row.try_get("has_channel")?,
+        assignee: row.try_get("has_assignee")?,
+        follow_up_status: row.try_get("follow_up_status")?,
+        policy: match policy_id {
+            Some(_) => Some(SlaPolicy::from_row(&row)?),
+            None => None,
+        },
+        timezone: row.try_get("workspace_timezone")?,
+        hours: hours.map(|h| h.0),
+    }))
 }
 
 /// Records a status the case took at `at` (`from` `None`: its first).

@@ -5,123 +5,21 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::{check_version, event, found, lock, record, record_change, Actor, Result, Tx};
 use crate::db::events::NewEvent;
 use crate::db::rows;
-use crate::db::support::{self, Case, CaseFilter, CaseRow, SlaPolicy};
+use crate::db::support::{self, Case, CaseContext, CaseFilter, CaseRow, SlaPolicy};
 use crate::domain::business_hours::{BusinessHours, Calendar, Pause};
 use crate::domain::events::EventType;
-use crate::domain::support::{transition, CaseStatus, Clock, Priority, Targets, Transition};
-use crate::domain::{Name, Role, Tags};
+use crate::domain::support::{transition, CaseStatus, Clock, Priority, Transition};
+use crate::domain::time::as_stored;
+use crate::domain::{new_id, Role, Tags};
 use crate::error::{ApiError, FieldError};
 
-/// The workspace's business hours (Monday to Friday 09:00–17:00 until it sets some).
-pub async fn business_hours(db: impl PgExecutor<'_>, actor: &Actor) -> Result<BusinessHours> {
-    Ok(support::business_hours(db, actor.workspace_id).await?.unwrap_or_else(BusinessHours::office))
-}
-
-/// Sets the business hours (admin), checked (`422`); the due times of every unsolved case on
-/// a business-hours policy follow.
-pub async fn set_business_hours(tx: &mut Tx<'_>, actor: &Actor, hours: BusinessHours) -> Result<BusinessHours> {
-    actor.require(Role::Admin)?;
-    let errors = hours.check();
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    support::set_business_hours(&mut **tx, actor.workspace_id, &hours).await?;
-    let event = NewEvent {
-        kind: EventType::BusinessHoursUpdated,
-        resource_id: actor.workspace_id.0,
-        customer_id: None,
-        // The hours, with the workspace's id (the resource they belong to).
-        data: {
-            let mut data = serde_json::to_value(&hours).unwrap_or_default();
-            data["id"] = serde_json::json!(actor.workspace_id.0);
-            data
-        },
-    };
-    record(tx, actor, &[event]).await?;
-    recompute(tx, actor, None).await?;
-    Ok(hours)
-}
-
-/// A policy's fields, valid.
-#[derive(Debug, Clone)]
-pub struct PolicyFields {
-    pub name: Name,
-    pub targets: Targets,
-    pub business_hours: bool,
-}
-
-impl PolicyFields {
-    /// The fields, each bad one named (`422`).
-    pub fn parse(name: &str, targets: Targets, business_hours: bool) -> Result<PolicyFields> {
-        let mut errors = targets.check("targets");
-        let name = Name::parse("name", name).map_err(|e| errors.push(e)).ok();
-        match name {
-            Some(name) if errors.is_empty() => Ok(PolicyFields { name, targets, business_hours }),
-            _ => Err(ApiError::Validation(errors)),
-        }
-    }
-}
-
-pub async fn list_policies(
-    db: impl PgExecutor<'_>,
-    actor: &Actor,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: i64,
-) -> Result<Vec<SlaPolicy>> {
-    Ok(rows::oldest_first(db, actor.workspace_id, after, limit).await?)
-}
-
-pub async fn get_policy(db: impl PgExecutor<'_>, actor: &Actor, id: Uuid) -> Result<SlaPolicy> {
-    found(rows::find(db, actor.workspace_id, id).await?, "SLA policy")
-}
-
-/// Adds a policy (admin).
-pub async fn create_policy(tx: &mut Tx<'_>, actor: &Actor, f: PolicyFields) -> Result<SlaPolicy> {
-    actor.require(Role::Admin)?;
-    let p = support::save_policy(&mut **tx, actor.workspace_id, None, f.name.as_str(), &f.targets, f.business_hours)
-        .await?;
-    record(tx, actor, &[event(EventType::SlaPolicyCreated, p.id, None, &p)]).await?;
-    Ok(p)
-}
-
-/// Changes a policy (admin); its unsolved cases' due times follow.
-pub async fn update_policy(
-    tx: &mut Tx<'_>,
-    actor: &Actor,
-    id: Uuid,
-    expected: Option<i64>,
-    change: impl FnOnce(&SlaPolicy) -> Result<PolicyFields>,
-) -> Result<SlaPolicy> {
-    let current: SlaPolicy = lock(tx, actor, Role::Admin, id, "SLA policy").await?;
-    let f = change(&current)?;
-    check_version(expected, current.version)?;
-    let p =
-        support::save_policy(&mut **tx, actor.workspace_id, Some(id), f.name.as_str(), &f.targets, f.business_hours)
-            .await?;
-    record_change(tx, actor, current.version, p.version, || event(EventType::SlaPolicyUpdated, p.id, None, &p)).await?;
-    if p.version != current.version {
-        recompute(tx, actor, Some(id)).await?;
-    }
-    Ok(p)
-}
-
-/// Removes a policy (admin); one that cases follow cannot go (`409`): move them to another.
-pub async fn delete_policy(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
-    let current: SlaPolicy = lock(tx, actor, Role::Admin, id, "SLA policy").await?;
-    check_version(expected, current.version)?;
-    if support::policy_in_use(&mut **tx, actor.workspace_id, id).await? {
-        return Err(ApiError::Conflict("cases follow this policy; give them another first".into()));
-    }
-    rows::delete::<SlaPolicy>(&mut **tx, actor.workspace_id, id).await?;
-    record(tx, actor, &[event(EventType::SlaPolicyDeleted, id, None, &current)]).await?;
-    Ok(())
-}
+mod policies;
+pub use policies::*;
 
 /// What a case's clocks need: the workspace's time zone and business hours.
 struct Clocks {
@@ -132,8 +30,17 @@ struct Clocks {
 impl Clocks {
     async fn load(db: &mut sqlx::PgConnection, actor: &Actor) -> Result<Clocks> {
         let ws = found(crate::db::workspaces::get(&mut *db, actor.workspace_id).await?, "workspace")?;
-        let tz = crate::domain::schedule::zone(&ws.timezone).map_err(|e| ApiError::internal(e.message))?;
-        Ok(Clocks { tz, hours: business_hours(&mut *db, actor).await? })
+        Clocks::new(&ws.timezone, business_hours(&mut *db, actor).await?)
+    }
+
+    /// The clocks of a workspace in `timezone` with `hours` (the office's when it set none).
+    fn new(timezone: &str, hours: BusinessHours) -> Result<Clocks> {
+        let tz = crate::domain::schedule::zone(timezone).map_err(|e| ApiError::internal(e.message))?;
+        Ok(Clocks { tz, hours })
+    }
+
+    fn of(cx: &CaseContext) -> Result<Clocks> {
+        Clocks::new(&cx.timezone, cx.hours.clone().unwrap_or_else(BusinessHours::office))
     }
 
     fn calendar(&self, policy: Option<&SlaPolicy>) -> Calendar {
@@ -166,29 +73,48 @@ fn pauses(statuses: &[(CaseStatus, DateTime<Utc>)]) -> Vec<Pause> {
     out
 }
 
-/// The case's due times on its policy's clock, from its status history (written into `row`).
-async fn set_dues(
-    db: &mut sqlx::PgConnection,
-    actor: &Actor,
+/// The case's due times on its policy's clock (`policy`: the row's), from its status history
+/// (written into `row`).
+fn set_dues(
     clocks: &Clocks,
+    policy: Option<&SlaPolicy>,
     row: &mut CaseRow,
     created_at: DateTime<Utc>,
     statuses: &[(CaseStatus, DateTime<Utc>)],
-) -> Result<()> {
-    let policy = match row.sla_policy_id {
-        Some(id) => Some(get_policy(&mut *db, actor, id).await?),
-        None => None,
-    };
-    let calendar = clocks.calendar(policy.as_ref());
+) {
+    let calendar = clocks.calendar(policy);
     let paused = pauses(statuses);
     let clock = Clock { calendar: &calendar, pauses: &paused };
-    let dues = clock.dues(created_at, policy.as_ref().and_then(|p| p.targets.of(row.priority)));
+    let dues = clock.dues(created_at, policy.and_then(|p| p.targets.of(row.priority)));
     row.first_response_due_at = dues.first_response;
     row.resolution_due_at = dues.resolution;
-    Ok(())
 }
 
-/// The breach facts of a case at `now` (written into it).
+/// The breach facts of `case` at `now` on its policy's clock (`policy`: the case's), from its
+/// status history (written into it).
+fn set_breaches(
+    clocks: &Clocks,
+    policy: Option<&SlaPolicy>,
+    case: &mut Case,
+    statuses: &[(CaseStatus, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) {
+    let calendar = clocks.calendar(policy);
+    let paused = pauses(statuses);
+    let clock = Clock { calendar: &calendar, pauses: &paused };
+    case.first_response_breach_minutes = clock.breach(case.first_response_due_at, case.answered_at, now, false);
+    case.resolution_breach_minutes = clock.breach(case.resolution_due_at, case.solved_at, now, true);
+}
+
+/// The case's policy, if it has one.
+async fn policy_of(db: &mut sqlx::PgConnection, actor: &Actor, case: &Case) -> Result<Option<SlaPolicy>> {
+    Ok(match case.sla_policy_id {
+        Some(id) => rows::find::<SlaPolicy>(&mut *db, actor.workspace_id, id).await?,
+        None => None,
+    })
+}
+
+/// The breach facts of a case at `now` (written into it), its policy and history read.
 async fn with_breaches(
     db: &mut sqlx::PgConnection,
     actor: &Actor,
@@ -196,15 +122,9 @@ async fn with_breaches(
     mut case: Case,
     now: DateTime<Utc>,
 ) -> Result<Case> {
-    let policy = match case.sla_policy_id {
-        Some(id) => rows::find::<SlaPolicy>(&mut *db, actor.workspace_id, id).await?,
-        None => None,
-    };
-    let calendar = clocks.calendar(policy.as_ref());
-    let paused = pauses(&support::statuses(&mut *db, actor.workspace_id, case.id).await?);
-    let clock = Clock { calendar: &calendar, pauses: &paused };
-    case.first_response_breach_minutes = clock.breach(case.first_response_due_at, case.answered_at, now, false);
-    case.resolution_breach_minutes = clock.breach(case.resolution_due_at, case.solved_at, now, true);
+    let policy = policy_of(&mut *db, actor, &case).await?;
+    let statuses = support::statuses(&mut *db, actor.workspace_id, case.id).await?;
+    set_breaches(clocks, policy.as_ref(), &mut case, &statuses, now);
     Ok(case)
 }
 
@@ -214,10 +134,11 @@ async fn recompute(tx: &mut Tx<'_>, actor: &Actor, policy: Option<Uuid>) -> Resu
     for id in support::lock_unsolved(&mut **tx, actor.workspace_id, policy).await? {
         let Some(case) = rows::find::<Case>(&mut **tx, actor.workspace_id, id).await? else { continue };
         let statuses = support::statuses(&mut **tx, actor.workspace_id, id).await?;
+        let policy = policy_of(tx, actor, &case).await?;
         let mut row = CaseRow::from(&case);
-        set_dues(tx, actor, &clocks, &mut row, case.created_at, &statuses).await?;
+        set_dues(&clocks, policy.as_ref(), &mut row, case.created_at, &statuses);
         if (row.first_response_due_at, row.resolution_due_at) != (case.first_response_due_at, case.resolution_due_at) {
-            let changed = support::save_case(&mut **tx, actor.workspace_id, Some(id), case.created_at, &row).await?;
+            let changed = support::update_case(&mut **tx, actor.workspace_id, id, &row).await?;
             record(tx, actor, &[case_event(EventType::CaseUpdated, &changed)]).await?;
         }
     }
@@ -281,7 +202,7 @@ pub async fn responses_changed(tx: &mut Tx<'_>, actor: &Actor, cases: &[Uuid]) -
         row.first_responded_at = responded;
         row.first_response_business_seconds = responded.map(|at| clocks.business_seconds(current.created_at, at));
         row.answered_at = answered_at(responded, &statuses);
-        let case = support::save_case(&mut **tx, actor.workspace_id, Some(id), current.created_at, &row).await?;
+        let case = support::update_case(&mut **tx, actor.workspace_id, id, &row).await?;
         record(tx, actor, &[case_event(EventType::CaseUpdated, &case)]).await?;
     }
     Ok(())
@@ -307,36 +228,34 @@ pub struct CaseFields {
     pub satisfaction_comment: Option<String>,
 }
 
-async fn check_references(db: &mut sqlx::PgConnection, actor: &Actor, f: &CaseFields) -> Result<()> {
-    let ws = actor.workspace_id;
+/// The references of `f` hold, as `cx` found them (`422` naming each that does not).
+fn check_references(cx: &CaseContext, f: &CaseFields) -> Result<()> {
     let mut errors = Vec::new();
-    if rows::find::<crate::db::customers::Customer>(&mut *db, ws, f.customer_id).await?.is_none() {
+    if !cx.customer {
         errors.push(FieldError::new("customer_id", "is not a customer of this workspace"));
     }
-    if rows::find::<crate::db::channels::Channel>(&mut *db, ws, f.channel_id).await?.is_none() {
+    if !cx.channel {
         errors.push(FieldError::new("channel_id", "is not a channel of this workspace"));
     }
-    if let Some(id) = f.assignee_id {
-        if rows::find::<crate::db::users::User>(&mut *db, ws, id).await?.is_none() {
-            errors.push(FieldError::new("assignee_id", "is not a user of this workspace"));
-        }
+    if !cx.assignee {
+        errors.push(FieldError::new("assignee_id", "is not a user of this workspace"));
     }
-    if let Some(id) = f.sla_policy_id {
-        if rows::find::<SlaPolicy>(&mut *db, ws, id).await?.is_none() {
-            errors.push(FieldError::new("sla_policy_id", "is not an SLA policy of this workspace"));
-        }
+    if f.sla_policy_id.is_some() && cx.policy.is_none() {
+        errors.push(FieldError::new("sla_policy_id", "is not an SLA policy of this workspace"));
     }
-    if let Some(id) = f.follow_up_of {
-        match rows::find::<Case>(&mut *db, ws, id).await? {
-            Some(c) if c.status == CaseStatus::Closed => {}
-            _ => errors.push(FieldError::new("follow_up_of", "is not a closed case of this workspace")),
-        }
+    if f.follow_up_of.is_some() && cx.follow_up_status != Some(CaseStatus::Closed) {
+        errors.push(FieldError::new("follow_up_of", "is not a closed case of this workspace"));
     }
     if errors.is_empty() {
         Ok(())
     } else {
         Err(ApiError::Validation(errors))
     }
+}
+
+/// The context of a case with the references of `row`.
+async fn context(db: &mut sqlx::PgConnection, actor: &Actor, row: &CaseRow) -> Result<CaseContext> {
+    found(support::case_context(&mut *db, actor.workspace_id, row).await?, "workspace")
 }
 
 /// The rating rule: the customer rates a solution, so a rating (or a new one) comes to a solved
@@ -382,21 +301,34 @@ fn row_of(f: &CaseFields) -> CaseRow {
 }
 
 /// Opens a case (member): it starts `new`, numbered next in the workspace, its due times on
-/// its policy's clock.
-pub async fn create_case(tx: &mut Tx<'_>, actor: &Actor, f: CaseFields, now: DateTime<Utc>) -> Result<Case> {
+/// its policy's clock; with its first status and `case.created` event, in one statement after
+/// one read (`db` may be a transaction or a connection in autocommit).
+pub async fn create_case(
+    db: &mut sqlx::PgConnection,
+    actor: &Actor,
+    f: CaseFields,
+    now: DateTime<Utc>,
+) -> Result<Case> {
     actor.require(Role::Member)?;
+    let id = new_id();
     if f.status != CaseStatus::New {
         return Err(ApiError::validation("status", "a case starts new"));
     }
     check_rating(&f, None)?;
-    check_references(tx, actor, &f).await?;
-    let clocks = Clocks::load(tx, actor).await?;
     let mut row = row_of(&f);
-    set_dues(tx, actor, &clocks, &mut row, now, &[(CaseStatus::New, now)]).await?;
-    let case = support::save_case(&mut **tx, actor.workspace_id, None, now, &row).await?;
-    support::record_status(&mut **tx, actor.workspace_id, case.id, None, CaseStatus::New, now).await?;
-    record(tx, actor, &[case_event(EventType::CaseCreated, &case)]).await?;
-    with_breaches(tx, actor, &clocks, case, now).await
+    let cx = context(db, actor, &row).await?;
+    check_references(&cx, &f)?;
+    let clocks = Clocks::of(&cx)?;
+    let now = as_stored(now);
+    let opened = [(CaseStatus::New, now)];
+    set_dues(&clocks, cx.policy.as_ref(), &mut row, now, &opened);
+    let mut case = Case::opened(id, &row, now);
+    set_breaches(&clocks, cx.policy.as_ref(), &mut case, &opened, now);
+    let created = case_event(EventType::CaseCreated, &case);
+    let mut stored = support::insert_case(&mut *db, actor.workspace_id, &case, &actor.origin(), &created).await?;
+    (stored.first_response_breach_minutes, stored.resolution_breach_minutes) =
+        (case.first_response_breach_minutes, case.resolution_breach_minutes);
+    Ok(stored)
 }
 
 /// One case, with its breach facts at `now`.
@@ -539,7 +471,7 @@ pub async fn update_case(
                 "a closed case is final (only its satisfaction may change): open a follow-up case".into(),
             ));
         }
-        let case = support::save_case(&mut **tx, actor.workspace_id, Some(id), current.created_at, &rated).await?;
+        let case = support::update_case(&mut **tx, actor.workspace_id, id, &rated).await?;
         record_change(tx, actor, current.version, case.version, || case_event(EventType::CaseUpdated, &case)).await?;
         let clocks = Clocks::load(tx, actor).await?;
         return with_breaches(tx, actor, &clocks, case, now).await;
@@ -547,15 +479,18 @@ pub async fn update_case(
     if f.customer_id != current.customer_id && support::has_interactions(&mut **tx, actor.workspace_id, id).await? {
         return Err(ApiError::Conflict("customer_id: the case has interactions with its customer".into()));
     }
+    let mut row = row_of(&f);
+    let cx = context(tx, actor, &row).await?;
+    // References kept as they were stand (a follow-up of a case gone with its customer, say).
     if f.follow_up_of != current.follow_up_of
         || f.customer_id != current.customer_id
         || f.channel_id != current.channel_id
         || f.assignee_id != current.assignee_id
         || f.sla_policy_id != current.sla_policy_id
     {
-        check_references(tx, actor, &f).await?;
+        check_references(&cx, &f)?;
     }
-    let mut row = row_of(&f);
+    let clocks = Clocks::of(&cx)?;
     (row.first_responded_at, row.first_response_business_seconds) =
         (current.first_responded_at, current.first_response_business_seconds);
     (row.solved_at, row.closed_at, row.reopened) = (current.solved_at, current.closed_at, current.reopened);
@@ -571,7 +506,6 @@ pub async fn update_case(
             }
             Ok(Transition::Move) => {}
         }
-        let clocks = Clocks::load(tx, actor).await?;
         match f.status {
             CaseStatus::Solved => {
                 row.solved_at = Some(now);
@@ -585,9 +519,9 @@ pub async fn update_case(
         statuses.push((f.status, now));
     }
     row.answered_at = answered_at(row.first_responded_at, &statuses);
-    let clocks = Clocks::load(tx, actor).await?;
-    set_dues(tx, actor, &clocks, &mut row, current.created_at, &statuses).await?;
-    let case = support::save_case(&mut **tx, actor.workspace_id, Some(id), current.created_at, &row).await?;
+    set_dues(&clocks, cx.policy.as_ref(), &mut row, current.created_at, &statuses);
+    let mut case = support::update_case(&mut **tx, actor.workspace_id, id, &row).await?;
     record_change(tx, actor, current.version, case.version, || case_event(EventType::CaseUpdated, &case)).await?;
-    with_breaches(tx, actor, &clocks, case, now).await
+    set_breaches(&clocks, cx.policy.as_ref(), &mut case, &statuses, now);
+    Ok(case)
 }

@@ -1,0 +1,93 @@
+//! A workspace's business hours and its service-level policies.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::business_hours::BusinessHours;
+use crate::domain::support::Targets;
+use crate::domain::{new_id, WorkspaceId};
+
+/// The business hours a workspace set, if it set any.
+pub async fn business_hours(db: impl PgExecutor<'_>, ws: WorkspaceId) -> Result<Option<BusinessHours>, sqlx::Error> {
+    let hours: Option<sqlx::types::Json<BusinessHours>> =
+        sqlx::query_scalar("SELECT hours FROM business_hours WHERE workspace_id = $1")
+            .bind(ws)
+            .fetch_optional(db)
+            .await?;
+    Ok(hours.map(|h| h.0))
+}
+
+/// Sets the workspace's business hours.
+pub async fn set_business_hours(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    hours: &BusinessHours,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO business_hours (workspace_id, hours) VALUES ($1, $2)
+         ON CONFLICT (workspace_id) DO UPDATE SET hours = $2, updated_at = now(), version = business_hours.version + 1",
+    )
+    .bind(ws)
+    .bind(sqlx::types::Json(hours))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A service-level policy: targets by priority, counted in business minutes or not.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct SlaPolicy {
+    pub id: Uuid,
+    #[schema(example = "Standard support")]
+    pub name: String,
+    #[sqlx(json)]
+    pub targets: Targets,
+    /// Whether the targets count business minutes (the workspace's business hours) or every
+    /// minute.
+    pub business_hours: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+pub(super) const POLICY_COLUMNS: &str = "id, name, targets, business_hours, created_at, updated_at, version";
+
+impl crate::db::rows::Table for SlaPolicy {
+    const TABLE: &'static str = "sla_policies";
+    const COLUMNS: &'static str = POLICY_COLUMNS;
+}
+
+/// Inserts a policy (`id` `None`: a new one), or replaces its fields.
+pub async fn save_policy(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    id: Option<Uuid>,
+    name: &str,
+    targets: &Targets,
+    business_hours: bool,
+) -> Result<SlaPolicy, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO sla_policies (workspace_id, id, name, targets, business_hours) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (workspace_id, id) DO UPDATE SET name = $3, targets = $4, business_hours = $5
+         RETURNING {POLICY_COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(id.unwrap_or_else(new_id))
+    .bind(name)
+    .bind(sqlx::types::Json(targets))
+    .bind(business_hours)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether any case follows the policy.
+pub async fn policy_in_use(db: impl PgExecutor<'_>, ws: WorkspaceId, policy: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases WHERE workspace_id = $1 AND sla_policy_id = $2)")
+        .bind(ws)
+        .bind(policy)
+        .fetch_one(db)
+        .await
+}
