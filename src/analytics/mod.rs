@@ -156,7 +156,20 @@ pub(crate) async fn figures<T: for<'de> Deserialize<'de> + Send + Unpin + 'stati
     pool: &PgPool,
     query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
 ) -> sqlx::Result<T> {
+    figures_tuned(pool, &[], query).await
+}
+
+/// As [`figures`], with planner `settings` (name, value) of the statement's own, for its
+/// transaction.
+pub(crate) async fn figures_tuned<T: for<'de> Deserialize<'de> + Send + Unpin + 'static>(
+    pool: &PgPool,
+    settings: &[(&str, &str)],
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> sqlx::Result<T> {
     let mut tx = begin(pool).await?;
+    for (name, value) in settings {
+        sqlx::query("SELECT set_config($1, $2, true)").bind(name).bind(value).execute(&mut *tx).await?;
+    }
     let row = query.fetch_one(&mut *tx).await?;
     tx.commit().await?;
     Ok(row.try_get::<Json<T>, _>(0)?.0)

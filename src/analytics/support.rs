@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{figures, resolve, Window};
+use std::sync::LazyLock;
+
+use super::{figures_tuned, resolve, Window};
 use crate::domain::WorkspaceId;
 use crate::error::{ApiError, FieldError};
 use sqlx::PgPool;
@@ -59,9 +61,12 @@ impl SupportParams {
 
     pub async fn run(&self, pool: &PgPool, ws: WorkspaceId) -> Result<SupportReport, ApiError> {
         let cx = resolve(pool, ws, &self.window, None).await?;
-        let query =
-            sqlx::query(&SUPPORT).bind(ws.0).bind(cx.from).bind(cx.to).bind(self.group_by.map(SupportGroup::as_str));
-        let f: Figures = figures(pool, query).await?;
+        let query = sqlx::query(statement(self.group_by))
+            .bind(ws.0)
+            .bind(cx.from)
+            .bind(cx.to)
+            .bind(self.group_by.map(SupportGroup::as_str));
+        let f: Figures = figures_tuned(pool, &[("parallel_tuple_cost", PARALLEL_TUPLE_COST)], query).await?;
         Ok(SupportReport { from: cx.from, to: cx.to, group_by: self.group_by, groups: f.groups, totals: f.totals })
     }
 }
@@ -146,30 +151,52 @@ pub struct SupportFigures {
     pub satisfaction_score: Option<f64>,
 }
 
-/// The statement: [`SUPPORT_TEMPLATE`] with the aggregates of [`FIGURES`] and their JSON
-/// ([`FIGURES_JSON`]) in it.
-static SUPPORT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    SUPPORT_TEMPLATE
-        .replace("{figures}", FIGURES)
-        .replace("{json g}", &FIGURES_JSON.replace("{t}", "g"))
-        .replace("{json t}", &FIGURES_JSON.replace("{t}", "t"))
-});
+/// The statement for a grouping (`None`: the totals only): [`ROWS`] and the ending that
+/// aggregates them, with the aggregates of [`FIGURES`] and their JSON ([`FIGURES_JSON`]) in it.
+fn statement(group_by: Option<SupportGroup>) -> &'static str {
+    fn build(ending: &str) -> String {
+        format!("{ROWS}{ending}")
+            .replace("{figures}", FIGURES)
+            .replace("{json g}", &FIGURES_JSON.replace("{t}", "g"))
+            .replace("{json t}", &FIGURES_JSON.replace("{t}", "t"))
+    }
+    static TOTALS: LazyLock<String> = LazyLock::new(|| build(TOTALS_ONLY));
+    static BY_KEY: LazyLock<String> = LazyLock::new(|| build(GROUPED_BY_KEY));
+    static BY_TAG: LazyLock<String> = LazyLock::new(|| build(GROUPED_BY_TAG));
+    match group_by {
+        None => &TOTALS,
+        Some(SupportGroup::Tag) => &BY_TAG,
+        Some(_) => &BY_KEY,
+    }
+}
 
-/// `$1` workspace, `$2`/`$3` the window, `$4` the grouping (`null`: none).
+/// The planner's price of passing a row from a parallel worker (default 0.1). It takes the
+/// window's conditions (opened, solved or answered in it, or unsolved) as independent and so
+/// expects about twice the rows they keep: at the default price it then scans the cases alone,
+/// which takes twice as long as three processes do.
+const PARALLEL_TUPLE_COST: &str = "0.001";
+
+/// The rows the figures add up; `$1` workspace, `$2`/`$3` the window, `$4` the grouping
+/// (`null`: none): each row has the `key` of a single-key grouping, or the `tags`.
 ///
 /// The cases of the window are those opened, solved, answered or reopened in it, or in the
 /// backlog at `to`. The figures add up rows of three kinds, each read from its own index:
-/// - the cases opened, solved or answered in the window, or unsolved now, in one bitmap scan,
-///   with their own figures; each counts in the backlog when it was opened before `to` and is
+/// - the cases opened, solved or answered in the window, or unsolved now, in one scan, with
+///   their own figures; each counts in the backlog when it was opened before `to` and is
 ///   unsolved now;
 /// - the window's reopenings (a small partial index), one row each;
 /// - the cases changed since `to`, whose status at `to` is what their first change since left
 ///   (`from_status`): each corrects the backlog from its status now to its status then.
 ///
-/// A group is listed when it holds a case of the window.
-const SUPPORT_TEMPLATE: &str = r#"
+/// `rows` is inlined where it is read (read twice, by the tag grouping, it is scanned twice in
+/// parallel, faster than kept once by one process).
+const ROWS: &str = r#"
 WITH live AS NOT MATERIALIZED (
-    SELECT c.* FROM cases c
+    SELECT c.*,
+           CASE $4::text WHEN 'priority' THEN c.priority WHEN 'channel' THEN c.channel_id::text
+                         WHEN 'assignee' THEN c.assignee_id::text END AS key,
+           CASE $4::text WHEN 'tag' THEN c.tags END AS keys
+      FROM cases c
      WHERE c.workspace_id = $1
        AND NOT EXISTS (SELECT 1 FROM customers x
                         WHERE x.workspace_id = $1 AND x.id = c.customer_id AND x.deleted_at IS NOT NULL)
@@ -180,8 +207,8 @@ status_at_to AS (
      WHERE workspace_id = $1 AND changed_at >= $3
      ORDER BY case_id, changed_at, id
 ),
-rows AS (
-    SELECT c.priority, c.channel_id, c.assignee_id, c.tags,
+rows AS NOT MATERIALIZED (
+    SELECT c.key, c.keys,
            c.created_at >= $2 AND c.created_at < $3 AS opened,
            coalesce(c.solved_at >= $2 AND c.solved_at < $3, false) AS solved,
            coalesce(c.first_responded_at >= $2 AND c.first_responded_at < $3, false) AS responded,
@@ -203,35 +230,32 @@ rows AS (
         OR (c.answered_at >= $2 AND c.answered_at < $3)
         OR (c.status NOT IN ('solved', 'closed') AND c.created_at < $3)
     UNION ALL
-    SELECT c.priority, c.channel_id, c.assignee_id, c.tags, false, false, false, false, 1, 0,
+    SELECT c.key, c.keys, false, false, false, false, 1, 0,
            NULL, NULL, NULL, NULL, false, false, false, false, NULL
       FROM case_status_changes e
       JOIN live c ON c.id = e.case_id
      WHERE e.workspace_id = $1 AND e.changed_at >= $2 AND e.changed_at < $3
        AND e.from_status = 'solved' AND e.to_status = 'open'
     UNION ALL
-    SELECT c.priority, c.channel_id, c.assignee_id, c.tags, false, false, false, false, 0,
+    SELECT c.key, c.keys, false, false, false, false, 0,
            (s.status NOT IN ('solved', 'closed'))::int - (c.status NOT IN ('solved', 'closed'))::int,
            NULL, NULL, NULL, NULL, false, false, false, false, NULL
       FROM status_at_to s
       JOIN live c ON c.id = s.case_id
      WHERE c.created_at < $3
-),
-keyed AS (
-    SELECT k.key, f.*
-      FROM rows f
-     CROSS JOIN LATERAL unnest(CASE $4::text
-               WHEN 'priority' THEN ARRAY[f.priority]
-               WHEN 'channel' THEN ARRAY[f.channel_id::text]
-               WHEN 'assignee' THEN ARRAY[f.assignee_id::text]
-               ELSE CASE WHEN cardinality(f.tags) = 0 THEN ARRAY[NULL::text] ELSE f.tags END
-           END) AS k (key)
-     WHERE $4::text IS NOT NULL
-),
-groups AS (
-    SELECT key, {figures}
-      FROM keyed GROUP BY key
-    HAVING count(*) FILTER (WHERE opened OR solved OR answered) > 0 OR sum(reopenings) > 0 OR sum(backlog) > 0
+)"#;
+
+/// The totals alone.
+const TOTALS_ONLY: &str = r#"
+SELECT json_build_object('groups', '[]'::json, 'totals', (SELECT {json t} FROM (SELECT {figures} FROM rows) t))
+"#;
+
+/// Groups of one key per case (priority, channel, assignee) and the totals, in one pass: a group
+/// is listed when it holds a case of the window.
+const GROUPED_BY_KEY: &str = r#",
+grouped AS (
+    SELECT key, GROUPING(key) = 1 AS total, count(*) FILTER (WHERE opened OR solved OR answered) AS touched, {figures}
+      FROM rows GROUP BY GROUPING SETS ((key), ())
 )
 SELECT json_build_object(
     'groups', coalesce((
@@ -241,6 +265,26 @@ SELECT json_build_object(
                        WHEN 'channel' THEN (SELECT ch.name FROM channels ch WHERE ch.workspace_id = $1 AND ch.id::text = g.key)
                        WHEN 'assignee' THEN (SELECT u.name FROM users u WHERE u.workspace_id = $1 AND u.id::text = g.key)
                    END)
+                 ORDER BY g.created DESC, g.key COLLATE "C" ASC NULLS LAST)
+          FROM grouped g
+         WHERE NOT g.total
+           AND (g.touched > 0 OR g.reopened > 0 OR g.backlog > 0)), '[]'),
+    'totals', (SELECT {json t} FROM grouped t WHERE t.total))
+"#;
+
+/// Groups by tag (a case counts in each of its tags; none: the `null` tag) and the totals (a
+/// case with several tags counts once).
+const GROUPED_BY_TAG: &str = r#",
+groups AS (
+    SELECT k.key, {figures}
+      FROM rows f
+     CROSS JOIN LATERAL unnest(CASE WHEN cardinality(f.keys) = 0 THEN ARRAY[NULL::text] ELSE f.keys END) AS k (key)
+     GROUP BY k.key
+    HAVING count(*) FILTER (WHERE opened OR solved OR answered) > 0 OR sum(reopenings) > 0 OR sum(backlog) > 0
+)
+SELECT json_build_object(
+    'groups', coalesce((
+        SELECT json_agg({json g}::jsonb || jsonb_build_object('key', g.key, 'label', NULL)
                  ORDER BY g.created DESC, g.key COLLATE "C" ASC NULLS LAST)
           FROM groups g), '[]'),
     'totals', (SELECT {json t} FROM (SELECT {figures} FROM rows) t))
