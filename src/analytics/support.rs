@@ -188,8 +188,6 @@ const PARALLEL_TUPLE_COST: &str = "0.001";
 /// - the cases changed since `to`, whose status at `to` is what their first change since left
 ///   (`from_status`): each corrects the backlog from its status now to its status then.
 ///
-/// `rows` is inlined where it is read (read twice, by the tag grouping, it is scanned twice in
-/// parallel, faster than kept once by one process).
 const ROWS: &str = r#"
 WITH live AS NOT MATERIALIZED (
     SELECT c.*,
@@ -273,21 +271,25 @@ SELECT json_build_object(
 "#;
 
 /// Groups by tag (a case counts in each of its tags; none: the `null` tag) and the totals (a
-/// case with several tags counts once).
+/// case with several tags counts once), in one pass: each row is taken once per tag and once
+/// for the totals.
 const GROUPED_BY_TAG: &str = r#",
-groups AS (
-    SELECT k.key, {figures}
+grouped AS (
+    SELECT k.total, k.key, count(*) FILTER (WHERE opened OR solved OR answered) AS touched, {figures}
       FROM rows f
-     CROSS JOIN LATERAL unnest(CASE WHEN cardinality(f.keys) = 0 THEN ARRAY[NULL::text] ELSE f.keys END) AS k (key)
-     GROUP BY k.key
-    HAVING count(*) FILTER (WHERE opened OR solved OR answered) > 0 OR sum(reopenings) > 0 OR sum(backlog) > 0
+     CROSS JOIN LATERAL (
+           SELECT false, tag FROM unnest(CASE WHEN cardinality(f.keys) = 0 THEN ARRAY[NULL::text] ELSE f.keys END) AS tag
+           UNION ALL
+           SELECT true, NULL) AS k (total, key)
+     GROUP BY k.total, k.key
 )
 SELECT json_build_object(
     'groups', coalesce((
         SELECT json_agg({json g}::jsonb || jsonb_build_object('key', g.key, 'label', NULL)
                  ORDER BY g.created DESC, g.key COLLATE "C" ASC NULLS LAST)
-          FROM groups g), '[]'),
-    'totals', (SELECT {json t} FROM (SELECT {figures} FROM rows) t))
+          FROM grouped g
+         WHERE NOT g.total AND (g.touched > 0 OR g.reopened > 0 OR g.backlog > 0)), '[]'),
+    'totals', (SELECT {json t} FROM grouped t WHERE t.total))
 "#;
 
 /// The aggregates of a set of `rows` (each percentile pair in one sort: `[median, p90]`).

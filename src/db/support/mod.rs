@@ -21,7 +21,8 @@ pub use policies::*;
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Case {
     pub id: Uuid,
-    /// The case's number in the workspace, from 1.
+    /// The case's number in the workspace, from 1, in the order cases were opened (a creation
+    /// that failed after taking a number leaves that number unused).
     #[schema(example = 1042)]
     pub number: i64,
     pub customer_id: Uuid,
