@@ -63,7 +63,7 @@ SELECT '$WS', id, number, customer_id, 'Bench case',
        CASE WHEN least(responded_at, solved_at) < now() THEN least(responded_at, solved_at) END,
        created_at, created_at
   FROM f ORDER BY created_at;
-SELECT setval(format('case_numbers.%I', '$WS'), count(*)) FROM c;
+SELECT setval(format('case_numbers.%I', '$WS'), greatest(count(*), 1), count(*) > 0) FROM c;
 INSERT INTO case_status_changes (workspace_id, id, case_id, from_status, to_status, changed_at)
 SELECT '$WS', gen_random_uuid(), id, s.from_status, s.to_status, s.at
   FROM f, LATERAL (VALUES (NULL, 'new', created_at), ('new', 'open', responded_at), ('open', 'solved', solved_at),

@@ -40,12 +40,24 @@ BEGIN
 END $$;
 CREATE TRIGGER workspaces_case_numbers AFTER INSERT OR DELETE ON workspaces
     FOR EACH ROW EXECUTE FUNCTION rapport_case_numbers();
-DO $$
+-- Makes each workspace's sequence when it is missing and moves it past the workspace's highest
+-- case number when it is behind: a database restored from a dump of some tables, or promoted from
+-- a logical replica (which carries no sequence values). Rapport runs it after its migrations.
+CREATE FUNCTION rapport_case_numbers_repair() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    w uuid;
+    w   record;
+    seq regclass;
 BEGIN
-    FOR w IN SELECT id FROM workspaces LOOP
-        EXECUTE format('CREATE SEQUENCE IF NOT EXISTS case_numbers.%I', w::text);
+    FOR w IN SELECT ws.id, (SELECT max(c.number) FROM cases c WHERE c.workspace_id = ws.id) AS last
+               FROM workspaces ws LOOP
+        seq := to_regclass(format('case_numbers.%I', w.id::text));
+        IF seq IS NULL THEN
+            EXECUTE format('CREATE SEQUENCE case_numbers.%I', w.id::text);
+            seq := to_regclass(format('case_numbers.%I', w.id::text));
+        END IF;
+        IF w.last > coalesce(pg_sequence_last_value(seq), 0) THEN
+            PERFORM setval(seq, w.last);
+        END IF;
     END LOOP;
 END $$;
 
@@ -148,3 +160,6 @@ CREATE INDEX case_status_changes_reopened_idx ON case_status_changes (workspace_
 -- The follow-ups of a case: its foreign key's check when a case goes (a case removed, a
 -- customer erased) and the refusal to remove a followed-up case read this, not every case.
 CREATE INDEX cases_follow_up_idx ON cases (workspace_id, follow_up_of) WHERE follow_up_of IS NOT NULL;
+
+-- The sequences of the workspaces that exist already.
+SELECT rapport_case_numbers_repair();

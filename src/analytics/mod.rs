@@ -139,16 +139,30 @@ const WORK_MEM: &str = "256MB";
 /// compile time costs more than it saves at these sizes), and the time limit of [`limited`]
 /// (none outside it).
 pub(crate) async fn begin(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    begin_tuned(pool, &[]).await
+}
+
+/// As [`begin`], with planner `settings` (name, value) of the statement's own too, all set in
+/// the one round trip.
+async fn begin_tuned(
+    pool: &PgPool,
+    settings: &[(&str, &str)],
+) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    let own: String =
+        (0..settings.len()).map(|i| format!(", set_config(${}, ${}, true)", 3 + 2 * i, 4 + 2 * i)).collect();
+    let sql = format!(
         "SELECT set_config('transaction_read_only', 'on', true), set_config('work_mem', $1, true),
                 set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true),
-                set_config('statement_timeout', $2, true)",
-    )
-    .bind(WORK_MEM)
-    .bind(STATEMENT_TIMEOUT.try_with(|t| t.as_millis().to_string()).unwrap_or_else(|_| "0".into()))
-    .execute(&mut *tx)
-    .await?;
+                set_config('statement_timeout', $2, true){own}"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(WORK_MEM)
+        .bind(STATEMENT_TIMEOUT.try_with(|t| t.as_millis().to_string()).unwrap_or_else(|_| "0".into()));
+    for (name, value) in settings {
+        query = query.bind(*name).bind(*value);
+    }
+    query.execute(&mut *tx).await?;
     Ok(tx)
 }
 
@@ -166,10 +180,7 @@ pub(crate) async fn figures_tuned<T: for<'de> Deserialize<'de> + Send + Unpin + 
     settings: &[(&str, &str)],
     query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
 ) -> sqlx::Result<T> {
-    let mut tx = begin(pool).await?;
-    for (name, value) in settings {
-        sqlx::query("SELECT set_config($1, $2, true)").bind(name).bind(value).execute(&mut *tx).await?;
-    }
+    let mut tx = begin_tuned(pool, settings).await?;
     let row = query.fetch_one(&mut *tx).await?;
     tx.commit().await?;
     Ok(row.try_get::<Json<T>, _>(0)?.0)

@@ -165,8 +165,8 @@ fn statement(group_by: Option<SupportGroup>) -> &'static str {
     static BY_TAG: LazyLock<String> = LazyLock::new(|| build(GROUPED_BY_TAG));
     match group_by {
         None => &TOTALS,
+        Some(SupportGroup::Priority | SupportGroup::Channel | SupportGroup::Assignee) => &BY_KEY,
         Some(SupportGroup::Tag) => &BY_TAG,
-        Some(_) => &BY_KEY,
     }
 }
 
@@ -177,7 +177,8 @@ fn statement(group_by: Option<SupportGroup>) -> &'static str {
 const PARALLEL_TUPLE_COST: &str = "0.001";
 
 /// The rows the figures add up; `$1` workspace, `$2`/`$3` the window, `$4` the grouping
-/// (`null`: none): each row has the `key` of a single-key grouping, or the `tags`.
+/// (`null`: none): each row has the `key` of a single-key grouping, or the tags (`keys`) when
+/// grouped by tag.
 ///
 /// The cases of the window are those opened, solved, answered or reopened in it, or in the
 /// backlog at `to`. The figures add up rows of three kinds, each read from its own index:
@@ -187,7 +188,6 @@ const PARALLEL_TUPLE_COST: &str = "0.001";
 /// - the window's reopenings (a small partial index), one row each;
 /// - the cases changed since `to`, whose status at `to` is what their first change since left
 ///   (`from_status`): each corrects the backlog from its status now to its status then.
-///
 const ROWS: &str = r#"
 WITH live AS NOT MATERIALIZED (
     SELECT c.*,
@@ -289,7 +289,9 @@ SELECT json_build_object(
                  ORDER BY g.created DESC, g.key COLLATE "C" ASC NULLS LAST)
           FROM grouped g
          WHERE NOT g.total AND (g.touched > 0 OR g.reopened > 0 OR g.backlog > 0)), '[]'),
-    'totals', (SELECT {json t} FROM grouped t WHERE t.total))
+    -- No row at all: no totals row either, but the totals of nothing.
+    'totals', coalesce((SELECT {json t} FROM grouped t WHERE t.total),
+                       (SELECT {json t} FROM (SELECT {figures} FROM rows WHERE false) t)))
 "#;
 
 /// The aggregates of a set of `rows` (each percentile pair in one sort: `[median, p90]`).

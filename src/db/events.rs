@@ -83,7 +83,7 @@ pub async fn append(
 }
 
 /// `statement` (an `INSERT … RETURNING id` and each of `json_columns`, with `$1` the
-/// workspace and `$2`..`$n` its own parameters) made to append, for each row it writes, its
+/// workspace and `$2`..`$n` its own parameters, which `also` may use too) made to append, for each row it writes, its
 /// event bound by [`bind_recorded`] as `$n+1`..`$n+8`, in the same statement: a write of one
 /// statement needs neither a transaction nor a round trip for its events. Events are matched to
 /// rows by resource id and appended in the order given; a row not written (a conflict skipped)

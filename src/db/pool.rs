@@ -36,11 +36,21 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
     pool_options(max_connections).connect_with(options).await
 }
 
-/// Applies the migrations over a connection of its own.
+/// Applies the migrations over a connection of its own, then repairs what a restore may have
+/// left behind ([`repair`]).
 pub async fn migrate(url: &str) -> Result<(), sqlx::migrate::MigrateError> {
     let pool = PgPoolOptions::new().max_connections(1).connect_with(PgConnectOptions::from_str(url)?).await?;
     super::MIGRATOR.run(&pool).await?;
+    repair(&pool).await?;
     pool.close().await;
+    Ok(())
+}
+
+/// Makes each workspace's case-number sequence if it is missing, and moves it past the
+/// workspace's highest case number if it is behind (a database restored from a dump of some
+/// tables, or promoted from a logical replica: neither carries sequences).
+pub async fn repair(db: impl sqlx::PgExecutor<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT rapport_case_numbers_repair()").execute(db).await?;
     Ok(())
 }
 

@@ -468,3 +468,51 @@ async fn concurrent_replies_on_one_case_all_land() {
     let on_case = format!("/api/v1/interactions?case_id={}&limit=200", case["id"].as_str().unwrap());
     assert_eq!(json_of(app.get(&on_case, &owner).await, 200).await["data"].as_array().unwrap().len(), 32);
 }
+
+/// Case numbers are per workspace, from 1, unique under concurrent creations; a workspace whose
+/// sequence was lost (a partial restore) gets it back past its highest number at the next start.
+#[tokio::test]
+async fn case_numbers_are_per_workspace_and_survive_a_lost_sequence() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, channel, policy) = setup(&app, &owner, false, 30, 600).await;
+    let opened =
+        futures_util::future::join_all((0..12).map(|_| open_case(&app, &owner, &customer, &channel, &policy))).await;
+    let mut numbers: Vec<i64> = opened.iter().map(|c| c["number"].as_i64().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=12).collect::<Vec<_>>());
+
+    let other = app.other_workspace().await;
+    let (customer2, channel2, policy2) = setup(&app, &other, false, 30, 600).await;
+    assert_eq!(open_case(&app, &other, &customer2, &channel2, &policy2).await["number"], 1);
+
+    let ws: uuid::Uuid = sqlx::query_scalar("SELECT workspace_id FROM cases WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(opened[0]["id"].as_str().unwrap()).unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP SEQUENCE case_numbers.\"{ws}\"")).execute(&app.pool).await.unwrap();
+    rapport::db::pool::repair(&app.pool).await.unwrap();
+    assert_eq!(open_case(&app, &owner, &customer, &channel, &policy).await["number"], 13);
+    // Behind its highest number (restored from an older dump): moved past it.
+    sqlx::query(&format!("SELECT setval('case_numbers.\"{ws}\"', 2)")).execute(&app.pool).await.unwrap();
+    rapport::db::pool::repair(&app.pool).await.unwrap();
+    assert_eq!(open_case(&app, &owner, &customer, &channel, &policy).await["number"], 14);
+}
+
+/// A window without any case has zero figures, for the totals and every grouping.
+#[tokio::test]
+async fn support_analytics_of_an_empty_window() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, channel, policy) = setup(&app, &owner, false, 30, 600).await;
+    open_case(&app, &owner, &customer, &channel, &policy).await;
+    for group_by in ["", "&group_by=priority", "&group_by=channel", "&group_by=assignee", "&group_by=tag"] {
+        let path = format!("/api/v1/analytics/support?from=2001-01-01&to=2001-02-01{group_by}");
+        let got = json_of(app.get(&path, &owner).await, 200).await;
+        assert_eq!(got["groups"], json!([]), "{group_by}");
+        assert_eq!(got["totals"]["created"], 0, "{group_by}");
+        assert_eq!(got["totals"]["backlog"], 0, "{group_by}");
+        assert!(got["totals"]["first_response_median_minutes"].is_null(), "{group_by}");
+    }
+}

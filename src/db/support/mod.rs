@@ -12,6 +12,7 @@ use super::CUSTOMER_IS_LIVE;
 use crate::db::events::{self, NewEvent, Origin};
 use crate::domain::business_hours::BusinessHours;
 use crate::domain::support::{CaseStatus, Priority};
+use crate::domain::time::as_stored;
 use crate::domain::{new_id, WorkspaceId};
 
 mod policies;
@@ -21,8 +22,8 @@ pub use policies::*;
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Case {
     pub id: Uuid,
-    /// The case's number in the workspace, from 1, in the order cases were opened (a creation
-    /// that failed after taking a number leaves that number unused).
+    /// The case's number in the workspace, from 1, in the order numbers were taken (a creation
+    /// that failed after taking one leaves it unused).
     #[schema(example = 1042)]
     pub number: i64,
     pub customer_id: Uuid,
@@ -87,9 +88,11 @@ impl super::rows::Table for Case {
 
 impl Case {
     /// A new case as it will read back once stored: `r`'s references, subject, status,
-    /// priority, tags and due times, opened at `created_at` (whole microseconds, as stored),
-    /// version 1, nothing happened yet; its `number` (0 here) is taken when it is inserted.
+    /// priority, tags and due times (each as stored: `domain::time::as_stored`), opened at
+    /// `created_at` (as stored too), version 1, nothing happened yet; its `number` (0 here) is
+    /// taken when it is inserted.
     pub fn opened(id: Uuid, r: &CaseRow, created_at: DateTime<Utc>) -> Case {
+        let created_at = as_stored(created_at);
         Case {
             id,
             number: 0,
@@ -102,8 +105,8 @@ impl Case {
             tags: r.tags.clone(),
             sla_policy_id: r.sla_policy_id,
             follow_up_of: r.follow_up_of,
-            first_response_due_at: r.first_response_due_at,
-            resolution_due_at: r.resolution_due_at,
+            first_response_due_at: r.first_response_due_at.map(as_stored),
+            resolution_due_at: r.resolution_due_at.map(as_stored),
             first_responded_at: None,
             answered_at: None,
             solved_at: None,
