@@ -17,38 +17,33 @@ pub trait Table: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {
     const VISIBLE: &'static str = "true";
 }
 
-/// The row, if the workspace has it and the API sees it.
-pub async fn find<T: Table>(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<T>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {} FROM {} t WHERE t.workspace_id = $1 AND t.id = $2 AND {}",
-        T::COLUMNS,
-        T::TABLE,
-        T::VISIBLE
-    ))
-    .bind(ws)
-    .bind(id)
-    .fetch_optional(db)
-    .await
+/// `FROM` the table (as `t`) `WHERE` the workspace `ws` has the row `id` (each a parameter or
+/// an expression) and the API sees it: what [`find`], [`lock`] and [`exists`] read.
+fn the_row<T: Table>(ws: &str, id: &str) -> String {
+    format!("FROM {} t WHERE t.workspace_id = {ws} AND t.id = {id} AND {}", T::TABLE, T::VISIBLE)
 }
 
-/// A condition for a statement: the workspace `ws` has the row `id` (each a parameter or an
-/// expression) and the API sees it (as [`find`] would find it).
+/// The row, if the workspace has it and the API sees it.
+pub async fn find<T: Table>(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<T>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {} {}", T::COLUMNS, the_row::<T>("$1", "$2")))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// A condition for a statement: the row is there, as [`find`] would find it.
 pub fn exists<T: Table>(ws: &str, id: &str) -> String {
-    format!("EXISTS (SELECT 1 FROM {} t WHERE t.workspace_id = {ws} AND t.id = {id} AND {})", T::TABLE, T::VISIBLE)
+    format!("EXISTS (SELECT 1 {})", the_row::<T>(ws, id))
 }
 
 /// The row, locked until the end of the transaction.
 pub async fn lock<T: Table>(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<Option<T>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {} FROM {} t WHERE t.workspace_id = $1 AND t.id = $2 AND {} FOR UPDATE OF t",
-        T::COLUMNS,
-        T::TABLE,
-        T::VISIBLE
-    ))
-    .bind(ws)
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(&format!("SELECT {} {} FOR UPDATE OF t", T::COLUMNS, the_row::<T>("$1", "$2")))
+        .bind(ws)
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Up to `limit` rows after `after`, oldest first (by `created_at`, then id).

@@ -50,6 +50,19 @@ impl Clocks {
         }
     }
 
+    /// `f` of the case's clock: its policy's calendar (`policy`: the case's) with the pauses of
+    /// its status history.
+    fn on<R>(
+        &self,
+        policy: Option<&SlaPolicy>,
+        statuses: &[(CaseStatus, DateTime<Utc>)],
+        f: impl FnOnce(&Clock) -> R,
+    ) -> R {
+        let calendar = self.calendar(policy);
+        let paused = pauses(statuses);
+        f(&Clock { calendar: &calendar, pauses: &paused })
+    }
+
     /// The workspace's business hours as a clock: what the analytics' business times count.
     fn business(&self) -> Calendar {
         self.hours.calendar(self.tz)
@@ -82,10 +95,8 @@ fn set_dues(
     created_at: DateTime<Utc>,
     statuses: &[(CaseStatus, DateTime<Utc>)],
 ) {
-    let calendar = clocks.calendar(policy);
-    let paused = pauses(statuses);
-    let clock = Clock { calendar: &calendar, pauses: &paused };
-    let dues = clock.dues(created_at, policy.and_then(|p| p.targets.of(row.priority)));
+    let dues =
+        clocks.on(policy, statuses, |clock| clock.dues(created_at, policy.and_then(|p| p.targets.of(row.priority))));
     row.first_response_due_at = dues.first_response;
     row.resolution_due_at = dues.resolution;
 }
@@ -99,11 +110,12 @@ fn set_breaches(
     statuses: &[(CaseStatus, DateTime<Utc>)],
     now: DateTime<Utc>,
 ) {
-    let calendar = clocks.calendar(policy);
-    let paused = pauses(statuses);
-    let clock = Clock { calendar: &calendar, pauses: &paused };
-    case.first_response_breach_minutes = clock.breach(case.first_response_due_at, case.answered_at, now, false);
-    case.resolution_breach_minutes = clock.breach(case.resolution_due_at, case.solved_at, now, true);
+    (case.first_response_breach_minutes, case.resolution_breach_minutes) = clocks.on(policy, statuses, |clock| {
+        (
+            clock.breach(case.first_response_due_at, case.answered_at, now, false),
+            clock.breach(case.resolution_due_at, case.solved_at, now, true),
+        )
+    });
 }
 
 /// The case's policy, if it has one.
