@@ -258,7 +258,7 @@ def map_case(context, case):
     if case.operation.path.startswith("/api/v1/cases") and isinstance(case.body, dict):
         for rating in ("satisfaction", "satisfaction_comment"):
             case.body.pop(rating, None)
-    if case.operation.path == "/api/v1/business-hours" and isinstance(case.body, dict):
+    if case.operation.path == "/api/v1/workspace/business-hours" and isinstance(case.body, dict):
         intervals = case.body.get("intervals")
         for interval in intervals if isinstance(intervals, list) else []:
             if isinstance(interval, dict) and isinstance(interval.get("start"), str) and isinstance(interval.get("end"), str):

@@ -43,12 +43,24 @@ pub struct Window {
 }
 
 impl Window {
-    /// Reads `from` and `to`; a bad one is reported in `errors`.
+    /// Reads `from` and `to`; a bad one is reported in `errors`, and so is a `from` not before
+    /// `to` when both are dates or both instants (a date and an instant compare in the workspace's
+    /// time zone only: [`resolve`] checks them), so that a saved report holds no window the
+    /// endpoint would refuse.
     pub fn parse(from: Option<&str>, to: Option<&str>, errors: &mut Vec<FieldError>) -> Window {
         let mut bound = |field: &str, text: Option<&str>| {
             text.and_then(|t| Bound::parse(field, t).map_err(|e| errors.push(e)).ok())
         };
-        Window { from: bound("from", from), to: bound("to", to) }
+        let window = Window { from: bound("from", from), to: bound("to", to) };
+        let ordered = match (window.from, window.to) {
+            (Some(Bound::Date(a)), Some(Bound::Date(b))) => a < b,
+            (Some(Bound::At(a)), Some(Bound::At(b))) => a < b,
+            _ => true,
+        };
+        if !ordered {
+            errors.push(FieldError::new("from", "must be before to"));
+        }
+        window
     }
 }
 

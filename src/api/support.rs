@@ -1,4 +1,4 @@
-//! `/business-hours`, `/sla-policies`, `/cases`: after-sales support with service-level
+//! `/workspace/business-hours`, `/sla-policies`, `/cases`: after-sales support with service-level
 //! timers counted in business hours.
 
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
@@ -48,7 +48,7 @@ impl Resource for Case {
     tag = "support",
     responses((status = 200, description = "The business hours", body = BusinessHours), E401)
 )]
-#[get("/business-hours")]
+#[get("/workspace/business-hours")]
 pub async fn get_business_hours(state: web::Data<AppState>, auth: Auth<Viewer>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(use_case::business_hours(&state.pool, &auth.actor()).await?))
 }
@@ -65,7 +65,7 @@ pub async fn get_business_hours(state: web::Data<AppState>, auth: Auth<Viewer>) 
     responses((status = 200, description = "The business hours", body = BusinessHours), E400, E401, E403, E413, E415, E422),
     extensions(("x-events" = json!(["business_hours.updated"])))
 )]
-#[put("/business-hours")]
+#[put("/workspace/business-hours")]
 pub async fn set_business_hours(mut w: Write<Admin>, Json(body): Json<BusinessHours>) -> ApiResult<HttpResponse> {
     let hours = use_case::set_business_hours(&mut w.tx, &w.actor, body).await?;
     w.commit(HttpResponse::Ok().json(hours)).await
@@ -160,7 +160,9 @@ crate::patch_handler! {
 crate::delete_handler! {
     /// Delete an SLA policy
     ///
-    /// Admin. `204`. A policy that cases follow cannot be removed (`409`): give them another.
+    /// Admin. `204`. A policy that cases not closed follow cannot be removed (`409`): give them
+    /// another. Closed cases that followed it keep their due times and lose the reference (a
+    /// `case.updated` event each).
     delete_sla_policy, role = Admin, tag = "support", path = "/sla-policies/{id}", id = "SLA policy id",
     events = ["sla_policy.deleted"], delete = app::support::delete_policy, errors = [E400, E401, E403, E404, E409, E412]
 }
@@ -434,7 +436,7 @@ pub struct CaseQuery {
     pub customer_id: Option<Uuid>,
     /// Cases that missed a target (`true`) or none (`false`), as of now.
     pub breached: Option<bool>,
-    /// Cases whose solution is due before this instant (RFC 3339).
+    /// Unsolved cases whose solution is due before this instant (RFC 3339).
     pub due_before: Option<chrono::DateTime<chrono::Utc>>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,

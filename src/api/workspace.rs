@@ -67,7 +67,8 @@ impl WorkspacePatch {
 /// integers in the workspace's currency, so the currency cannot change while any amount other
 /// than zero is recorded (`409`): changing it would relabel them (10.00 EUR would read 1000
 /// JPY). A new time zone moves every scheduled report's next run to its first slot after now in
-/// that zone.
+/// that zone, and the due times of every unsolved case on a business-hours policy (their
+/// `case.updated` events too).
 #[utoipa::path(
     tag = "workspace",
     request_body(content = WorkspacePatch, content_type = "application/merge-patch+json"),

@@ -63,9 +63,9 @@ pub async fn update(
 pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
     let current: Channel = lock(tx, actor, Role::Admin, id, "channel").await?;
     check_version(expected, current.version)?;
-    if channels::has_interactions(&mut **tx, actor.workspace_id, current.id).await? {
+    if channels::in_use(&mut **tx, actor.workspace_id, current.id).await? {
         return Err(ApiError::Conflict(
-            "the channel has interactions; deactivate it instead (PATCH active=false)".into(),
+            "the channel has interactions or cases; deactivate it instead (PATCH active=false)".into(),
         ));
     }
     rows::delete::<Channel>(&mut **tx, actor.workspace_id, current.id).await?;

@@ -96,5 +96,9 @@ pub async fn update(
     }
     record_change(tx, actor, current.version, ws.version, || event(EventType::WorkspaceUpdated, ws.id, None, &ws))
         .await?;
+    if ws.timezone != current.timezone {
+        // Business hours are local times: the due times counted on them move with the zone.
+        super::support::recompute(tx, actor, None).await?;
+    }
     Ok(ws)
 }

@@ -112,11 +112,14 @@ pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: &Fiel
     .await
 }
 
-/// Whether any interaction was logged on the channel.
-pub async fn has_interactions(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM interactions WHERE workspace_id = $1 AND channel_id = $2)")
-        .bind(ws)
-        .bind(id)
-        .fetch_one(db)
-        .await
+/// Whether any interaction was logged, or any case came in, on the channel.
+pub async fn in_use(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM interactions WHERE workspace_id = $1 AND channel_id = $2)
+             OR EXISTS (SELECT 1 FROM cases WHERE workspace_id = $1 AND channel_id = $2)",
+    )
+    .bind(ws)
+    .bind(id)
+    .fetch_one(db)
+    .await
 }

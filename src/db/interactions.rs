@@ -304,7 +304,10 @@ pub async fn update(
     let sql = format!(
         "UPDATE interactions SET customer_id = $3, channel_id = $4, direction = $5, kind = $6, subject = $7,
                 body = $8, occurred_at = $9, duration_seconds = $10, value_cents = $11, items = $12,
-                user_id = $13, metadata = $14, case_id = $15, responds = $16
+                user_id = $13, metadata = $14, case_id = $15,
+                -- A fact of the interaction as it was logged: it changes with its direction or user only
+                -- (a user removed since leaves it).
+                responds = CASE WHEN (direction, user_id) IS NOT DISTINCT FROM ($5, $13) THEN responds ELSE $16 END
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
     );
     bind_writable(sqlx::query_as(&sql).bind(ws).bind(id), f).bind(responds(f.direction, f.user_id)).fetch_one(db).await

@@ -39,23 +39,28 @@ pub struct Interval {
 
 /// A workspace's business hours: weekly intervals (a day may have several, e.g. 09:00–12:30
 /// and 13:30–18:00) and holidays (local dates without business hours), in the workspace's time
-/// zone. Without any, Monday to Friday 09:00–17:00.
+/// zone. Until the workspace sets some, Monday to Friday 09:00–17:00.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessHours {
-    /// At most 100.
-    #[schema(max_items = 100)]
+    /// 1 to 100.
+    #[schema(min_items = 1, max_items = 100)]
     pub intervals: Vec<Interval>,
-    /// At most 1,000 dates, `YYYY-MM-DD`.
+    /// At most 1,000 dates, `YYYY-MM-DD`, years 1900 to 9999.
     #[serde(default)]
     #[schema(value_type = Vec<String>, format = Date, max_items = 1000, example = json!(["2026-12-25"]))]
     pub holidays: Vec<NaiveDate>,
 }
 
+/// The minute of the day `HH:MM` (two digits each) stands for, `24:00` included.
 fn minute_of(text: &str) -> Option<u32> {
     let (h, m) = text.split_once(':')?;
+    let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+    if !(two_digits(h) && two_digits(m)) {
+        return None;
+    }
     let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (text.len() == 5 && (h < 24 && m < 60 || (h, m) == (24, 0))).then_some(h * 60 + m)
+    (h < 24 && m < 60 || (h, m) == (24, 0)).then_some(h * 60 + m)
 }
 
 impl BusinessHours {
@@ -68,11 +73,18 @@ impl BusinessHours {
     /// Every bad part named (`intervals[2].end`).
     pub fn check(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        if self.intervals.len() > 100 {
-            errors.push(FieldError::new("intervals", "must hold at most 100 intervals"));
+        if self.intervals.is_empty() || self.intervals.len() > 100 {
+            // Hours without any business time would leave every business-minute target unmet
+            // forever.
+            errors.push(FieldError::new("intervals", "must hold 1 to 100 intervals"));
         }
         if self.holidays.len() > 1000 {
             errors.push(FieldError::new("holidays", "must hold at most 1,000 dates"));
+        }
+        for (i, day) in self.holidays.iter().enumerate() {
+            if let Err(e) = crate::domain::time::calendar_date(&format!("holidays[{i}]"), *day) {
+                errors.push(e);
+            }
         }
         for (i, interval) in self.intervals.iter().enumerate() {
             let at = |part: &str| format!("intervals[{i}].{part}");

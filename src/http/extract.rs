@@ -130,9 +130,9 @@ pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
     crate::domain::query::parse(qs).map_err(|e| ApiError::malformed_field(e.field, e.message))
 }
 
-/// `If-Match: "<version>"` (weak or strong). `None` when absent, empty or `*`. A value that is
-/// not one of our entity tags can match no version: `Some(0)` (versions start at 1), so the
-/// change is refused with `412` as RFC 9110 says.
+/// `If-Match: "<version>"`. `None` when absent, empty or `*`. A value that is not one of our
+/// entity tags can match no version: `Some(0)` (versions start at 1), so the change is refused
+/// with `412` as RFC 9110 says; so is a weak tag (`W/"3"`: `If-Match` compares strongly).
 pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
@@ -141,8 +141,7 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     if raw.is_empty() || raw == "*" {
         return Ok(None);
     }
-    let tag = raw.strip_prefix("W/").unwrap_or(raw);
-    Ok(Some(tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0)))
+    Ok(Some(raw.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0)))
 }
 
 /// A query parameter that names an instant (see `domain::Bound`); a bad one is a `400` naming
@@ -166,14 +165,6 @@ impl FromRequest for IfMatch {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready(if_match(req).map(IfMatch))
-    }
-}
-
-/// `412` unless the `If-Match` version (if any) is the current one.
-pub fn check_version(expected: Option<i64>, current: i64) -> Result<(), ApiError> {
-    match expected {
-        Some(e) if e != current => Err(ApiError::PreconditionFailed { current }),
-        _ => Ok(()),
     }
 }
 

@@ -137,7 +137,7 @@ fn request(method: &str, path: &str) -> Option<Value> {
             "schedule": {"every": "month", "day": 1, "at": "07:00"}
         }),
         ("patch", "/api/v1/reports/{id}") => json!({"name": "Sales funnel, weekly"}),
-        ("put", "/api/v1/business-hours") => json!({
+        ("put", "/api/v1/workspace/business-hours") => json!({
             "intervals": [
                 {"weekday": 1, "start": "09:00", "end": "12:30"}, {"weekday": 1, "start": "13:30", "end": "18:00"},
                 {"weekday": 2, "start": "09:00", "end": "18:00"}, {"weekday": 3, "start": "09:00", "end": "18:00"},

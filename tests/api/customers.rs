@@ -58,6 +58,10 @@ async fn customer_crud_with_merge_patch_and_versions() {
     let res =
         app.client.delete(app.url(&location)).bearer_auth(&owner).header("if-match", "\"1\"").send().await.unwrap();
     assert_problem(res, 412, "precondition_failed").await;
+    // `If-Match` compares strongly: a weak tag matches no version, not even the current one.
+    let res =
+        app.client.delete(app.url(&location)).bearer_auth(&owner).header("if-match", "W/\"2\"").send().await.unwrap();
+    assert_problem(res, 412, "precondition_failed").await;
     assert_problem(
         app.patch(&location, &owner, json!({"created_at": "2020-01-01T00:00:00Z"})).await,
         422,

@@ -440,7 +440,12 @@ async fn every_state_changing_operation_records_exactly_its_documented_events() 
             "",
             Box::new(|_| {
                 let hours = json!({"intervals": [{"weekday": 1, "start": "09:00", "end": "17:00"}], "holidays": ["2026-12-25"]});
-                call(Method::PUT, "/api/v1/business-hours", "/api/v1/business-hours".into(), Some(hours))
+                call(
+                    Method::PUT,
+                    "/api/v1/workspace/business-hours",
+                    "/api/v1/workspace/business-hours".into(),
+                    Some(hours),
+                )
             }),
         ),
         (

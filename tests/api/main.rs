@@ -24,6 +24,7 @@ mod scheduler;
 mod sessions;
 mod support;
 mod support_model;
+mod support_rules;
 mod text_and_codes;
 mod users;
 mod workspace;

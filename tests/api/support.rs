@@ -22,7 +22,7 @@ async fn json_of(res: reqwest::Response, status: u16) -> Value {
 async fn setup(app: &TestApp, owner: &str, business_hours: bool, first: i64, resolution: i64) -> (Value, Value, Value) {
     json_of(app.patch("/api/v1/workspace", owner, json!({"timezone": "Europe/Paris"})).await, 200).await;
     let hours = json!({"intervals": (1..=5).map(|d| json!({"weekday": d, "start": "09:00", "end": "18:00"})).collect::<Vec<_>>()});
-    let res = app.request(reqwest::Method::PUT, "/api/v1/business-hours", Some(owner), Some(hours)).await;
+    let res = app.request(reqwest::Method::PUT, "/api/v1/workspace/business-hours", Some(owner), Some(hours)).await;
     json_of(res, 200).await;
     let customer = json_of(app.post("/api/v1/customers", owner, json!({"name": "Client"})).await, 201).await;
     let channels = json_of(app.get("/api/v1/channels", owner).await, 200).await;
@@ -66,7 +66,11 @@ async fn due_times_count_business_minutes() {
     // A holiday on Monday moves due times of unsolved cases to Tuesday.
     let hours = json!({"intervals": (1..=5).map(|d| json!({"weekday": d, "start": "09:00", "end": "18:00"})).collect::<Vec<_>>(),
                        "holidays": ["2026-11-30"]});
-    json_of(app.request(reqwest::Method::PUT, "/api/v1/business-hours", Some(&owner), Some(hours)).await, 200).await;
+    json_of(
+        app.request(reqwest::Method::PUT, "/api/v1/workspace/business-hours", Some(&owner), Some(hours)).await,
+        200,
+    )
+    .await;
     let moved = json_of(app.get(&path, &owner).await, 200).await;
     assert_eq!(moved["first_response_due_at"], "2026-12-01T08:25:00Z");
     // A second case is number 2.
@@ -153,7 +157,7 @@ async fn cases_are_per_workspace() {
     // Bad business hours are named part by part and change nothing.
     let bad = json!({"intervals": [{"weekday": 8, "start": "18:00", "end": "09:00"}]});
     let problem = assert_problem(
-        app.request(reqwest::Method::PUT, "/api/v1/business-hours", Some(&owner), Some(bad)).await,
+        app.request(reqwest::Method::PUT, "/api/v1/workspace/business-hours", Some(&owner), Some(bad)).await,
         422,
         "validation_failed",
     )
@@ -161,7 +165,25 @@ async fn cases_are_per_workspace() {
     let fields: Vec<&str> =
         problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["intervals[0].weekday", "intervals[0].end"]);
-    let hours = json_of(app.get("/api/v1/business-hours", &owner).await, 200).await;
+    for (bad, field) in [
+        (json!({"intervals": [{"weekday": 1, "start": "+9:+5", "end": "+9:+9"}]}), "intervals[0].start"),
+        (json!({"intervals": [{"weekday": 1, "start": "09:00", "end": "+24:0"}]}), "intervals[0].end"),
+        (json!({"intervals": []}), "intervals"),
+        (
+            json!({"intervals": [{"weekday": 1, "start": "09:00", "end": "17:00"}], "holidays": ["+10000-01-01"]}),
+            "holidays[0]",
+        ),
+        (
+            json!({"intervals": [{"weekday": 1, "start": "09:00", "end": "17:00"}], "holidays": ["0000-01-01"]}),
+            "holidays[0]",
+        ),
+    ] {
+        let res =
+            app.request(reqwest::Method::PUT, "/api/v1/workspace/business-hours", Some(&owner), Some(bad.clone()));
+        let problem = assert_problem(res.await, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{bad}");
+    }
+    let hours = json_of(app.get("/api/v1/workspace/business-hours", &owner).await, 200).await;
     assert_eq!(hours["intervals"].as_array().unwrap().len(), 5);
 }
 
@@ -241,7 +263,7 @@ async fn first_responses_come_from_interactions() {
     let second_path = format!("/api/v1/cases/{}", second["id"].as_str().unwrap());
     let mut by_member = on_case("outbound", member["id"].clone(), "2026-11-24T12:10:00Z");
     by_member["case_id"] = second["id"].clone();
-    log(&app, &owner, by_member, 201).await;
+    let reply = log(&app, &owner, by_member, 201).await;
     let mut by_owner = on_case("outbound", user_id.clone(), "2026-11-24T12:20:00Z");
     by_owner["case_id"] = second["id"].clone();
     log(&app, &owner, by_owner, 201).await;
@@ -249,6 +271,11 @@ async fn first_responses_come_from_interactions() {
     let mut inbound = on_case("inbound", Value::Null, "2026-11-24T12:30:00Z");
     inbound["case_id"] = second["id"].clone();
     log(&app, &owner, inbound, 201).await;
+    let second_now = json_of(app.get(&second_path, &owner).await, 200).await;
+    assert_eq!(second_now["first_responded_at"], "2026-11-24T12:10:00Z");
+    // Nor when the reply is edited later (its user gone, `user_id` reads null).
+    let reply_path = format!("/api/v1/interactions/{}", reply["id"].as_str().unwrap());
+    json_of(app.patch(&reply_path, &owner, json!({"subject": "Typo fixed"})).await, 200).await;
     let second_now = json_of(app.get(&second_path, &owner).await, 200).await;
     assert_eq!(second_now["first_responded_at"], "2026-11-24T12:10:00Z");
 
@@ -365,7 +392,11 @@ async fn the_documented_support_example_holds() {
     let me = json_of(app.get("/api/v1/me", &owner).await, 200).await;
     json_of(app.patch("/api/v1/workspace", &owner, json!({"timezone": "Europe/Berlin"})).await, 200).await;
     let hours = json!({"intervals": (1..=5).map(|d| json!({"weekday": d, "start": "09:00", "end": "17:00"})).collect::<Vec<_>>()});
-    json_of(app.request(reqwest::Method::PUT, "/api/v1/business-hours", Some(&owner), Some(hours)).await, 200).await;
+    json_of(
+        app.request(reqwest::Method::PUT, "/api/v1/workspace/business-hours", Some(&owner), Some(hours)).await,
+        200,
+    )
+    .await;
     let targets = json!({"normal": {"first_response_minutes": 60, "resolution_minutes": 480},
                          "high": {"first_response_minutes": 30, "resolution_minutes": 240}});
     let policy = json!({"name": "Standard", "business_hours": true, "targets": targets});

@@ -304,7 +304,7 @@ async fn run(tz_name: &str, start: &str, seed: u64) {
         "intervals": hours.intervals.iter().map(|&(d, s, e)| json!({"weekday": d, "start": hhmm(s), "end": hhmm(e)})).collect::<Vec<_>>(),
         "holidays": hours.holidays.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
     });
-    ok(app.request(reqwest::Method::PUT, "/api/v1/business-hours", Some(&owner), Some(body)).await).await;
+    ok(app.request(reqwest::Method::PUT, "/api/v1/workspace/business-hours", Some(&owner), Some(body)).await).await;
 
     let mut policies = Vec::new();
     for (name, business, priorities) in

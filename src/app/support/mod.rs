@@ -140,8 +140,10 @@ async fn with_breaches(
     Ok(case)
 }
 
-/// Recomputes the due times of the unsolved cases (of one policy, when given).
-async fn recompute(tx: &mut Tx<'_>, actor: &Actor, policy: Option<Uuid>) -> Result<()> {
+/// Recomputes the due times of the unsolved cases (of one policy, when given), each moved one
+/// saved with its `case.updated` event: after a change to the calendar (the business hours,
+/// the workspace's time zone) or to a policy.
+pub(crate) async fn recompute(tx: &mut Tx<'_>, actor: &Actor, policy: Option<Uuid>) -> Result<()> {
     let clocks = Clocks::load(tx, actor).await?;
     for id in support::lock_unsolved(&mut **tx, actor.workspace_id, policy).await? {
         let Some(case) = rows::find::<Case>(&mut **tx, actor.workspace_id, id).await? else { continue };
@@ -224,6 +226,10 @@ fn case_event(kind: EventType, c: &Case) -> NewEvent {
     event(kind, c.id, Some(c.customer_id), c)
 }
 
+fn case_event_updated(c: &Case) -> NewEvent {
+    case_event(EventType::CaseUpdated, c)
+}
+
 /// A case's writable fields, valid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseFields {
@@ -240,23 +246,31 @@ pub struct CaseFields {
     pub satisfaction_comment: Option<String>,
 }
 
-/// The references of `f` hold, as `cx` found them (`422` naming each that does not).
-fn check_references(cx: &CaseContext, f: &CaseFields) -> Result<()> {
+/// The references of `f` that are new (all of them for a new case, those that differ from
+/// `current` otherwise) hold, as `cx` found them (`422` naming each that does not): a case comes
+/// in on an active channel, and follows up a closed case of the same customer. References kept
+/// as they were stand (a channel deactivated since, say).
+fn check_references(cx: &CaseContext, f: &CaseFields, current: Option<&Case>) -> Result<()> {
+    let new = |changed: fn(&Case, &CaseFields) -> bool| current.is_none_or(|c| changed(c, f));
     let mut errors = Vec::new();
-    if !cx.customer {
+    if new(|c, f| c.customer_id != f.customer_id) && !cx.customer {
         errors.push(FieldError::new("customer_id", "is not a customer of this workspace"));
     }
-    if !cx.channel {
-        errors.push(FieldError::new("channel_id", "is not a channel of this workspace"));
+    if new(|c, f| c.channel_id != f.channel_id) && !cx.channel {
+        errors.push(FieldError::new("channel_id", "is not an active channel of this workspace"));
     }
-    if !cx.assignee {
+    if new(|c, f| c.assignee_id != f.assignee_id) && !cx.assignee {
         errors.push(FieldError::new("assignee_id", "is not a user of this workspace"));
     }
-    if f.sla_policy_id.is_some() && cx.policy.is_none() {
+    if new(|c, f| c.sla_policy_id != f.sla_policy_id) && f.sla_policy_id.is_some() && cx.policy.is_none() {
         errors.push(FieldError::new("sla_policy_id", "is not an SLA policy of this workspace"));
     }
-    if f.follow_up_of.is_some() && cx.follow_up_status != Some(CaseStatus::Closed) {
-        errors.push(FieldError::new("follow_up_of", "is not a closed case of this workspace"));
+    let follow_up_holds = cx.follow_up == Some((CaseStatus::Closed, f.customer_id));
+    if new(|c, f| (c.follow_up_of, c.customer_id) != (f.follow_up_of, f.customer_id))
+        && f.follow_up_of.is_some()
+        && !follow_up_holds
+    {
+        errors.push(FieldError::new("follow_up_of", "is not a closed case of this customer"));
     }
     if errors.is_empty() {
         Ok(())
@@ -329,7 +343,7 @@ pub async fn create_case(
     check_rating(&f, None)?;
     let mut row = row_of(&f);
     let cx = context(db, actor, &row).await?;
-    check_references(&cx, &f)?;
+    check_references(&cx, &f, None)?;
     let clocks = Clocks::of(&cx)?;
     let now = as_stored(now);
     let opened = [(CaseStatus::New, now)];
@@ -493,21 +507,16 @@ pub async fn update_case(
     }
     let mut row = row_of(&f);
     let cx = context(tx, actor, &row).await?;
-    // References kept as they were stand (a follow-up of a case gone with its customer, say).
-    if f.follow_up_of != current.follow_up_of
-        || f.customer_id != current.customer_id
-        || f.channel_id != current.channel_id
-        || f.assignee_id != current.assignee_id
-        || f.sla_policy_id != current.sla_policy_id
-    {
-        check_references(&cx, &f)?;
-    }
+    check_references(&cx, &f, Some(&current))?;
     let clocks = Clocks::of(&cx)?;
     (row.first_responded_at, row.first_response_business_seconds) =
         (current.first_responded_at, current.first_response_business_seconds);
     (row.solved_at, row.closed_at, row.reopened) = (current.solved_at, current.closed_at, current.reopened);
     row.resolution_business_seconds = current.resolution_business_seconds;
     let mut statuses = support::statuses(&mut **tx, actor.workspace_id, id).await?;
+    // `now` was read before the case's lock: a change that waited for one made meanwhile comes
+    // after it, so that the history stays in order.
+    let now = statuses.last().map_or(now, |last| now.max(last.1));
     if f.status != current.status {
         match transition(current.status, f.status) {
             Err(why) => return Err(ApiError::Conflict(format!("status: {why}"))),

@@ -109,14 +109,19 @@ pub async fn update_policy(
     Ok(p)
 }
 
-/// Removes a policy (admin); one that cases follow cannot go (`409`): move them to another.
+/// Removes a policy (admin); one that cases not closed follow cannot go (`409`): move them to
+/// another. Closed cases that followed it keep their due times and lose the reference (each
+/// with its `case.updated` event).
 pub async fn delete_policy(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
     let current: SlaPolicy = lock(tx, actor, Role::Admin, id, "SLA policy").await?;
     check_version(expected, current.version)?;
     if support::policy_in_use(&mut **tx, actor.workspace_id, id).await? {
-        return Err(ApiError::Conflict("cases follow this policy; give them another first".into()));
+        return Err(ApiError::Conflict("cases not closed follow this policy; give them another first".into()));
     }
+    let detached = support::detach_policy_from_closed(&mut **tx, actor.workspace_id, id).await?;
+    let mut events: Vec<NewEvent> = detached.iter().map(super::case_event_updated).collect();
     rows::delete::<SlaPolicy>(&mut **tx, actor.workspace_id, id).await?;
-    record(tx, actor, &[event(EventType::SlaPolicyDeleted, id, None, &current)]).await?;
+    events.push(event(EventType::SlaPolicyDeleted, id, None, &current));
+    record(tx, actor, &events).await?;
     Ok(())
 }

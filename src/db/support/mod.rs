@@ -264,8 +264,9 @@ pub struct CaseContext {
     pub channel: bool,
     /// No assignee, or a user of the workspace.
     pub assignee: bool,
-    /// The status of the case it follows up (`None`: none named, or not one the API sees).
-    pub follow_up_status: Option<CaseStatus>,
+    /// The status and customer of the case it follows up (`None`: none named, or not one the
+    /// API sees).
+    pub follow_up: Option<(CaseStatus, Uuid)>,
     pub policy: Option<SlaPolicy>,
     /// The workspace's IANA time zone.
     pub timezone: String,
@@ -280,12 +281,15 @@ pub async fn case_context(
     refs: &CaseRow,
 ) -> Result<Option<CaseContext>, sqlx::Error> {
     use super::rows::exists;
-    use crate::db::{channels::Channel, customers::Customer, users::User};
+    use crate::db::{customers::Customer, users::User};
     let policy_columns: Vec<String> = POLICY_COLUMNS.split(", ").map(|c| format!("p.{c}")).collect();
     let row = sqlx::query(&format!(
-        "SELECT {customer} AS has_customer, {channel} AS has_channel, ($4::uuid IS NULL OR {assignee}) AS has_assignee,
+        "SELECT {customer} AS has_customer,
+                EXISTS (SELECT 1 FROM channels ch WHERE ch.workspace_id = $1 AND ch.id = $3 AND ch.active) AS has_channel,
+                ($4::uuid IS NULL OR {assignee}) AS has_assignee,
                 (SELECT t.status FROM cases t WHERE t.workspace_id = $1 AND t.id = $6 AND {case_visible})
                     AS follow_up_status,
+                (SELECT t.customer_id FROM cases t WHERE t.workspace_id = $1 AND t.id = $6) AS follow_up_customer,
                 w.timezone AS workspace_timezone,
                 (SELECT h.hours FROM business_hours h WHERE h.workspace_id = $1) AS business_hours_set,
                 {policy}
@@ -293,7 +297,6 @@ pub async fn case_context(
            LEFT JOIN sla_policies p ON p.workspace_id = w.id AND p.id = $5
           WHERE w.id = $1",
         customer = exists::<Customer>("$1", "$2"),
-        channel = exists::<Channel>("$1", "$3"),
         assignee = exists::<User>("$1", "$4"),
         case_visible = <Case as super::rows::Table>::VISIBLE,
         policy = policy_columns.join(", "),
@@ -314,7 +317,7 @@ pub async fn case_context(
         customer: row.try_get("has_customer")?,
         channel: row.try_get("has_channel")?,
         assignee: row.try_get("has_assignee")?,
-        follow_up_status: row.try_get("follow_up_status")?,
+        follow_up: row.try_get::<Option<CaseStatus>, _>("follow_up_status")?.zip(row.try_get("follow_up_customer")?),
         policy: match policy_id {
             Some(_) => Some(SlaPolicy::from_row(&row)?),
             None => None,
@@ -322,6 +325,23 @@ pub async fn case_context(
         timezone: row.try_get("workspace_timezone")?,
         hours: hours.map(|h| h.0),
     }))
+}
+
+/// Takes the policy off the workspace's closed cases that followed it; returns them as they are
+/// now.
+pub async fn detach_policy_from_closed(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    policy: Uuid,
+) -> Result<Vec<Case>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE cases SET sla_policy_id = NULL WHERE workspace_id = $1 AND sla_policy_id = $2 AND status = 'closed'
+         RETURNING {CASE_COLUMNS}"
+    ))
+    .bind(ws)
+    .bind(policy)
+    .fetch_all(db)
+    .await
 }
 
 /// Records a status the case took at `at` (`from` `None`: its first).
@@ -484,7 +504,7 @@ pub struct CaseFilter {
     pub priority: Option<Priority>,
     pub assignee_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
-    /// Resolution due before this instant.
+    /// Unsolved, with the resolution due before this instant.
     pub due_before: Option<DateTime<Utc>>,
     /// Breached (`true`) or not (`false`) at `now`, on either target.
     pub breached: Option<bool>,
@@ -514,6 +534,10 @@ pub async fn list_cases(
         .and_if("assignee_id =", f.assignee_id)
         .and_if("customer_id =", f.customer_id)
         .and_if("resolution_due_at <", f.due_before);
+    if f.due_before.is_some() {
+        // A solved case's solution is no longer due.
+        qb.push(" AND status NOT IN ('solved', 'closed')");
+    }
     if let Some(breached) = f.breached {
         let (head, tail) = BREACHED.split_once("{now}").unwrap_or((BREACHED, ""));
         qb.push(if breached { " AND " } else { " AND NOT coalesce(" }).push(head).push_bind(now);

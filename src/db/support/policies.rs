@@ -83,11 +83,13 @@ pub async fn save_policy(
     .await
 }
 
-/// Whether any case follows the policy.
+/// Whether any case not closed follows the policy.
 pub async fn policy_in_use(db: impl PgExecutor<'_>, ws: WorkspaceId, policy: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases WHERE workspace_id = $1 AND sla_policy_id = $2)")
-        .bind(ws)
-        .bind(policy)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM cases WHERE workspace_id = $1 AND sla_policy_id = $2 AND status <> 'closed')",
+    )
+    .bind(ws)
+    .bind(policy)
+    .fetch_one(db)
+    .await
 }

@@ -1,0 +1,161 @@
+//! Support rules found by trying the API as a newcomer would: what moves due times, what a
+//! reply stays, what a policy or a channel may leave behind, what a follow-up may name, what
+//! `due_before` lists, and the order of a case's history under concurrent changes.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+async fn json_of(res: reqwest::Response, status: u16) -> Value {
+    let code = res.status().as_u16();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(code, status, "{body}");
+    body
+}
+
+fn id(v: &Value) -> &str {
+    v["id"].as_str().unwrap()
+}
+
+/// A workspace in Paris with business hours Monday to Friday 09:00–18:00, a customer, its
+/// email channel and a business-hours policy: 30 minutes to the first response, 600 to the
+/// solution, for every priority.
+async fn setup(app: &TestApp, owner: &str) -> (Value, Value, Value) {
+    json_of(app.patch("/api/v1/workspace", owner, json!({"timezone": "Europe/Paris"})).await, 200).await;
+    let hours = json!({"intervals": (1..=5).map(|d| json!({"weekday": d, "start": "09:00", "end": "18:00"})).collect::<Vec<_>>()});
+    json_of(app.request(reqwest::Method::PUT, "/api/v1/workspace/business-hours", Some(owner), Some(hours)).await, 200)
+        .await;
+    let customer = json_of(app.post("/api/v1/customers", owner, json!({"name": "Client"})).await, 201).await;
+    let channels = json_of(app.get("/api/v1/channels", owner).await, 200).await;
+    let target = json!({"first_response_minutes": 30, "resolution_minutes": 600});
+    let targets: serde_json::Map<String, Value> =
+        ["low", "normal", "high", "urgent"].iter().map(|p| (p.to_string(), target.clone())).collect();
+    let policy = json!({"name": "Standard", "business_hours": true, "targets": targets});
+    let policy = json_of(app.post("/api/v1/sla-policies", owner, policy).await, 201).await;
+    (customer, channels["data"][0].clone(), policy)
+}
+
+async fn open(app: &TestApp, owner: &str, customer: &Value, channel: &Value, policy: &Value) -> Value {
+    let body = json!({"customer_id": customer["id"], "channel_id": channel["id"], "subject": "Help",
+                      "sla_policy_id": policy["id"]});
+    json_of(app.post("/api/v1/cases", owner, body).await, 201).await
+}
+
+/// Business hours are local times: a new time zone moves the due times counted on them.
+#[tokio::test]
+async fn a_new_time_zone_moves_the_due_times() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, channel, policy) = setup(&app, &owner).await;
+    // Friday 17:55 in Paris: due Monday 09:25 Paris.
+    app.clock.set("2026-11-27T16:55:00Z".parse().unwrap());
+    let case = open(&app, &owner, &customer, &channel, &policy).await;
+    assert_eq!(case["first_response_due_at"], "2026-11-30T08:25:00Z");
+    // The same instant is Friday 11:55 in New York: due 12:25 there.
+    json_of(app.patch("/api/v1/workspace", &owner, json!({"timezone": "America/New_York"})).await, 200).await;
+    let moved = json_of(app.get(&format!("/api/v1/cases/{}", id(&case)), &owner).await, 200).await;
+    assert_eq!(moved["first_response_due_at"], "2026-11-27T17:25:00Z");
+    assert_eq!(moved["version"], 2);
+}
+
+/// A policy that only closed cases followed may go: they keep their due times and lose the
+/// reference; one that an unclosed case follows may not.
+#[tokio::test]
+async fn a_policy_only_closed_cases_followed_can_be_removed() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, channel, policy) = setup(&app, &owner).await;
+    let case = open(&app, &owner, &customer, &channel, &policy).await;
+    let path = format!("/api/v1/cases/{}", id(&case));
+    let policy_path = format!("/api/v1/sla-policies/{}", id(&policy));
+    assert_problem(app.delete(&policy_path, &owner).await, 409, "conflict").await;
+    json_of(app.patch(&path, &owner, json!({"status": "solved"})).await, 200).await;
+    assert_problem(app.delete(&policy_path, &owner).await, 409, "conflict").await;
+    json_of(app.patch(&path, &owner, json!({"status": "closed"})).await, 200).await;
+    assert_eq!(app.delete(&policy_path, &owner).await.status(), 204);
+    let closed = json_of(app.get(&path, &owner).await, 200).await;
+    assert!(closed["sla_policy_id"].is_null());
+    assert_eq!(closed["first_response_due_at"], case["first_response_due_at"]);
+    assert_eq!(closed["resolution_due_at"], case["resolution_due_at"]);
+}
+
+/// A case comes in on an active channel; a channel cases came in on cannot be removed; a
+/// follow-up names a closed case of the same customer.
+#[tokio::test]
+async fn channels_and_follow_ups_of_cases() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, _, policy) = setup(&app, &owner).await;
+    let channel = json!({"kind": "chat", "name": "Widget"});
+    let channel = json_of(app.post("/api/v1/channels", &owner, channel).await, 201).await;
+    let case = open(&app, &owner, &customer, &channel, &policy).await;
+    let channel_path = format!("/api/v1/channels/{}", id(&channel));
+    let problem = assert_problem(app.delete(&channel_path, &owner).await, 409, "conflict").await;
+    assert!(problem["detail"].as_str().unwrap().contains("cases"), "{problem}");
+    json_of(app.patch(&channel_path, &owner, json!({"active": false})).await, 200).await;
+    let body = json!({"customer_id": customer["id"], "channel_id": channel["id"], "subject": "Again"});
+    let problem = assert_problem(app.post("/api/v1/cases", &owner, body).await, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "channel_id");
+    // The case itself keeps its channel, and can still change.
+    let path = format!("/api/v1/cases/{}", id(&case));
+    json_of(app.patch(&path, &owner, json!({"priority": "high"})).await, 200).await;
+
+    json_of(app.patch(&path, &owner, json!({"status": "solved"})).await, 200).await;
+    json_of(app.patch(&path, &owner, json!({"status": "closed"})).await, 200).await;
+    let other = json_of(app.post("/api/v1/customers", &owner, json!({"name": "Other"})).await, 201).await;
+    let channels = json_of(app.get("/api/v1/channels", &owner).await, 200).await;
+    let email = &channels["data"][0];
+    let body = json!({"customer_id": other["id"], "channel_id": email["id"], "subject": "Not theirs",
+                      "follow_up_of": case["id"]});
+    let problem = assert_problem(app.post("/api/v1/cases", &owner, body).await, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "follow_up_of");
+    let body = json!({"customer_id": customer["id"], "channel_id": email["id"], "subject": "Theirs",
+                      "follow_up_of": case["id"]});
+    json_of(app.post("/api/v1/cases", &owner, body).await, 201).await;
+}
+
+/// `due_before` lists the unsolved cases whose solution is due before the instant.
+#[tokio::test]
+async fn due_before_lists_unsolved_cases() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, channel, policy) = setup(&app, &owner).await;
+    app.clock.set("2026-11-27T16:55:00Z".parse().unwrap());
+    let solved = open(&app, &owner, &customer, &channel, &policy).await;
+    let open_one = open(&app, &owner, &customer, &channel, &policy).await;
+    json_of(app.patch(&format!("/api/v1/cases/{}", id(&solved)), &owner, json!({"status": "solved"})).await, 200).await;
+    let listed = json_of(app.get("/api/v1/cases?due_before=2027-01-01T00:00:00Z", &owner).await, 200).await;
+    let ids: Vec<&str> = listed["data"].as_array().unwrap().iter().map(id).collect();
+    assert_eq!(ids, [id(&open_one)]);
+}
+
+/// Concurrent status changes of one case are recorded in the order they were applied: each
+/// change starts where the one before it left the case.
+#[tokio::test]
+async fn concurrent_status_changes_keep_the_history_in_order() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, channel, policy) = setup(&app, &owner).await;
+    let case = open(&app, &owner, &customer, &channel, &policy).await;
+    let path = format!("/api/v1/cases/{}", id(&case));
+    let statuses = ["open", "pending", "on_hold", "open", "pending", "open", "on_hold", "pending"];
+    let changes = statuses.iter().cycle().take(24).map(|s| app.patch(&path, &owner, json!({"status": s})));
+    for res in futures_util::future::join_all(changes).await {
+        assert_eq!(res.status(), 200);
+    }
+    let timeline = json_of(app.get(&format!("{path}/timeline?limit=200"), &owner).await, 200).await;
+    // Newest first: each change's `from_status` is the `to_status` of the one before.
+    let mut chain: Vec<&Value> = timeline["data"].as_array().unwrap().iter().collect();
+    chain.reverse();
+    assert!(chain[0]["case_status_change"]["from_status"].is_null());
+    for pair in chain.windows(2) {
+        assert_eq!(
+            pair[1]["case_status_change"]["from_status"], pair[0]["case_status_change"]["to_status"],
+            "{pair:?}"
+        );
+        let at = |v: &Value| v["at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        assert!(at(pair[1]) >= at(pair[0]), "{pair:?}");
+    }
+    let now = json_of(app.get(&path, &owner).await, 200).await;
+    assert_eq!(now["status"], chain.last().unwrap()["case_status_change"]["to_status"]);
+}
