@@ -62,7 +62,7 @@ out = {
     "BasketReport": get("/analytics/basket?min_support=0.01&limit=5&from=2025-01-01"),
     "SupportReport": get("/analytics/support?group_by=priority&from=2026-09-01"),
     "Health": call("GET", "/health/ready", base=BASE),
-    "BusinessHours": get("/workspace/business-hours"),
+    "WorkspaceBusinessHours": get("/workspace/business-hours"),
     "SlaPolicy": get("/sla-policies/01938a52-6c00-7000-8000-000000000601"),
     "Case": get("/cases/01938a52-6c00-7000-8000-000000000602"),
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::app::support::{self as use_case, CaseFields, PolicyFields};
 use crate::app::{self};
 use crate::auth::roles::{Admin, Member, Viewer};
-use crate::db::support::{Case, CaseFilter, SlaPolicy};
+use crate::db::support::{Case, CaseFilter, SlaPolicy, WorkspaceBusinessHours};
 use crate::domain::business_hours::BusinessHours;
 use crate::domain::support::{CaseStatus, Priority, Targets};
 use crate::domain::{Tags, Validator};
@@ -19,7 +19,7 @@ use crate::http::auth::Auth;
 use crate::http::doc::*;
 use crate::http::extract::{IfMatch, Json, Query};
 use crate::http::write::{Write, WriteStatement};
-use crate::http::{created_resource, ok, patch, AppState, Resource};
+use crate::http::{created_resource, ok, patch, versioned, AppState, Resource};
 
 impl Resource for SlaPolicy {
     fn location(&self) -> String {
@@ -42,33 +42,46 @@ impl Resource for Case {
 /// Get the business hours
 ///
 /// The workspace's business hours: weekly intervals in its time zone and holidays (Monday to
-/// Friday 09:00–17:00 until set). Any role (viewer).
+/// Friday 09:00–17:00, version 0, until set), with their `ETag`. Any role (viewer).
 #[utoipa::path(
     operation_id = "get_business_hours",
     tag = "support",
-    responses((status = 200, description = "The business hours", body = BusinessHours), E401)
+    responses(
+        (status = 200, description = "The business hours", body = WorkspaceBusinessHours, headers(("ETag" = String))),
+        E401
+    )
 )]
 #[get("/workspace/business-hours")]
 pub async fn get_business_hours(state: web::Data<AppState>, auth: Auth<Viewer>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(use_case::business_hours(&state.pool, &auth.actor()).await?))
+    let hours = use_case::business_hours(&state.pool, &auth.actor()).await?;
+    Ok(versioned(hours.version, &hours))
 }
 
 /// Set the business hours
 ///
 /// Admin. Replaces them whole; the due times of every unsolved case on a business-hours policy
 /// follow (their `case.updated` events too). Intervals are `[start, end)` in local time, a day
-/// may have several; holidays are local dates without business hours.
+/// may have several; holidays are local dates without business hours. With `If-Match`, applies
+/// only to that version (`412` otherwise; `"0"`: only if none were set yet).
 #[utoipa::path(
     operation_id = "set_business_hours",
     tag = "support",
     request_body = BusinessHours,
-    responses((status = 200, description = "The business hours", body = BusinessHours), E400, E401, E403, E413, E415, E422),
+    params(("If-Match" = Option<String>, Header, description = "The ETag of the version this change is based on")),
+    responses(
+        (status = 200, description = "The business hours", body = WorkspaceBusinessHours, headers(("ETag" = String))),
+        E400, E401, E403, E412, E413, E415, E422
+    ),
     extensions(("x-events" = json!(["business_hours.updated"])))
 )]
 #[put("/workspace/business-hours")]
-pub async fn set_business_hours(mut w: Write<Admin>, Json(body): Json<BusinessHours>) -> ApiResult<HttpResponse> {
-    let hours = use_case::set_business_hours(&mut w.tx, &w.actor, body).await?;
-    w.commit(HttpResponse::Ok().json(hours)).await
+pub async fn set_business_hours(
+    mut w: Write<Admin>,
+    IfMatch(expected): IfMatch,
+    Json(body): Json<BusinessHours>,
+) -> ApiResult<HttpResponse> {
+    let hours = use_case::set_business_hours(&mut w.tx, &w.actor, body, expected).await?;
+    w.commit(versioned(hours.version, &hours)).await
 }
 
 /// The writable fields of an SLA policy.

@@ -206,7 +206,7 @@ async fn support(tx: &mut app::Tx<'_>, owner: &Actor, now: DateTime<Utc>) -> Res
             .chain(chrono::NaiveDate::from_ymd_opt(year + 1, 1, 1))
             .collect(),
     };
-    app::support::set_business_hours(tx, owner, hours).await.map_err(app_err)?;
+    app::support::set_business_hours(tx, owner, hours, None).await.map_err(app_err)?;
     let target =
         |first_response_minutes, resolution_minutes| Some(Target { first_response_minutes, resolution_minutes });
     let targets =

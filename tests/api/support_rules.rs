@@ -159,3 +159,32 @@ async fn concurrent_status_changes_keep_the_history_in_order() {
     let now = json_of(app.get(&path, &owner).await, 200).await;
     assert_eq!(now["status"], chain.last().unwrap()["case_status_change"]["to_status"]);
 }
+
+/// The business hours carry their version as an `ETag`; a change based on another version is
+/// refused (`412`) and changes nothing.
+#[tokio::test]
+async fn business_hours_are_versioned() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let res = app.get("/api/v1/workspace/business-hours", &owner).await;
+    assert_eq!(res.headers()["etag"], "\"0\"");
+    assert_eq!(json_of(res, 200).await["version"], 0);
+    let hours = json!({"intervals": [{"weekday": 1, "start": "08:00", "end": "16:00"}]});
+    let put = |tag: &'static str, body: Value| {
+        app.client
+            .put(app.url("/api/v1/workspace/business-hours"))
+            .bearer_auth(&owner)
+            .header("if-match", tag)
+            .json(&body)
+            .send()
+    };
+    let res = put("\"0\"", hours.clone()).await.unwrap();
+    assert_eq!(res.headers()["etag"], "\"1\"");
+    assert_eq!(json_of(res, 200).await["version"], 1);
+    let other = json!({"intervals": [{"weekday": 2, "start": "10:00", "end": "12:00"}]});
+    assert_problem(put("\"0\"", other.clone()).await.unwrap(), 412, "precondition_failed").await;
+    let now = json_of(app.get("/api/v1/workspace/business-hours", &owner).await, 200).await;
+    assert_eq!(now["intervals"], hours["intervals"]);
+    let res = put("\"1\"", other).await.unwrap();
+    assert_eq!(res.headers()["etag"], "\"2\"");
+}

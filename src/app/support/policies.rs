@@ -9,41 +9,53 @@ use super::recompute;
 use crate::app::{check_version, event, found, lock, record, record_change, Actor, Result, Tx};
 use crate::db::events::NewEvent;
 use crate::db::rows;
-use crate::db::support::{self, SlaPolicy};
+use crate::db::support::{self, SlaPolicy, WorkspaceBusinessHours};
 use crate::domain::business_hours::BusinessHours;
 use crate::domain::events::EventType;
 use crate::domain::support::Targets;
 use crate::domain::{Name, Role};
 use crate::error::ApiError;
 
-/// The workspace's business hours (Monday to Friday 09:00–17:00 until it sets some).
-pub async fn business_hours(db: impl PgExecutor<'_>, actor: &Actor) -> Result<BusinessHours> {
-    Ok(support::business_hours(db, actor.workspace_id).await?.unwrap_or_else(BusinessHours::office))
+/// The workspace's business hours (Monday to Friday 09:00–17:00, version 0, until it sets
+/// some).
+pub async fn business_hours(db: impl PgExecutor<'_>, actor: &Actor) -> Result<WorkspaceBusinessHours> {
+    Ok(support::business_hours(db, actor.workspace_id)
+        .await?
+        .unwrap_or_else(|| WorkspaceBusinessHours { hours: BusinessHours::office(), version: 0 }))
 }
 
-/// Sets the business hours (admin), checked (`422`); the due times of every unsolved case on
-/// a business-hours policy follow.
-pub async fn set_business_hours(tx: &mut Tx<'_>, actor: &Actor, hours: BusinessHours) -> Result<BusinessHours> {
+/// Sets the business hours (admin), checked (`422`), when `expected` (the request's
+/// `If-Match`, if any) is their version (`412` otherwise); the due times of every unsolved case
+/// on a business-hours policy follow.
+pub async fn set_business_hours(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    hours: BusinessHours,
+    expected: Option<i64>,
+) -> Result<WorkspaceBusinessHours> {
     actor.require(Role::Admin)?;
+    let current = support::lock_business_hours(&mut **tx, actor.workspace_id).await?;
+    check_version(expected, current.unwrap_or(0))?;
     let errors = hours.check();
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    support::set_business_hours(&mut **tx, actor.workspace_id, &hours).await?;
+    let version = support::set_business_hours(&mut **tx, actor.workspace_id, &hours).await?;
+    let set = WorkspaceBusinessHours { hours, version };
     let event = NewEvent {
         kind: EventType::BusinessHoursUpdated,
         resource_id: actor.workspace_id.0,
         customer_id: None,
         // The hours, with the workspace's id (the resource they belong to).
         data: {
-            let mut data = serde_json::to_value(&hours).unwrap_or_default();
+            let mut data = serde_json::to_value(&set).unwrap_or_default();
             data["id"] = serde_json::json!(actor.workspace_id.0);
             data
         },
     };
     record(tx, actor, &[event]).await?;
     recompute(tx, actor, None).await?;
-    Ok(hours)
+    Ok(set)
 }
 
 /// A policy's fields, valid.

@@ -10,31 +10,53 @@ use crate::domain::business_hours::BusinessHours;
 use crate::domain::support::Targets;
 use crate::domain::{new_id, WorkspaceId};
 
+/// A workspace's business hours as the API shows them, with their version (0: never set, the
+/// office hours).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WorkspaceBusinessHours {
+    #[serde(flatten)]
+    pub hours: BusinessHours,
+    /// 0 until the workspace sets some; each change adds 1.
+    pub version: i64,
+}
+
 /// The business hours a workspace set, if it set any.
-pub async fn business_hours(db: impl PgExecutor<'_>, ws: WorkspaceId) -> Result<Option<BusinessHours>, sqlx::Error> {
-    let hours: Option<sqlx::types::Json<BusinessHours>> =
-        sqlx::query_scalar("SELECT hours FROM business_hours WHERE workspace_id = $1")
+pub async fn business_hours(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+) -> Result<Option<WorkspaceBusinessHours>, sqlx::Error> {
+    let row: Option<(sqlx::types::Json<BusinessHours>, i64)> =
+        sqlx::query_as("SELECT hours, version FROM business_hours WHERE workspace_id = $1")
             .bind(ws)
             .fetch_optional(db)
             .await?;
-    Ok(hours.map(|h| h.0))
+    Ok(row.map(|(hours, version)| WorkspaceBusinessHours { hours: hours.0, version }))
 }
 
-/// Sets the workspace's business hours.
+/// The version of the business hours the workspace set (`None`: none yet), locked until the
+/// transaction ends.
+pub async fn lock_business_hours(db: impl PgExecutor<'_>, ws: WorkspaceId) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT version FROM business_hours WHERE workspace_id = $1 FOR UPDATE")
+        .bind(ws)
+        .fetch_optional(db)
+        .await
+}
+
+/// Sets the workspace's business hours; returns their new version.
 pub async fn set_business_hours(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
     hours: &BusinessHours,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
         "INSERT INTO business_hours (workspace_id, hours) VALUES ($1, $2)
-         ON CONFLICT (workspace_id) DO UPDATE SET hours = $2, updated_at = now(), version = business_hours.version + 1",
+         ON CONFLICT (workspace_id) DO UPDATE SET hours = $2, updated_at = now(), version = business_hours.version + 1
+         RETURNING version",
     )
     .bind(ws)
     .bind(sqlx::types::Json(hours))
-    .execute(db)
-    .await?;
-    Ok(())
+    .fetch_one(db)
+    .await
 }
 
 /// A service-level policy: targets by priority, counted in business minutes or not.
