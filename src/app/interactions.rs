@@ -37,6 +37,13 @@ pub async fn create(db: &mut PgConnection, actor: &Actor, fields: Fields) -> Res
     let Some(case_id) = fields.case_id else { return insert(db, actor, fields).await };
     let mut tx = sqlx::Connection::begin(&mut *db).await?;
     if !super::support::lock_for_interactions(&mut tx, actor, &[case_id]).await?.is_empty() {
+        // A closed case takes no new interaction; a replay of one it has is answered as ever.
+        if let Some(external_id) = &fields.external_id {
+            let ws = actor.workspace_id;
+            if let Some(existing) = interactions::by_external_id(&mut *tx, ws, fields.channel_id, external_id).await? {
+                return Ok(Logged::Existing(existing));
+            }
+        }
         return Err(ApiError::validation("case_id", crate::domain::support::CLOSED_CASE));
     }
     let logged = insert(&mut tx, actor, fields).await?;
@@ -111,7 +118,24 @@ pub async fn create_batch(
         items.iter().filter_map(|i| Some((i.fields.as_ref()?.case_id?, i.customer_id))).collect();
     let case_ids: Vec<Uuid> = case_pairs.iter().map(|p| p.0).collect();
     let closed = super::support::lock_for_interactions(tx, actor, &case_ids).await?;
-    let cases = crate::db::support::cases_of(&mut **tx, ws, &case_pairs).await?;
+    let cases = match case_pairs.is_empty() {
+        true => Vec::new(),
+        false => crate::db::support::cases_of(&mut **tx, ws, &case_pairs).await?,
+    };
+    // Items on a closed case that replay an interaction it has are answered as ever.
+    let replays: Vec<(Uuid, String)> = items
+        .iter()
+        .filter_map(|i| {
+            let f = i.fields.as_ref()?;
+            closed.contains(&f.case_id?).then(|| Some((i.channel_id, f.external_id.clone()?)))?
+        })
+        .collect();
+    let replayed: Vec<(Uuid, String)> = match replays.is_empty() {
+        true => Vec::new(),
+        false => {
+            interactions::ids_by_external(&mut **tx, ws, &replays).await?.into_iter().map(|(c, e, _)| (c, e)).collect()
+        }
+    };
     for (i, item) in items.iter().enumerate() {
         if !live_customers.contains(&item.customer_id) {
             errors.push(FieldError::new(format!("items[{i}].customer_id"), "is not a customer of this workspace"));
@@ -125,7 +149,10 @@ pub async fn create_batch(
             if !cases.iter().any(|c| (c.0, c.1) == (case_id, item.customer_id)) {
                 errors.push(FieldError::new(field, crate::error::NOT_THE_CUSTOMERS_CASE));
             } else if closed.contains(&case_id) {
-                errors.push(FieldError::new(field, crate::domain::support::CLOSED_CASE));
+                let key = item.fields.as_ref().and_then(|f| Some((item.channel_id, f.external_id.clone()?)));
+                if !key.is_some_and(|k| replayed.contains(&k)) {
+                    errors.push(FieldError::new(field, crate::domain::support::CLOSED_CASE));
+                }
             }
         }
     }

@@ -188,3 +188,39 @@ async fn business_hours_are_versioned() {
     let res = put("\"1\"", other).await.unwrap();
     assert_eq!(res.headers()["etag"], "\"2\"");
 }
+
+/// A closed case takes no new interaction, but a replay of one it has (same channel and
+/// `external_id`) is answered as ever: alone, `200` with it; in a batch, its id.
+#[tokio::test]
+async fn replays_on_a_closed_case_are_answered() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (customer, channel, policy) = setup(&app, &owner).await;
+    let case = open(&app, &owner, &customer, &channel, &policy).await;
+    let mail = |external: &str| {
+        json!({"customer_id": customer["id"], "channel_id": channel["id"], "direction": "inbound",
+               "kind": "message", "subject": "Still broken", "case_id": case["id"], "external_id": external})
+    };
+    let logged = json_of(app.post("/api/v1/interactions", &owner, mail("<m1@example.com>")).await, 201).await;
+    let path = format!("/api/v1/cases/{}", id(&case));
+    json_of(app.patch(&path, &owner, json!({"status": "solved"})).await, 200).await;
+    json_of(app.patch(&path, &owner, json!({"status": "closed"})).await, 200).await;
+    let replayed = json_of(app.post("/api/v1/interactions", &owner, mail("<m1@example.com>")).await, 200).await;
+    assert_eq!(replayed["id"], logged["id"]);
+    let batch = json!({"items": [mail("<m1@example.com>")]});
+    let ids = json_of(app.post("/api/v1/interactions/batch", &owner, batch).await, 201).await;
+    assert_eq!(ids["ids"], json!([logged["id"]]));
+    let problem = assert_problem(
+        app.post("/api/v1/interactions", &owner, mail("<m2@example.com>")).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "case_id");
+    let batch = json!({"items": [mail("<m1@example.com>"), mail("<m2@example.com>")]});
+    let problem =
+        assert_problem(app.post("/api/v1/interactions/batch", &owner, batch).await, 422, "validation_failed").await;
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["items[1].case_id"]);
+}
