@@ -290,7 +290,8 @@ pub async fn list_runs(
 ///
 /// One run: JSON, or with `Accept: text/csv` its result as CSV (UTF-8, RFC 4180, a header
 /// row, then one row per funnel stage, segment group, RFM segment, cohort and offset, series
-/// group and bucket, or basket pair; numbers as JSON writes them; a text cell a spreadsheet
+/// group and bucket, basket pair, or support group, then for support a last row of the totals,
+/// its `key` empty and its `label` `Total`; numbers as JSON writes them; a text cell a spreadsheet
 /// would run as a formula starts with `'`). A failed run has no CSV (`409`); neither JSON nor
 /// CSV acceptable is `406`. Any role (viewer).
 #[utoipa::path(

@@ -209,18 +209,20 @@ pub struct CaseInput {
     /// A new case is `new`; see the status rules of `PATCH`.
     #[serde(default = "new")]
     pub status: CaseStatus,
+    /// `normal` when not given.
     #[serde(default = "normal")]
     pub priority: Priority,
-    /// The channel it came in on.
+    /// The channel it came in on (an active one, for a new case or a new channel).
     pub channel_id: Uuid,
     #[serde(default)]
     pub assignee_id: Option<Uuid>,
     #[serde(default)]
     #[schema(schema_with = Tags::schema)]
     pub tags: Vec<String>,
+    /// Its service-level policy: without one, a case has no due times.
     #[serde(default)]
     pub sla_policy_id: Option<Uuid>,
-    /// A closed case this one follows up.
+    /// A closed case of the same customer this one follows up.
     #[serde(default)]
     pub follow_up_of: Option<Uuid>,
     #[serde(default)]

@@ -40,6 +40,10 @@ impl Resource for Interaction {
 /// interaction and changes nothing (integrations can replay safely); `409` if that interaction
 /// is hidden with its soft-deleted customer.
 ///
+/// On a support case (`case_id`: a case of the same customer, not closed, `422` otherwise), an
+/// outbound interaction logged with a `user_id` is a reply: the earliest reply is the case's
+/// first response (one without `user_id` is not a reply).
+///
 /// Honours `Idempotency-Key`: a retry with the same key and body within 24 h returns the stored
 /// response (the same key with another body is `409`).
 #[utoipa::path(
