@@ -30,7 +30,7 @@ struct Clocks {
 impl Clocks {
     async fn load(db: &mut sqlx::PgConnection, actor: &Actor) -> Result<Clocks> {
         let ws = found(crate::db::workspaces::get(&mut *db, actor.workspace_id).await?, "workspace")?;
-        Clocks::new(&ws.timezone, business_hours(&mut *db, actor).await?.hours)
+        Clocks::new(&ws.timezone, business_hours(&mut *db, actor).await?.hours())
     }
 
     /// The clocks of a workspace in `timezone` with `hours` (the office's when it set none).

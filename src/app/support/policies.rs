@@ -21,7 +21,7 @@ use crate::error::ApiError;
 pub async fn business_hours(db: impl PgExecutor<'_>, actor: &Actor) -> Result<WorkspaceBusinessHours> {
     Ok(support::business_hours(db, actor.workspace_id)
         .await?
-        .unwrap_or_else(|| WorkspaceBusinessHours { hours: BusinessHours::office(), version: 0 }))
+        .unwrap_or_else(|| WorkspaceBusinessHours::new(BusinessHours::office(), 0)))
 }
 
 /// Sets the business hours (admin), checked (`422`), when `expected` (the request's
@@ -41,7 +41,7 @@ pub async fn set_business_hours(
         return Err(ApiError::Validation(errors));
     }
     let version = support::set_business_hours(&mut **tx, actor.workspace_id, &hours).await?;
-    let set = WorkspaceBusinessHours { hours, version };
+    let set = WorkspaceBusinessHours::new(hours, version);
     let event = NewEvent {
         kind: EventType::BusinessHoursUpdated,
         resource_id: actor.workspace_id.0,

@@ -6,18 +6,31 @@ use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::business_hours::BusinessHours;
+use crate::domain::business_hours::{BusinessHours, Interval};
 use crate::domain::support::Targets;
 use crate::domain::{new_id, WorkspaceId};
 
-/// A workspace's business hours as the API shows them, with their version (0: never set, the
-/// office hours).
+/// A workspace's business hours as the API shows them: [`BusinessHours`] with their version
+/// (0: never set, the office hours).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WorkspaceBusinessHours {
-    #[serde(flatten)]
-    pub hours: BusinessHours,
+    pub intervals: Vec<Interval>,
+    /// Local dates without business hours.
+    #[schema(value_type = Vec<String>, format = Date, example = json!(["2026-12-25"]))]
+    pub holidays: Vec<chrono::NaiveDate>,
     /// 0 until the workspace sets some; each change adds 1.
     pub version: i64,
+}
+
+impl WorkspaceBusinessHours {
+    pub fn new(hours: BusinessHours, version: i64) -> WorkspaceBusinessHours {
+        WorkspaceBusinessHours { intervals: hours.intervals, holidays: hours.holidays, version }
+    }
+
+    /// The hours themselves.
+    pub fn hours(self) -> BusinessHours {
+        BusinessHours { intervals: self.intervals, holidays: self.holidays }
+    }
 }
 
 /// The business hours a workspace set, if it set any.
@@ -30,7 +43,7 @@ pub async fn business_hours(
             .bind(ws)
             .fetch_optional(db)
             .await?;
-    Ok(row.map(|(hours, version)| WorkspaceBusinessHours { hours: hours.0, version }))
+    Ok(row.map(|(hours, version)| WorkspaceBusinessHours::new(hours.0, version)))
 }
 
 /// The version of the business hours the workspace set (`None`: none yet), locked until the
