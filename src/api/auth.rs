@@ -100,7 +100,7 @@ pub async fn login(
     let ip = client_address(&req);
     // Emails are stored in NFC: the canonically equal spelling finds them.
     let email = domain::nfc(body.email.trim()).into_owned();
-    if let Err(retry_after) = state.throttle.check(&email, &ip) {
+    if let Err(retry_after) = state.throttle.check(&state.pool, &email, &ip).await? {
         return Err(ApiError::RateLimited { retry_after });
     }
     let candidates = users::credentials(&state.pool, &email, body.workspace_id.map(WorkspaceId)).await?;
@@ -108,15 +108,15 @@ pub async fn login(
     let matched = password::verify_any(body.password.clone(), hashes).await?;
     let wrong = || ApiError::Unauthorized("wrong email or password".into());
     let Some(i) = matched else {
-        state.throttle.record_failure(&email, &ip);
+        state.throttle.record_failure(&state.pool, &email, &ip).await?;
         return Err(wrong());
     };
     let user = &candidates[i];
     if user.disabled {
-        state.throttle.record_failure(&email, &ip);
+        state.throttle.record_failure(&state.pool, &email, &ip).await?;
         return Err(wrong());
     }
-    state.throttle.record_success(&email);
+    state.throttle.record_success(&state.pool, &email).await?;
     let pair = issue_session(
         &state.pool,
         &state,

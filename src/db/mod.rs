@@ -6,6 +6,7 @@ pub mod deals;
 pub mod events;
 pub mod idempotency;
 pub mod interactions;
+pub mod logins;
 pub mod pipelines;
 pub mod pool;
 pub mod reports;

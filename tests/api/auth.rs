@@ -72,6 +72,51 @@ async fn repeated_failures_are_throttled() {
     assert_problem(res, 429, "rate_limited").await;
 }
 
+/// The failures are counted in the database: those made on one instance count on another, and
+/// the window is the same for both.
+#[tokio::test]
+async fn the_login_throttle_holds_across_instances() {
+    let app = spawn_app_with(|v| {
+        v.insert("RAPPORT_LOGIN_MAX_FAILURES".into(), "3".into());
+        v.insert("RAPPORT_LOGIN_WINDOW_SECS".into(), "2".into());
+    })
+    .await;
+    let other = app.second_instance().await;
+    let login_there = |password: &'static str| {
+        app.client
+            .post(format!("{other}/api/v1/auth/login"))
+            .json(&json!({"email": OWNER_EMAIL, "password": password}))
+            .send()
+    };
+    assert_problem(app.login(OWNER_EMAIL, "wrong-password").await, 401, "unauthorized").await;
+    assert_problem(login_there("wrong-password").await.unwrap(), 401, "unauthorized").await;
+    assert_problem(app.login(OWNER_EMAIL, "wrong-password").await, 401, "unauthorized").await;
+    for res in [login_there(OWNER_PASSWORD).await.unwrap(), app.login(OWNER_EMAIL, OWNER_PASSWORD).await] {
+        let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=2).contains(&retry), "{retry}");
+        assert_problem(res, 429, "rate_limited").await;
+    }
+    // Once the window is over, the right password works again, on either instance; a success
+    // clears the email's count.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(login_there(OWNER_PASSWORD).await.unwrap().status(), 200);
+    assert_problem(app.login(OWNER_EMAIL, "wrong-password").await, 401, "unauthorized").await;
+    assert_eq!(app.login(OWNER_EMAIL, OWNER_PASSWORD).await.status(), 200);
+}
+
+/// Failures from one address count whatever the email, up to their own limit.
+#[tokio::test]
+async fn failures_from_one_address_are_throttled() {
+    let app = spawn_app_with(|v| {
+        v.insert("RAPPORT_LOGIN_MAX_FAILURES".into(), "100".into());
+        v.insert("RAPPORT_LOGIN_MAX_FAILURES_PER_IP".into(), "2".into());
+    })
+    .await;
+    assert_problem(app.login("nobody@rapport.test", "wrong-password").await, 401, "unauthorized").await;
+    assert_problem(app.login("nobody-else@rapport.test", "wrong-password").await, 401, "unauthorized").await;
+    assert_problem(app.login(OWNER_EMAIL, OWNER_PASSWORD).await, 429, "rate_limited").await;
+}
+
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let app = spawn_app().await;
