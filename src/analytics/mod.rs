@@ -45,8 +45,8 @@ pub struct Window {
 impl Window {
     /// Reads `from` and `to`; a bad one is reported in `errors`, and so is a `from` not before
     /// `to` when both are dates or both instants (a date and an instant compare in the workspace's
-    /// time zone only: [`resolve`] checks them), so that a saved report holds no window the
-    /// endpoint would refuse.
+    /// time zone only, when the window is resolved: [`resolve`] refuses them then, and a saved
+    /// report with such a window fails its runs with that problem).
     pub fn parse(from: Option<&str>, to: Option<&str>, errors: &mut Vec<FieldError>) -> Window {
         let mut bound = |field: &str, text: Option<&str>| {
             text.and_then(|t| Bound::parse(field, t).map_err(|e| errors.push(e)).ok())

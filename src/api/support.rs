@@ -175,7 +175,7 @@ crate::delete_handler! {
     ///
     /// Admin. `204`. A policy that cases not closed follow cannot be removed (`409`): give them
     /// another. Closed cases that followed it keep their due times and lose the reference (a
-    /// `case.updated` event each).
+    /// `case.updated` event each; their breach minutes are then calendar minutes).
     delete_sla_policy, role = Admin, tag = "support", path = "/sla-policies/{id}", id = "SLA policy id",
     events = ["sla_policy.deleted"], delete = app::support::delete_policy, errors = [E400, E401, E403, E404, E409, E412]
 }

@@ -188,13 +188,18 @@ async fn execute(
     timeout: std::time::Duration,
 ) -> Result<Run> {
     let tz = zone(pool, ws).await?;
-    let saved = Saved::parse(report.kind, &report.params)
-        .map_err(|e| ApiError::internal(format!("a stored report does not read: {e:?}")))?;
-    let schedule = report.schedule.as_ref().map(|s| s.0);
-    let window = window(&saved, tz, slot.unwrap_or(started_at), schedule);
-    let params: Params = saved.params.with_window(window);
     let took = std::time::Instant::now();
-    let answer = crate::analytics::limited(timeout, params.run(pool, ws)).await;
+    let answer = match Saved::parse(report.kind, &report.params) {
+        // Saved before a rule it breaks was checked on save: each run fails with the problem
+        // (`422`, naming the parameters), the schedule going on, until the report is changed.
+        Err(errors) => Err(ApiError::Validation(errors)),
+        Ok(saved) => {
+            let schedule = report.schedule.as_ref().map(|s| s.0);
+            let window = window(&saved, tz, slot.unwrap_or(started_at), schedule);
+            let params: Params = saved.params.with_window(window);
+            crate::analytics::limited(timeout, params.run(pool, ws)).await
+        }
+    };
     let finished_at = started_at + TimeDelta::from_std(took.elapsed()).unwrap_or_default();
     let (status, result, error, window) = match answer {
         Ok(result) => {

@@ -36,12 +36,13 @@ pub async fn record_failure(db: impl PgExecutor<'_>, keys: &[String], window: Du
         "WITH over AS (
              DELETE FROM login_failures WHERE key IN (
                  SELECT key FROM login_failures
-                  WHERE started_at + make_interval(secs => $2) <= now() AND key <> ALL($1)
-                  LIMIT 100 FOR UPDATE SKIP LOCKED))
+                  WHERE started_at <= now() - make_interval(secs => $2) AND key <> ALL($1)
+                  ORDER BY started_at LIMIT 100 FOR UPDATE SKIP LOCKED))
          INSERT INTO login_failures AS f (key, failures, started_at)
          SELECT k, 1, now() FROM unnest($1::text[]) AS k ORDER BY k
          ON CONFLICT (key) DO UPDATE SET
-             failures = CASE WHEN f.started_at + make_interval(secs => $2) <= now() THEN 1 ELSE f.failures + 1 END,
+             failures = CASE WHEN f.started_at + make_interval(secs => $2) <= now() THEN 1
+                             ELSE least(f.failures, 1000000000) + 1 END,
              started_at = CASE WHEN f.started_at + make_interval(secs => $2) <= now() THEN now() ELSE f.started_at END",
     )
     .bind(&keys)

@@ -48,8 +48,25 @@ pub struct BusinessHours {
     pub intervals: Vec<Interval>,
     /// At most 1,000 dates, `YYYY-MM-DD`, years 1900 to 9999.
     #[serde(default)]
-    #[schema(value_type = Vec<String>, format = Date, max_items = 1000, example = json!(["2026-12-25"]))]
+    #[schema(schema_with = holidays_schema)]
     pub holidays: Vec<NaiveDate>,
+}
+
+/// The schema of holidays: at most 1,000 dates of years 1900 to 9999 (`domain::calendar_date`).
+pub fn holidays_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+    let day = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .pattern(Some(crate::domain::CALENDAR_DATE_PATTERN));
+    Schema::Array(
+        ArrayBuilder::new()
+            .items(day)
+            .max_items(Some(1000))
+            .description(Some("At most 1,000 dates, `YYYY-MM-DD`, years 1900 to 9999."))
+            .examples([serde_json::json!(["2026-12-25"])])
+            .build(),
+    )
 }
 
 /// The minute of the day `HH:MM` (two digits each) stands for, `24:00` included.

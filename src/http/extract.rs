@@ -131,8 +131,9 @@ pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
 }
 
 /// `If-Match: "<version>"`. `None` when absent, empty or `*`. A value that is not one of our
-/// entity tags can match no version: `Some(0)` (versions start at 1), so the change is refused
-/// with `412` as RFC 9110 says; so is a weak tag (`W/"3"`: `If-Match` compares strongly).
+/// entity tags can match no version: `Some(-1)` (versions start at 0 or 1), so the change is
+/// refused with `412` as RFC 9110 says; so is a weak tag (`W/"3"`: `If-Match` compares
+/// strongly).
 pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
@@ -141,7 +142,7 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     if raw.is_empty() || raw == "*" {
         return Ok(None);
     }
-    Ok(Some(raw.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0)))
+    Ok(Some(raw.strip_prefix('"').and_then(|t| t.strip_suffix('"')).and_then(|t| t.parse::<i64>().ok()).unwrap_or(-1)))
 }
 
 /// A query parameter that names an instant (see `domain::Bound`); a bad one is a `400` naming

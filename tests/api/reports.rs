@@ -118,6 +118,8 @@ async fn params_are_checked_by_the_endpoints_own_code() {
         ("basket", json!({"limit": 0}), vec!["params.limit"]),
         ("basket", json!({"min_support": 2}), vec!["params.min_support"]),
         ("basket", json!({"color": "red"}), vec!["params.color"]),
+        ("support", json!({"from": "2026-02-01", "to": "2026-01-01"}), vec!["params.from"]),
+        ("interactions", json!({"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}), vec!["params.from"]),
         ("cohorts", json!({"range": "last_year"}), vec!["params.range"]),
         (
             "cohorts",
@@ -383,4 +385,25 @@ async fn a_failing_run_is_stored_as_failed() {
         Err(e) => assert_eq!(e.problem().code, "unavailable", "{e}"),
         Ok(_) => panic!("4,018 daily buckets in a millisecond"),
     }
+}
+
+/// A report saved before a rule it breaks was checked on save (a window ending before it
+/// starts) runs, and fails with the problem: `422` naming the parameter, stored like any failed
+/// run.
+#[tokio::test]
+async fn a_report_saved_before_a_rule_fails_its_runs() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let report = save(&app, &owner, json!({"name": "old", "kind": "support", "params": {"from": "2026-01-01"}})).await;
+    sqlx::query(
+        "UPDATE reports SET params = '{\"from\": \"2026-02-01\", \"to\": \"2026-01-01\"}' WHERE id = $1::text::uuid",
+    )
+    .bind(report["id"].as_str().unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let r = run(&app, &owner, &report).await;
+    assert_eq!(r["status"], "failed");
+    assert_eq!((r["error"]["status"].clone(), r["error"]["code"].clone()), (json!(422), json!("validation_failed")));
+    assert_eq!(r["error"]["errors"][0]["field"], "params.from");
 }

@@ -224,3 +224,25 @@ async fn replays_on_a_closed_case_are_answered() {
         problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["items[1].case_id"]);
 }
+
+/// Business hours never set are version 0: a weak or unreadable `If-Match` still matches
+/// nothing.
+#[tokio::test]
+async fn an_unreadable_if_match_matches_no_version() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let hours = json!({"intervals": [{"weekday": 1, "start": "08:00", "end": "16:00"}]});
+    for tag in ["W/\"0\"", "abc", "\"0\", \"1\""] {
+        let res = app
+            .client
+            .put(app.url("/api/v1/workspace/business-hours"))
+            .bearer_auth(&owner)
+            .header("if-match", tag)
+            .json(&hours)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 412, "precondition_failed").await;
+    }
+    assert_eq!(json_of(app.get("/api/v1/workspace/business-hours", &owner).await, 200).await["version"], 0);
+}

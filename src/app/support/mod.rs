@@ -515,8 +515,8 @@ pub async fn update_case(
     row.resolution_business_seconds = current.resolution_business_seconds;
     let mut statuses = support::statuses(&mut **tx, actor.workspace_id, id).await?;
     // `now` was read before the case's lock: a change that waited for one made meanwhile comes
-    // after it, so that the history stays in order.
-    let now = statuses.last().map_or(now, |last| now.max(last.1));
+    // after it (by a microsecond at least), so that the history stays in order.
+    let now = statuses.last().map_or(now, |last| now.max(last.1 + chrono::TimeDelta::microseconds(1)));
     if f.status != current.status {
         match transition(current.status, f.status) {
             Err(why) => return Err(ApiError::Conflict(format!("status: {why}"))),

@@ -34,7 +34,7 @@ pub async fn set_business_hours(
     expected: Option<i64>,
 ) -> Result<WorkspaceBusinessHours> {
     actor.require(Role::Admin)?;
-    let current = support::lock_business_hours(&mut **tx, actor.workspace_id).await?;
+    let current = support::lock_business_hours(tx, actor.workspace_id).await?;
     check_version(expected, current.unwrap_or(0))?;
     let errors = hours.check();
     if !errors.is_empty() {
@@ -123,7 +123,7 @@ pub async fn update_policy(
 
 /// Removes a policy (admin); one that cases not closed follow cannot go (`409`): move them to
 /// another. Closed cases that followed it keep their due times and lose the reference (each
-/// with its `case.updated` event).
+/// with its `case.updated` event); their breach minutes are then counted in calendar minutes.
 pub async fn delete_policy(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
     let current: SlaPolicy = lock(tx, actor, Role::Admin, id, "SLA policy").await?;
     check_version(expected, current.version)?;

@@ -16,7 +16,7 @@ use crate::domain::{new_id, WorkspaceId};
 pub struct WorkspaceBusinessHours {
     pub intervals: Vec<Interval>,
     /// Local dates without business hours.
-    #[schema(value_type = Vec<String>, format = Date, example = json!(["2026-12-25"]))]
+    #[schema(schema_with = crate::domain::business_hours::holidays_schema)]
     pub holidays: Vec<chrono::NaiveDate>,
     /// 0 until the workspace sets some; each change adds 1.
     pub version: i64,
@@ -46,13 +46,12 @@ pub async fn business_hours(
     Ok(row.map(|(hours, version)| WorkspaceBusinessHours::new(hours.0, version)))
 }
 
-/// The version of the business hours the workspace set (`None`: none yet), locked until the
-/// transaction ends.
-pub async fn lock_business_hours(db: impl PgExecutor<'_>, ws: WorkspaceId) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT version FROM business_hours WHERE workspace_id = $1 FOR UPDATE")
-        .bind(ws)
-        .fetch_optional(db)
-        .await
+/// The version of the business hours the workspace set (`None`: none yet), after locking the
+/// workspace's row until the transaction ends: changes to the hours, and to the time zone they
+/// are read in, come one at a time (the first hours of a workspace included).
+pub async fn lock_business_hours(db: &mut sqlx::PgConnection, ws: WorkspaceId) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE").bind(ws).execute(&mut *db).await?;
+    sqlx::query_scalar("SELECT version FROM business_hours WHERE workspace_id = $1").bind(ws).fetch_optional(db).await
 }
 
 /// Sets the workspace's business hours; returns their new version.
