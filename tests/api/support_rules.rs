@@ -246,3 +246,21 @@ async fn an_unreadable_if_match_matches_no_version() {
     }
     assert_eq!(json_of(app.get("/api/v1/workspace/business-hours", &owner).await, 200).await["version"], 0);
 }
+
+/// A bad body is told first (`422`), whatever the `If-Match`.
+#[tokio::test]
+async fn bad_business_hours_are_a_422_before_a_412() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let bad = json!({"intervals": [{"weekday": 0, "start": "23:00", "end": "24:00"}]});
+    let res = app
+        .client
+        .put(app.url("/api/v1/workspace/business-hours"))
+        .bearer_auth(&owner)
+        .header("if-match", "\"7\"")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422, "validation_failed").await;
+}

@@ -34,12 +34,13 @@ pub async fn set_business_hours(
     expected: Option<i64>,
 ) -> Result<WorkspaceBusinessHours> {
     actor.require(Role::Admin)?;
-    let current = support::lock_business_hours(tx, actor.workspace_id).await?;
-    check_version(expected, current.unwrap_or(0))?;
+    // A bad body is told first (`422`), as every change of a resource does.
     let errors = hours.check();
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let current = support::lock_business_hours(tx, actor.workspace_id).await?;
+    check_version(expected, current.unwrap_or(0))?;
     let version = support::set_business_hours(&mut **tx, actor.workspace_id, &hours).await?;
     let set = WorkspaceBusinessHours::new(hours, version);
     let event = NewEvent {
