@@ -8,6 +8,7 @@
 #   DURATION=30s CONNS=64 bash bench/run.sh
 #   ONLY=analytics bash bench/run.sh       # only the analytics timings (p50 of 20 sequential calls)
 #   ONLY=reports bash bench/run.sh         # only the saved reports' run times
+#   ONLY=scenarios bash bench/run.sh       # only the wrk scenarios and the pgbench floor
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -51,8 +52,10 @@ fi
 # the rows it reads); see bench/analytics.py. EXPLAIN output: python3 bench/explain.py $PSQL_CMD.
 SALES=$($PSQL -c "SELECT id FROM pipelines WHERE workspace_id = '$WS' AND name = 'Sales'")
 BUYER=$($PSQL -c "SELECT customer_id FROM interactions WHERE workspace_id = '$WS' AND kind = 'purchase' ORDER BY md5(id::text) LIMIT 1")
-python3 bench/analytics.py "http://127.0.0.1:$PORT" "$TOKEN" "$SALES" "${CALLS:-20}" "$BUYER" \
-  "$PGBIN/psql" -h "$SOCKET" -U postgres -d rapport > "$OUT/analytics.tsv"
+if [ "${ONLY:-}" != scenarios ]; then
+  python3 bench/analytics.py "http://127.0.0.1:$PORT" "$TOKEN" "$SALES" "${CALLS:-20}" "$BUYER" \
+    "$PGBIN/psql" -h "$SOCKET" -U postgres -d rapport > "$OUT/analytics.tsv"
+fi
 print_analytics() {
   echo
   echo "Analytics — p50 of ${CALLS:-20} sequential calls (warm); floor: p50 of a bare count(*) over the rows read"
@@ -129,5 +132,7 @@ printf "%-46s %10s\n" "pgbench, same primary-key select (tps)" "$PGBENCH_TPS"
 echo "GET /customers/{id} ÷ pgbench: $(python3 -c "print(round($GET_RPS / $PGBENCH_TPS, 2))")"
 echo "server RSS: idle ${IDLE_RSS} MB, max under load ${MAX_RSS} MB"
 echo "deal moves: $((VERSIONS_AFTER - VERSIONS_BEFORE)) successful, $((EVENTS_AFTER - EVENTS_BEFORE)) new history events; broken chains: $BROKEN; deals not at their last event's stage: $STRAYED"
-print_analytics
-print_reports
+if [ "${ONLY:-}" != scenarios ]; then
+  print_analytics
+  print_reports
+fi
