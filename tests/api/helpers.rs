@@ -285,6 +285,14 @@ impl TestApp {
     }
 }
 
+/// The JSON body of `res`, after checking its status (`null` for an empty body).
+pub async fn json_of(res: Response, status: u16) -> Value {
+    let got = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    assert_eq!(got, status, "{text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
 /// Asserts a problem document with this status and code; returns it.
 pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status().as_u16(), status, "status");

@@ -15,13 +15,6 @@ fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-async fn json_of(res: reqwest::Response, status: u16) -> Value {
-    let got = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    assert_eq!(got, status, "{text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 async fn save(app: &TestApp, token: &str, body: Value) -> Value {
     json_of(app.post("/api/v1/reports", token, body).await, 201).await
 }

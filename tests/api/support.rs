@@ -10,13 +10,6 @@ fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-async fn json_of(res: reqwest::Response, status: u16) -> Value {
-    let code = res.status().as_u16();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(code, status, "{body}");
-    body
-}
-
 /// A workspace in Paris with business hours Monday to Friday 09:00–18:00, a customer, and a
 /// policy (`business_hours` as given) with targets for `high`.
 async fn setup(app: &TestApp, owner: &str, business_hours: bool, first: i64, resolution: i64) -> (Value, Value, Value) {

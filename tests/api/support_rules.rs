@@ -6,13 +6,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-async fn json_of(res: reqwest::Response, status: u16) -> Value {
-    let code = res.status().as_u16();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(code, status, "{body}");
-    body
-}
-
 fn id(v: &Value) -> &str {
     v["id"].as_str().unwrap()
 }
