@@ -12,6 +12,7 @@ pub mod numbers;
 pub mod query;
 pub mod rules;
 pub mod schedule;
+pub mod strict;
 pub mod support;
 pub mod text;
 pub mod time;

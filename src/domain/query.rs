@@ -21,7 +21,7 @@ pub fn parse<T: DeserializeOwned>(qs: &str) -> Result<T, FieldError> {
 /// an error names the parameter (see [`field_error`]; the object itself is `root`).
 pub fn from_json<T: DeserializeOwned>(root: &str, mut value: serde_json::Value) -> Result<T, FieldError> {
     integral(&mut value);
-    serde_path_to_error::deserialize(value)
+    serde_path_to_error::deserialize(super::strict::Strict(value))
         .map_err(|err| field_error(root, err.path().to_string(), err.into_inner().to_string()))
 }
 

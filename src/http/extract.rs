@@ -73,11 +73,11 @@ pub fn read_body(req: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'st
 }
 
 /// Parses JSON: syntax errors are `400 malformed_request`, shape errors `422` with the path (an
-/// array where an object goes among them: [`crate::http::strict`]).
+/// array where an object goes among them: [`crate::domain::strict`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     // Objects only where objects go (serde would read a struct from an array of its fields).
-    let value: T = serde_path_to_error::deserialize(crate::http::strict::Strict(&mut de)).map_err(|err| {
+    let value: T = serde_path_to_error::deserialize(crate::domain::strict::Strict(&mut de)).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = strip_position(&inner.to_string());

@@ -12,7 +12,6 @@ pub mod metrics;
 pub mod patch;
 pub mod request_id;
 pub mod state;
-pub mod strict;
 pub mod write;
 
 pub use state::AppState;

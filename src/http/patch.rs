@@ -66,7 +66,7 @@ pub fn apply<W: Serialize, T: DeserializeOwned>(
 
 /// Reads `T` from a JSON value; errors name the field.
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
+    serde_path_to_error::deserialize(crate::domain::strict::Strict(value)).map_err(|err| {
         let path = err.path().to_string();
         let message = err.into_inner().to_string();
         ApiError::Validation(vec![crate::http::extract::field_error(path, message)])

@@ -257,3 +257,22 @@ async fn bad_business_hours_are_a_422_before_a_412() {
         .unwrap();
     assert_problem(res, 422, "validation_failed").await;
 }
+
+/// An array where an object goes is refused in merge patches and JSON parameters too (a
+/// policy's `targets`, a report's `schedule`), and changes nothing.
+#[tokio::test]
+async fn arrays_for_objects_are_refused_in_patches_and_parameters() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let (_, _, policy) = setup(&app, &owner).await;
+    let path = format!("/api/v1/sla-policies/{}", id(&policy));
+    let patch = json!({"targets": [null, {"first_response_minutes": 1, "resolution_minutes": 2}, null, null]});
+    let problem = assert_problem(app.patch(&path, &owner, patch).await, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "targets");
+    let patch = json!({"targets": {"high": [5, 6]}});
+    assert_problem(app.patch(&path, &owner, patch).await, 422, "validation_failed").await;
+    assert_eq!(json_of(app.get(&path, &owner).await, 200).await, policy);
+    let report = json!({"name": "x", "kind": "rfm", "params": {}, "schedule": ["week", "07:00", 3, null]});
+    let problem = assert_problem(app.post("/api/v1/reports", &owner, report).await, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "schedule");
+}

@@ -2,7 +2,7 @@
 //!
 //! serde's derive reads a struct from a sequence of its fields in order as well as from a map,
 //! so without this `["Standard", {...}, false]` would be read as an SLA policy. A JSON API's
-//! objects are objects: every request body goes through [`Strict`], which passes everything on
+//! objects are objects: every request body, merge patch and JSON parameter goes through [`Strict`], which passes everything on
 //! to the deserializer it wraps (so that errors keep their paths and messages) and refuses a
 //! sequence wherever a struct, or a struct variant, is read.
 //!
