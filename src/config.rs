@@ -59,8 +59,22 @@ pub struct Settings {
     pub report_runs_retention_days: i32,
     /// Days after its solution a support case is closed (`RAPPORT_CASES_CLOSE_AFTER_DAYS`).
     pub cases_close_after_days: i32,
+    /// The rate limit per principal (`http::rate_limit`).
+    pub rate_limit: RateLimit,
     /// Where the time comes from: the system's clock (tests set their own).
     pub clock: Clock,
+}
+
+/// Requests allowed per principal (an API token, a user's sessions, or an anonymous client
+/// address) in a fixed window, before `429`; counted in the database, so the limit holds
+/// across every instance on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// `RAPPORT_RATE_LIMIT`: requests per window; 0 switches the limit off. Off by default
+    /// with the embedded database, 3000 with `DATABASE_URL`.
+    pub requests: u32,
+    /// `RAPPORT_RATE_LIMIT_WINDOW_SECS`: the window, in seconds (default 60).
+    pub window: Duration,
 }
 
 /// The current time for schedules: the system's, or a time set by hand (tests of the
@@ -143,6 +157,7 @@ impl Settings {
             });
         }
         let default_workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let default_rate_limit = if database == Database::Embedded { "0" } else { "3000" };
         let settings = Settings {
             host: parse(vars, "RAPPORT_HOST", "127.0.0.1")?,
             port: parse(vars, "RAPPORT_PORT", "8080")?,
@@ -178,6 +193,10 @@ impl Settings {
             report_timeout: Duration::from_secs(parse(vars, "RAPPORT_REPORT_TIMEOUT_SECS", "300")?),
             report_runs_retention_days: parse(vars, "RAPPORT_REPORT_RUNS_RETENTION_DAYS", "400")?,
             cases_close_after_days: parse(vars, "RAPPORT_CASES_CLOSE_AFTER_DAYS", "4")?,
+            rate_limit: RateLimit {
+                requests: parse(vars, "RAPPORT_RATE_LIMIT", default_rate_limit)?,
+                window: Duration::from_secs(parse(vars, "RAPPORT_RATE_LIMIT_WINDOW_SECS", "60")?),
+            },
             clock: Clock::default(),
         };
         positive("RAPPORT_WORKERS", settings.workers as u64)?;
@@ -193,6 +212,7 @@ impl Settings {
         positive("RAPPORT_REPORT_TIMEOUT_SECS", settings.report_timeout.as_secs())?;
         positive("RAPPORT_REPORT_RUNS_RETENTION_DAYS", settings.report_runs_retention_days.max(0) as u64)?;
         positive("RAPPORT_CASES_CLOSE_AFTER_DAYS", settings.cases_close_after_days.max(0) as u64)?;
+        positive("RAPPORT_RATE_LIMIT_WINDOW_SECS", settings.rate_limit.window.as_secs())?;
         if settings.admin_email.is_some() != settings.admin_password.is_some() {
             return Err(ConfigError {
                 variable: "RAPPORT_ADMIN_PASSWORD",
@@ -275,6 +295,20 @@ mod tests {
         assert_eq!(s.database, Database::Embedded);
         assert_eq!(s.port, 8080);
         assert!(s.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn the_rate_limit_is_off_when_embedded_and_on_with_a_database_url() {
+        let embedded = Settings::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(embedded.rate_limit.requests, 0);
+        let external = Settings::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("RAPPORT_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ]))
+        .unwrap();
+        assert_eq!(external.rate_limit, RateLimit { requests: 3000, window: Duration::from_secs(60) });
+        let err = Settings::from_vars(&vars(&[("RAPPORT_RATE_LIMIT_WINDOW_SECS", "0")])).unwrap_err();
+        assert_eq!(err.variable, "RAPPORT_RATE_LIMIT_WINDOW_SECS");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -140,6 +140,8 @@ impl Application {
             metrics: Metrics::default(),
             settings,
         });
+        let rate_limit = state.settings.rate_limit;
+        let counts = crate::http::rate_limit::Counts(state.pool.clone());
         let server = HttpServer::new(move || {
             let (app, _) = App::new().into_utoipa_app().configure(crate::api::routes).split_for_parts();
             app.app_data(state.clone())
@@ -154,6 +156,10 @@ impl Application {
                 .service(web::redirect("/swagger-ui", "/swagger-ui/"))
                 .default_service(web::to(not_found_or_method_not_allowed))
                 .wrap(from_fn(idempotency::idempotency))
+                .wrap(Condition::new(
+                    rate_limit.requests > 0,
+                    crate::http::rate_limit::middleware(rate_limit, counts.clone()),
+                ))
                 .wrap(from_fn(metrics::record))
                 .wrap(cors(&state.settings.cors_origins))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}i"#))
@@ -183,7 +189,7 @@ fn cors(origins: &[String]) -> Cors {
     let base = Cors::default()
         .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
         .allowed_headers(["authorization", "content-type", "if-match", "idempotency-key", "x-request-id"])
-        .expose_headers(["etag", "location", "x-request-id", "retry-after"])
+        .expose_headers(["etag", "location", "x-request-id", "retry-after", "ratelimit-policy", "ratelimit"])
         .max_age(3600);
     if origins.iter().any(|o| o == "*") {
         base.allow_any_origin()

@@ -68,10 +68,6 @@ pub async fn issue_session(
     Ok(TokenPair { access_token, token_type: "Bearer".into(), expires_in: ttl, refresh_token })
 }
 
-fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
-}
-
 /// Log in
 ///
 /// With email and password: an access token (valid `expires_in` seconds) and a single-use
@@ -97,7 +93,7 @@ pub async fn login(
     req: HttpRequest,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let ip = client_address(&req);
+    let ip = crate::http::auth::client_address(&req);
     // Emails are stored in NFC: the canonically equal spelling finds them.
     let email = domain::nfc(body.email.trim()).into_owned();
     if let Err(retry_after) = state.throttle.check(&state.pool, &email, &ip).await? {

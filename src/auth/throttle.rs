@@ -15,7 +15,7 @@ pub struct LoginThrottle {
 /// The key of a count: its kind and a SHA-256 of the value, so that the table holds no email
 /// or address in clear (a hash, not a secret: an address can be found again by trying them
 /// all) and any text the request sent, a NUL included, makes a key.
-fn key(kind: &str, value: &str) -> String {
+pub fn key(kind: &str, value: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(value.as_bytes());
     format!("{kind}:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())

@@ -10,6 +10,7 @@ pub mod logins;
 pub mod pipelines;
 pub mod pool;
 pub mod reports;
+pub mod request_counts;
 pub mod rows;
 pub mod seed;
 pub mod support;

@@ -46,6 +46,12 @@ impl<R: MinRole> std::fmt::Debug for Auth<R> {
     }
 }
 
+/// The client's address as this server sees it (the peer of the connection: a proxy in front
+/// must be trusted to pass the client's own by other means).
+pub fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
 /// The bearer token of a request, if it has one.
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;

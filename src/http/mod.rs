@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod idempotency;
 pub mod metrics;
 pub mod patch;
+pub mod rate_limit;
 pub mod request_id;
 pub mod state;
 pub mod write;

@@ -42,9 +42,10 @@ pub async fn close_cases(pool: PgPool, clock: crate::config::Clock, days: i32) -
     Ok(format!("{closed} solved cases closed"))
 }
 
-/// Forgets events older than `event_days`, idempotency keys older than 24 h, and report runs
-/// older than `run_days` (never a report's latest), a batch at a time.
-pub async fn retention(pool: PgPool, event_days: i32, run_days: i32) -> Done {
+/// Forgets events older than `event_days`, idempotency keys older than 24 h, report runs
+/// older than `run_days` (never a report's latest), a batch at a time, and the request counts
+/// of rate-limit windows (of `window`) long over.
+pub async fn retention(pool: PgPool, event_days: i32, run_days: i32, window: std::time::Duration) -> Done {
     let (mut events, mut runs) = (0, 0);
     loop {
         let n = db::events::prune(&pool, event_days, 10_000).await?;
@@ -61,5 +62,6 @@ pub async fn retention(pool: PgPool, event_days: i32, run_days: i32) -> Done {
         }
     }
     let keys = db::idempotency::sweep(&pool).await?;
-    Ok(format!("{events} events, {runs} report runs and {keys} idempotency keys forgotten"))
+    let counts = db::request_counts::prune(&pool, window).await?;
+    Ok(format!("{events} events, {runs} report runs, {keys} idempotency keys and {counts} request counts forgotten"))
 }

@@ -7,7 +7,7 @@
 //!   listens for revoked API tokens and changed users (`auth::revocation`);
 //! - `purge`: erases customers soft-deleted more than 30 days ago (`app::customers`), every
 //!   10 minutes;
-//! - `retention`: forgets events older than `RAPPORT_EVENTS_RETENTION_DAYS`, idempotency keys
+//! - `retention`: forgets events older than `RAPPORT_EVENTS_RETENTION_DAYS`, rate-limit windows long over, idempotency keys
 //!   older than 24 h and report runs older than `RAPPORT_REPORT_RUNS_RETENTION_DAYS` (but each
 //!   report's latest), every 10 minutes;
 //! - `scheduler` (`RAPPORT_SCHEDULER=off` to switch it off): runs saved reports whose schedule
@@ -59,10 +59,11 @@ pub fn start(pool: &PgPool, settings: &Settings, revoked: Arc<RevokedTokens>, us
     }
     if settings.jobs.retention {
         let (pool, days) = (pool.clone(), (settings.events_retention_days, settings.report_runs_retention_days));
+        let window = settings.rate_limit.window;
         running.push((
             "retention",
             periodic("retention", every, stopped.clone(), move || {
-                housekeeping::retention(pool.clone(), days.0, days.1)
+                housekeeping::retention(pool.clone(), days.0, days.1, window)
             }),
         ));
     }

@@ -12,6 +12,8 @@
 //!   `deepObject` (`attr[plan]=pro`), the one style that carries a map;
 //! - an operation that takes `Idempotency-Key` documents the `409` a key reused with another
 //!   request gets;
+//! - every `/api/` operation may answer `429` (the rate limit, `http::rate_limit`), and its
+//!   `429` and success responses say which `RateLimit-Policy` and `RateLimit` fields they carry;
 //! - every problem response has an example of its own status and `code`, made by the
 //!   `ApiError` that answers it;
 //! - examples for parameters, request bodies and responses ([`super::examples`]);
@@ -34,6 +36,7 @@ pub fn polish(doc: &mut Value) {
     open_objects(doc);
     required_response_fields(doc);
     idempotency_conflicts(doc);
+    rate_limits(doc);
     problem_examples(doc);
     deep_object_parameters(doc);
     examples::apply(doc);
@@ -243,6 +246,42 @@ fn idempotency_conflicts(doc: &mut Value) {
                            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
                 });
             }
+        }
+    }
+}
+
+const RATE_LIMITS: &str = "\n\n## Rate limits\n\nWhen the rate limit is on (`RAPPORT_RATE_LIMIT`), each API \
+token, each user (all their sessions together) and each client address without a token may make `q` requests \
+to `/api/` in a window of `w` seconds; beyond, `429` with `Retry-After`. Every `/api/` response then carries \
+the two fields of draft-ietf-httpapi-ratelimit-headers-10: `RateLimit-Policy: \"principal\";q=3000;w=60` \
+(the quota) and `RateLimit: \"principal\";r=2958;t=41` (`r` requests left for `t` more seconds). The limit \
+is counted in the database: it holds across instances.";
+
+/// The rate limit's `429` on every `/api/` operation, with its fields (see `http::rate_limit`);
+/// the API's description says that every response carries them.
+fn rate_limits(doc: &mut Value) {
+    if let Some(Value::String(description)) = doc.pointer_mut("/info/description") {
+        if !description.ends_with(RATE_LIMITS) {
+            description.push_str(RATE_LIMITS);
+        }
+    }
+    let headers = json!({
+        "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 1}},
+        "RateLimit-Policy": {"description": "The quota, e.g. `\"principal\";q=3000;w=60` (rate limit only).",
+                             "schema": {"type": "string"}},
+        "RateLimit": {"description": "What is left of it, e.g. `\"principal\";r=0;t=41` (rate limit only).",
+                      "schema": {"type": "string"}},
+    });
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else { return };
+    for (_, item) in paths.iter_mut().filter(|(path, _)| path.starts_with("/api/")) {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (_, op) in item.iter_mut().filter(|(m, _)| is_method(m)) {
+            let Some(Value::Object(responses)) = op.get_mut("responses") else { continue };
+            let limited = responses.entry("429").or_insert_with(|| {
+                json!({"description": "Too many requests: the rate limit is spent until the window ends; see Retry-After",
+                       "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+            });
+            limited["headers"] = headers.clone();
         }
     }
 }

@@ -121,6 +121,9 @@ pub fn base_vars() -> HashMap<String, String> {
         ("RAPPORT_ADMIN_PASSWORD", OWNER_PASSWORD),
         ("RAPPORT_MAX_BODY_BYTES", "1048576"),
         ("RAPPORT_JOB_CLOSE_CASES", "off"),
+        // On by default with DATABASE_URL; tests that make thousands of requests as one user
+        // would meet it. `rate_limit.rs` tests it.
+        ("RAPPORT_RATE_LIMIT", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

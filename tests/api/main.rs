@@ -19,6 +19,7 @@ mod isolation;
 mod openapi;
 mod operations;
 mod pipelines;
+mod rate_limit;
 mod reports;
 mod scheduler;
 mod sessions;
