@@ -257,6 +257,10 @@ impl From<sqlx::Error> for ApiError {
                 None => {}
             }
         }
+        if is_unreachable(&e) {
+            log::warn!("database unreachable: {}", error_chain(&e));
+            return ApiError::Unavailable("the database is not reachable; retry shortly".into());
+        }
         // Callers map the constraints they expect to the field at fault; what reaches this point
         // is mapped by kind. Input is validated before it reaches the database, so a data
         // exception (class 22: a number out of range, a date past PostgreSQL's range) is a fault
@@ -285,6 +289,21 @@ impl From<sqlx::Error> for ApiError {
             }
         }
         ApiError::Internal(InternalError::Database(e))
+    }
+}
+
+/// Whether `e` says the database could not be reached or went away (a restart, a failover, a
+/// connection cut, every connection busy past the pool's acquire timeout), not that the
+/// statement was wrong: the request may be retried, and gets `503` with `Retry-After`. SQLSTATE
+/// classes 08 (connection exception) and 57P (operator intervention: shutdown, crash, starting
+/// up), and 53300 (too many connections).
+pub fn is_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300")
+        }
+        _ => false,
     }
 }
 
@@ -323,6 +342,9 @@ impl ResponseError for ApiError {
             }
             ApiError::RateLimited { retry_after } => {
                 res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::Unavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, "1"));
             }
             ApiError::PreconditionFailed { current } => {
                 res.insert_header((header::ETAG, format!("\"{current}\"")));
@@ -373,5 +395,22 @@ mod problem_code_tests {
         ];
         let codes: std::collections::BTreeSet<&str> = errors.iter().map(ApiError::code).collect();
         assert_eq!(codes, PROBLEM_CODES.into_iter().collect());
+    }
+
+    /// A database that cannot be reached is a `503` the client may retry, with `Retry-After`;
+    /// a statement the database refuses is not.
+    #[test]
+    fn an_unreachable_database_is_503_with_retry_after() {
+        for e in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
+        ] {
+            let res = ApiError::from(e).error_response();
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        }
+        let res = ApiError::from(sqlx::Error::RowNotFound).error_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
