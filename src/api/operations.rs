@@ -31,8 +31,9 @@ pub async fn live() -> HttpResponse {
 
 /// Check readiness
 ///
-/// `200` when the database is reachable and fully migrated; `503` otherwise. Not under
-/// `/api/v1`; no token needed.
+/// `200` when the database is reachable and fully migrated; `503` otherwise, also when it does
+/// not answer within 2 s (a database restarting, every connection busy). Not under `/api/v1`;
+/// no token needed.
 #[utoipa::path(
     operation_id = "check_readiness",
     tag = "operations",
@@ -41,10 +42,12 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    match crate::db::is_migrated(&state.pool).await {
-        Ok(true) => Ok(HttpResponse::Ok().json(Health { status: "ok".into() })),
-        Ok(false) => Err(ApiError::Unavailable("the database is not fully migrated".into())),
-        Err(e) => {
+    let check = tokio::time::timeout(std::time::Duration::from_secs(2), crate::db::is_migrated(&state.pool));
+    match check.await {
+        Ok(Ok(true)) => Ok(HttpResponse::Ok().json(Health { status: "ok".into() })),
+        Ok(Ok(false)) => Err(ApiError::Unavailable("the database is not fully migrated".into())),
+        Err(_) => Err(ApiError::Unavailable("the database did not answer within 2 s".into())),
+        Ok(Err(e)) => {
             log::warn!("readiness check: {e}");
             Err(ApiError::Unavailable("the database is not reachable".into()))
         }

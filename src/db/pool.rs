@@ -10,11 +10,15 @@ use sqlx::PgPool;
 /// (pg_trgm word similarity): with 0.4, "jonh" finds "John" (0.4) and "smiht" "Smith" (0.5).
 pub const SEARCH_SIMILARITY: &str = "0.4";
 
+/// How long a request waits for a connection before it gets `503` with `Retry-After`: while
+/// the database restarts, or every connection is busy.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Pool settings shared by the server and the tests. Each new connection loads pg_trgm first
 /// and then sets the search threshold (set before the library is loaded, the value would be
 /// a placeholder that parallel workers refuse). Connect after migrating.
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {
-    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).after_connect(
+    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT).after_connect(
         |conn, _| {
             Box::pin(async move {
                 if sqlx::query("SELECT show_trgm('')").execute(&mut *conn).await.is_ok() {
