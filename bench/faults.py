@@ -56,6 +56,7 @@ class Stats:
         self.moves = {}  # deal id -> acknowledged moves
         self.unacknowledged = 0  # writes given up at the deadline
         self.by_route = {}  # "METHOD /api/v1/x" -> latencies
+        self.refused = {}  # route -> the first 4xx it got (status and detail)
 
     def count(self, status, seconds, response_headers=None, route=None):
         if route:
@@ -79,7 +80,7 @@ class Stats:
 
     def p99(self):
         if not self.latencies:
-            return 0.0
+            return float("nan")
         xs = sorted(self.latencies)
         return xs[min(len(xs) - 1, int(len(xs) * 0.99))]
 
@@ -110,6 +111,8 @@ class Api:
             ) as res:
                 raw = await res.read()
                 stats.count(res.status, time.monotonic() - started, res.headers, route(method, path))
+                if 400 <= res.status < 500:
+                    stats.refused.setdefault(route(method, path), (res.status, raw[:300]))
                 try:
                     parsed = json.loads(raw) if raw else None
                 except ValueError:
@@ -395,7 +398,7 @@ def row(name, stats, lost="", dup="", events="", recovery="", extra=""):
     ROUTES.append((name, stats))
     c = stats.by_class
     return [name, stats.requests, c["2xx"], c["4xx"], c["503"], c["5xx"], c["no answer"], lost, dup, events,
-            recovery, f"{stats.p99() * 1000:.0f}", extra]
+            recovery, f"{stats.p99() * 1000:.1f}", extra]
 
 
 async def scenario_load(args, api, world, ws, rows, failures):
@@ -531,17 +534,47 @@ async def scenario_drain(args, server, api, world, ws, rows, failures):
     await server.start()
 
 
-async def probe_reads(api, path, stop, stats):
-    """Sequential GETs of `path` until `stop`: the latency a cheap request sees."""
-    while not stop.is_set():
-        await api.call(stats, "GET", path, timeout=10)
+def _probe(base, token, path, seconds, conn):
+    """In a process of its own (so that the bench's own work does not delay it): sequential
+    GETs of `path` for `seconds`; sends back (latencies, statuses)."""
+    async def go():
+        latencies, statuses = [], []
+        async with aiohttp.ClientSession() as s:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                started = time.monotonic()
+                try:
+                    async with s.get(base + path, headers={"Authorization": f"Bearer {token}"},
+                                     timeout=aiohttp.ClientTimeout(total=10)) as r:
+                        await r.read()
+                        statuses.append(r.status)
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                    statuses.append(None)
+                latencies.append(time.monotonic() - started)
+        return latencies, statuses
+    conn.send(asyncio.run(go()))
+
+
+async def probe_reads(api, path, seconds):
+    """The latency a cheap request sees for `seconds`, measured from another process."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("spawn")
+    mine, theirs = ctx.Pipe()
+    process = ctx.Process(target=_probe, args=(api.base, api.token, path, seconds, theirs))
+    process.start()
+    latencies, statuses = await asyncio.to_thread(mine.recv)
+    process.join()
+    stats = Stats()
+    for latency, status in zip(latencies, statuses):
+        stats.count(status, latency, {"Retry-After": "1", "Content-Type": "application/problem+json"})
+    return stats
 
 
 async def scenario_hostile(args, server, api, world, rows, failures):
     idle_n, slow_n, body_n, seconds = (2000, 100, 20, 12) if args.short else (10000, 300, 50, 30)
     log(f"hostile clients: {idle_n} idle keep-alive, {slow_n} slow headers, {body_n} endless bodies")
     rss_before = server.rss_mib()
-    stats, stop = Stats(), asyncio.Event()
+    stop = asyncio.Event()
     writers = []
     idle_open = [0]
 
@@ -583,31 +616,27 @@ async def scenario_hostile(args, server, api, world, rows, failures):
         except OSError:
             pass
 
-    customer = world.customers[0]
-    baseline = Stats()
-    b_stop = asyncio.Event()
-    b_task = asyncio.create_task(probe_reads(api, f"/api/v1/customers/{customer}", b_stop, baseline))
-    await asyncio.sleep(3)
-    b_stop.set()
-    await b_task
+    path = f"/api/v1/customers/{world.customers[0]}"
+    baseline = await probe_reads(api, path, 3)
     tasks = [asyncio.create_task(idle()) for _ in range(idle_n)]
     tasks += [asyncio.create_task(slow_headers()) for _ in range(slow_n)]
     tasks += [asyncio.create_task(endless_body()) for _ in range(body_n)]
-    probe = asyncio.create_task(probe_reads(api, f"/api/v1/customers/{customer}", stop, stats))
+    await asyncio.sleep(2)
+    probe = asyncio.create_task(probe_reads(api, path, seconds))
     peak = rss_before
-    for _ in range(seconds):
+    while not probe.done():
         await asyncio.sleep(1)
         peak = max(peak, server.rss_mib())
+    stats = await probe
     stop.set()
-    await probe
     for w in writers:
         w.close()
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.sleep(1)
     rss_after = server.rss_mib()
     rows.append(row("hostile clients", stats, extra=(
-        f"idle keep-alive opened {idle_open[0]}/{idle_n}; GET by id p99 {stats.p99() * 1000:.0f} ms under attack vs "
-        f"{baseline.p99() * 1000:.0f} ms before; RSS {rss_before:.0f} → peak {peak:.0f} → {rss_after:.0f} MiB")))
+        f"idle keep-alive opened {idle_open[0]}/{idle_n}; GET by id p99 {stats.p99() * 1000:.1f} ms under attack vs "
+        f"{baseline.p99() * 1000:.1f} ms before; RSS {rss_before:.0f} → peak {peak:.0f} → {rss_after:.0f} MiB")))
     if stats.by_class["2xx"] == 0 or stats.by_class["5xx"] or stats.by_class["no answer"]:
         failures.append(f"hostile: the probe got {stats.by_class}")
     if stats.p99() > 0.05:
@@ -633,7 +662,7 @@ async def scenario_heavy(args, server, base, rows, failures):
         analytics = [f"/api/v1/analytics/funnel?pipeline_id={pipeline}&{since}",
                      f"/api/v1/analytics/segments?dimension=country&{since}",
                      "/api/v1/analytics/rfm", f"/api/v1/analytics/cohorts?{since}&period=month",
-                     f"/api/v1/analytics/interactions?{since}&bucket=day&group_by=channel",
+                     f"/api/v1/analytics/interactions?{since}&bucket=week&group_by=channel",
                      f"/api/v1/analytics/basket?{since}"]
 
         async def loop(kind, body):
@@ -676,15 +705,16 @@ async def scenario_heavy(args, server, base, rows, failures):
         workers = [loop("analytics", one_analytics), loop("analytics", one_analytics), loop("export", export),
                    loop("pages", pages), loop("pages", pages), loop("batches", batch), loop("imported rows", import_)]
         tasks = [asyncio.create_task(w) for w in workers]
-        probe = Stats()
-        p_task = asyncio.create_task(probe_reads(api, f"/api/v1/customers/{customer}", stop, probe))
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(2)
+        probe = await probe_reads(api, f"/api/v1/customers/{customer}", seconds)
         stop.set()
-        await p_task
         await asyncio.gather(*tasks)
     rows.append(row("heavy requests at once", probe, extra=(
-        f"GET by id p99 {probe.p99() * 1000:.0f} ms over {probe.requests} probes beside {heavy.requests} heavy requests "
-        f"({heavy.by_class['2xx']} 2xx, {heavy.by_class['503']} 503, {heavy.by_class['5xx']} 5xx); done: {done}")))
+        f"GET by id p99 {probe.p99() * 1000:.1f} ms over {probe.requests} probes beside {heavy.requests} heavy requests "
+        f"({heavy.by_class['2xx']} 2xx, {heavy.by_class['4xx']} 4xx, {heavy.by_class['503']} 503, "
+        f"{heavy.by_class['5xx']} 5xx); done: {done}; p99 ms by route: {route_p99s(heavy)}")))
+    for r, (status, detail) in heavy.refused.items():
+        failures.append(f"heavy: {r} answered {status}: {detail}")
     if probe.p99() > 0.05:
         failures.append(f"heavy: GET by id p99 {probe.p99() * 1000:.0f} ms (> 50 ms)")
     if heavy.by_class["5xx"] or probe.by_class["5xx"]:

@@ -59,6 +59,9 @@ pub struct Settings {
     pub report_runs_retention_days: i32,
     /// Days after its solution a support case is closed (`RAPPORT_CASES_CLOSE_AFTER_DAYS`).
     pub cases_close_after_days: i32,
+    /// How many heavy requests (analytics, report runs, export, import, batches) this
+    /// instance runs at once (`http::heavy`); the others wait.
+    pub heavy_concurrency: usize,
     /// The rate limit per principal (`http::rate_limit`).
     pub rate_limit: RateLimit,
     /// Where the time comes from: the system's clock (tests set their own).
@@ -193,6 +196,7 @@ impl Settings {
             report_timeout: Duration::from_secs(parse(vars, "RAPPORT_REPORT_TIMEOUT_SECS", "300")?),
             report_runs_retention_days: parse(vars, "RAPPORT_REPORT_RUNS_RETENTION_DAYS", "400")?,
             cases_close_after_days: parse(vars, "RAPPORT_CASES_CLOSE_AFTER_DAYS", "4")?,
+            heavy_concurrency: parse(vars, "RAPPORT_HEAVY_CONCURRENCY", &default_workers.to_string())?,
             rate_limit: RateLimit {
                 requests: parse(vars, "RAPPORT_RATE_LIMIT", default_rate_limit)?,
                 window: Duration::from_secs(parse(vars, "RAPPORT_RATE_LIMIT_WINDOW_SECS", "60")?),
@@ -212,6 +216,7 @@ impl Settings {
         positive("RAPPORT_REPORT_TIMEOUT_SECS", settings.report_timeout.as_secs())?;
         positive("RAPPORT_REPORT_RUNS_RETENTION_DAYS", settings.report_runs_retention_days.max(0) as u64)?;
         positive("RAPPORT_CASES_CLOSE_AFTER_DAYS", settings.cases_close_after_days.max(0) as u64)?;
+        positive("RAPPORT_HEAVY_CONCURRENCY", settings.heavy_concurrency as u64)?;
         positive("RAPPORT_RATE_LIMIT_WINDOW_SECS", settings.rate_limit.window.as_secs())?;
         if settings.admin_email.is_some() != settings.admin_password.is_some() {
             return Err(ConfigError {

@@ -138,6 +138,7 @@ impl Application {
             revoked,
             users,
             metrics: Metrics::default(),
+            heavy: crate::http::heavy::HeavyWork::new(settings.heavy_concurrency),
             settings,
         });
         let rate_limit = state.settings.rate_limit;
@@ -156,6 +157,7 @@ impl Application {
                 .service(web::redirect("/swagger-ui", "/swagger-ui/"))
                 .default_service(web::to(not_found_or_method_not_allowed))
                 .wrap(from_fn(idempotency::idempotency))
+                .wrap(from_fn(crate::http::heavy::gate))
                 .wrap(Condition::new(
                     rate_limit.requests > 0,
                     crate::http::rate_limit::middleware(rate_limit, counts.clone()),

@@ -18,18 +18,16 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// and then sets the search threshold (set before the library is loaded, the value would be
 /// a placeholder that parallel workers refuse). Connect after migrating.
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {
-    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT).after_connect(
-        |conn, _| {
-            Box::pin(async move {
-                if sqlx::query("SELECT show_trgm('')").execute(&mut *conn).await.is_ok() {
-                    sqlx::query(&format!("SET pg_trgm.word_similarity_threshold = {SEARCH_SIMILARITY}"))
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                Ok(())
-            })
-        },
-    )
+    PgPoolOptions::new().max_connections(max_connections).acquire_timeout(ACQUIRE_TIMEOUT).after_connect(|conn, _| {
+        Box::pin(async move {
+            if sqlx::query("SELECT show_trgm('')").execute(&mut *conn).await.is_ok() {
+                sqlx::query(&format!("SET pg_trgm.word_similarity_threshold = {SEARCH_SIMILARITY}"))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// The pool. Statements slower than a second are logged with their SQL text at `debug` only

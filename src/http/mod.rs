@@ -7,6 +7,7 @@ pub mod doc;
 pub mod extract;
 pub mod fallback;
 pub mod handlers;
+pub mod heavy;
 pub mod idempotency;
 pub mod metrics;
 pub mod patch;

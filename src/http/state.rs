@@ -19,6 +19,8 @@ pub struct AppState {
     pub users: Arc<UserStates>,
     pub metrics: Metrics,
     pub cursor_key: super::cursor::CursorKey,
+    /// The permits of heavy requests (`http::heavy`).
+    pub heavy: super::heavy::HeavyWork,
 }
 
 impl AppState {

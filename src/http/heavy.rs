@@ -1,0 +1,109 @@
+//! A bulkhead for heavy work: the requests that read or write a whole workspace's worth of rows
+//! (analytics, a saved report's run, export, import, a batch of interactions) take one of
+//! `RAPPORT_HEAVY_CONCURRENCY` permits of this instance for as long as they run (a streamed
+//! body included), so that however many of them arrive, cheap requests (a GET by id, a single
+//! write) still find CPU and connections. A heavy request that waits 30 s for a permit gets
+//! `503` with `Retry-After`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{web, Error, ResponseError};
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::ApiError;
+use crate::http::AppState;
+
+/// How long a heavy request waits for a permit before `503`.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The permits of this instance.
+pub struct HeavyWork(Arc<Semaphore>);
+
+impl HeavyWork {
+    pub fn new(permits: usize) -> Self {
+        HeavyWork(Arc::new(Semaphore::new(permits.max(1))))
+    }
+}
+
+/// Whether a request is heavy work (see the module's documentation).
+pub fn is_heavy(method: &Method, path: &str) -> bool {
+    path.starts_with("/api/v1/analytics/")
+        || path == "/api/v1/customers/export"
+        || path == "/api/v1/customers/import"
+        || path == "/api/v1/interactions/batch"
+        || (method == Method::POST && path.starts_with("/api/v1/reports/") && path.ends_with("/runs"))
+}
+
+/// The middleware: heavy requests run under a permit; others pass.
+pub async fn gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let heavy = is_heavy(req.method(), req.path());
+    let semaphore = req.app_data::<web::Data<AppState>>().map(|s| s.heavy.0.clone());
+    let (true, Some(semaphore)) = (heavy, semaphore) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let permit = match tokio::time::timeout(WAIT, semaphore.acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            let busy = ApiError::Unavailable("the server is busy with heavy requests; retry shortly".into());
+            return Ok(req.into_response(busy.error_response()));
+        }
+    };
+    let res = next.call(req).await?;
+    Ok(res.map_body(|_, body| BoxBody::new(Held { body: body.boxed(), _permit: permit })))
+}
+
+/// A response body that keeps its request's permit until it is sent.
+struct Held {
+    body: BoxBody,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl MessageBody for Held {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heavy_requests_are_the_whole_workspace_ones() {
+        for (method, path) in [
+            (Method::GET, "/api/v1/analytics/funnel"),
+            (Method::GET, "/api/v1/customers/export"),
+            (Method::POST, "/api/v1/customers/import"),
+            (Method::POST, "/api/v1/interactions/batch"),
+            (Method::POST, "/api/v1/reports/0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11/runs"),
+        ] {
+            assert!(is_heavy(&method, path), "{method} {path}");
+        }
+        for (method, path) in [
+            (Method::GET, "/api/v1/customers/0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11"),
+            (Method::GET, "/api/v1/customers"),
+            (Method::POST, "/api/v1/interactions"),
+            (Method::GET, "/api/v1/reports/0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11/runs"),
+            (Method::GET, "/health/ready"),
+        ] {
+            assert!(!is_heavy(&method, path), "{method} {path}");
+        }
+    }
+}
