@@ -319,6 +319,14 @@ def verify(args, stats, ws):
               "AND deleted_at IS NULL GROUP BY email")}
     lost += sum(1 for e in stats.imported if emails.get(e, 0) == 0)
     dup += sum(n - 1 for n in emails.values() if n > 1)
+    # One customer.created event for each imported customer (the file is sent again on an
+    # unknown outcome: the second time it updates what the first created, with no change, so
+    # no event).
+    imported_events = psql(
+        args, f"SELECT c.email, count(e.*) FROM customers c LEFT JOIN events e ON e.workspace_id = c.workspace_id "
+              f"AND e.resource_id = c.id AND e.type = 'customer.created' WHERE c.workspace_id = '{ws}' "
+              "AND c.email LIKE '%@imp.test' GROUP BY c.email")
+    events_off += sum(1 for email, n in imported_events if email in stats.imported and int(n) != 1)
     created = {(r[0], r[1]): int(r[2]) for r in psql(
         args, f"SELECT type, resource_id::text, count(*) FROM events WHERE workspace_id = '{ws}' "
               "AND type IN ('customer.created', 'interaction.created') GROUP BY 1, 2")}
@@ -482,7 +490,7 @@ async def scenario_kill(args, server, api, world, ws, rows, failures):
 
 
 async def scenario_drain(args, server, api, world, ws, rows, failures):
-    n = 10 if args.short else 30
+    n = int(os.environ.get("DRAIN_N", 10 if args.short else 30))
     log(f"SIGTERM with {n} batches of 1,000 in flight")
     stats = Stats()
     batches = {}
