@@ -142,7 +142,7 @@ impl Application {
             settings,
         });
         let rate_limit = state.settings.rate_limit;
-        let counts = crate::http::rate_limit::Counts(state.pool.clone());
+        let counts = crate::http::rate_limit::Counts::new(&state.pool, 4);
         let server = HttpServer::new(move || {
             let (app, _) = App::new().into_utoipa_app().configure(crate::api::routes).split_for_parts();
             app.app_data(state.clone())
@@ -156,8 +156,9 @@ impl Application {
                 )
                 .service(web::redirect("/swagger-ui", "/swagger-ui/"))
                 .default_service(web::to(not_found_or_method_not_allowed))
-                .wrap(from_fn(idempotency::idempotency))
+                // Inner first: the permit is taken once idempotency has read the body.
                 .wrap(from_fn(crate::http::heavy::gate))
+                .wrap(from_fn(idempotency::idempotency))
                 .wrap(Condition::new(
                     rate_limit.requests > 0,
                     crate::http::rate_limit::middleware(rate_limit, counts.clone()),

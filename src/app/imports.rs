@@ -92,6 +92,7 @@ async fn upsert(pool: &PgPool, actor: &Actor, batch: Vec<(u64, ImportRow)>, repo
             count(report, done, &lines);
             Ok(())
         }
+        Err(e @ ApiError::Unavailable(_)) => Err(e),
         Err(_) if batch.len() > 1 => {
             drop(tx);
             for (line, row) in batch {
@@ -101,6 +102,8 @@ async fn upsert(pool: &PgPool, actor: &Actor, batch: Vec<(u64, ImportRow)>, repo
                         tx.commit().await?;
                         count(report, done, &[line]);
                     }
+                    // The database went away: the import is not done, and says so (503).
+                    Err(e @ ApiError::Unavailable(_)) => return Err(e),
                     Err(e) => report.reject(line, vec![FieldError::new("line", e.to_string())]),
                 }
             }

@@ -410,7 +410,8 @@ struct ImportedDbRow {
 
 /// Upserts a batch in which no id and no email repeats: a row with an `id` updates that live
 /// customer; a row without one updates the live customer with its email, or else is inserted.
-/// One statement; returns the customers as they are after it.
+/// One statement (after a plan setting for the transaction); returns the customers as they are
+/// after it.
 pub async fn import_batch(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     ws: WorkspaceId,
@@ -462,6 +463,9 @@ pub async fn import_batch(
               FROM matched m
               JOIN u ON u.slot = m.slot
              WHERE c.workspace_id = $1 AND c.id = ANY(ARRAY(SELECT id FROM matched)) AND c.id = m.id
+               -- Checked again on the row as it is when its lock is granted (a customer deleted
+               -- or given another email meanwhile is no longer this row's).
+               AND c.deleted_at IS NULL AND (u.target IS NOT NULL OR lower(c.email) = lower(u.email))
             RETURNING u.slot, false AS created, m.version AS old_version, {cols}
          ),
          inserted AS (

@@ -1,6 +1,5 @@
 //! Requests per principal in fixed windows on the database's clock, for the rate limiter
-//! (`http::rate_limit`) when its store is `postgres`: one count for every instance on the
-//! database. A key's window starts with its first request and lasts `window`; the first request
+//! (`http::rate_limit`): one count for every instance on the database. A key's window starts with its first request and lasts `window`; the first request
 //! after it starts the next.
 
 use std::time::Duration;
@@ -35,10 +34,13 @@ pub async fn undo(db: impl PgExecutor<'_>, key: &str) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-/// Drops the counts whose window ended more than `window` ago; returns how many.
+/// Drops the counts whose window started more than twice `window` (and at least a day) ago:
+/// over, whatever window another instance counts in; returns how many.
 pub async fn prune(db: impl PgExecutor<'_>, window: Duration) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM request_counts WHERE started_at < now() - make_interval(secs => $1) * 2")
-        .bind(window.as_secs_f64())
+    let done = sqlx::query(
+        "DELETE FROM request_counts WHERE started_at < now() - greatest(make_interval(secs => $1) * 2, interval '1 day')",
+    )
+    .bind(window.as_secs_f64())
         .execute(db)
         .await?;
     Ok(done.rows_affected())

@@ -47,7 +47,7 @@ pub async fn gate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let heavy = is_heavy(req.method(), req.path());
+    let heavy = is_heavy(req.method(), crate::http::routed_path(&req));
     let semaphore = req.app_data::<web::Data<AppState>>().map(|s| s.heavy.0.clone());
     let (true, Some(semaphore)) = (heavy, semaphore) else {
         return Ok(next.call(req).await?.map_into_boxed_body());

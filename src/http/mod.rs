@@ -16,6 +16,22 @@ pub mod request_id;
 pub mod state;
 pub mod write;
 
+/// The path a request is routed by: percent-decoded as the router decodes it (`/%61pi/v1` is
+/// `/api/v1`), so that a middleware that picks requests by path picks the same ones the routes
+/// serve.
+pub fn routed_path(req: &actix_web::dev::ServiceRequest) -> &str {
+    req.match_info().as_str()
+}
+
+/// Whether a request is under the API (`/api/`), as the rate limit and the OpenAPI document
+/// count it.
+pub fn is_api(path: &str) -> bool {
+    path.starts_with(API_PREFIX)
+}
+
+/// The prefix of the API's paths (the rest: health, metrics, the document, Swagger UI).
+pub const API_PREFIX: &str = "/api/";
+
 pub use state::AppState;
 
 use actix_web::http::header;

@@ -1,6 +1,6 @@
 //! Rate limiting per principal, with the `actix-extensible-rate-limit` middleware: each API
 //! token, each user (all their sessions together) and, for requests without a valid token,
-//! each client address may make `RAPPORT_RATE_LIMIT` requests to `/api/v1` in a fixed window of
+//! each client address may make `RAPPORT_RATE_LIMIT` requests to `/api/` in a fixed window of
 //! `RAPPORT_RATE_LIMIT_WINDOW_SECS`; the next get `429` problem+json with `Retry-After`.
 //!
 //! Every response it counts carries the two fields of draft-ietf-httpapi-ratelimit-headers-10
@@ -10,9 +10,11 @@
 //!
 //! The counts live in PostgreSQL (`db::request_counts`), so the limit holds across every
 //! instance on the database, as the login throttle does; it costs one short statement per
-//! request. A request the server fails (5xx) is given back. When the database cannot be
-//! reached, requests pass (fail open): the request then meets the outage itself and gets its
-//! `503`; the limit must not answer for the database.
+//! request, on a small pool of its own that waits at most 250 ms for a connection. A request
+//! the server failed (`500`) is given back; a `503` (overload, an outage) is not, or a client
+//! retrying into an overload would never be limited. When the database cannot be reached,
+//! requests pass (fail open) at once: the request then meets the outage itself and gets its
+//! `503`; the limit must not answer for the database, nor add its own wait to the request's.
 
 use std::future::{ready, Ready};
 use std::time::Duration;
@@ -38,9 +40,23 @@ pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// outside `/api/`: health probes, the OpenAPI document, Swagger UI).
 pub type Subject = Option<SimpleInput>;
 
-/// The counts, in the database.
+/// The counts, in the database, over a pool of their own.
 #[derive(Clone)]
-pub struct Counts(pub PgPool);
+pub struct Counts(PgPool);
+
+impl Counts {
+    /// A pool of `connections` on the database of `pool` (its options) that waits at most
+    /// 250 ms for a connection: lazily connected, so a database down at start is no error.
+    pub fn new(pool: &PgPool, connections: u32) -> Self {
+        let options = (*pool.connect_options()).clone();
+        Counts(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_millis(250))
+                .connect_lazy_with(options),
+        )
+    }
+}
 
 impl Backend<Subject> for Counts {
     type Output = Option<SimpleOutput>;
@@ -68,10 +84,11 @@ impl Backend<Subject> for Counts {
 }
 
 /// The principal a request counts for: `token:<id>` for an API token, `user:<id>` for a
-/// user's access token, else `ip:<SHA-256 of the client address>` (an invalid or revoked
-/// token counts as none: the handler answers it `401`).
+/// user's access token (whether or not the user may still act: the handler says), else
+/// `ip:<SHA-256 of the client address>` (a token whose signature, expiry or revocation fails
+/// counts as none: the handler answers it `401`).
 fn subject(req: &ServiceRequest) -> Subject {
-    if !req.path().starts_with("/api/") {
+    if !crate::http::is_api(crate::http::routed_path(req)) {
         return None;
     }
     let state = req.app_data::<web::Data<AppState>>()?;
@@ -106,7 +123,9 @@ pub fn middleware(limit: RateLimit, counts: Counts) -> RateLimiter<Counts, Optio
     let input: Input = |req| ready(Ok(subject(req)));
     RateLimiter::builder(counts, input)
         .fail_open(true)
-        .rollback_server_errors()
+        .rollback_condition(Some(|status: actix_web::http::StatusCode| {
+            status == actix_web::http::StatusCode::INTERNAL_SERVER_ERROR
+        }))
         .request_allowed_transformation(Some(
             move |headers: &mut HeaderMap, output: Option<&Option<SimpleOutput>>, given_back| {
                 if let Some(Some(output)) = output {

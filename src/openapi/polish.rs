@@ -12,8 +12,9 @@
 //!   `deepObject` (`attr[plan]=pro`), the one style that carries a map;
 //! - an operation that takes `Idempotency-Key` documents the `409` a key reused with another
 //!   request gets;
-//! - every `/api/` operation may answer `429` (the rate limit, `http::rate_limit`), and its
-//!   `429` and success responses say which `RateLimit-Policy` and `RateLimit` fields they carry;
+//! - every `/api/` operation may answer `429` (the rate limit, `http::rate_limit`), with
+//!   `Retry-After`, `RateLimit-Policy` and `RateLimit`; the API's description says that every
+//!   `/api/` response carries the last two while the limit is on;
 //! - every problem response has an example of its own status and `code`, made by the
 //!   `ApiError` that answers it;
 //! - examples for parameters, request bodies and responses ([`super::examples`]);
@@ -273,7 +274,7 @@ fn rate_limits(doc: &mut Value) {
                       "schema": {"type": "string"}},
     });
     let Some(Value::Object(paths)) = doc.get_mut("paths") else { return };
-    for (_, item) in paths.iter_mut().filter(|(path, _)| path.starts_with("/api/")) {
+    for (_, item) in paths.iter_mut().filter(|(path, _)| crate::http::is_api(path)) {
         let Some(item) = item.as_object_mut() else { continue };
         for (_, op) in item.iter_mut().filter(|(m, _)| is_method(m)) {
             let Some(Value::Object(responses)) = op.get_mut("responses") else { continue };

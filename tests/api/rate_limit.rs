@@ -59,6 +59,9 @@ async fn a_principal_gets_its_quota_then_429_with_the_fields() {
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM customers").fetch_one(&app.pool).await.unwrap();
     assert_eq!(n, 0);
 
+    // A path spelled with percent-escapes is the same route, and counts the same.
+    let res = app.client.get(app.url("/%61pi/v1/me")).bearer_auth(&owner).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     // Health probes and the document are not counted and carry no fields.
     let health = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
