@@ -69,8 +69,8 @@ pub struct Settings {
 }
 
 /// Requests allowed per principal (an API token, a user's sessions, or an anonymous client
-/// address) in a fixed window, before `429`; counted in the database, so the limit holds
-/// across every instance on it.
+/// address) in a fixed window, before `429`; shared by every instance on the database
+/// (`http::rate_limit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     /// `RAPPORT_RATE_LIMIT`: requests per window; 0 switches the limit off. Off by default

@@ -6,32 +6,30 @@ use std::time::Duration;
 
 use sqlx::PgExecutor;
 
-/// Counts one request for `key` and returns the count in its window (this request included)
-/// and the whole seconds until the window ends (at least 1). One statement; two requests of
-/// one key wait on each other only for its row.
-pub async fn hit(db: impl PgExecutor<'_>, key: &str, window: Duration) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as(
-        "INSERT INTO request_counts AS c (key, requests, started_at) VALUES ($1, 1, now())
+/// Adds `(key, requests)` to the counts, each in its window of `window` (a key whose window
+/// is over starts a new one with them), and returns each key's count in its window and the
+/// time until the window ends. One statement, the keys in one order for every instance.
+pub async fn add(
+    db: impl PgExecutor<'_>,
+    counts: &[(String, i64)],
+    window: Duration,
+) -> Result<Vec<(String, i64, Duration)>, sqlx::Error> {
+    let rows: Vec<(String, i64, f64)> = sqlx::query_as(
+        "INSERT INTO request_counts AS c (key, requests, started_at)
+         SELECT k, least(n, 1000000000), now() FROM unnest($1::text[], $2::bigint[]) AS u (k, n) ORDER BY k
          ON CONFLICT (key) DO UPDATE SET
-             requests = CASE WHEN c.started_at + make_interval(secs => $2) <= now() THEN 1
-                             ELSE least(c.requests, 1000000000) + 1 END,
-             started_at = CASE WHEN c.started_at + make_interval(secs => $2) <= now() THEN now() ELSE c.started_at END
-         RETURNING requests::bigint,
-                   greatest(1, ceil(extract(epoch FROM started_at + make_interval(secs => $2) - now())))::bigint",
+             requests = CASE WHEN c.started_at + make_interval(secs => $3) <= now() THEN excluded.requests
+                             ELSE least(c.requests::bigint + excluded.requests, 1000000000) END,
+             started_at = CASE WHEN c.started_at + make_interval(secs => $3) <= now() THEN now() ELSE c.started_at END
+         RETURNING key, requests::bigint,
+                   greatest(0, extract(epoch FROM started_at + make_interval(secs => $3) - now()))::float8",
     )
-    .bind(key)
+    .bind(counts.iter().map(|c| c.0.clone()).collect::<Vec<_>>())
+    .bind(counts.iter().map(|c| c.1).collect::<Vec<_>>())
     .bind(window.as_secs_f64())
-    .fetch_one(db)
-    .await
-}
-
-/// Takes back one request of `key` (one the server failed to serve).
-pub async fn undo(db: impl PgExecutor<'_>, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE request_counts SET requests = requests - 1 WHERE key = $1 AND requests > 0")
-        .bind(key)
-        .execute(db)
-        .await?;
-    Ok(())
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|(key, n, left)| (key, n, Duration::from_secs_f64(left))).collect())
 }
 
 /// Drops the counts whose window started more than twice `window` (and at least a day) ago:

@@ -8,16 +8,19 @@
 //! - `RateLimit-Policy: "principal";q=<requests>;w=<window seconds>`, the same on every response;
 //! - `RateLimit: "principal";r=<requests left>;t=<seconds until the window ends>`.
 //!
-//! The counts live in PostgreSQL (`db::request_counts`), so the limit holds across every
-//! instance on the database, as the login throttle does; it costs one short statement per
-//! request, on a small pool of its own that waits at most 250 ms for a connection. A request
-//! the server failed (`500`) is given back; a `503` (overload, an outage) is not, or a client
-//! retrying into an overload would never be limited. When the database cannot be reached,
-//! requests pass (fail open) at once: the request then meets the outage itself and gets its
-//! `503`; the limit must not answer for the database, nor add its own wait to the request's.
+//! Each instance counts in memory and adds its counts to the shared ones in PostgreSQL every
+//! [`SYNC_EVERY`] (`db::request_counts`), reading back every instance's totals ([`Counts`]):
+//! the limit holds across the instances on a database (within what they receive in
+//! [`SYNC_EVERY`]), and a request costs no database work (one statement per principal per
+//! [`SYNC_EVERY`] per instance; measured with `bench/rate_limit.sh`). A request the server
+//! failed (`500`) is given back; a `503` (overload, an outage) is not, or a client retrying
+//! into an overload would never be limited. While the database cannot be reached, each
+//! instance goes on counting alone.
 
+use std::collections::HashMap;
 use std::future::{ready, Ready};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_extensible_rate_limit::backend::{Backend, Decision, SimpleInput, SimpleOutput};
 use actix_extensible_rate_limit::{HeaderCompatibleOutput, RateLimiter};
@@ -40,21 +43,94 @@ pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// outside `/api/`: health probes, the OpenAPI document, Swagger UI).
 pub type Subject = Option<SimpleInput>;
 
-/// The counts, in the database, over a pool of their own.
+/// How often an instance adds its requests to the shared counts and reads back everyone's.
+pub const SYNC_EVERY: Duration = Duration::from_millis(200);
+
+/// The counts: this instance's, decided on at once in memory, and added every [`SYNC_EVERY`]
+/// to the shared ones in PostgreSQL (`db::request_counts`), whose totals (every instance's
+/// requests) come back. A request costs no database work; instances learn of each other's
+/// requests within [`SYNC_EVERY`], so together they may let through what they receive in that
+/// time beyond the limit. When the database cannot be reached, the counts stay here and are
+/// added once it is back.
 #[derive(Clone)]
-pub struct Counts(PgPool);
+pub struct Counts(Arc<Mutex<HashMap<String, Count>>>);
+
+/// One principal's count in its current window.
+#[derive(Default)]
+struct Count {
+    /// Every instance's requests in the window, as of the last sync.
+    shared: u64,
+    /// This instance's requests (less those given back) not yet added to `shared`.
+    pending: i64,
+    /// When the window ends, as of the last sync (`None`: a window the database has not
+    /// started yet).
+    ends: Option<Instant>,
+    window: Duration,
+}
+
+impl Count {
+    fn total(&self) -> u64 {
+        self.shared.saturating_add_signed(self.pending)
+    }
+}
 
 impl Counts {
-    /// A pool of `connections` on the database of `pool` (its options) that waits at most
-    /// 250 ms for a connection: lazily connected, so a database down at start is no error.
+    /// The counts, synced over a pool of `connections` on the database of `pool` (its
+    /// options; lazily connected) by a task that stops when the last clone is dropped.
     pub fn new(pool: &PgPool, connections: u32) -> Self {
         let options = (*pool.connect_options()).clone();
-        Counts(
-            sqlx::postgres::PgPoolOptions::new()
-                .max_connections(connections)
-                .acquire_timeout(Duration::from_millis(250))
-                .connect_lazy_with(options),
-        )
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(connections)
+            .acquire_timeout(Duration::from_secs(1))
+            .connect_lazy_with(options);
+        let counts = Counts(Arc::default());
+        let weak = Arc::downgrade(&counts.0);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SYNC_EVERY).await;
+                let Some(map) = weak.upgrade() else { break };
+                if let Err(e) = sync(&pool, &map).await {
+                    log::warn!("rate limit: the shared counts could not be synced: {e}");
+                }
+            }
+        });
+        counts
+    }
+}
+
+/// Adds each key's pending requests to the shared counts and reads back the totals; drops the
+/// keys whose window is over with nothing pending. On failure, the requests stay pending.
+async fn sync(pool: &PgPool, map: &Mutex<HashMap<String, Count>>) -> Result<(), sqlx::Error> {
+    let now = Instant::now();
+    let (batch, window): (Vec<(String, i64)>, Duration) = {
+        let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, c| c.pending != 0 || c.ends.is_none_or(|ends| ends > now));
+        let window = map.values().map(|c| c.window).max().unwrap_or_default();
+        // A request given back after it was added stays counted (it was one more, not one less).
+        (map.iter_mut().map(|(key, c)| (key.clone(), std::mem::take(&mut c.pending).max(0))).collect(), window)
+    };
+    if batch.is_empty() {
+        return Ok(());
+    }
+    match crate::db::request_counts::add(pool, &batch, window).await {
+        Ok(totals) => {
+            let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+            for (key, requests, left) in totals {
+                if let Some(c) = map.get_mut(&key) {
+                    c.shared = requests.unsigned_abs();
+                    c.ends = Some(now + left);
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+            for (key, pending) in batch {
+                let c = map.entry(key).or_insert_with(|| Count { window, ..Count::default() });
+                c.pending += pending;
+            }
+            Err(e)
+        }
     }
 }
 
@@ -67,19 +143,31 @@ impl Backend<Subject> for Counts {
         let Some(input) = subject else {
             return Ok((Decision::Allowed, None, None));
         };
-        let (count, seconds) = crate::db::request_counts::hit(&self.0, &input.key, input.interval).await?;
-        let count = count.unsigned_abs();
+        let now = Instant::now();
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let c = map.entry(input.key.clone()).or_insert_with(|| Count { window: input.interval, ..Count::default() });
+        if c.ends.is_some_and(|ends| ends <= now) {
+            // The window is over: the next sync starts another (and says when it ends).
+            c.shared = 0;
+            c.ends = None;
+        }
+        c.pending += 1;
+        let count = c.total();
         let output = SimpleOutput {
             limit: input.max_requests,
             remaining: input.max_requests.saturating_sub(count),
-            reset: actix_web::rt::time::Instant::now() + Duration::from_secs(seconds.unsigned_abs()),
+            reset: c.ends.unwrap_or(now + input.interval).into(),
         };
         Ok((Decision::from_allowed(count <= input.max_requests), Some(output), Some(input.key)))
     }
 
     async fn rollback(&self, key: Self::RollbackToken) -> Result<(), ApiError> {
-        let Some(key) = key else { return Ok(()) };
-        Ok(crate::db::request_counts::undo(&self.0, &key).await?)
+        if let Some(key) = key {
+            if let Some(c) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&key) {
+                c.pending -= 1;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -256,7 +256,7 @@ token, each user (all their sessions together) and each client address without a
 to `/api/` in a window of `w` seconds; beyond, `429` with `Retry-After`. Every `/api/` response then carries \
 the two fields of draft-ietf-httpapi-ratelimit-headers-10: `RateLimit-Policy: \"principal\";q=3000;w=60` \
 (the quota) and `RateLimit: \"principal\";r=2958;t=41` (`r` requests left for `t` more seconds). The limit \
-is counted in the database: it holds across instances.";
+holds across the server's instances (they share their counts every 200 ms).";
 
 /// The rate limit's `429` on every `/api/` operation, with its fields (see `http::rate_limit`);
 /// the API's description says that every response carries them.
