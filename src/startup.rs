@@ -159,6 +159,7 @@ impl Application {
                 // Inner first: the permit is taken once idempotency has read the body.
                 .wrap(from_fn(crate::http::heavy::gate))
                 .wrap(from_fn(idempotency::idempotency))
+                .wrap(from_fn(crate::http::extract::buffer_json_bodies))
                 .wrap(Condition::new(
                     rate_limit.requests > 0,
                     crate::http::rate_limit::middleware(rate_limit, counts.clone()),

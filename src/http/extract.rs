@@ -185,3 +185,44 @@ pub fn path_config() -> actix_web::web::PathConfig {
         ApiError::malformed(format!("invalid path parameter: {err}")).into()
     })
 }
+
+/// A payload that yields `body`, for a request whose body was read before its handler.
+pub fn payload_of(body: bytes::Bytes) -> actix_web::dev::Payload {
+    let (_, mut payload) = actix_http::h1::Payload::create(true);
+    payload.unread_data(body);
+    actix_web::dev::Payload::from(payload)
+}
+
+/// How long a JSON body may take to arrive.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The middleware that reads a JSON body whole before the handler runs: its extractors (a
+/// write's transaction among them) then never wait on the client, so a client that sends its
+/// body slowly, or never ends it, holds no database connection, only its buffer (at most
+/// `RAPPORT_MAX_BODY_BYTES`) for at most [`BODY_TIMEOUT`] (then `400`). Streamed uploads (CSV,
+/// NDJSON imports) pass as they are.
+pub async fn buffer_json_bodies(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::Method;
+    use actix_web::ResponseError;
+    let has_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
+        && req.headers().contains_key(header::CONTENT_TYPE)
+        && check_json_content_type(req.request()).is_ok();
+    if !has_body {
+        return next.call(req).await.map(|r| r.map_into_boxed_body());
+    }
+    let (http_req, payload) = req.parts_mut();
+    let read = read_body(http_req, payload);
+    let body = match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => return Ok(req.into_response(e.error_response())),
+        Err(_) => {
+            let late = ApiError::malformed(format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()));
+            return Ok(req.into_response(late.error_response()));
+        }
+    };
+    req.set_payload(payload_of(body));
+    next.call(req).await.map(|r| r.map_into_boxed_body())
+}

@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage, HttpResponse, ResponseError};
@@ -129,7 +129,7 @@ pub async fn idempotency(
         Err(e) => return fail(req, e.into()),
     }
 
-    req.set_payload(bytes_to_payload(body));
+    req.set_payload(crate::http::extract::payload_of(body));
     req.extensions_mut().insert(claim.clone());
     let res = next.call(req).await?;
     let status = res.status();
@@ -171,10 +171,4 @@ fn replay(stored: Stored) -> HttpResponse {
     }
     res.insert_header((REPLAYED, "true"));
     res.body(stored.response_body.unwrap_or_default())
-}
-
-fn bytes_to_payload(buf: bytes::Bytes) -> Payload {
-    let (_, mut pl) = actix_http::h1::Payload::create(true);
-    pl.unread_data(buf);
-    Payload::from(pl)
 }

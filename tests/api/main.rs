@@ -23,6 +23,7 @@ mod rate_limit;
 mod reports;
 mod scheduler;
 mod sessions;
+mod slow_clients;
 mod support;
 mod support_model;
 mod support_rules;
