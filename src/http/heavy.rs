@@ -1,5 +1,7 @@
 //! A bulkhead for heavy work: the requests that read or write a whole workspace's worth of rows
-//! (analytics, a saved report's run, export, import, a batch of interactions) take one of
+//! (analytics, a saved report's run, export, import, a batch of interactions, and the changes
+//! that recompute every open case's due times: business hours, the time zone, an SLA policy)
+//! take one of
 //! `RAPPORT_HEAVY_CONCURRENCY` permits of this instance for as long as they run (a streamed
 //! body included), so that however many of them arrive, cheap requests (a GET by id, a single
 //! write) still find CPU and connections. A heavy request that waits 30 s for a permit gets
@@ -40,6 +42,8 @@ pub fn is_heavy(method: &Method, path: &str) -> bool {
         || path == "/api/v1/customers/import"
         || path == "/api/v1/interactions/batch"
         || (method == Method::POST && path.starts_with("/api/v1/reports/") && path.ends_with("/runs"))
+        || (method == Method::PUT && path == "/api/v1/workspace/business-hours")
+        || (method == Method::PATCH && (path == "/api/v1/workspace" || path.starts_with("/api/v1/sla-policies/")))
 }
 
 /// The middleware: heavy requests run under a permit; others pass.
@@ -93,6 +97,8 @@ mod tests {
             (Method::POST, "/api/v1/customers/import"),
             (Method::POST, "/api/v1/interactions/batch"),
             (Method::POST, "/api/v1/reports/0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11/runs"),
+            (Method::PUT, "/api/v1/workspace/business-hours"),
+            (Method::PATCH, "/api/v1/sla-policies/0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11"),
         ] {
             assert!(is_heavy(&method, path), "{method} {path}");
         }
@@ -102,6 +108,7 @@ mod tests {
             (Method::POST, "/api/v1/interactions"),
             (Method::GET, "/api/v1/reports/0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11/runs"),
             (Method::GET, "/health/ready"),
+            (Method::GET, "/api/v1/workspace/business-hours"),
         ] {
             assert!(!is_heavy(&method, path), "{method} {path}");
         }
