@@ -46,10 +46,23 @@ impl<R: MinRole> std::fmt::Debug for Auth<R> {
     }
 }
 
-/// The client's address as this server sees it (the peer of the connection: a proxy in front
-/// must be trusted to pass the client's own by other means).
+/// The client's address as the login throttle and the rate limit count it: the peer of the
+/// connection (a proxy in front must be trusted to pass the client's own by other means), an
+/// IPv4 address, or for IPv6 its /64 network (what one subscriber is usually given, so that
+/// hopping between its addresses counts as one client).
 pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    match req.peer_addr().map(|a| a.ip()) {
+        Some(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let network = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{network}/64")
+            }
+        },
+        Some(v4) => v4.to_string(),
+        None => "unknown".into(),
+    }
 }
 
 /// The bearer token of a request, if it has one.
@@ -134,5 +147,22 @@ impl<R: MinRole> FromRequest for Auth<R> {
                 _role: PhantomData,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::client_address;
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_network() {
+        let at =
+            |addr: &str| client_address(&TestRequest::default().peer_addr(addr.parse().unwrap()).to_http_request());
+        assert_eq!(at("192.0.2.7:4000"), "192.0.2.7");
+        assert_eq!(at("[2001:db8:1:2:aaaa::1]:4000"), "2001:db8:1:2::/64");
+        assert_eq!(at("[2001:db8:1:2:bbbb::9]:4000"), "2001:db8:1:2::/64");
+        assert_eq!(at("[::ffff:192.0.2.7]:4000"), "192.0.2.7");
     }
 }

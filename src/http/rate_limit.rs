@@ -34,6 +34,15 @@ use crate::config::RateLimit;
 use crate::error::ApiError;
 use crate::http::AppState;
 
+/// The `/api/` operations that need no token (`security: [{}]` in the OpenAPI document; a test
+/// holds the two together).
+pub const ANONYMOUS: [(&str, &str); 4] = [
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/workspaces"),
+];
+
 /// The policy's name in both fields.
 const POLICY: &str = "principal";
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -62,6 +71,8 @@ struct Count {
     shared: u64,
     /// This instance's requests (less those given back) not yet added to `shared`.
     pending: i64,
+    /// Those of them a sync is adding now (still counted until it answers).
+    syncing: i64,
     /// When the window ends, as of the last sync (`None`: a window the database has not
     /// started yet).
     ends: Option<Instant>,
@@ -70,7 +81,7 @@ struct Count {
 
 impl Count {
     fn total(&self) -> u64 {
-        self.shared.saturating_add_signed(self.pending)
+        self.shared.saturating_add_signed(self.pending + self.syncing)
     }
 }
 
@@ -107,7 +118,14 @@ async fn sync(pool: &PgPool, map: &Mutex<HashMap<String, Count>>) -> Result<(), 
         map.retain(|_, c| c.pending != 0 || c.ends.is_none_or(|ends| ends > now));
         let window = map.values().map(|c| c.window).max().unwrap_or_default();
         // A request given back after it was added stays counted (it was one more, not one less).
-        (map.iter_mut().map(|(key, c)| (key.clone(), std::mem::take(&mut c.pending).max(0))).collect(), window)
+        let batch = map
+            .iter_mut()
+            .map(|(key, c)| {
+                c.syncing = std::mem::take(&mut c.pending).max(0);
+                (key.clone(), c.syncing)
+            })
+            .collect();
+        (batch, window)
     };
     if batch.is_empty() {
         return Ok(());
@@ -118,6 +136,7 @@ async fn sync(pool: &PgPool, map: &Mutex<HashMap<String, Count>>) -> Result<(), 
             for (key, requests, left) in totals {
                 if let Some(c) = map.get_mut(&key) {
                     c.shared = requests.unsigned_abs();
+                    c.syncing = 0;
                     c.ends = Some(now + left);
                 }
             }
@@ -125,9 +144,9 @@ async fn sync(pool: &PgPool, map: &Mutex<HashMap<String, Count>>) -> Result<(), 
         }
         Err(e) => {
             let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-            for (key, pending) in batch {
+            for (key, _) in batch {
                 let c = map.entry(key).or_insert_with(|| Count { window, ..Count::default() });
-                c.pending += pending;
+                c.pending += std::mem::take(&mut c.syncing);
             }
             Err(e)
         }
@@ -174,17 +193,23 @@ impl Backend<Subject> for Counts {
 /// The principal a request counts for: `token:<id>` for an API token, `user:<id>` for a
 /// user's access token (whether or not the user may still act: the handler says), else
 /// `ip:<SHA-256 of the client address>` (a token whose signature, expiry or revocation fails
-/// counts as none: the handler answers it `401`).
+/// counts as none: the handler answers it `401`). The operations that need no token (log in,
+/// refresh, log out, sign up: [`ANONYMOUS`]) always count for the address, token or not, so that a
+/// token does not buy another budget for them.
 fn subject(req: &ServiceRequest) -> Subject {
-    if !crate::http::is_api(crate::http::routed_path(req)) {
+    let path = crate::http::routed_path(req);
+    if !crate::http::is_api(path) {
         return None;
     }
     let state = req.app_data::<web::Data<AppState>>()?;
     let limit = state.settings.rate_limit;
+    let anonymous = ANONYMOUS.iter().any(|(method, p)| req.method().as_str() == *method && path == *p);
+    let by_address = || crate::auth::throttle::key("ip", &crate::http::auth::client_address(req.request()));
     let key = match crate::http::auth::authenticate(state, req.request()) {
+        _ if anonymous => by_address(),
         Ok(claims) if claims.kind == TokenKind::Api => format!("token:{}", claims.jti),
         Ok(claims) => format!("user:{}", claims.sub),
-        Err(_) => crate::auth::throttle::key("ip", &crate::http::auth::client_address(req.request())),
+        Err(_) => by_address(),
     };
     Some(SimpleInput { interval: limit.window, max_requests: limit.requests.into(), key })
 }

@@ -39,6 +39,25 @@ fn every_operation_is_documented() {
     assert_eq!(doc["security"], serde_json::json!([{"bearer": []}]));
 }
 
+/// The rate limit counts the API's open operations by address: its list is the document's.
+#[test]
+fn the_rate_limits_open_operations_are_the_documents() {
+    let doc = serde_json::to_value(rapport::openapi::document()).unwrap();
+    let mut open = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if path.starts_with("/api/") && op.get("security").is_some_and(|s| s == &serde_json::json!([{}])) {
+                open.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let mut listed: Vec<(String, String)> =
+        rapport::http::rate_limit::ANONYMOUS.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    open.sort();
+    listed.sort();
+    assert_eq!(open, listed);
+}
+
 #[tokio::test]
 async fn swagger_ui_is_served() {
     let app = spawn_app().await;

@@ -110,6 +110,26 @@ async fn requests_without_a_valid_token_count_for_the_client_address() {
 }
 
 #[tokio::test]
+async fn logging_in_counts_for_the_address_even_with_a_token() {
+    let app = limited(3, 60).await;
+    let owner = app.owner_token().await; // the address's first
+    let login = || {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .bearer_auth(&owner)
+            .json(&json!({"email": OWNER_EMAIL, "password": OWNER_PASSWORD}))
+            .send()
+    };
+    assert_eq!(login().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(login().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(login().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    // The token's own budget is untouched.
+    let res = app.get("/api/v1/me", &owner).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(remaining(&res).0, 2);
+}
+
+#[tokio::test]
 async fn the_limit_holds_across_instances_and_the_window_passes() {
     let app = limited(5, 4).await;
     let owner = app.owner_token().await;
