@@ -25,13 +25,13 @@ if [ ! -x "$OUT/rapport-$BASE_SHA" ]; then
   git worktree prune
   git worktree add -f --detach "$OUT/base-src" "$BASE" >/dev/null
   (cd "$OUT/base-src" && CARGO_TARGET_DIR=$ROOT/target cargo build --release -q)
-  cp target/release/rapport "$OUT/rapport-$BASE_SHA"
+  cp "${CARGO_TARGET_DIR:-target}/release/rapport" "$OUT/rapport-$BASE_SHA"
   git worktree remove --force "$OUT/base-src"
 fi
 cp "$OUT/rapport-$BASE_SHA" "$OUT/rapport-base"
 HEAD_DESC="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src migrations Cargo.toml Cargo.lock || echo ', modified')"
 cargo build --release -q
-cp target/release/rapport "$OUT/rapport-head"
+cp "${CARGO_TARGET_DIR:-target}/release/rapport" "$OUT/rapport-head"
 
 if [ ! -f "$DIR/ready" ]; then
   rm -rf "$DIR"

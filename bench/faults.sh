@@ -22,7 +22,7 @@ CUSTOMERS=${CUSTOMERS:-$([ -n "$SHORT" ] && echo 5000 || echo 100000)}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 
 cargo build --release -q
-BIN=$ROOT/target/release/rapport
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/rapport
 
 # aiohttp (PyPI) in a virtualenv of the bench's own.
 VENV=$ROOT/bench/out/venv-faults

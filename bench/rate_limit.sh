@@ -15,7 +15,7 @@ source bench/lib.sh
 DATA=$OUT/data-$CUSTOMERS
 
 cargo build --release -q
-BIN=$ROOT/target/release/rapport
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/rapport
 seed "$BIN" "$DATA"
 export RESULTS=$OUT/rate-limit.tsv
 : > "$RESULTS"

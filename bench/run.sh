@@ -16,7 +16,7 @@ source bench/lib.sh
 DATA=$OUT/data-$CUSTOMERS
 
 cargo build --release -q
-BIN=$ROOT/target/release/rapport
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/rapport
 seed "$BIN" "$DATA"
 start_server "$BIN" "$DATA"
 trap stop_server EXIT
