@@ -54,6 +54,8 @@ auto_explain.log_min_duration = 1000
 auto_explain.log_nested_statements = on
 CONF
 as_pg "$PGBIN/pg_ctl" -D "$OUT/pg" -w -l "$OUT/postgres.log" start >/dev/null
+# The cluster stops with the script, whatever ends it.
+trap 'as_pg "$PGBIN/pg_ctl" -D "$OUT/pg" -m fast stop >/dev/null 2>&1 || true' EXIT
 "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres rapport
 
 export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/rapport

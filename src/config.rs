@@ -76,7 +76,7 @@ pub struct RateLimit {
     /// `RAPPORT_RATE_LIMIT`: requests per window; 0 switches the limit off. Off by default
     /// with the embedded database, 3000 with `DATABASE_URL`.
     pub requests: u32,
-    /// `RAPPORT_RATE_LIMIT_WINDOW_SECS`: the window, in seconds (default 60).
+    /// `RAPPORT_RATE_LIMIT_WINDOW_SECS`: the window, in seconds (default 60, at most a day).
     pub window: Duration,
 }
 
@@ -218,6 +218,12 @@ impl Settings {
         positive("RAPPORT_CASES_CLOSE_AFTER_DAYS", settings.cases_close_after_days.max(0) as u64)?;
         positive("RAPPORT_HEAVY_CONCURRENCY", settings.heavy_concurrency as u64)?;
         positive("RAPPORT_RATE_LIMIT_WINDOW_SECS", settings.rate_limit.window.as_secs())?;
+        if settings.rate_limit.window > Duration::from_secs(86_400) {
+            return Err(ConfigError {
+                variable: "RAPPORT_RATE_LIMIT_WINDOW_SECS",
+                reason: "must be at most 86400 (a day)".into(),
+            });
+        }
         if settings.admin_email.is_some() != settings.admin_password.is_some() {
             return Err(ConfigError {
                 variable: "RAPPORT_ADMIN_PASSWORD",
@@ -312,8 +318,10 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(external.rate_limit, RateLimit { requests: 3000, window: Duration::from_secs(60) });
-        let err = Settings::from_vars(&vars(&[("RAPPORT_RATE_LIMIT_WINDOW_SECS", "0")])).unwrap_err();
-        assert_eq!(err.variable, "RAPPORT_RATE_LIMIT_WINDOW_SECS");
+        for bad in ["0", "86401"] {
+            let err = Settings::from_vars(&vars(&[("RAPPORT_RATE_LIMIT_WINDOW_SECS", bad)])).unwrap_err();
+            assert_eq!(err.variable, "RAPPORT_RATE_LIMIT_WINDOW_SECS");
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@
 //!
 //! Each instance counts in memory and adds its counts to the shared ones in PostgreSQL every
 //! [`SYNC_EVERY`] (`db::request_counts`), reading back every instance's totals ([`Counts`]):
-//! the limit holds across the instances on a database (within what they receive in
-//! [`SYNC_EVERY`]), and a request costs no database work (one statement per principal per
+//! the limit holds across the instances on a database (within what they receive in two
+//! [`SYNC_EVERY`]: each learns of the others' requests at its next sync after theirs), and a request costs no database work (one statement per principal per
 //! [`SYNC_EVERY`] per instance; measured with `bench/rate_limit.sh`). A request the server
 //! failed (`500`) is given back; a `503` (overload, an outage) is not, or a client retrying
 //! into an overload would never be limited. While the database cannot be reached, each
@@ -58,8 +58,8 @@ pub const SYNC_EVERY: Duration = Duration::from_millis(200);
 /// The counts: this instance's, decided on at once in memory, and added every [`SYNC_EVERY`]
 /// to the shared ones in PostgreSQL (`db::request_counts`), whose totals (every instance's
 /// requests) come back. A request costs no database work; instances learn of each other's
-/// requests within [`SYNC_EVERY`], so together they may let through what they receive in that
-/// time beyond the limit. When the database cannot be reached, the counts stay here and are
+/// requests within two [`SYNC_EVERY`], so together they may let through what they receive in
+/// that time beyond the limit. Refused requests are not counted. When the database cannot be reached, the counts stay here and are
 /// added once it is back.
 #[derive(Clone)]
 pub struct Counts(Arc<Mutex<HashMap<String, Count>>>);
@@ -166,12 +166,18 @@ impl Backend<Subject> for Counts {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let c = map.entry(input.key.clone()).or_insert_with(|| Count { window: input.interval, ..Count::default() });
         if c.ends.is_some_and(|ends| ends <= now) {
-            // The window is over: the next sync starts another (and says when it ends).
+            // The window is over: the next sync starts another (and says when it ends). What
+            // this instance had not added yet belonged to the old one.
             c.shared = 0;
+            c.pending = 0;
             c.ends = None;
         }
         c.pending += 1;
         let count = c.total();
+        if count > input.max_requests {
+            // A refused request is not one more of the window's.
+            c.pending -= 1;
+        }
         let output = SimpleOutput {
             limit: input.max_requests,
             remaining: input.max_requests.saturating_sub(count),

@@ -12,6 +12,7 @@
 //!   `deepObject` (`attr[plan]=pro`), the one style that carries a map;
 //! - an operation that takes `Idempotency-Key` documents the `409` a key reused with another
 //!   request gets;
+//! - a heavy operation (`http::heavy`) may answer `503` when the bulkhead is full;
 //! - every `/api/` operation may answer `429` (the rate limit, `http::rate_limit`), with
 //!   `Retry-After`, `RateLimit-Policy` and `RateLimit`; the API's description says that every
 //!   `/api/` response carries the last two while the limit is on;
@@ -274,10 +275,18 @@ fn rate_limits(doc: &mut Value) {
                       "schema": {"type": "string"}},
     });
     let Some(Value::Object(paths)) = doc.get_mut("paths") else { return };
-    for (_, item) in paths.iter_mut().filter(|(path, _)| crate::http::is_api(path)) {
+    for (path, item) in paths.iter_mut().filter(|(path, _)| crate::http::is_api(path)) {
         let Some(item) = item.as_object_mut() else { continue };
-        for (_, op) in item.iter_mut().filter(|(m, _)| is_method(m)) {
+        for (method, op) in item.iter_mut().filter(|(m, _)| is_method(m)) {
             let Some(Value::Object(responses)) = op.get_mut("responses") else { continue };
+            let heavy = actix_web::http::Method::from_bytes(method.to_uppercase().as_bytes())
+                .is_ok_and(|m| crate::http::heavy::is_heavy(&m, path));
+            if heavy {
+                responses.entry("503").or_insert_with(|| {
+                    json!({"description": "Busy: heavy requests took every permit for 30 s, or the database is unreachable; see Retry-After",
+                           "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+                });
+            }
             let limited = responses.entry("429").or_insert_with(|| {
                 json!({"description": "Too many requests: the rate limit is spent until the window ends; see Retry-After",
                        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
