@@ -27,8 +27,9 @@ another, so negative cases stay negative:
   `params`, whose shape depends on the report's kind, which the patch cannot know;
 - a case's `follow_up_of` is dropped (it must name a closed case; covered by the API test
   suite), and its `assignee_id` and `sla_policy_id` name live rows; its `satisfaction` and
-  `satisfaction_comment` are dropped (a rating comes once the case is solved, a state the
-  schema cannot know; covered by the API test suite); an interaction's `case_id` is dropped (it
+  `satisfaction_comment` are dropped when they are valid (a rating comes once the case is
+  solved, a state the schema cannot know; covered by the API test suite), and kept when they
+  are what a negative case made invalid; an interaction's `case_id` is dropped (it
   must name an unclosed case of the interaction's customer; covered likewise);
 - business-hours intervals that end before they start end at 24:00 instead (the order of two
   times is not something a JSON schema says);
@@ -256,8 +257,15 @@ def map_case(context, case):
         del case.query["after"]
     _fix_report(case.operation.path, case.operation.method.upper(), case.body)
     if case.operation.path.startswith("/api/v1/cases") and isinstance(case.body, dict):
-        for rating in ("satisfaction", "satisfaction_comment"):
-            case.body.pop(rating, None)
+        # Only valid ratings go: an invalid one is what a negative case is about, and must
+        # stay for the server to refuse it (dropping it made a valid request the fuzzer
+        # still expected to be refused).
+        rating, comment = case.body.get("satisfaction"), case.body.get("satisfaction_comment")
+        valid = rating in (None, "good", "bad") and (
+            comment is None or (isinstance(comment, str) and "\x00" not in comment and len(comment) <= 2000))
+        if valid:
+            for field in ("satisfaction", "satisfaction_comment"):
+                case.body.pop(field, None)
     if case.operation.path == "/api/v1/workspace/business-hours" and isinstance(case.body, dict):
         intervals = case.body.get("intervals")
         for interval in intervals if isinstance(intervals, list) else []:
