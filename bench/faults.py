@@ -300,23 +300,25 @@ async def move(api, stats, world, deal, deadline):
     return False
 
 
+def once(args, ws, table, marker, condition, acknowledged):
+    """(lost, duplicated) of the rows of `table` whose `marker` column names an acknowledged
+    write (`acknowledged`: marker -> the id the write answered with)."""
+    found = {r[0]: (int(r[1]), r[2]) for r in psql(
+        args, f"SELECT {marker}, count(*), min(id::text) FROM {table} WHERE workspace_id = '{ws}' "
+              f"AND {condition} GROUP BY {marker}")}
+    lost = 0
+    for key, id_ in acknowledged.items():
+        n, row_id = found.get(key, (0, None))
+        lost += n == 0 or (n == 1 and row_id != id_)
+    return lost, sum(n - 1 for n, _ in found.values() if n > 1)
+
+
 def verify(args, stats, ws):
     """(lost, duplicated, events missing or extra) over everything `stats` acknowledged."""
-    lost = dup = events_off = 0
-    names = {r[0]: (int(r[1]), r[2]) for r in psql(
-        args, f"SELECT name, count(*), min(id::text) FROM customers WHERE workspace_id = '{ws}' "
-              "AND name LIKE 'F %' GROUP BY name")}
-    for name, id_ in stats.customers.items():
-        n, row_id = names.get(name, (0, None))
-        lost += n == 0 or (n == 1 and row_id != id_)
-    dup += sum(n - 1 for n, _ in names.values() if n > 1)
-    subjects = {r[0]: (int(r[1]), r[2]) for r in psql(
-        args, f"SELECT subject, count(*), min(id::text) FROM interactions WHERE workspace_id = '{ws}' "
-              "AND subject IS NOT NULL GROUP BY subject")}
-    for subject, id_ in stats.interactions.items():
-        n, row_id = subjects.get(subject, (0, None))
-        lost += n == 0 or (n == 1 and row_id != id_)
-    dup += sum(n - 1 for n, _ in subjects.values() if n > 1)
+    events_off = 0
+    lost, dup = once(args, ws, "customers", "name", "name LIKE 'F %'", stats.customers)
+    lost_i, dup_i = once(args, ws, "interactions", "subject", "subject IS NOT NULL", stats.interactions)
+    lost, dup = lost + lost_i, dup + dup_i
     emails = {r[0]: int(r[1]) for r in psql(
         args, f"SELECT email, count(*) FROM customers WHERE workspace_id = '{ws}' AND email LIKE '%@imp.test' "
               "AND deleted_at IS NULL GROUP BY email")}
