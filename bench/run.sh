@@ -54,15 +54,21 @@ SALES=$($PSQL -c "SELECT id FROM pipelines WHERE workspace_id = '$WS' AND name =
 BUYER=$($PSQL -c "SELECT customer_id FROM interactions WHERE workspace_id = '$WS' AND kind = 'purchase' ORDER BY md5(id::text) LIMIT 1")
 if [ "${ONLY:-}" != scenarios ]; then
   python3 bench/analytics.py "http://127.0.0.1:$PORT" "$TOKEN" "$SALES" "${CALLS:-20}" "$BUYER" \
-    "$PGBIN/psql" -h "$SOCKET" -U postgres -d rapport > "$OUT/analytics.tsv"
+    "$PGBIN/psql" -h "$SOCKET" -U postgres -d rapport > "$OUT/analytics-$CUSTOMERS.tsv"
 fi
+# Growth: this size's p50 over that of the last run at the other size (100,000 for 1,000,000
+# and the other way round), where there is one: 10 for 10 times the data is linear.
+OTHER=$([ "$CUSTOMERS" = 100000 ] && echo 1000000 || echo 100000)
 print_analytics() {
   echo
   echo "Analytics — p50 of ${CALLS:-20} sequential calls (warm); floor: p50 of a bare count(*) over the rows read"
-  printf "%-42s %9s %9s %11s %10s %7s\n" "scenario" "p50 ms" "max ms" "rows read" "floor ms" "÷floor"
+  [ -f "$OUT/analytics-$OTHER.tsv" ] && echo "growth: p50 here ÷ p50 at $OTHER customers (bench/out/analytics-$OTHER.tsv)"
+  printf "%-42s %9s %9s %11s %10s %7s %7s\n" "scenario" "p50 ms" "max ms" "rows read" "floor ms" "÷floor" "growth"
   while IFS=$'\t' read -r name p50 _min max _bytes rows floor ratio; do
-    printf "%-42s %9s %9s %11s %10s %7s\n" "$name" "$p50" "$max" "$rows" "$floor" "$ratio"
-  done < "$OUT/analytics.tsv"
+    other=$(awk -F'\t' -v n="$name" '$1 == n {print $2}' "$OUT/analytics-$OTHER.tsv" 2>/dev/null || true)
+    growth=$([ -n "$other" ] && awk -v a="$p50" -v b="$other" 'BEGIN {printf "%.1f", a / b}' || echo -)
+    printf "%-42s %9s %9s %11s %10s %7s %7s\n" "$name" "$p50" "$max" "$rows" "$floor" "$ratio" "$growth"
+  done < "$OUT/analytics-$CUSTOMERS.tsv"
 }
 if [ "${ONLY:-}" = analytics ]; then
   echo "Rapport benchmark — $TOTALS"

@@ -118,6 +118,8 @@ pub struct JobSwitches {
     pub scheduler: bool,
     /// `RAPPORT_JOB_CLOSE_CASES`: close support cases solved `RAPPORT_CASES_CLOSE_AFTER_DAYS` ago.
     pub close_cases: bool,
+    /// `RAPPORT_JOB_ROLLUPS`: fold the analytics rollups' pending changes, every second.
+    pub rollups: bool,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -190,6 +192,7 @@ impl Settings {
                 retention: parse_bool(vars, "RAPPORT_JOB_RETENTION", true)?,
                 scheduler: parse_bool(vars, "RAPPORT_SCHEDULER", true)?,
                 close_cases: parse_bool(vars, "RAPPORT_JOB_CLOSE_CASES", true)?,
+                rollups: parse_bool(vars, "RAPPORT_JOB_ROLLUPS", true)?,
             },
             events_retention_days: parse(vars, "RAPPORT_EVENTS_RETENTION_DAYS", "90")?,
             scheduler_tick: Duration::from_millis(parse(vars, "RAPPORT_SCHEDULER_TICK_MS", "10000")?),

@@ -15,6 +15,7 @@ pub mod cohorts;
 pub mod funnel;
 pub mod report;
 pub mod rfm;
+pub mod rollups;
 pub mod segments;
 pub mod series;
 pub mod support;

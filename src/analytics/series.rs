@@ -118,27 +118,67 @@ pub struct SeriesPoint {
 }
 
 /// `$1` workspace, `[$2, $3)` window, `$4` timezone, `$5` bucket, `$6` group (or null).
+///
+/// The interactions counted are those in `[s, $3)`, `s` being the start of the first bucket
+/// that starts in the window. Each UTC hour of that span is read from the `interaction_hours`
+/// rollup (with its pending changes) when the span holds it whole and one bucket holds it
+/// whole, taking out the interactions of soft-deleted customers (the rollup counts them);
+/// the rest (the span's partial first and last hours, and hours a local boundary cuts, in
+/// zones whose offset is not whole hours) is read from the interactions.
 const SERIES: &str = r#"
-WITH hits AS (
-    SELECT CASE $6 WHEN 'channel' THEN i.channel_id::text WHEN 'kind' THEN i.kind WHEN 'direction' THEN i.direction END AS grp,
-           date_trunc($5, i.occurred_at AT TIME ZONE $4) AS bucket,
-           i.value_cents
-      FROM interactions i
-     WHERE i.workspace_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3
+WITH buckets AS (
+    SELECT b
+      FROM generate_series(date_trunc($5, $2 AT TIME ZONE $4), $3 AT TIME ZONE $4, ('1 ' || $5)::interval) AS s (b)
+     WHERE b AT TIME ZONE $4 >= $2 AND b AT TIME ZONE $4 < $3
+),
+span AS (
+    SELECT min(b) AT TIME ZONE $4 AS s FROM buckets
+),
+hours AS MATERIALIZED (
+    SELECT h, lo, hi,
+           lo = h AND hi = h + interval '1 hour'
+           AND date_trunc($5, h AT TIME ZONE $4) = date_trunc($5, (hi - interval '1 microsecond') AT TIME ZONE $4) AS whole
+      FROM span,
+           generate_series(date_trunc('hour', span.s, 'UTC'), $3 - interval '1 microsecond', interval '1 hour') AS g (h),
+           LATERAL (SELECT greatest(h, span.s) AS lo, least(h + interval '1 hour', $3) AS hi) r
+),
+rolled AS (
+    SELECT r.channel_id, r.kind, r.direction, h.h AS hour, r.interactions AS n, r.value_cents AS value
+      FROM (SELECT hour, channel_id, kind, direction, interactions, value_cents
+              FROM interaction_hours
+             WHERE workspace_id = $1 AND hour >= (SELECT s FROM span) - interval '1 hour' AND hour < $3
+            UNION ALL
+            SELECT hour, channel_id, kind, direction, interactions, value_cents
+              FROM interaction_hour_changes
+             WHERE workspace_id = $1 AND hour >= (SELECT s FROM span) - interval '1 hour' AND hour < $3) r
+      JOIN hours h ON h.h = r.hour AND h.whole
+    UNION ALL
+    SELECT i.channel_id, i.kind, i.direction, h.h, -1, -coalesce(i.value_cents, 0)
+      FROM customers x
+      JOIN interactions i ON i.workspace_id = $1 AND i.customer_id = x.id
+      JOIN hours h ON h.h = date_trunc('hour', i.occurred_at, 'UTC') AND h.whole
+     WHERE x.workspace_id = $1 AND x.deleted_at IS NOT NULL
+       AND i.occurred_at >= (SELECT s FROM span) AND i.occurred_at < $3
+),
+hits AS (
+    SELECT CASE $6 WHEN 'channel' THEN r.channel_id::text WHEN 'kind' THEN r.kind WHEN 'direction' THEN r.direction END AS grp,
+           date_trunc($5, r.hour AT TIME ZONE $4) AS bucket, r.n, r.value
+      FROM rolled r
+    UNION ALL
+    SELECT CASE $6 WHEN 'channel' THEN i.channel_id::text WHEN 'kind' THEN i.kind WHEN 'direction' THEN i.direction END,
+           date_trunc($5, i.occurred_at AT TIME ZONE $4), 1, i.value_cents
+      FROM hours h
+      JOIN interactions i ON i.workspace_id = $1 AND i.occurred_at >= h.lo AND i.occurred_at < h.hi
+     WHERE NOT h.whole
        AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
 ),
 counts AS (
-    SELECT grp, bucket, count(*) AS n, coalesce(sum(value_cents), 0) AS value FROM hits GROUP BY grp, bucket
+    SELECT grp, bucket, sum(n) AS n, coalesce(sum(value), 0) AS value FROM hits GROUP BY grp, bucket HAVING sum(n) <> 0
 ),
 groups AS (
     SELECT DISTINCT grp FROM counts
     UNION
     SELECT NULL WHERE $6::text IS NULL
-),
-buckets AS (
-    SELECT b
-      FROM generate_series(date_trunc($5, $2 AT TIME ZONE $4), $3 AT TIME ZONE $4, ('1 ' || $5)::interval) AS s (b)
-     WHERE b AT TIME ZONE $4 >= $2 AND b AT TIME ZONE $4 < $3
 ),
 series AS (
     SELECT g.grp,

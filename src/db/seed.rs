@@ -138,8 +138,10 @@ pub async fn load(
     // than keeping them up to date row by row. (The tables hold other workspaces' rows too:
     // the constraints are checked again for all of them when they come back.)
     let schema = strip(pool, &["customers", "interactions", "deals", "deal_stage_events"]).await?;
-    // The customer_activity rollup is built once at the end rather than row by row.
+    // The customer_activity and interaction_hours rollups are built once at the end rather
+    // than statement by statement.
     sqlx::query("ALTER TABLE interactions DISABLE TRIGGER interactions_activity_added").execute(pool).await?;
+    sqlx::query("ALTER TABLE interactions DISABLE TRIGGER interactions_hours_added").execute(pool).await?;
     // The workspace is new: no currency change can race with its amounts.
     sqlx::query("ALTER TABLE interactions DISABLE TRIGGER interactions_money").execute(pool).await?;
     sqlx::query("ALTER TABLE deals DISABLE TRIGGER deals_money").execute(pool).await?;
@@ -291,14 +293,17 @@ pub async fn load(
     restore(pool, schema).await?;
     let rollup = Instant::now();
     sqlx::query("SELECT rapport_customer_activity_rebuild($1)").bind(ws.0).execute(pool).await?;
+    sqlx::query("SELECT rapport_interaction_hours_rebuild($1)").bind(ws.0).execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_activity_added").execute(pool).await?;
+    sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_hours_added").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_money").execute(pool).await?;
     sqlx::query("ALTER TABLE deals ENABLE TRIGGER deals_money").execute(pool).await?;
-    println!("  {:<32} {:>10} {:>13.1} s", "customer_activity rollup", "", rollup.elapsed().as_secs_f64());
+    println!("  {:<32} {:>10} {:>13.1} s", "analytics rollups", "", rollup.elapsed().as_secs_f64());
     let analyze = Instant::now();
     sqlx::query("VACUUM (ANALYZE) customers").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) interactions").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) customer_activity").execute(pool).await?;
+    sqlx::query("VACUUM (ANALYZE) interaction_hours").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) deals").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) deal_stage_events").execute(pool).await?;
     println!("  {:<32} {:>10} {:>13.1} s", "vacuum analyze", "", analyze.elapsed().as_secs_f64());

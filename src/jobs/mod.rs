@@ -13,7 +13,9 @@
 //! - `scheduler` (`RAPPORT_SCHEDULER=off` to switch it off): runs saved reports whose schedule
 //!   has come round, every `RAPPORT_SCHEDULER_TICK_MS`;
 //! - `close-cases`: closes support cases solved more than `RAPPORT_CASES_CLOSE_AFTER_DAYS` ago
-//!   (`app::support::close_solved`), every 10 minutes.
+//!   (`app::support::close_solved`), every 10 minutes;
+//! - `rollups`: folds the analytics rollups' pending changes (`analytics::rollups::fold`), every
+//!   second; its runs are logged at debug level.
 
 mod housekeeping;
 pub mod scheduler;
@@ -22,6 +24,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use log::Level;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -55,14 +58,17 @@ pub fn start(pool: &PgPool, settings: &Settings, revoked: Arc<RevokedTokens>, us
     let every = Duration::from_secs(600);
     if settings.jobs.purge {
         let pool = pool.clone();
-        running.push(("purge", periodic("purge", every, stopped.clone(), move || housekeeping::purge(pool.clone()))));
+        running.push((
+            "purge",
+            periodic("purge", every, Level::Info, stopped.clone(), move || housekeeping::purge(pool.clone())),
+        ));
     }
     if settings.jobs.retention {
         let (pool, days) = (pool.clone(), (settings.events_retention_days, settings.report_runs_retention_days));
         let window = settings.rate_limit.window;
         running.push((
             "retention",
-            periodic("retention", every, stopped.clone(), move || {
+            periodic("retention", every, Level::Info, stopped.clone(), move || {
                 housekeeping::retention(pool.clone(), days.0, days.1, window)
             }),
         ));
@@ -71,7 +77,7 @@ pub fn start(pool: &PgPool, settings: &Settings, revoked: Arc<RevokedTokens>, us
         let (pool, clock, timeout) = (pool.clone(), settings.clock.clone(), settings.report_timeout);
         running.push((
             "scheduler",
-            periodic("scheduler", settings.scheduler_tick, stopped.clone(), move || {
+            periodic("scheduler", settings.scheduler_tick, Level::Info, stopped.clone(), move || {
                 scheduler::tick(pool.clone(), clock.clone(), timeout)
             }),
         ));
@@ -80,8 +86,18 @@ pub fn start(pool: &PgPool, settings: &Settings, revoked: Arc<RevokedTokens>, us
         let (pool, clock, days) = (pool.clone(), settings.clock.clone(), settings.cases_close_after_days);
         running.push((
             "close-cases",
-            periodic("close-cases", every, stopped.clone(), move || {
+            periodic("close-cases", every, Level::Info, stopped.clone(), move || {
                 housekeeping::close_cases(pool.clone(), clock.clone(), days)
+            }),
+        ));
+    }
+    if settings.jobs.rollups {
+        let pool = pool.clone();
+        running.push((
+            "rollups",
+            periodic("rollups", Duration::from_secs(1), Level::Debug, stopped.clone(), move || {
+                let pool = pool.clone();
+                async move { Ok(format!("{} changes folded", crate::analytics::rollups::fold(&pool).await?)) }
             }),
         ));
     }
@@ -101,14 +117,23 @@ impl Jobs {
     }
 }
 
-/// Runs `run` now and then every `every`, until asked to stop.
-fn periodic<F, Fut>(name: &'static str, every: Duration, mut stopped: watch::Receiver<bool>, run: F) -> JoinHandle<()>
+/// Runs `run` now and then every `every`, until asked to stop; logs each run that succeeds at
+/// `level` (a failed one is a warning).
+fn periodic<F, Fut>(
+    name: &'static str,
+    every: Duration,
+    level: Level,
+    mut stopped: watch::Receiver<bool>,
+    run: F,
+) -> JoinHandle<()>
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = Done> + Send,
 {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
+        // A run longer than `every` is followed by a whole `every`, not by a burst of runs.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
@@ -116,7 +141,7 @@ where
             }
             let started = Instant::now();
             match run().await {
-                Ok(did) => log::info!("job {name}: {did} in {} ms", started.elapsed().as_millis()),
+                Ok(did) => log::log!(level, "job {name}: {did} in {} ms", started.elapsed().as_millis()),
                 Err(e) => log::warn!("job {name} failed: {e}"),
             }
             if *stopped.borrow() {

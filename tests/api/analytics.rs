@@ -234,6 +234,114 @@ async fn every_figure_matches_where_midnights_repeat_or_vanish() {
     compare_every_figure("America/Havana", 7).await;
 }
 
+/// Kathmandu is 5:45 ahead of UTC: every local midnight cuts a UTC hour, which the interaction
+/// series must read from the interactions rather than from the hourly rollup.
+#[tokio::test]
+async fn every_figure_matches_where_offsets_are_not_whole_hours() {
+    compare_every_figure("Asia/Kathmandu", 545).await;
+}
+
+/// The hourly rollup, with its pending changes, equals its definition (every interaction per
+/// UTC hour, channel, kind and direction) after a random write sequence, while the changes are
+/// pending and once folded, and after more writes racing with folds.
+#[tokio::test]
+async fn the_hour_rollup_equals_its_definition_through_writes_and_folds() {
+    let app = spawn_app().await;
+    let mut rng = StdRng::seed_from_u64(14);
+    let now = Utc::now();
+    let g = generate(&app, &mut rng, now, "Europe/Paris").await;
+    let ws = workspace_id(&app, &g.owner).await;
+    assert_hours_exact(&app, ws).await;
+    rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+    assert_hours_exact(&app, ws).await;
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM interaction_hour_changes WHERE workspace_id = $1")
+        .bind(ws)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0, "a fold takes every pending change");
+
+    // Writers and folds at once: a change is folded once, whichever fold takes it.
+    let channel = g.channels[0];
+    let live: Vec<Uuid> = g.customers.iter().filter(|c| !g.deleted.contains(c)).copied().collect();
+    let writes = (0..40).map(|n| {
+        let (app, owner, customer) = (&app, g.owner.clone(), live[n % live.len()]);
+        async move {
+            let body = json!({"customer_id": customer, "channel_id": channel, "direction": "inbound",
+                              "kind": "purchase", "value_cents": 7 * n,
+                              "occurred_at": iso(Utc::now() - Duration::minutes(37 * n as i64))});
+            let res = app.post("/api/v1/interactions", &owner, body).await;
+            assert_eq!(res.status(), 201);
+            let id = id(&res.json().await.unwrap());
+            let path = format!("/api/v1/interactions/{id}");
+            let res = if n % 2 == 0 {
+                app.patch(&path, &owner, json!({"occurred_at": iso(Utc::now() - Duration::days(n as i64))})).await
+            } else {
+                app.delete(&path, &owner).await
+            };
+            assert!(res.status().is_success());
+        }
+    });
+    let folds = (0..10).map(|_| async {
+        rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+    });
+    futures_util::future::join(futures_util::future::join_all(writes), futures_util::future::join_all(folds)).await;
+    assert_hours_exact(&app, ws).await;
+    rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+    assert_hours_exact(&app, ws).await;
+}
+
+async fn assert_hours_exact(app: &TestApp, ws: Uuid) {
+    let (rollup, truth): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
+                     SELECT hour, channel_id, kind, direction, sum(interactions) AS n, sum(value_cents) AS v
+                       FROM (SELECT * FROM interaction_hours WHERE workspace_id = $1
+                             UNION ALL SELECT * FROM interaction_hour_changes WHERE workspace_id = $1) h
+                      GROUP BY 1, 2, 3, 4 HAVING sum(interactions) <> 0 OR sum(value_cents) <> 0) r),
+                (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
+                     SELECT date_trunc('hour', occurred_at, 'UTC') AS hour, channel_id, kind, direction,
+                            count(*)::numeric AS n, coalesce(sum(value_cents), 0)::numeric AS v
+                       FROM interactions WHERE workspace_id = $1 GROUP BY 1, 2, 3, 4) r)",
+    )
+    .bind(ws)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(truth.is_some());
+    assert_eq!(rollup, truth);
+}
+
+/// A change of the workspace's time zone moves every bucket; the series follows at once (the
+/// rollup is kept per UTC hour, so nothing needs rebuilding), before and after a fold.
+#[tokio::test]
+async fn series_follow_a_timezone_change_at_once() {
+    let app = spawn_app().await;
+    let mut rng = StdRng::seed_from_u64(3);
+    let now = Utc::now();
+    let g = generate(&app, &mut rng, now, "America/Sao_Paulo").await;
+    let ws = workspace_id(&app, &g.owner).await;
+    for (n, zone) in ["Asia/Kathmandu", "Pacific/Chatham", "UTC"].into_iter().enumerate() {
+        let res = app.patch("/api/v1/workspace", &g.owner, json!({"timezone": zone})).await;
+        assert_eq!(res.status(), 200);
+        if n == 1 {
+            rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+        }
+        let world = World::load(&app.pool, ws).await;
+        for window in ["", "&from=2025-01-01&to=2026-06-01"] {
+            for (bucket, group) in [("day", "channel"), ("week", "kind"), ("month", "direction")] {
+                let got = get_ok(
+                    &app,
+                    &g.owner,
+                    &format!("/api/v1/analytics/interactions?bucket={bucket}&group_by={group}{window}"),
+                )
+                .await;
+                let want = world.series(bucket, Some(group), instant(&got, "from"), instant(&got, "to"));
+                assert_same(&format!("series by {bucket} and {group} in {zone} [{window}]"), &got, &want);
+            }
+        }
+    }
+}
+
 async fn compare_every_figure(timezone: &str, default_seed: u64) {
     let app = spawn_app().await;
     let seed: u64 = std::env::var("ANALYTICS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(default_seed);
