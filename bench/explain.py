@@ -1,17 +1,30 @@
 """EXPLAIN (ANALYZE, BUFFERS) of every analytics statement on the bench workspace, as the
-server runs them (the SQL is read from src/db/analytics.rs; parameters and settings as the
+server runs them (the SQL is read from src/analytics/*.rs; parameters and settings as the
 handlers use them, with the default 90-day window).
 
     python3 bench/explain.py <psql command...>      # e.g. python3 bench/explain.py psql -h /path/run -U postgres -d rapport
+    ONLY=rfm python3 bench/explain.py <psql command...>   # only the statements whose name holds "rfm"
 """
 
+import glob
+import os
 import re
 import subprocess
 import sys
 
 psql = sys.argv[1:]
-src = open("src/db/analytics.rs").read()
+only = os.environ.get("ONLY")  # e.g. ONLY=rfm: the statements whose name holds it
+src = "".join(open(f).read() for f in sorted(glob.glob("src/analytics/*.rs")))
 sql = {name: body for name, body in re.findall(r'const ([A-Z_]+): &str = r#"(.*?)"#;', src, re.S)}
+# RFM's statements name the rollup's condition, put in as src/analytics/rfm.rs does.
+FROM_ROLLUP = re.search(r'const FROM_ROLLUP: &str = "(.*?)";', src, re.S).group(1).replace("\\\n", "")
+FROM_ROLLUP = re.sub(r"\s+", " ", FROM_ROLLUP)
+# and its tile bounds, one BOUNDS per order (statement() there).
+def bounds(name, key, late_key):
+    return sql["BOUNDS"].replace("NAME", name).replace("LATE_KEY", late_key).replace("KEY", key)
+sql = {name: body.replace("R_BOUNDS", bounds("r_bounds", "last_purchase_at", "last_at"))
+                 .replace("F_BOUNDS", bounds("f_bounds", "purchases", "frequency"))
+                 .replace("FROM_ROLLUP", FROM_ROLLUP) for name, body in sql.items()}
 
 
 def q(text):
@@ -29,7 +42,7 @@ cases = [
     ("segments by country, 90 days", sql["SEGMENTS_BY_CUSTOMER"], "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'country', NULL"),
     ("segments by tag, 90 days", sql["SEGMENTS_BY_CUSTOMER"], "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'tag', NULL"),
     ("segments by channel, 90 days", sql["SEGMENTS_BY_CHANNEL"], "uuid, timestamptz, timestamptz", f"'{ws}', {w90}"),
-    ("rfm summary", sql["RFM_BOUGHT"] + sql["RFM_SCORED"] + sql["RFM_SUMMARY"], "uuid, timestamptz", f"'{ws}', now()"),
+    ("rfm summary", sql["RFM_BOUGHT"] + sql["RFM_BOUNDS"] + sql["RFM_SUMMARY"], "uuid, timestamptz", f"'{ws}', now()"),
     ("rfm of one customer", sql["RFM_BOUGHT"] + sql["RFM_ONE"], "uuid, timestamptz, uuid", f"'{ws}', now(), '{customer}'"),
     ("cohorts by month, 1 year", sql["COHORTS"], "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {y1}, '{tz}', 'month'"),
     ("interactions by day and channel, 90 days", sql["SERIES"], "uuid, timestamptz, timestamptz, text, text, text", f"'{ws}', {w90}, '{tz}', 'day', 'channel'"),
@@ -37,4 +50,6 @@ cases = [
 ]
 for name, body, types, args in cases:
     print(f"==== {name}")
+    if only and only not in name:
+        continue
     print(q(f"SET work_mem = '256MB'; SET jit = off; PREPARE s ({types}) AS {body}; EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE s ({args}); DEALLOCATE s;"))

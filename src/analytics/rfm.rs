@@ -113,43 +113,70 @@ pub struct RfmCustomer {
     pub segment: String,
 }
 
-/// `$1` workspace, `$2` as_of.
-/// `$1` workspace, `$2` as_of: per customer with a purchase before as_of, its last purchase,
-/// count and value. They come from the `customer_activity` rollup, except for the customers
-/// with a purchase at or after `as_of` (the rollup counts those too), recomputed from their
-/// interactions: as of now that is nobody or a few; long ago, nearly everyone.
+/// `$1` workspace, `$2` as_of: the customers with a purchase before as_of ("bought"), each with
+/// its last purchase, count and value. They come from the `customer_activity` rollup
+/// (`FROM_ROLLUP` below), except for the customers with a purchase at or after `as_of` (the
+/// rollup counts those too), recomputed from their interactions (`late_bought`): as of now that
+/// is nobody or a few; long ago, nearly everyone. Soft-deleted customers are left out of both.
 const RFM_BOUGHT: &str = r#"
 WITH late AS MATERIALIZED (
     SELECT DISTINCT i.customer_id
       FROM interactions i
      WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.occurred_at >= $2
 ),
-bought AS MATERIALIZED (
-    SELECT a.customer_id, a.last_purchase_at AS last_at, a.purchases AS frequency, a.purchase_value AS monetary
-      FROM customer_activity a
-     WHERE a.workspace_id = $1 AND a.purchases > 0
-       AND a.customer_id NOT IN (SELECT customer_id FROM late)
-       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = a.customer_id AND x.deleted_at IS NOT NULL)
-    UNION ALL
-    SELECT i.customer_id, max(i.occurred_at), count(*), coalesce(sum(i.value_cents), 0)
+gone AS MATERIALIZED (
+    SELECT x.id FROM customers x WHERE x.workspace_id = $1 AND x.deleted_at IS NOT NULL
+),
+late_bought AS MATERIALIZED (
+    SELECT i.customer_id, max(i.occurred_at) AS last_at, count(*) AS frequency,
+           coalesce(sum(i.value_cents), 0) AS monetary
       FROM interactions i
      WHERE i.workspace_id = $1 AND i.kind = 'purchase' AND i.occurred_at < $2
        AND i.customer_id IN (SELECT customer_id FROM late)
-       AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = i.customer_id AND x.deleted_at IS NOT NULL)
+       AND i.customer_id NOT IN (SELECT id FROM gone)
      GROUP BY i.customer_id
+),
+n AS (
+    SELECT (SELECT count(*) FROM customer_activity a WHERE FROM_ROLLUP) + (SELECT count(*) FROM late_bought) AS n
 ),
 "#;
 
-const RFM_SCORED: &str = r#"
+/// The rollup's rows that count, as a condition on `customer_activity a`: filters (hashed
+/// subplans), so that a scan in an index's order stays in that order.
+const FROM_ROLLUP: &str = "a.workspace_id = $1 AND a.purchases > 0 \
+     AND a.customer_id NOT IN (SELECT customer_id FROM late) AND a.customer_id NOT IN (SELECT id FROM gone)";
+
+/// `ntile(5)` over `n` rows ordered by a key gives tile `t` to the rows of 0-based rank
+/// `start(t)` = (t − 1) × (n / 5) + min(t − 1, n % 5) up to `start(t + 1)` (the first n % 5
+/// tiles hold one row more; PostgreSQL's `ntile`, ANALYTICS.md "RFM"). So a row's tile is 1 +
+/// the number of tiles 2..5 whose first row's key is at or below its own: four keys per order
+/// (`r_bounds`, `f_bounds`, see [`bounds`]).
+const RFM_BOUNDS: &str = r#"
+starts AS (
+    SELECT t, (t - 1) * (n.n / 5) + least(t - 1, n.n % 5) AS k FROM n, generate_series(2, 5) AS t
+),
+R_BOUNDS,
+F_BOUNDS,
 scored AS (
-    SELECT b.*,
-           ntile(5) OVER (ORDER BY b.last_at, b.customer_id) AS r,
-           ntile(5) OVER (ORDER BY b.frequency, b.customer_id) AS f,
-           ntile(5) OVER (ORDER BY b.monetary, b.customer_id) AS m
-      FROM bought b
+    -- OFFSET 0: each row's tiles are computed once, not once per use below.
+    SELECT b.monetary,
+           1 + coalesce((b.last_at, b.customer_id) >= (rb.k2, rb.id2), false)::int
+             + coalesce((b.last_at, b.customer_id) >= (rb.k3, rb.id3), false)::int
+             + coalesce((b.last_at, b.customer_id) >= (rb.k4, rb.id4), false)::int
+             + coalesce((b.last_at, b.customer_id) >= (rb.k5, rb.id5), false)::int AS r,
+           1 + coalesce((b.frequency, b.customer_id) >= (fb.k2, fb.id2), false)::int
+             + coalesce((b.frequency, b.customer_id) >= (fb.k3, fb.id3), false)::int
+             + coalesce((b.frequency, b.customer_id) >= (fb.k4, fb.id4), false)::int
+             + coalesce((b.frequency, b.customer_id) >= (fb.k5, fb.id5), false)::int AS f
+      FROM (SELECT a.last_purchase_at AS last_at, a.purchases AS frequency, a.purchase_value AS monetary, a.customer_id
+              FROM customer_activity a WHERE FROM_ROLLUP
+            UNION ALL
+            SELECT last_at, frequency, monetary, customer_id FROM late_bought) b,
+           r_bounds rb, f_bounds fb
+    OFFSET 0
 ),
 segmented AS (
-    SELECT s.*,
+    SELECT monetary,
            CASE WHEN r >= 4 AND f >= 4 THEN 'champions'
                 WHEN r >= 3 AND f >= 3 THEN 'loyal'
                 WHEN r >= 4 AND f <= 2 THEN 'new'
@@ -158,34 +185,45 @@ segmented AS (
                 WHEN r = 2 AND f <= 2 THEN 'hibernating'
                 ELSE 'lost'
            END AS segment
-      FROM scored s
+      FROM scored
 )
 "#;
 
 const RFM_SUMMARY: &str = r#"
 SELECT json_build_object(
-    'customers', (SELECT count(*) FROM segmented),
+    'customers', (SELECT n FROM n),
     'segments', (
-        SELECT json_agg(json_build_object('segment', n.segment, 'customers', coalesce(g.customers, 0),
-                                          'revenue_cents', coalesce(g.revenue, 0)) ORDER BY n.ord)
+        SELECT json_agg(json_build_object('segment', s.segment, 'customers', coalesce(g.customers, 0),
+                                          'revenue_cents', coalesce(g.revenue, 0)) ORDER BY s.ord)
           FROM (VALUES (1, 'champions'), (2, 'loyal'), (3, 'new'), (4, 'promising'), (5, 'at_risk'),
-                       (6, 'hibernating'), (7, 'lost')) AS n (ord, segment)
+                       (6, 'hibernating'), (7, 'lost')) AS s (ord, segment)
           LEFT JOIN (SELECT segment, count(*) AS customers, sum(monetary) AS revenue
-                       FROM segmented GROUP BY segment) g ON g.segment = n.segment))
+                       FROM segmented GROUP BY segment) g ON g.segment = s.segment))
 "#;
 
-/// One customer: its 0-based rank in each order, counted, gives the tile `ntile(5)` would give
-/// it (the first N % 5 tiles hold one row more), without sorting every customer.
+/// One customer (`$3`): its 0-based rank in each order is the number of rows below it, counted
+/// in the order's index of `customer_activity` (and among the few recomputed rows), and gives
+/// the tile `ntile(5)` would give it (see `RFM_BOUNDS`), without visiting every customer.
 const RFM_ONE: &str = r#"
 me AS (
-    SELECT * FROM bought WHERE customer_id = $3
+    SELECT a.last_purchase_at AS last_at, a.purchases AS frequency, a.purchase_value AS monetary, a.customer_id
+      FROM customer_activity a
+     WHERE FROM_ROLLUP AND a.customer_id = $3
+    UNION ALL
+    SELECT last_at, frequency, monetary, customer_id FROM late_bought WHERE customer_id = $3
 ),
-ranks AS (
+ranks AS MATERIALIZED (
     SELECT me.*, n.n,
-           (SELECT count(*) FROM bought b WHERE (b.last_at, b.customer_id) < (me.last_at, me.customer_id)) AS r_rank,
-           (SELECT count(*) FROM bought b WHERE (b.frequency, b.customer_id) < (me.frequency, me.customer_id)) AS f_rank,
-           (SELECT count(*) FROM bought b WHERE (b.monetary, b.customer_id) < (me.monetary, me.customer_id)) AS m_rank
-      FROM me, (SELECT count(*) AS n FROM bought) n
+           (SELECT count(*) FROM customer_activity a
+             WHERE FROM_ROLLUP AND (a.last_purchase_at, a.customer_id) < (me.last_at, me.customer_id))
+         + (SELECT count(*) FROM late_bought b WHERE (b.last_at, b.customer_id) < (me.last_at, me.customer_id)) AS r_rank,
+           (SELECT count(*) FROM customer_activity a
+             WHERE FROM_ROLLUP AND (a.purchases, a.customer_id) < (me.frequency, me.customer_id))
+         + (SELECT count(*) FROM late_bought b WHERE (b.frequency, b.customer_id) < (me.frequency, me.customer_id)) AS f_rank,
+           (SELECT count(*) FROM customer_activity a
+             WHERE FROM_ROLLUP AND (a.purchase_value, a.customer_id) < (me.monetary, me.customer_id))
+         + (SELECT count(*) FROM late_bought b WHERE (b.monetary, b.customer_id) < (me.monetary, me.customer_id)) AS m_rank
+      FROM me, n
 ),
 tiles AS (
     SELECT ranks.*, t.r, t.f, t.m
@@ -212,8 +250,44 @@ SELECT json_build_object(
   FROM tiles
 "#;
 
+/// The CTE `NAME` holding the keys (`KEY` of `customer_activity a`, `LATE_KEY` of
+/// `late_bought`) and ids of the first rows of tiles 2..5 (`k2`, `id2`, … `k5`, `id5`; `null`
+/// for a tile without rows), found in one pass over the rows in the key's order. Without
+/// recomputed rows (the usual case, as of now) that order is the rollup's index (no sort);
+/// with some, the rows are merged and sorted. Both branches are planned; a one-time filter runs
+/// only the one that applies.
+const BOUNDS: &str = r#"NAME AS MATERIALIZED (
+    SELECT (array_agg(o.key) FILTER (WHERE s.t = 2))[1] AS k2, (array_agg(o.customer_id) FILTER (WHERE s.t = 2))[1] AS id2,
+           (array_agg(o.key) FILTER (WHERE s.t = 3))[1] AS k3, (array_agg(o.customer_id) FILTER (WHERE s.t = 3))[1] AS id3,
+           (array_agg(o.key) FILTER (WHERE s.t = 4))[1] AS k4, (array_agg(o.customer_id) FILTER (WHERE s.t = 4))[1] AS id4,
+           (array_agg(o.key) FILTER (WHERE s.t = 5))[1] AS k5, (array_agg(o.customer_id) FILTER (WHERE s.t = 5))[1] AS id5
+      FROM starts s
+      JOIN (SELECT a.KEY AS key, a.customer_id, row_number() OVER (ORDER BY a.KEY, a.customer_id) - 1 AS k
+              FROM customer_activity a WHERE FROM_ROLLUP AND NOT EXISTS (SELECT 1 FROM late_bought)
+            UNION ALL
+            SELECT u.key, u.customer_id, row_number() OVER (ORDER BY u.key, u.customer_id) - 1
+              FROM (SELECT a.KEY AS key, a.customer_id FROM customer_activity a WHERE FROM_ROLLUP
+                    UNION ALL
+                    SELECT LATE_KEY, customer_id FROM late_bought) u
+             WHERE EXISTS (SELECT 1 FROM late_bought)) o ON o.k = s.k
+)"#;
+
+/// The r and f bounds: [`BOUNDS`] for each order.
+fn bounds(name: &str, key: &str, late_key: &str) -> String {
+    BOUNDS.replace("NAME", name).replace("LATE_KEY", late_key).replace("KEY", key)
+}
+
+/// The statement: `parts` joined, with [`FROM_ROLLUP`] and the tile bounds put in.
+fn statement(parts: &[&str]) -> String {
+    parts
+        .concat()
+        .replace("R_BOUNDS", &bounds("r_bounds", "last_purchase_at", "last_at"))
+        .replace("F_BOUNDS", &bounds("f_bounds", "purchases", "frequency"))
+        .replace("FROM_ROLLUP", FROM_ROLLUP)
+}
+
 async fn summary(pool: &PgPool, ws: WorkspaceId, as_of: DateTime<Utc>) -> sqlx::Result<RfmFigures> {
-    let sql = format!("{RFM_BOUGHT}{RFM_SCORED}{RFM_SUMMARY}");
+    let sql = statement(&[RFM_BOUGHT, RFM_BOUNDS, RFM_SUMMARY]);
     figures(pool, sqlx::query(&sql).bind(ws.0).bind(as_of)).await
 }
 
@@ -224,7 +298,7 @@ pub async fn customer(
     as_of: DateTime<Utc>,
     customer_id: Uuid,
 ) -> sqlx::Result<Option<RfmCustomer>> {
-    let sql = format!("{RFM_BOUGHT}{RFM_ONE}");
+    let sql = statement(&[RFM_BOUGHT, RFM_ONE]);
     let q = sqlx::query(&sql).bind(ws.0).bind(as_of).bind(customer_id);
     let mut tx = begin(pool).await?;
     let row = q.fetch_optional(&mut *tx).await?;

@@ -135,15 +135,16 @@ span AS (
     SELECT min(b) AT TIME ZONE $4 AS s FROM buckets
 ),
 hours AS MATERIALIZED (
-    SELECT h, lo, hi,
+    SELECT h, lo, hi, date_trunc($5, h AT TIME ZONE $4) AS bucket,
            lo = h AND hi = h + interval '1 hour'
            AND date_trunc($5, h AT TIME ZONE $4) = date_trunc($5, (hi - interval '1 microsecond') AT TIME ZONE $4) AS whole
       FROM span,
            generate_series(date_trunc('hour', span.s, 'UTC'), $3 - interval '1 microsecond', interval '1 hour') AS g (h),
            LATERAL (SELECT greatest(h, span.s) AS lo, least(h + interval '1 hour', $3) AS hi) r
 ),
-rolled AS (
-    SELECT r.channel_id, r.kind, r.direction, h.h AS hour, r.interactions AS n, r.value_cents AS value
+hits AS (
+    SELECT CASE $6 WHEN 'channel' THEN r.channel_id::text WHEN 'kind' THEN r.kind WHEN 'direction' THEN r.direction END AS grp,
+           h.bucket, r.interactions AS n, r.value_cents AS value
       FROM (SELECT hour, channel_id, kind, direction, interactions, value_cents
               FROM interaction_hours
              WHERE workspace_id = $1 AND hour >= (SELECT s FROM span) - interval '1 hour' AND hour < $3
@@ -153,17 +154,13 @@ rolled AS (
              WHERE workspace_id = $1 AND hour >= (SELECT s FROM span) - interval '1 hour' AND hour < $3) r
       JOIN hours h ON h.h = r.hour AND h.whole
     UNION ALL
-    SELECT i.channel_id, i.kind, i.direction, h.h, -1, -coalesce(i.value_cents, 0)
+    SELECT CASE $6 WHEN 'channel' THEN i.channel_id::text WHEN 'kind' THEN i.kind WHEN 'direction' THEN i.direction END,
+           h.bucket, -1, -coalesce(i.value_cents, 0)
       FROM customers x
       JOIN interactions i ON i.workspace_id = $1 AND i.customer_id = x.id
       JOIN hours h ON h.h = date_trunc('hour', i.occurred_at, 'UTC') AND h.whole
      WHERE x.workspace_id = $1 AND x.deleted_at IS NOT NULL
        AND i.occurred_at >= (SELECT s FROM span) AND i.occurred_at < $3
-),
-hits AS (
-    SELECT CASE $6 WHEN 'channel' THEN r.channel_id::text WHEN 'kind' THEN r.kind WHEN 'direction' THEN r.direction END AS grp,
-           date_trunc($5, r.hour AT TIME ZONE $4) AS bucket, r.n, r.value
-      FROM rolled r
     UNION ALL
     SELECT CASE $6 WHEN 'channel' THEN i.channel_id::text WHEN 'kind' THEN i.kind WHEN 'direction' THEN i.direction END,
            date_trunc($5, i.occurred_at AT TIME ZONE $4), 1, i.value_cents
