@@ -39,8 +39,9 @@ w90 = "now() - interval '2160 hours', now()"
 y1 = "now() - interval '365 days', now()"
 cases = [
     ("funnel, 90 days", sql["FUNNEL"], "uuid, uuid, timestamptz, timestamptz, uuid, uuid", f"'{ws}', '{pipeline}', {w90}, NULL, NULL"),
-    ("segments by country, 90 days", sql["SEGMENTS_BY_CUSTOMER"], "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'country', NULL"),
-    ("segments by tag, 90 days", sql["SEGMENTS_BY_CUSTOMER"], "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'tag', NULL"),
+    ("funnel, 3 years", sql["FUNNEL"], "uuid, uuid, timestamptz, timestamptz, uuid, uuid", f"'{ws}', '{pipeline}', now() - interval '1097 days', now(), NULL, NULL"),
+    ("segments by country, 90 days", (sql["ACTIVITY"] + sql["SEGMENTS_BY_KEY"]).replace("GROUPS_JSON", sql["GROUPS_JSON"]), "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'country', NULL"),
+    ("segments by tag, 90 days", (sql["ACTIVITY"] + sql["SEGMENTS_BY_TAG"]).replace("GROUPS_JSON", sql["GROUPS_JSON"]), "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'tag', NULL"),
     ("segments by channel, 90 days", sql["SEGMENTS_BY_CHANNEL"], "uuid, timestamptz, timestamptz", f"'{ws}', {w90}"),
     ("rfm summary", sql["RFM_BOUGHT"] + sql["RFM_BOUNDS"] + sql["RFM_SUMMARY"], "uuid, timestamptz", f"'{ws}', now()"),
     ("rfm of one customer", sql["RFM_BOUGHT"] + sql["RFM_ONE"], "uuid, timestamptz, uuid", f"'{ws}', now(), '{customer}'"),

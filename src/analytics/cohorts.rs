@@ -111,7 +111,7 @@ WITH firsts AS (
      WHERE a.workspace_id = $1
        AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = a.customer_id AND x.deleted_at IS NOT NULL)
 ),
-members AS (
+members AS MATERIALIZED (
     SELECT customer_id, cohort
       FROM firsts
      WHERE cohort AT TIME ZONE $4 >= $2 AND cohort AT TIME ZONE $4 < $3
@@ -119,11 +119,14 @@ members AS (
 sizes AS (
     SELECT cohort, count(*) AS size FROM members GROUP BY cohort
 ),
+-- A member's interactions are all at or after its first, so at or after `from`: one range of
+-- the window index, joined to the members, rather than an index probe per member.
 activity AS (
     SELECT cohort, period, count(*) AS active
       FROM (SELECT DISTINCT m.cohort, m.customer_id, date_trunc($5, i.occurred_at AT TIME ZONE $4) AS period
-              FROM members m
-              JOIN interactions i ON i.workspace_id = $1 AND i.customer_id = m.customer_id) AS visits
+              FROM interactions i
+              JOIN members m ON m.customer_id = i.customer_id
+             WHERE i.workspace_id = $1 AND i.occurred_at >= $2) AS visits
      GROUP BY cohort, period
 ),
 grid AS (

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{figures, resolve, Context, Window};
+use super::{figures_tuned, resolve, Context, Window};
 use crate::domain::{SumCents, WorkspaceId};
 use crate::error::{ApiError, FieldError};
 use sqlx::PgPool;
@@ -166,22 +166,9 @@ pub struct SegmentsFigures {
     pub totals: SegmentFigures,
 }
 
-/// Per live customer created before `to`: its interactions in the window, summed once; the
-/// totals come from that set, the groups from the same rows spread over their keys.
-const SEGMENTS_BY_CUSTOMER: &str = r#"
-WITH live AS (
-    SELECT c.id,
-           CASE $4
-               WHEN 'country' THEN ARRAY[c.country]
-               WHEN 'kind' THEN ARRAY[c.kind]
-               WHEN 'owner' THEN ARRAY[c.owner_id::text]
-               WHEN 'tag' THEN CASE WHEN cardinality(c.tags) = 0 THEN ARRAY[NULL::text] ELSE c.tags END
-               ELSE ARRAY[c.attributes ->> $5]
-           END AS keys
-      FROM customers c
-     WHERE c.workspace_id = $1 AND c.deleted_at IS NULL AND c.created_at < $3
-),
-activity AS (
+/// Its interactions in the window per customer (`activity`), shared by the customer dimensions.
+const ACTIVITY: &str = r#"
+WITH activity AS (
     SELECT i.customer_id, count(*) AS interactions,
            count(*) FILTER (WHERE i.kind = 'purchase') AS purchases,
            coalesce(sum(i.value_cents) FILTER (WHERE i.kind = 'purchase'), 0) AS revenue
@@ -189,10 +176,48 @@ activity AS (
      WHERE i.workspace_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3
      GROUP BY i.customer_id
 ),
+"#;
+
+/// A dimension of one key per customer (`country`, `kind`, `owner`, `attr.<key>`): each live
+/// customer created before `to` counts in its key's group, with its activity; the groups
+/// partition the customers, so the totals are their sums.
+const SEGMENTS_BY_KEY: &str = r#"
+groups AS MATERIALIZED (
+    SELECT CASE $4
+               WHEN 'country' THEN c.country
+               WHEN 'kind' THEN c.kind
+               WHEN 'owner' THEN c.owner_id::text
+               ELSE c.attributes ->> $5
+           END AS key,
+           count(*) AS customers, count(a.customer_id) AS active,
+           coalesce(sum(a.interactions), 0)::bigint AS interactions,
+           coalesce(sum(a.purchases), 0)::bigint AS purchases,
+           coalesce(sum(a.revenue), 0) AS revenue
+      FROM customers c
+      LEFT JOIN activity a ON a.customer_id = c.id
+     WHERE c.workspace_id = $1 AND c.deleted_at IS NULL AND c.created_at < $3
+     GROUP BY 1
+)
+SELECT json_build_object(
+    'groups', GROUPS_JSON,
+    'totals', (
+        SELECT json_build_object(
+                   'customers', coalesce(sum(g.customers), 0)::bigint, 'active_customers', coalesce(sum(g.active), 0)::bigint,
+                   'interactions', coalesce(sum(g.interactions), 0)::bigint,
+                   'purchases', coalesce(sum(g.purchases), 0)::bigint,
+                   'revenue_cents', coalesce(sum(g.revenue), 0))
+          FROM groups g))
+"#;
+
+/// `tag`: a customer counts in each of its tags (once per distinct tag; none: key `null`); the
+/// totals come from the customers themselves (tags overlap).
+const SEGMENTS_BY_TAG: &str = r#"
 per_customer AS (
-    SELECT l.keys, a.interactions, a.purchases, a.revenue
-      FROM live l
-      LEFT JOIN activity a ON a.customer_id = l.id
+    SELECT CASE WHEN cardinality(c.tags) = 0 THEN ARRAY[NULL::text] ELSE c.tags END AS keys,
+           a.interactions, a.purchases, a.revenue
+      FROM customers c
+      LEFT JOIN activity a ON a.customer_id = c.id
+     WHERE c.workspace_id = $1 AND c.deleted_at IS NULL AND c.created_at < $3
 ),
 groups AS (
     SELECT k.key, count(*) AS customers, count(p.interactions) AS active,
@@ -206,14 +231,7 @@ groups AS (
      GROUP BY k.key
 )
 SELECT json_build_object(
-    'groups', coalesce((
-        SELECT json_agg(json_build_object(
-                   'key', g.key,
-                   'label', CASE $4 WHEN 'owner' THEN (SELECT u.name FROM users u WHERE u.workspace_id = $1 AND u.id::text = g.key) END,
-                   'figures', json_build_object('customers', g.customers, 'active_customers', g.active,
-                   'interactions', g.interactions, 'purchases', g.purchases, 'revenue_cents', g.revenue))
-                 ORDER BY g.revenue DESC, g.customers DESC, g.key COLLATE "C" ASC NULLS LAST)
-          FROM groups g), '[]'),
+    'groups', GROUPS_JSON,
     'totals', (
         SELECT json_build_object(
                    'customers', count(*), 'active_customers', count(p.interactions),
@@ -222,6 +240,16 @@ SELECT json_build_object(
                    'revenue_cents', coalesce(sum(p.revenue), 0))
           FROM per_customer p))
 "#;
+
+/// The groups of a customer dimension, ordered, as JSON (`groups g`).
+const GROUPS_JSON: &str = r#"coalesce((
+        SELECT json_agg(json_build_object(
+                   'key', g.key,
+                   'label', CASE $4 WHEN 'owner' THEN (SELECT u.name FROM users u WHERE u.workspace_id = $1 AND u.id::text = g.key) END,
+                   'figures', json_build_object('customers', g.customers, 'active_customers', g.active,
+                   'interactions', g.interactions, 'purchases', g.purchases, 'revenue_cents', g.revenue))
+                 ORDER BY g.revenue DESC, g.customers DESC, g.key COLLATE "C" ASC NULLS LAST)
+          FROM groups g), '[]')"#;
 
 /// Groups are channels, each counting only its own interactions in the window (of live
 /// customers); the totals are those of the customer dimensions.
@@ -281,16 +309,22 @@ async fn segments(
     cx: &Context,
     dimension: &Dimension,
 ) -> sqlx::Result<SegmentsFigures> {
-    let sql = if *dimension == Dimension::Channel { SEGMENTS_BY_CHANNEL } else { SEGMENTS_BY_CUSTOMER };
+    let sql = match dimension {
+        Dimension::Channel => SEGMENTS_BY_CHANNEL.to_owned(),
+        Dimension::Tag => format!("{ACTIVITY}{SEGMENTS_BY_TAG}").replace("GROUPS_JSON", GROUPS_JSON),
+        _ => format!("{ACTIVITY}{SEGMENTS_BY_KEY}").replace("GROUPS_JSON", GROUPS_JSON),
+    };
     let key = match dimension {
         Dimension::Attribute(k) => Some(k.as_str()),
         _ => None,
     };
-    let mut q = sqlx::query(sql).bind(ws.0).bind(cx.from).bind(cx.to);
+    let mut q = sqlx::query(&sql).bind(ws.0).bind(cx.from).bind(cx.to);
     if *dimension != Dimension::Channel {
         q = q.bind(dimension.code()).bind(key);
     }
-    figures(pool, q).await
+    // Parallel workers would each build the whole per-customer activity (the hash join's inner
+    // side is an aggregate, not a parallel hash): more work on the same cores.
+    figures_tuned(pool, &[("max_parallel_workers_per_gather", "0")], q).await
 }
 
 #[cfg(test)]

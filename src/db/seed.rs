@@ -145,6 +145,8 @@ pub async fn load(
     // The workspace is new: no currency change can race with its amounts.
     sqlx::query("ALTER TABLE interactions DISABLE TRIGGER interactions_money").execute(pool).await?;
     sqlx::query("ALTER TABLE deals DISABLE TRIGGER deals_money").execute(pool).await?;
+    // Each event's `left_at` is written with it.
+    sqlx::query("ALTER TABLE deal_stage_events DISABLE TRIGGER deal_stage_events_stays").execute(pool).await?;
 
     step(
         pool,
@@ -280,11 +282,14 @@ pub async fn load(
                        s.first_at, s.at
                   FROM steps s WHERE s.k = s.n
                 RETURNING 0)
-             INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
-             SELECT $1, (lpad(to_hex((extract(epoch from s.at) * 1000)::bigint), 12, '0') || substr(gen_random_uuid()::text, 15))::uuid,
-                    s.deal_id, CASE WHEN s.k > 1 THEN s.ids[lag(s.pos) OVER w + 1] END, s.ids[s.pos + 1], s.at, s.owner_id
-               FROM steps s
-             WINDOW w AS (PARTITION BY s.deal_id ORDER BY s.k)",
+             INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id, left_at)
+             SELECT $1, e.id, e.deal_id, e.from_stage_id, e.to_stage_id, e.changed_at, e.user_id,
+                    lead(e.changed_at) OVER (PARTITION BY e.deal_id ORDER BY e.changed_at, e.id)
+               FROM (SELECT (lpad(to_hex((extract(epoch from s.at) * 1000)::bigint), 12, '0') || substr(gen_random_uuid()::text, 15))::uuid AS id,
+                            s.deal_id, CASE WHEN s.k > 1 THEN s.ids[lag(s.pos) OVER w + 1] END AS from_stage_id,
+                            s.ids[s.pos + 1] AS to_stage_id, s.at AS changed_at, s.owner_id AS user_id
+                       FROM steps s
+                     WINDOW w AS (PARTITION BY s.deal_id ORDER BY s.k)) e",
         ws,
         customers,
     )
@@ -298,6 +303,7 @@ pub async fn load(
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_hours_added").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_money").execute(pool).await?;
     sqlx::query("ALTER TABLE deals ENABLE TRIGGER deals_money").execute(pool).await?;
+    sqlx::query("ALTER TABLE deal_stage_events ENABLE TRIGGER deal_stage_events_stays").execute(pool).await?;
     println!("  {:<32} {:>10} {:>13.1} s", "analytics rollups", "", rollup.elapsed().as_secs_f64());
     let analyze = Instant::now();
     sqlx::query("VACUUM (ANALYZE) customers").execute(pool).await?;

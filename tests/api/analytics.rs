@@ -252,6 +252,7 @@ async fn the_hour_rollup_equals_its_definition_through_writes_and_folds() {
     let g = generate(&app, &mut rng, now, "Europe/Paris").await;
     let ws = workspace_id(&app, &g.owner).await;
     assert_hours_exact(&app, ws).await;
+    assert_stays_exact(&app, ws).await;
     rapport::analytics::rollups::fold(&app.pool).await.unwrap();
     assert_hours_exact(&app, ws).await;
     let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM interaction_hour_changes WHERE workspace_id = $1")
@@ -289,6 +290,22 @@ async fn the_hour_rollup_equals_its_definition_through_writes_and_folds() {
     assert_hours_exact(&app, ws).await;
     rapport::analytics::rollups::fold(&app.pool).await.unwrap();
     assert_hours_exact(&app, ws).await;
+}
+
+/// Each stage event's `left_at` is the deal's next event's time (events by `changed_at`, then
+/// id), or null for the last: the stays the funnel reads.
+async fn assert_stays_exact(app: &TestApp, ws: Uuid) {
+    let (events, wrong): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE left_at IS DISTINCT FROM next_at)
+           FROM (SELECT left_at, lead(changed_at) OVER (PARTITION BY deal_id ORDER BY changed_at, id) AS next_at
+                   FROM deal_stage_events WHERE workspace_id = $1) e",
+    )
+    .bind(ws)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(events > 100, "{events} events");
+    assert_eq!(wrong, 0, "events whose stay end is not the next event's time");
 }
 
 async fn assert_hours_exact(app: &TestApp, ws: Uuid) {
