@@ -119,15 +119,15 @@ members AS MATERIALIZED (
 sizes AS (
     SELECT cohort, count(*) AS size FROM members GROUP BY cohort
 ),
--- A member's interactions are all at or after its first, so at or after `from`: one range of
--- the window index, joined to the members, rather than an index probe per member.
+-- Per member, its distinct periods (a few rows, from its interactions in index order), then
+-- counted per cohort and period: no hash table of every (member, period) pair.
 activity AS (
-    SELECT cohort, period, count(*) AS active
-      FROM (SELECT DISTINCT m.cohort, m.customer_id, date_trunc($5, i.occurred_at AT TIME ZONE $4) AS period
-              FROM interactions i
-              JOIN members m ON m.customer_id = i.customer_id
-             WHERE i.workspace_id = $1 AND i.occurred_at >= $2) AS visits
-     GROUP BY cohort, period
+    SELECT m.cohort, v.period, count(*) AS active
+      FROM members m
+     CROSS JOIN LATERAL (SELECT DISTINCT date_trunc($5, i.occurred_at AT TIME ZONE $4) AS period
+                           FROM interactions i
+                          WHERE i.workspace_id = $1 AND i.customer_id = m.customer_id) v
+     GROUP BY m.cohort, v.period
 ),
 grid AS (
     SELECT s.cohort, s.size, g.period, row_number() OVER (PARTITION BY s.cohort ORDER BY g.period) - 1 AS k

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, PgExecutor, Postgres};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -82,34 +84,31 @@ impl crate::db::rows::Table for Channel {
     const COLUMNS: &'static str = COLUMNS;
 }
 
+impl Fields {
+    /// Binds the fields as the statement's next parameters, in the order `kind, name, active,
+    /// config` (`$3` to `$6` after the workspace and the id).
+    fn bind<'q>(
+        &'q self,
+        q: QueryAs<'q, Postgres, Channel, PgArguments>,
+    ) -> QueryAs<'q, Postgres, Channel, PgArguments> {
+        q.bind(self.kind).bind(&self.name).bind(self.active).bind(&self.config)
+    }
+}
+
 pub async fn insert(db: impl PgExecutor<'_>, ws: WorkspaceId, f: &Fields) -> Result<Channel, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "INSERT INTO channels (workspace_id, id, kind, name, active, config)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
-    ))
-    .bind(ws)
-    .bind(new_id())
-    .bind(f.kind)
-    .bind(&f.name)
-    .bind(f.active)
-    .bind(&f.config)
-    .fetch_one(db)
-    .await
+    );
+    f.bind(sqlx::query_as(&sql).bind(ws).bind(new_id())).fetch_one(db).await
 }
 
 pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: &Fields) -> Result<Channel, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "UPDATE channels SET kind = $3, name = $4, active = $5, config = $6
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
-    ))
-    .bind(ws)
-    .bind(id)
-    .bind(f.kind)
-    .bind(&f.name)
-    .bind(f.active)
-    .bind(&f.config)
-    .fetch_one(db)
-    .await
+    );
+    f.bind(sqlx::query_as(&sql).bind(ws).bind(id)).fetch_one(db).await
 }
 
 /// Whether any interaction was logged, or any case came in, on the channel.

@@ -1,5 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
 use sqlx::{FromRow, PgExecutor, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -69,62 +71,53 @@ pub struct Fields {
     pub owner_id: Option<Uuid>,
 }
 
+impl Fields {
+    /// Binds the fields as the statement's next parameters, in the order `kind, name, email,
+    /// phone, company_name, country, city, tags, attributes, owner_id` (`$3` to `$12` after the
+    /// workspace and the id).
+    fn bind<'q>(
+        &'q self,
+        q: QueryAs<'q, Postgres, Customer, PgArguments>,
+    ) -> QueryAs<'q, Postgres, Customer, PgArguments> {
+        q.bind(self.kind)
+            .bind(&self.name)
+            .bind(&self.email)
+            .bind(&self.phone)
+            .bind(&self.company_name)
+            .bind(&self.country)
+            .bind(&self.city)
+            .bind(&self.tags)
+            .bind(&self.attributes)
+            .bind(self.owner_id)
+    }
+}
+
 pub async fn insert(
     db: impl PgExecutor<'_>,
     ws: WorkspaceId,
     f: &Fields,
     created_at: Option<DateTime<Utc>>,
 ) -> Result<Customer, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "INSERT INTO customers (workspace_id, id, kind, name, email, phone, company_name, country, city,
                                 tags, attributes, owner_id, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, coalesce($13, now()), now())
          RETURNING {COLUMNS}"
-    ))
-    .bind(ws)
-    .bind(new_id())
-    .bind(f.kind)
-    .bind(&f.name)
-    .bind(&f.email)
-    .bind(&f.phone)
-    .bind(&f.company_name)
-    .bind(&f.country)
-    .bind(&f.city)
-    .bind(&f.tags)
-    .bind(&f.attributes)
-    .bind(f.owner_id)
-    .bind(created_at)
-    .fetch_one(db)
-    .await
+    );
+    f.bind(sqlx::query_as(&sql).bind(ws).bind(new_id())).bind(created_at).fetch_one(db).await
 }
 
 pub async fn update(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid, f: &Fields) -> Result<Customer, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let sql = format!(
         "UPDATE customers SET kind = $3, name = $4, email = $5, phone = $6, company_name = $7, country = $8,
                 city = $9, tags = $10, attributes = $11, owner_id = $12
           WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}"
-    ))
-    .bind(ws)
-    .bind(id)
-    .bind(f.kind)
-    .bind(&f.name)
-    .bind(&f.email)
-    .bind(&f.phone)
-    .bind(&f.company_name)
-    .bind(&f.country)
-    .bind(&f.city)
-    .bind(&f.tags)
-    .bind(&f.attributes)
-    .bind(f.owner_id)
-    .fetch_one(db)
-    .await
+    );
+    f.bind(sqlx::query_as(&sql).bind(ws).bind(id)).fetch_one(db).await
 }
 
 pub async fn soft_delete(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE customers SET deleted_at = now() WHERE workspace_id = $1 AND id = $2")
-        .bind(ws)
-        .bind(id)
-        .execute(db)
+    crate::db::rows::execute(db, "UPDATE customers SET deleted_at = now() WHERE workspace_id = $1 AND id = $2", ws, id)
         .await?;
     Ok(())
 }

@@ -71,12 +71,13 @@ pub async fn oldest_first<T: Table>(
 
 /// Deletes the row; `false` when there was none.
 pub async fn delete<T: Table>(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(&format!("DELETE FROM {} WHERE workspace_id = $1 AND id = $2", T::TABLE))
-        .bind(ws)
-        .bind(id)
-        .execute(db)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(execute(db, &format!("DELETE FROM {} WHERE workspace_id = $1 AND id = $2", T::TABLE), ws, id).await? == 1)
+}
+
+/// Runs `sql`, a statement on rows of the workspace `ws` (`$1`) picked by `id` (`$2`), for
+/// its effect; returns how many rows it changed.
+pub async fn execute(db: impl PgExecutor<'_>, sql: &str, ws: WorkspaceId, id: Uuid) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(sql).bind(ws).bind(id).execute(db).await?.rows_affected())
 }
 
 /// Conditions of a filtered list, added to a statement being built.

@@ -8,6 +8,7 @@ use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::db::rows;
 use crate::domain::Role;
 use crate::domain::{new_id, WorkspaceId};
 
@@ -85,36 +86,21 @@ pub async fn lock_refresh(
 }
 
 pub async fn mark_used(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE workspace_id = $1 AND id = $2")
-        .bind(ws)
-        .bind(id)
-        .execute(db)
-        .await?;
+    rows::execute(db, "UPDATE refresh_tokens SET used_at = now() WHERE workspace_id = $1 AND id = $2", ws, id).await?;
     Ok(())
 }
 
 pub async fn revoke_family(db: impl PgExecutor<'_>, ws: WorkspaceId, family_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now()
-          WHERE workspace_id = $1 AND family_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(ws)
-    .bind(family_id)
-    .execute(db)
-    .await?;
+    let sql = "UPDATE refresh_tokens SET revoked_at = now() WHERE workspace_id = $1 AND family_id = $2 AND revoked_at IS NULL";
+    rows::execute(db, sql, ws, family_id).await?;
     Ok(())
 }
 
 /// Ends every session of a user (on disable, password change or deletion).
 pub async fn revoke_user_sessions(db: impl PgExecutor<'_>, ws: WorkspaceId, user_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now()
-          WHERE workspace_id = $1 AND user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(ws)
-    .bind(user_id)
-    .execute(db)
-    .await?;
+    let sql =
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE workspace_id = $1 AND user_id = $2 AND revoked_at IS NULL";
+    rows::execute(db, sql, ws, user_id).await?;
     Ok(())
 }
 

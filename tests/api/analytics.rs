@@ -241,11 +241,12 @@ async fn every_figure_matches_where_offsets_are_not_whole_hours() {
     compare_every_figure("Asia/Kathmandu", 545).await;
 }
 
-/// The hourly rollup, with its pending changes, equals its definition (every interaction per
-/// UTC hour, channel, kind and direction) after a random write sequence, while the changes are
-/// pending and once folded, and after more writes racing with folds.
+/// Each rollup equals its definition after a random write sequence (corrections, deletions,
+/// soft deletes, stage moves): the per-customer activity, the stays, and the hourly rollup
+/// with its pending changes, while they are pending and once folded, and after more writes
+/// racing with folds.
 #[tokio::test]
-async fn the_hour_rollup_equals_its_definition_through_writes_and_folds() {
+async fn every_rollup_equals_its_definition_through_writes_and_folds() {
     let app = spawn_app().await;
     let mut rng = StdRng::seed_from_u64(14);
     let now = Utc::now();
@@ -253,6 +254,7 @@ async fn the_hour_rollup_equals_its_definition_through_writes_and_folds() {
     let ws = workspace_id(&app, &g.owner).await;
     assert_hours_exact(&app, ws).await;
     assert_stays_exact(&app, ws).await;
+    assert_activity_exact(&app, ws).await;
     rapport::analytics::rollups::fold(&app.pool).await.unwrap();
     assert_hours_exact(&app, ws).await;
     let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM interaction_hour_changes WHERE workspace_id = $1")
@@ -290,6 +292,31 @@ async fn the_hour_rollup_equals_its_definition_through_writes_and_folds() {
     assert_hours_exact(&app, ws).await;
     rapport::analytics::rollups::fold(&app.pool).await.unwrap();
     assert_hours_exact(&app, ws).await;
+    assert_activity_exact(&app, ws).await;
+}
+
+/// Each customer's `customer_activity` row is its first interaction (ties: smallest id) and
+/// its purchases' count, value and latest time; a customer without interactions has none.
+async fn assert_activity_exact(app: &TestApp, ws: Uuid) {
+    let (rollup, truth): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
+                     SELECT customer_id, first_at, first_id, first_channel_id, purchases, purchase_value, last_purchase_at
+                       FROM customer_activity WHERE workspace_id = $1) r),
+                (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
+                     SELECT f.customer_id, f.occurred_at, f.id, f.channel_id, coalesce(p.n, 0), coalesce(p.v, 0), p.last
+                       FROM (SELECT DISTINCT ON (customer_id) customer_id, occurred_at, id, channel_id
+                               FROM interactions WHERE workspace_id = $1 ORDER BY customer_id, occurred_at, id) f
+                       LEFT JOIN (SELECT customer_id, count(*) AS n, coalesce(sum(value_cents), 0) AS v,
+                                         max(occurred_at) AS last
+                                    FROM interactions WHERE workspace_id = $1 AND kind = 'purchase'
+                                   GROUP BY customer_id) p ON p.customer_id = f.customer_id) r)",
+    )
+    .bind(ws)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(truth.is_some());
+    assert_eq!(rollup, truth);
 }
 
 /// Each stage event's `left_at` is the deal's next event's time (events by `changed_at`, then
