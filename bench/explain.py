@@ -49,8 +49,18 @@ cases = [
     ("interactions by day and channel, 90 days", sql["SERIES"], "uuid, timestamptz, timestamptz, text, text, text", f"'{ws}', {w90}, '{tz}', 'day', 'channel'"),
     ("basket, 90 days", sql["BASKET"], "uuid, timestamptz, timestamptz, float8, bigint", f"'{ws}', {w90}, 0.01, 20"),
 ]
+# The planner settings a module gives its statement (`figures_tuned(pool, &[("name", "value")], ...)`),
+# read from its source, by the scenario's first word (funnel.rs for "funnel, 90 days").
+def settings(name):
+    word = name.split(",")[0].split()[0]
+    text = open(f"src/analytics/{ {'interactions': 'series'}.get(word, word) }.rs").read()
+    call = re.search(r"figures_tuned\(pool, &\[(.*?)\]", text, re.S)
+    pairs = re.findall(r'\("([a-z_]+)", "([^"]+)"\)', call.group(1)) if call else []
+    return "".join(f"SET {k} = '{v}'; " for k, v in pairs)
+
+
 for name, body, types, args in cases:
     print(f"==== {name}")
     if only and only not in name:
         continue
-    print(q(f"SET work_mem = '256MB'; SET jit = off; PREPARE s ({types}) AS {body}; EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE s ({args}); DEALLOCATE s;"))
+    print(q(f"SET work_mem = '256MB'; SET jit = off; {settings(name)}PREPARE s ({types}) AS {body}; EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE s ({args}); DEALLOCATE s;"))

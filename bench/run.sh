@@ -91,6 +91,8 @@ path = "/api/v1/customers?limit=50"
 for _ in range(2000):
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
     page = json.load(urllib.request.urlopen(req))
+    if page["next_cursor"] is None:  # a workspace of at most 100,000: its last page
+        break
     path = "/api/v1/customers?limit=50&cursor=" + urllib.parse.quote(page["next_cursor"])
 print(path)
 PY
