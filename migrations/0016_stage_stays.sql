@@ -21,10 +21,17 @@ BEGIN
 END;
 $$;
 
--- Sets `left_at` on every event of the deals a statement added events to.
+-- Sets `left_at` on every event of the deals a statement added events to. It first locks those
+-- deals (in id order): a concurrent move of one of them (which holds its deal's lock) has then
+-- committed, and the UPDATE, a statement of its own, reads with a snapshot taken after the
+-- lock, so it sees that move's event too.
 CREATE FUNCTION rapport_stage_events_stays() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM 1 FROM deals d
+      WHERE (d.workspace_id, d.id) IN (SELECT workspace_id, deal_id FROM added)
+      ORDER BY d.workspace_id, d.id
+        FOR UPDATE;
     UPDATE deal_stage_events e
        SET left_at = n.left_at
       FROM (SELECT s.workspace_id, s.id,

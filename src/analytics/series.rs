@@ -119,39 +119,36 @@ pub struct SeriesPoint {
 
 /// `$1` workspace, `[$2, $3)` window, `$4` timezone, `$5` bucket, `$6` group (or null).
 ///
-/// The interactions counted are those in `[s, $3)`, `s` being the start of the first bucket
-/// that starts in the window. Each UTC hour of that span is read from the `interaction_hours`
-/// rollup (with its pending changes) when the span holds it whole and one bucket holds it
-/// whole, taking out the interactions of soft-deleted customers (the rollup counts them);
-/// the rest (the span's partial first and last hours, and hours a local boundary cuts, in
-/// zones whose offset is not whole hours) is read from the interactions.
+/// Every interaction of the window is counted in its bucket (those before the first listed
+/// bucket in a bucket not listed: they only make their group listed). Each UTC hour of the
+/// window is read from the `interaction_hours` rollup (with its pending changes) when the
+/// window holds it whole and one bucket holds it whole, taking out the interactions of
+/// soft-deleted customers (the rollup counts them); the rest (the window's partial first and
+/// last hours, and hours a local boundary cuts, in zones whose offset is not whole hours) is
+/// read from the interactions.
 const SERIES: &str = r#"
 WITH buckets AS (
     SELECT b
       FROM generate_series(date_trunc($5, $2 AT TIME ZONE $4), $3 AT TIME ZONE $4, ('1 ' || $5)::interval) AS s (b)
      WHERE b AT TIME ZONE $4 >= $2 AND b AT TIME ZONE $4 < $3
 ),
-span AS (
-    SELECT min(b) AT TIME ZONE $4 AS s FROM buckets
-),
 hours AS MATERIALIZED (
     SELECT h, lo, hi, date_trunc($5, h AT TIME ZONE $4) AS bucket,
            lo = h AND hi = h + interval '1 hour'
            AND date_trunc($5, h AT TIME ZONE $4) = date_trunc($5, (hi - interval '1 microsecond') AT TIME ZONE $4) AS whole
-      FROM span,
-           generate_series(date_trunc('hour', span.s, 'UTC'), $3 - interval '1 microsecond', interval '1 hour') AS g (h),
-           LATERAL (SELECT greatest(h, span.s) AS lo, least(h + interval '1 hour', $3) AS hi) r
+      FROM generate_series(date_trunc('hour', $2, 'UTC'), $3 - interval '1 microsecond', interval '1 hour') AS g (h),
+           LATERAL (SELECT greatest(h, $2) AS lo, least(h + interval '1 hour', $3) AS hi) r
 ),
 hits AS (
     SELECT CASE $6 WHEN 'channel' THEN r.channel_id::text WHEN 'kind' THEN r.kind WHEN 'direction' THEN r.direction END AS grp,
            h.bucket, r.interactions AS n, r.value_cents AS value
       FROM (SELECT hour, channel_id, kind, direction, interactions, value_cents
               FROM interaction_hours
-             WHERE workspace_id = $1 AND hour >= (SELECT s FROM span) - interval '1 hour' AND hour < $3
+             WHERE workspace_id = $1 AND hour >= $2 - interval '1 hour' AND hour < $3
             UNION ALL
             SELECT hour, channel_id, kind, direction, interactions, value_cents
               FROM interaction_hour_changes
-             WHERE workspace_id = $1 AND hour >= (SELECT s FROM span) - interval '1 hour' AND hour < $3) r
+             WHERE workspace_id = $1 AND hour >= $2 - interval '1 hour' AND hour < $3) r
       JOIN hours h ON h.h = r.hour AND h.whole
     UNION ALL
     SELECT CASE $6 WHEN 'channel' THEN i.channel_id::text WHEN 'kind' THEN i.kind WHEN 'direction' THEN i.direction END,
@@ -160,7 +157,7 @@ hits AS (
       JOIN interactions i ON i.workspace_id = $1 AND i.customer_id = x.id
       JOIN hours h ON h.h = date_trunc('hour', i.occurred_at, 'UTC') AND h.whole
      WHERE x.workspace_id = $1 AND x.deleted_at IS NOT NULL
-       AND i.occurred_at >= (SELECT s FROM span) AND i.occurred_at < $3
+       AND i.occurred_at >= $2 AND i.occurred_at < $3
     UNION ALL
     SELECT CASE $6 WHEN 'channel' THEN i.channel_id::text WHEN 'kind' THEN i.kind WHEN 'direction' THEN i.direction END,
            date_trunc($5, i.occurred_at AT TIME ZONE $4), 1, i.value_cents
