@@ -3,7 +3,7 @@
 # the working tree, each on its own copy of the same seeded data, run the same scenarios in
 # alternate rounds in one run, and one table gives each scenario's figures side by side.
 #
-#   BASE=1e9d9b2 bash bench/compare.sh              # 1,000,000 customers, 2 rounds
+#   BASE=1e9d9b2 bash bench/compare.sh              # 1,000,000 customers, 2 rounds (reads, single and batch writes, deal moves)
 #   BASE=HEAD~3 CUSTOMERS=100000 ROUNDS=3 bash bench/compare.sh
 #
 # The data is seeded by BASE's binary, copied, and the copy migrated by the working tree's (a
@@ -57,6 +57,9 @@ for round in $(seq 1 "$ROUNDS"); do
     scenario "$side	GET /customers/{id}" get_customer.lua "$CONNS" IDS="$OUT/ids.txt"
     scenario "$side	POST /interactions" post_interaction.lua "$CONNS" IDS="$OUT/ids.txt" CHANNELS="$OUT/channels.txt"
     scenario "$side	POST /interactions/batch (1000)" post_batch.lua 4 BATCH="$OUT/batch.json"
+    $PSQL -c "SELECT id || ' ' || stage_id FROM deals WHERE workspace_id = '$WS' ORDER BY md5(id::text) LIMIT 10000" > "$OUT/deals.txt"
+    $PSQL -c "SELECT s.id FROM stages s JOIN pipelines p ON p.workspace_id = s.workspace_id AND p.id = s.pipeline_id WHERE s.workspace_id = '$WS' AND p.name = 'Sales' AND s.kind = 'open' AND s.archived_at IS NULL" > "$OUT/stages.txt"
+    scenario "$side	PATCH /deals/{id} (move stage)" move_deal.lua "$CONNS" DEALS="$OUT/deals.txt" STAGES="$OUT/stages.txt"
     stop_server
   done
 done
