@@ -16,15 +16,19 @@ psql = sys.argv[1:]
 only = os.environ.get("ONLY")  # e.g. ONLY=rfm: the statements whose name holds it
 src = "".join(open(f).read() for f in sorted(glob.glob("src/analytics/*.rs")))
 sql = {name: body for name, body in re.findall(r'const ([A-Z_]+): &str = r#"(.*?)"#;', src, re.S)}
-# RFM's statements name the rollup's condition, put in as src/analytics/rfm.rs does.
-FROM_ROLLUP = re.search(r'const FROM_ROLLUP: &str = "(.*?)";', src, re.S).group(1).replace("\\\n", "")
+# RFM's statements name the rollup's condition and the tile bounds (BOUND filled in for each
+# order from R_BOUND and F_BOUND), put in as statement() in src/analytics/rfm.rs does.
+FROM_ROLLUP = re.search(r'const FROM_ROLLUP: &str =\s*"(.*?)";', src, re.S).group(1).replace("\\\n", "")
 FROM_ROLLUP = re.sub(r"\s+", " ", FROM_ROLLUP)
-# and its tile bounds, one BOUNDS per order (statement() there).
-def bounds(name, key, late_key):
-    return sql["BOUNDS"].replace("NAME", name).replace("LATE_KEY", late_key).replace("KEY", key)
-sql = {name: body.replace("R_BOUNDS", bounds("r_bounds", "last_purchase_at", "last_at"))
-                 .replace("F_BOUNDS", bounds("f_bounds", "purchases", "frequency"))
-                 .replace("FROM_ROLLUP", FROM_ROLLUP) for name, body in sql.items()}
+def fill(name):
+    pairs = re.search(r"const " + name + r": &\[\(&str, &str\)\] = &\[(.*?)\n\];", src, re.S).group(1)
+    body = sql["BOUND"]
+    for old, new in re.findall(r'\("([A-Z_]+)", "(.*?)"\)', pairs):
+        body = body.replace(old, new)
+    return body
+R_BOUNDS, F_BOUNDS = fill("R_BOUND"), fill("F_BOUND")
+sql = {name: body.replace("R_BOUNDS", R_BOUNDS).replace("F_BOUNDS", F_BOUNDS).replace("FROM_ROLLUP", FROM_ROLLUP)
+       for name, body in sql.items()}
 
 
 def q(text):

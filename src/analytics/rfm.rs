@@ -118,6 +118,11 @@ pub struct RfmCustomer {
 /// (`FROM_ROLLUP` below), except for the customers with a purchase at or after `as_of` (the
 /// rollup counts those too), recomputed from their interactions (`late_bought`): as of now that
 /// is nobody or a few; long ago, nearly everyone. Soft-deleted customers are left out of both.
+///
+/// Ranks come from `rfm_counts` (migration `0017_rfm_counts.sql`): how many of the rollup's
+/// customers with a purchase fall in each bucket of each order, pending changes included
+/// (`counted`). The rollup rows that do not count (`excluded`: late or soft-deleted) are taken
+/// out of those counts, and the recomputed rows put in, one by one: as of now both are few.
 const RFM_BOUGHT: &str = r#"
 WITH late AS MATERIALIZED (
     SELECT DISTINCT i.customer_id
@@ -136,24 +141,71 @@ late_bought AS MATERIALIZED (
        AND i.customer_id NOT IN (SELECT id FROM gone)
      GROUP BY i.customer_id
 ),
+excluded AS MATERIALIZED (
+    SELECT a.customer_id, a.last_purchase_at AS last_at, a.purchases AS frequency, a.purchase_value AS monetary
+      FROM (SELECT customer_id FROM late UNION SELECT id FROM gone) x
+      JOIN customer_activity a ON a.workspace_id = $1 AND a.customer_id = x.customer_id
+     WHERE a.purchases > 0
+),
+counted AS NOT MATERIALIZED (
+    SELECT dimension, bucket, customers FROM rfm_counts WHERE workspace_id = $1
+    UNION ALL
+    SELECT dimension, bucket, customers FROM rfm_count_changes WHERE workspace_id = $1
+),
 n AS (
-    SELECT (SELECT count(*) FROM customer_activity a WHERE FROM_ROLLUP) + (SELECT count(*) FROM late_bought) AS n
+    SELECT ((SELECT coalesce(sum(customers), 0) FROM counted WHERE dimension = 'F')
+            - (SELECT count(*) FROM excluded) + (SELECT count(*) FROM late_bought))::bigint AS n
 ),
 "#;
 
-/// The rollup's rows that count, as a condition on `customer_activity a`: filters (hashed
-/// subplans), so that a scan in an index's order stays in that order.
-const FROM_ROLLUP: &str = "a.workspace_id = $1 AND a.purchases > 0 \
-     AND a.customer_id NOT IN (SELECT customer_id FROM late) AND a.customer_id NOT IN (SELECT id FROM gone)";
+/// The rollup's rows that count, as a condition on `customer_activity a` (a hashed subplan).
+const FROM_ROLLUP: &str =
+    "a.workspace_id = $1 AND a.purchases > 0 AND a.customer_id NOT IN (SELECT customer_id FROM excluded)";
 
 /// `ntile(5)` over `n` rows ordered by a key gives tile `t` to the rows of 0-based rank
 /// `start(t)` = (t − 1) × (n / 5) + min(t − 1, n % 5) up to `start(t + 1)` (the first n % 5
 /// tiles hold one row more; PostgreSQL's `ntile`, ANALYTICS.md "RFM"). So a row's tile is 1 +
 /// the number of tiles 2..5 whose first row's key is at or below its own: four keys per order
-/// (`r_bounds`, `f_bounds`, see [`bounds`]).
+/// (`r_bounds`, `f_bounds`).
+///
+/// Each start is found from the counts: the bucket where the running sum of the counts
+/// (`adjusted`: less the excluded rows, plus the recomputed ones) passes it, and its offset
+/// there (`located`; for frequency, then the id day within the frequency, `f_located`). The row
+/// at that offset of that bucket is read from the rollup's index, merged with the recomputed
+/// rows of the bucket ([`BOUND`]): a few hundred rows per start.
 const RFM_BOUNDS: &str = r#"
 starts AS (
     SELECT t, (t - 1) * (n.n / 5) + least(t - 1, n.n % 5) AS k FROM n, generate_series(2, 5) AS t
+),
+adjusted AS MATERIALIZED (
+    SELECT dimension, bucket, sum(customers) AS customers
+      FROM (SELECT dimension, bucket, customers FROM counted WHERE dimension IN ('r', 'F', 'f')
+            UNION ALL
+            SELECT b.dimension, b.bucket, -1
+              FROM excluded e CROSS JOIN LATERAL rapport_rfm_buckets(e.customer_id, e.frequency, e.monetary, e.last_at) b
+            UNION ALL
+            SELECT b.dimension, b.bucket, 1
+              FROM late_bought l CROSS JOIN LATERAL rapport_rfm_buckets(l.customer_id, l.frequency, l.monetary, l.last_at) b) c
+     WHERE dimension <> 'm'
+     GROUP BY 1, 2
+    HAVING sum(customers) <> 0
+),
+located AS MATERIALIZED (
+    SELECT s.t, c.dimension, c.bucket, s.k - c.before AS o
+      FROM starts s
+      JOIN (SELECT dimension, bucket, customers,
+                   sum(customers) OVER (PARTITION BY dimension ORDER BY bucket) - customers AS before
+              FROM adjusted WHERE dimension IN ('r', 'F')) c
+        ON s.k >= c.before AND s.k < c.before + c.customers
+),
+f_located AS MATERIALIZED (
+    SELECT l.t, c.bucket, l.o - c.before AS o
+      FROM located l
+      JOIN (SELECT bucket, customers,
+                   sum(customers) OVER (PARTITION BY div(bucket, 4194304) ORDER BY bucket) - customers AS before
+              FROM adjusted WHERE dimension = 'f') c
+        ON div(c.bucket, 4194304) = l.bucket AND l.o >= c.before AND l.o < c.before + c.customers
+     WHERE l.dimension = 'F'
 ),
 R_BOUNDS,
 F_BOUNDS,
@@ -201,9 +253,11 @@ SELECT json_build_object(
                        FROM segmented GROUP BY segment) g ON g.segment = s.segment))
 "#;
 
-/// One customer (`$3`): its 0-based rank in each order is the number of rows below it, counted
-/// in the order's index of `customer_activity` (and among the few recomputed rows), and gives
-/// the tile `ntile(5)` would give it (see `RFM_BOUNDS`), without visiting every customer.
+/// One customer (`$3`): its 0-based rank in each order is the number of rows below it: the
+/// counts of the buckets below its own (for frequency: the frequencies below its own, then its
+/// frequency's id days below its own), the rollup's rows of its own bucket below it (from the
+/// order's index), less the excluded rows below it, plus the recomputed rows below it. The rank
+/// gives the tile `ntile(5)` would give it (see `RFM_BOUNDS`), without visiting every customer.
 const RFM_ONE: &str = r#"
 me AS (
     SELECT a.last_purchase_at AS last_at, a.purchases AS frequency, a.purchase_value AS monetary, a.customer_id
@@ -214,14 +268,30 @@ me AS (
 ),
 ranks AS MATERIALIZED (
     SELECT me.*, n.n,
-           (SELECT count(*) FROM customer_activity a
-             WHERE FROM_ROLLUP AND (a.last_purchase_at, a.customer_id) < (me.last_at, me.customer_id))
+           (SELECT coalesce(sum(customers), 0)::bigint FROM counted WHERE dimension = 'r' AND bucket < rapport_rfm_day(me.last_at))
+         + (SELECT count(*) FROM customer_activity a
+             WHERE a.workspace_id = $1 AND a.purchases > 0
+               AND a.last_purchase_at >= to_timestamp(rapport_rfm_day(me.last_at) * 86400)
+               AND (a.last_purchase_at, a.customer_id) < (me.last_at, me.customer_id))
+         - (SELECT count(*) FROM excluded b WHERE (b.last_at, b.customer_id) < (me.last_at, me.customer_id))
          + (SELECT count(*) FROM late_bought b WHERE (b.last_at, b.customer_id) < (me.last_at, me.customer_id)) AS r_rank,
-           (SELECT count(*) FROM customer_activity a
-             WHERE FROM_ROLLUP AND (a.purchases, a.customer_id) < (me.frequency, me.customer_id))
+           (SELECT coalesce(sum(customers), 0)::bigint FROM counted WHERE dimension = 'F' AND bucket < me.frequency)
+         + (SELECT coalesce(sum(customers), 0)::bigint FROM counted
+             WHERE dimension = 'f' AND bucket >= me.frequency * 4194304
+               AND bucket < me.frequency * 4194304 + rapport_rfm_id_day(me.customer_id))
+         + (SELECT count(*) FROM customer_activity a
+             WHERE a.workspace_id = $1 AND a.purchases > 0 AND a.purchases = me.frequency
+               AND a.customer_id >= rapport_rfm_id_day_start(rapport_rfm_id_day(me.customer_id))
+               AND a.customer_id < me.customer_id)
+         - (SELECT count(*) FROM excluded b WHERE (b.frequency, b.customer_id) < (me.frequency, me.customer_id))
          + (SELECT count(*) FROM late_bought b WHERE (b.frequency, b.customer_id) < (me.frequency, me.customer_id)) AS f_rank,
-           (SELECT count(*) FROM customer_activity a
-             WHERE FROM_ROLLUP AND (a.purchase_value, a.customer_id) < (me.monetary, me.customer_id))
+           (SELECT coalesce(sum(customers), 0)::bigint FROM counted
+             WHERE dimension = 'm' AND bucket < rapport_rfm_value_bucket(me.monetary))
+         + (SELECT count(*) FROM customer_activity a
+             WHERE a.workspace_id = $1 AND a.purchases > 0
+               AND a.purchase_value >= rapport_rfm_value_bucket(me.monetary)
+               AND (a.purchase_value, a.customer_id) < (me.monetary, me.customer_id))
+         - (SELECT count(*) FROM excluded b WHERE (b.monetary, b.customer_id) < (me.monetary, me.customer_id))
          + (SELECT count(*) FROM late_bought b WHERE (b.monetary, b.customer_id) < (me.monetary, me.customer_id)) AS m_rank
       FROM me, n
 ),
@@ -250,39 +320,57 @@ SELECT json_build_object(
   FROM tiles
 "#;
 
-/// The CTE `NAME` holding the keys (`KEY` of `customer_activity a`, `LATE_KEY` of
-/// `late_bought`) and ids of the first rows of tiles 2..5 (`k2`, `id2`, … `k5`, `id5`; `null`
-/// for a tile without rows), found in one pass over the rows in the key's order. Without
-/// recomputed rows (the usual case, as of now) that order is the rollup's index (no sort);
-/// with some, the rows are merged and sorted. Both branches are planned; a one-time filter runs
-/// only the one that applies.
-const BOUNDS: &str = r#"NAME AS MATERIALIZED (
-    SELECT (array_agg(o.key) FILTER (WHERE s.t = 2))[1] AS k2, (array_agg(o.customer_id) FILTER (WHERE s.t = 2))[1] AS id2,
-           (array_agg(o.key) FILTER (WHERE s.t = 3))[1] AS k3, (array_agg(o.customer_id) FILTER (WHERE s.t = 3))[1] AS id3,
-           (array_agg(o.key) FILTER (WHERE s.t = 4))[1] AS k4, (array_agg(o.customer_id) FILTER (WHERE s.t = 4))[1] AS id4,
-           (array_agg(o.key) FILTER (WHERE s.t = 5))[1] AS k5, (array_agg(o.customer_id) FILTER (WHERE s.t = 5))[1] AS id5
-      FROM starts s
-      JOIN (SELECT a.KEY AS key, a.customer_id, row_number() OVER (ORDER BY a.KEY, a.customer_id) - 1 AS k
-              FROM customer_activity a WHERE FROM_ROLLUP AND NOT EXISTS (SELECT 1 FROM late_bought)
-            UNION ALL
-            SELECT u.key, u.customer_id, row_number() OVER (ORDER BY u.key, u.customer_id) - 1
-              FROM (SELECT a.KEY AS key, a.customer_id FROM customer_activity a WHERE FROM_ROLLUP
-                    UNION ALL
-                    SELECT LATE_KEY, customer_id FROM late_bought) u
-             WHERE EXISTS (SELECT 1 FROM late_bought)) o ON o.k = s.k
+/// The CTE `NAME` holding the keys and ids of the first rows of tiles 2..5 (`k2`, `id2`, …
+/// `k5`, `id5`; `null` for a tile without rows) in one order: for each start located in
+/// `LOCATED` (its bucket and offset), the row at that offset among the rollup's rows from the
+/// bucket's first key on (`KEY` of `customer_activity a`, from `FIRST`, in the order's index)
+/// and the recomputed rows of the bucket (`LATE_KEY` of `late_bought`, `LATE_BUCKET`). The
+/// rollup's rows past the bucket sort after all of the bucket's, and the bucket holds more than
+/// the offset, so they are never picked: the scan needs no upper end.
+const BOUND: &str = r#"NAME AS MATERIALIZED (
+    SELECT (array_agg(x.key) FILTER (WHERE l.t = 2))[1] AS k2, (array_agg(x.customer_id) FILTER (WHERE l.t = 2))[1] AS id2,
+           (array_agg(x.key) FILTER (WHERE l.t = 3))[1] AS k3, (array_agg(x.customer_id) FILTER (WHERE l.t = 3))[1] AS id3,
+           (array_agg(x.key) FILTER (WHERE l.t = 4))[1] AS k4, (array_agg(x.customer_id) FILTER (WHERE l.t = 4))[1] AS id4,
+           (array_agg(x.key) FILTER (WHERE l.t = 5))[1] AS k5, (array_agg(x.customer_id) FILTER (WHERE l.t = 5))[1] AS id5
+      FROM LOCATED l
+     CROSS JOIN LATERAL (
+           SELECT u.key, u.customer_id
+             FROM ((SELECT a.KEY AS key, a.customer_id FROM customer_activity a
+                     WHERE FROM_ROLLUP AND FIRST
+                     ORDER BY a.KEY, a.customer_id LIMIT l.o + 1)
+                   UNION ALL
+                   SELECT b.LATE_KEY, b.customer_id FROM late_bought b WHERE LATE_BUCKET) u
+            ORDER BY u.key, u.customer_id OFFSET l.o LIMIT 1) x
 )"#;
 
-/// The r and f bounds: [`BOUNDS`] for each order.
-fn bounds(name: &str, key: &str, late_key: &str) -> String {
-    BOUNDS.replace("NAME", name).replace("LATE_KEY", late_key).replace("KEY", key)
-}
+/// The placeholders of [`BOUND`] for the recency order, in the order they are put in.
+const R_BOUND: &[(&str, &str)] = &[
+    ("NAME", "r_bounds"),
+    ("LOCATED", "(SELECT t, bucket, o FROM located WHERE dimension = 'r')"),
+    ("FIRST", "a.last_purchase_at >= to_timestamp((l.bucket * 86400)::float8)"),
+    ("LATE_BUCKET", "rapport_rfm_day(b.last_at) = l.bucket"),
+    ("LATE_KEY", "last_at"),
+    ("KEY", "last_purchase_at"),
+];
 
-/// The statement: `parts` joined, with [`FROM_ROLLUP`] and the tile bounds put in.
+/// The placeholders of [`BOUND`] for the frequency order.
+const F_BOUND: &[(&str, &str)] = &[
+    ("NAME", "f_bounds"),
+    ("LOCATED", "f_located"),
+    ("FIRST", "a.purchases = div(l.bucket, 4194304) AND a.customer_id >= rapport_rfm_id_day_start(mod(l.bucket, 4194304)::bigint)"),
+    ("LATE_BUCKET", "b.frequency * 4194304 + rapport_rfm_id_day(b.customer_id) = l.bucket"),
+    ("LATE_KEY", "frequency"),
+    ("KEY", "purchases"),
+];
+
+/// The statement: `parts` joined, with the tile bounds ([`BOUND`] filled in for each order) and
+/// [`FROM_ROLLUP`] put in. (`bench/explain.py` builds it the same way.)
 fn statement(parts: &[&str]) -> String {
+    let fill = |pairs: &[(&str, &str)]| pairs.iter().fold(BOUND.to_owned(), |sql, (from, to)| sql.replace(from, to));
     parts
         .concat()
-        .replace("R_BOUNDS", &bounds("r_bounds", "last_purchase_at", "last_at"))
-        .replace("F_BOUNDS", &bounds("f_bounds", "purchases", "frequency"))
+        .replace("R_BOUNDS", &fill(R_BOUND))
+        .replace("F_BOUNDS", &fill(F_BOUND))
         .replace("FROM_ROLLUP", FROM_ROLLUP)
 }
 

@@ -299,6 +299,8 @@ pub async fn load(
     let rollup = Instant::now();
     sqlx::query("SELECT rapport_customer_activity_rebuild($1)").bind(ws.0).execute(pool).await?;
     sqlx::query("SELECT rapport_interaction_hours_rebuild($1)").bind(ws.0).execute(pool).await?;
+    // rfm_counts follows customer_activity's rebuild through its changes: fold them now.
+    crate::analytics::rollups::fold(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_activity_added").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_hours_added").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_money").execute(pool).await?;
@@ -310,6 +312,7 @@ pub async fn load(
     sqlx::query("VACUUM (ANALYZE) interactions").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) customer_activity").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) interaction_hours").execute(pool).await?;
+    sqlx::query("VACUUM (ANALYZE) rfm_counts").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) deals").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) deal_stage_events").execute(pool).await?;
     println!("  {:<32} {:>10} {:>13.1} s", "vacuum analyze", "", analyze.elapsed().as_secs_f64());

@@ -255,13 +255,18 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
     assert_hours_exact(&app, ws).await;
     assert_stays_exact(&app, ws).await;
     assert_activity_exact(&app, ws).await;
+    assert_rfm_counts_exact(&app, ws).await;
     rapport::analytics::rollups::fold(&app.pool).await.unwrap();
     assert_hours_exact(&app, ws).await;
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM interaction_hour_changes WHERE workspace_id = $1")
-        .bind(ws)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    assert_rfm_counts_exact(&app, ws).await;
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM interaction_hour_changes WHERE workspace_id = $1)
+              + (SELECT count(*) FROM rfm_count_changes WHERE workspace_id = $1)",
+    )
+    .bind(ws)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(pending, 0, "a fold takes every pending change");
 
     // Writers and folds at once: a change is folded once, whichever fold takes it.
@@ -290,9 +295,173 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
     });
     futures_util::future::join(futures_util::future::join_all(writes), futures_util::future::join_all(folds)).await;
     assert_hours_exact(&app, ws).await;
+    assert_rfm_counts_exact(&app, ws).await;
     rapport::analytics::rollups::fold(&app.pool).await.unwrap();
     assert_hours_exact(&app, ws).await;
     assert_activity_exact(&app, ws).await;
+    assert_rfm_counts_exact(&app, ws).await;
+}
+
+/// `rfm_counts` with its pending changes holds, per bucket of each RFM order, the customers with
+/// a purchase whose keys fall in it (soft-deleted customers too), computed here from the
+/// interactions.
+async fn assert_rfm_counts_exact(app: &TestApp, ws: Uuid) {
+    let (rollup, truth): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
+                     SELECT dimension, bucket, sum(customers) AS n
+                       FROM (SELECT dimension, bucket, customers FROM rfm_counts WHERE workspace_id = $1
+                             UNION ALL
+                             SELECT dimension, bucket, customers FROM rfm_count_changes WHERE workspace_id = $1) c
+                      GROUP BY 1, 2 HAVING sum(customers) <> 0) r),
+                (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
+                     SELECT b.dimension, b.bucket, count(*) AS n
+                       FROM (SELECT customer_id, count(*) AS n, coalesce(sum(value_cents), 0) AS v, max(occurred_at) AS last
+                               FROM interactions WHERE workspace_id = $1 AND kind = 'purchase' GROUP BY customer_id) p
+                      CROSS JOIN LATERAL rapport_rfm_buckets(p.customer_id, p.n, p.v, p.last) b
+                      GROUP BY 1, 2) r)",
+    )
+    .bind(ws)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(truth.is_some());
+    assert_eq!(rollup, truth);
+}
+
+/// RFM's buckets keep each order: a bucket function never decreases as its key grows, and labels
+/// a bucket by its least key (that least key is in the bucket), so the buckets below a row's hold
+/// only rows below it, and a bucket's rows start at its label.
+#[tokio::test]
+async fn rfm_buckets_keep_the_order_of_their_keys() {
+    let app = spawn_app().await;
+    let wrong: i64 = sqlx::query_scalar(
+        "WITH v AS (
+             SELECT DISTINCT v FROM (SELECT generate_series(-30000, 30000)::numeric AS v
+                                     UNION ALL
+                                     SELECT s * (p + d)
+                                       FROM generate_series(3, 25) AS e,
+                                            LATERAL (SELECT trunc(10::numeric ^ e) AS p) x,
+                                            generate_series(-1500, 1500) AS d,
+                                            (VALUES (1), (-1)) AS z (s)) a
+         )
+         SELECT count(*) FROM (
+             SELECT v, rapport_rfm_value_bucket(v) AS b, lag(rapport_rfm_value_bucket(v)) OVER (ORDER BY v) AS before
+               FROM v) c
+          WHERE b > v OR b < before OR rapport_rfm_value_bucket(b) <> b",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(wrong, 0, "purchase totals whose bucket breaks the order");
+    let ids: Vec<Uuid> = (0..2000)
+        .map(|n| match n % 3 {
+            0 => Uuid::new_v4(),
+            _ => Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, 1_700_000_000 + n * 43_201, 0)),
+        })
+        .collect();
+    let wrong: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (
+             SELECT id, rapport_rfm_id_day(id) AS day, lag(rapport_rfm_id_day(id)) OVER (ORDER BY id) AS before
+               FROM unnest($1::uuid[]) AS id) c
+          WHERE day < before OR rapport_rfm_id_day_start(day) > id OR rapport_rfm_id_day(rapport_rfm_id_day_start(day)) <> day",
+    )
+    .bind(&ids)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(wrong, 0, "ids whose day breaks the order");
+    let wrong: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM generate_series(timestamptz '1969-12-25', '1970-01-05', interval '37 minutes 1.5 seconds') AS at
+          WHERE at < to_timestamp(rapport_rfm_day(at) * 86400) OR at >= to_timestamp((rapport_rfm_day(at) + 1) * 86400)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(wrong, 0, "instants outside their day");
+}
+
+/// RFM read from the bucket counts, where ranks cross buckets: customers made on many days (and
+/// with random ids), tied frequencies, totals at the edges of the value buckets, last purchases
+/// tied to the microsecond; as of now and of the past, with changes pending and folded, and with
+/// customers soft-deleted.
+#[tokio::test]
+async fn rfm_ranks_hold_across_buckets() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let ws = workspace_id(&app, &owner).await;
+    let channel = id(&get_ok(&app, &owner, "/api/v1/channels").await["data"][0]);
+    let base = Utc::now() - Duration::hours(3);
+    let values = [0, 999, 1_000, 1_001, 1_009, 1_010, 9_999, 10_000, 10_049, 123_456_789];
+    let mut buyers = Vec::new();
+    for n in 0..64u64 {
+        let id = match n % 5 {
+            0 => Uuid::new_v4(),
+            _ => Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, 1_760_000_000 + (n % 11) * 86_400, 0)),
+        };
+        sqlx::query("INSERT INTO customers (workspace_id, id, kind, name) VALUES ($1, $2, 'person', $3)")
+            .bind(ws)
+            .bind(id)
+            .bind(format!("Buyer {n}"))
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        for k in 0..1 + n % 3 {
+            let at = if n % 4 == 0 { base } else { base - Duration::hours((n * 7 + k * 30) as i64) };
+            let body = json!({"customer_id": id, "channel_id": channel, "direction": "inbound", "kind": "purchase",
+                              "value_cents": values[((n + k) % values.len() as u64) as usize],
+                              "occurred_at": iso(at)});
+            assert_eq!(app.post("/api/v1/interactions", &owner, body).await.status(), 201);
+        }
+        buyers.push(id);
+    }
+    for step in ["pending", "folded", "deleted"] {
+        match step {
+            "folded" => {
+                rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+            }
+            "deleted" => {
+                for c in buyers.iter().step_by(7) {
+                    assert_eq!(app.delete(&format!("/api/v1/customers/{c}"), &owner).await.status(), 204);
+                }
+            }
+            _ => {}
+        }
+        let world = World::load(&app.pool, ws).await;
+        for hours in [None, Some(10), Some(40), Some(100), Some(200)] {
+            let as_of =
+                hours.map(|h| format!("as_of={}", urlencode(&iso(base - Duration::hours(h))))).unwrap_or_default();
+            assert_rfm_as_defined(&app, &owner, &world, &as_of, step, &buyers).await;
+        }
+    }
+}
+
+/// RFM's summary as of `as_of` (a query string, empty for now), and each of `customers`' scores
+/// as of the instant the summary answered for, equal the model's (`404` for a customer without
+/// a purchase then). Returns the summary.
+async fn assert_rfm_as_defined(
+    app: &TestApp,
+    token: &str,
+    world: &World,
+    as_of: &str,
+    label: &str,
+    customers: &[Uuid],
+) -> Value {
+    let got = get_ok(app, token, &format!("/api/v1/analytics/rfm?{as_of}")).await;
+    let at = instant(&got, "as_of");
+    assert_same(&format!("rfm {as_of} ({label})"), &got, &world.rfm(at));
+    for c in customers {
+        let res = app.get(&format!("/api/v1/analytics/rfm?customer_id={c}&as_of={}", urlencode(&iso(at))), token).await;
+        match world.rfm_customer(at, *c) {
+            Some(want) => {
+                assert_eq!(res.status(), 200, "rfm of {c} {as_of} ({label})");
+                assert_same(&format!("rfm of {c} {as_of} ({label})"), &res.json().await.unwrap(), &want);
+            }
+            None => {
+                assert_problem(res, 404, "not_found").await;
+            }
+        }
+    }
+    got
 }
 
 /// Each customer's `customer_activity` row is its first interaction (ties: smallest id) and
@@ -505,20 +674,7 @@ async fn rfm_tiles_hold_with_fewer_buyers_than_tiles() {
         }
         let world = World::load(&app.pool, ws).await;
         for as_of in [String::new(), format!("as_of={}", urlencode(&iso(Utc::now() - Duration::days(15))))] {
-            let got = get_ok(&app, &owner, &format!("/api/v1/analytics/rfm?{as_of}")).await;
-            let at = instant(&got, "as_of");
-            assert_same(&format!("rfm {as_of} (deleted: {deleted})"), &got, &world.rfm(at));
-            for c in &buyers {
-                let res = app
-                    .get(&format!("/api/v1/analytics/rfm?customer_id={c}&as_of={}", urlencode(&iso(at))), &owner)
-                    .await;
-                match world.rfm_customer(at, *c) {
-                    Some(want) => assert_same(&format!("rfm of {c} {as_of}"), &res.json().await.unwrap(), &want),
-                    None => {
-                        assert_problem(res, 404, "not_found").await;
-                    }
-                }
-            }
+            assert_rfm_as_defined(&app, &owner, &world, &as_of, &format!("deleted: {deleted}"), &buyers).await;
         }
     }
 }
@@ -634,24 +790,9 @@ async fn compare_every_figure(timezone: &str, default_seed: u64) {
         format!("as_of={}", urlencode(&iso(now - Duration::days(33)))),
     ];
     for (n, as_of) in as_ofs.iter().enumerate() {
-        let got = get_ok(&app, token, &format!("/api/v1/analytics/rfm?{as_of}")).await;
-        let at = instant(&got, "as_of");
-        assert_same(&format!("rfm {as_of}"), &got, &world.rfm(at));
+        let got = assert_rfm_as_defined(&app, token, &world, as_of, "", &g.customers).await;
         if n == 0 {
             assert!(got["customers"].as_i64().unwrap() >= 20, "enough customers to fill five tiles");
-        }
-        for c in &g.customers {
-            let res =
-                app.get(&format!("/api/v1/analytics/rfm?customer_id={c}&as_of={}", urlencode(&iso(at))), token).await;
-            match world.rfm_customer(at, *c) {
-                Some(want) => {
-                    assert_eq!(res.status(), 200, "rfm of {c}");
-                    assert_same(&format!("rfm of {c}"), &res.json().await.unwrap(), &want);
-                }
-                None => {
-                    assert_problem(res, 404, "not_found").await;
-                }
-            }
         }
     }
     // The 360° summary carries the customer's scores as of now.
