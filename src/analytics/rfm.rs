@@ -357,7 +357,7 @@ const R_BOUND: &[(&str, &str)] = &[
 const F_BOUND: &[(&str, &str)] = &[
     ("NAME", "f_bounds"),
     ("LOCATED", "f_located"),
-    ("FIRST", "a.purchases = div(l.bucket, 4194304) AND a.customer_id >= rapport_rfm_id_day_start(mod(l.bucket, 4194304)::bigint)"),
+    ("FIRST", "a.purchases = div(l.bucket, 4194304)::bigint AND a.customer_id >= rapport_rfm_id_day_start(mod(l.bucket, 4194304)::bigint)"),
     ("LATE_BUCKET", "b.frequency * 4194304 + rapport_rfm_id_day(b.customer_id) = l.bucket"),
     ("LATE_KEY", "frequency"),
     ("KEY", "purchases"),
