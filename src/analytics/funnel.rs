@@ -121,15 +121,16 @@ pub struct LostAfter {
 /// channel. The acquisition channel is the channel of the customer's earliest interaction (ties:
 /// smallest id), kept in the `customer_activity` rollup. A stay in a stage runs from an event into
 /// it to the deal's next event (events ordered by `changed_at`, then id), whose time the event
-/// keeps as `left_at` (migration `0016_stage_stays.sql`).
+/// keeps as `left_at` (migration `0016_stage_stays.sql`); a deal's reach comes from the stages
+/// it has entered, kept on the deal (`0018_deal_entered_stages.sql`).
 const FUNNEL: &str = r#"
 WITH path AS (
     SELECT id, name, position
       FROM stages
      WHERE workspace_id = $1 AND pipeline_id = $2 AND position IS NOT NULL AND kind IN ('open', 'won')
 ),
-cohort AS (
-    SELECT d.id, d.stage_id, d.status, d.amount_cents
+cohort AS MATERIALIZED (
+    SELECT d.id, d.stage_id, d.status, d.amount_cents, d.entered_stage_ids
       FROM deals d
      WHERE d.workspace_id = $1 AND d.pipeline_id = $2 AND d.created_at >= $3 AND d.created_at < $4
        AND NOT EXISTS (SELECT 1 FROM customers x
@@ -138,30 +139,60 @@ cohort AS (
        AND ($6::uuid IS NULL OR $6 = (SELECT a.first_channel_id FROM customer_activity a
                                        WHERE a.workspace_id = $1 AND a.customer_id = d.customer_id))
 ),
-events AS (
-    SELECT e.deal_id, e.to_stage_id,
-           (extract(epoch FROM e.left_at) - extract(epoch FROM e.changed_at))::float8 / 3600 AS hours
-      FROM cohort k
-      JOIN deal_stage_events e ON e.workspace_id = $1 AND e.deal_id = k.id
-),
-reached_positions AS (
-    SELECT e.deal_id, max(p.position) AS reach
-      FROM events e
-      JOIN path p ON p.id = e.to_stage_id
-     GROUP BY e.deal_id
-),
--- Cohort deals by the furthest path position they reached (null: none) and status.
+-- Cohort deals by the furthest path position they reached (null: none) and status. A deal's
+-- reach follows from the stages it has entered, kept on the deal (`entered_stage_ids`, migration
+-- `0018_deal_entered_stages.sql`): the deals are grouped by that set first (a pipeline's deals
+-- take few paths), and each set's reach is found once.
 by_reach AS (
-    SELECT r.reach, k.status, count(*) AS n, sum(k.amount_cents) AS amount
-      FROM cohort k
-      LEFT JOIN reached_positions r ON r.deal_id = k.id
-     GROUP BY r.reach, k.status
+    SELECT (SELECT max(p.position) FROM path p WHERE p.id = ANY (g.entered)) AS reach, g.status,
+           sum(g.n) AS n, sum(g.amount) AS amount
+      FROM (SELECT entered_stage_ids AS entered, status, count(*) AS n, sum(amount_cents) AS amount
+              FROM cohort GROUP BY 1, 2) g
+     GROUP BY 1, 2
+),
+-- The completed stays of cohort deals in path stages, in hours. (OFFSET 0: the cohort's events
+-- are found from the cohort, by deal; a stage condition on the events themselves would have
+-- them read by stage, every deal's.)
+stay_hours AS MATERIALIZED (
+    SELECT s.stage_id, s.hours
+      FROM (SELECT e.to_stage_id AS stage_id,
+                   (extract(epoch FROM e.left_at) - extract(epoch FROM e.changed_at))::float8 / 3600 AS hours
+              FROM cohort k
+              JOIN deal_stage_events e ON e.workspace_id = $1 AND e.deal_id = k.id
+             WHERE e.left_at IS NOT NULL
+            OFFSET 0) s
+     WHERE s.stage_id IN (SELECT id FROM path)
+),
+-- `percentile_cont(0.5)` of each stage's stays without sorting them all: the stays are counted
+-- per quarter of an hour (a bucket: floor(hours × 4), which keeps their order), the buckets'
+-- running counts locate the middle stay or two (0-based ranks floor((n − 1) / 2) and
+-- ceil((n − 1) / 2)), and only the stays of those buckets are sorted. The median is then
+-- computed as PostgreSQL's percentile_cont does: lo + (hi − lo) × 0.5.
+stay_buckets AS (
+    SELECT stage_id, floor(hours * 4) AS bucket, count(*) AS stays,
+           sum(count(*)) OVER (PARTITION BY stage_id ORDER BY floor(hours * 4)) - count(*) AS before,
+           sum(count(*)) OVER (PARTITION BY stage_id) AS n
+      FROM stay_hours
+     GROUP BY stage_id, floor(hours * 4)
+),
+middle AS MATERIALIZED (
+    SELECT b.stage_id, b.bucket, r.k, r.k - b.before AS o
+      FROM stay_buckets b
+     CROSS JOIN LATERAL (SELECT DISTINCT k FROM (VALUES (floor((b.n - 1) / 2)), (ceil((b.n - 1) / 2))) v (k)) r
+     WHERE r.k >= b.before AND r.k < b.before + b.stays
+),
+middle_stays AS (
+    SELECT m.stage_id, m.k, x.hours
+      FROM (SELECT h.stage_id, h.hours, floor(h.hours * 4) AS bucket,
+                   row_number() OVER (PARTITION BY h.stage_id, floor(h.hours * 4) ORDER BY h.hours) - 1 AS o
+              FROM stay_hours h
+             WHERE (h.stage_id, floor(h.hours * 4)) IN (SELECT stage_id, bucket FROM middle)) x
+      JOIN middle m ON m.stage_id = x.stage_id AND m.bucket = x.bucket AND m.o = x.o
 ),
 stays AS (
-    SELECT e.to_stage_id AS stage_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY e.hours) AS median
-      FROM events e
-     WHERE e.hours IS NOT NULL
-     GROUP BY e.to_stage_id
+    SELECT stage_id, lo + (hi - lo) * 0.5::float8 AS median
+      FROM (SELECT stage_id, (array_agg(hours ORDER BY k))[1] AS lo, (array_agg(hours ORDER BY k DESC))[1] AS hi
+              FROM middle_stays GROUP BY stage_id) m
 ),
 passed AS (
     SELECT p.id, p.name, p.position,

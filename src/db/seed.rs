@@ -265,7 +265,7 @@ pub async fn load(
                        END AS path
                   FROM c, st),
               steps AS (
-                SELECT p.id AS customer_id, p.owner_id, p.pipeline, p.ids, k, pos, cardinality(p.path) AS n,
+                SELECT p.id AS customer_id, p.owner_id, p.pipeline, p.ids, p.path, k, pos, cardinality(p.path) AS n,
                        least(now() - interval '1 minute' * (cardinality(p.path) - 1), p.created_at) AS first_at,
                        least(now() - interval '1 minute' * (cardinality(p.path) - k),
                              p.created_at + interval '1 day' * (k - 1) * (1 + 20 * p.r2)) AS at,
@@ -274,12 +274,14 @@ pub async fn load(
                   FROM paths p, unnest(p.path) WITH ORDINALITY AS u (pos, k)),
               new_deals AS (
                 INSERT INTO deals (workspace_id, id, pipeline_id, stage_id, customer_id, title, amount_cents, status,
-                                   owner_id, closed_at, created_at, updated_at)
+                                   owner_id, closed_at, created_at, updated_at, entered_stage_ids)
                 SELECT $1, s.deal_id, s.pipeline, s.ids[s.pos + 1], s.customer_id, 'Opportunity ' || left(s.customer_id::text, 8),
                        (1000 + (get_byte(uuid_send(s.deal_id), 15) * 3917) % 5000000)::bigint,
                        CASE s.pos WHEN 4 THEN 'won' WHEN 5 THEN 'lost' ELSE 'open' END,
                        s.owner_id, CASE WHEN s.pos >= 4 THEN s.at END,
-                       s.first_at, s.at
+                       s.first_at, s.at,
+                       (SELECT array_agg(s.ids[x.pos + 1] ORDER BY x.k)
+                          FROM (SELECT u.pos, min(u.k) AS k FROM unnest(s.path) WITH ORDINALITY AS u (pos, k) GROUP BY u.pos) x)
                   FROM steps s WHERE s.k = s.n
                 RETURNING 0)
              INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id, left_at)
@@ -299,8 +301,8 @@ pub async fn load(
     let rollup = Instant::now();
     sqlx::query("SELECT rapport_customer_activity_rebuild($1)").bind(ws.0).execute(pool).await?;
     sqlx::query("SELECT rapport_interaction_hours_rebuild($1)").bind(ws.0).execute(pool).await?;
-    // rfm_counts follows customer_activity's rebuild through its changes: fold them now.
-    crate::analytics::rollups::fold(pool).await?;
+    // rfm_counts follows customer_activity's rebuild through its changes: fold them all now.
+    sqlx::query("SELECT rapport_rfm_counts_fold(2147483647)").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_activity_added").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_hours_added").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_money").execute(pool).await?;

@@ -254,6 +254,7 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
     let ws = workspace_id(&app, &g.owner).await;
     assert_hours_exact(&app, ws).await;
     assert_stays_exact(&app, ws).await;
+    assert_entered_stages_exact(&app, ws).await;
     assert_activity_exact(&app, ws).await;
     assert_rfm_counts_exact(&app, ws).await;
     rapport::analytics::rollups::fold(&app.pool).await.unwrap();
@@ -502,6 +503,25 @@ async fn assert_stays_exact(app: &TestApp, ws: Uuid) {
     .unwrap();
     assert!(events > 50, "{events} events");
     assert_eq!(wrong, 0, "events whose stay end is not the next event's time");
+}
+
+/// Each deal's `entered_stage_ids` holds each stage of its history's events once: the stages
+/// it has ever entered, from which the funnel finds its reach.
+async fn assert_entered_stages_exact(app: &TestApp, ws: Uuid) {
+    let (deals, wrong): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE kept IS DISTINCT FROM entered OR repeated)
+           FROM (SELECT (SELECT array_agg(s ORDER BY s) FROM unnest(d.entered_stage_ids) AS s) AS kept,
+                        cardinality(d.entered_stage_ids) <> (SELECT count(DISTINCT s) FROM unnest(d.entered_stage_ids) AS s) AS repeated,
+                        (SELECT array_agg(DISTINCT e.to_stage_id ORDER BY e.to_stage_id) FROM deal_stage_events e
+                          WHERE e.workspace_id = d.workspace_id AND e.deal_id = d.id) AS entered
+                   FROM deals d WHERE d.workspace_id = $1) x",
+    )
+    .bind(ws)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(deals > 20, "{deals} deals");
+    assert_eq!(wrong, 0, "deals whose entered stages are not their history's");
 }
 
 async fn assert_hours_exact(app: &TestApp, ws: Uuid) {
