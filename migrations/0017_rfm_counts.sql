@@ -23,11 +23,11 @@
 -- digits, which is also the smallest total of that bucket.
 CREATE FUNCTION rapport_rfm_value_bucket(v numeric) RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT trunc(CASE WHEN v > -1000 AND v < 1000 THEN v
-                      WHEN v > 0 THEN v - mod(v, power(10::numeric, length(trunc(v)::text) - 3))
-                      ELSE v - mod(power(10::numeric, length(trunc(-v)::text) - 3)
+    SELECT CASE WHEN v > -1000 AND v < 1000 THEN trunc(v)
+                WHEN v > 0 THEN trunc(v, 3 - length(trunc(v)::text))
+                ELSE trunc(v - mod(power(10::numeric, length(trunc(-v)::text) - 3)
                                    - mod(-v, power(10::numeric, length(trunc(-v)::text) - 3)),
-                                   power(10::numeric, length(trunc(-v)::text) - 3)) END)
+                                   power(10::numeric, length(trunc(-v)::text) - 3))) END
 $$;
 
 -- The day an id was made: the first 48 bits of the UUID as milliseconds since 1970, in days.
@@ -48,6 +48,22 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT floor(extract(epoch FROM at) / 86400)::bigint
 $$;
 
+-- The frequency-then-id bucket of a customer: purchases × 2^22 + its id's day.
+CREATE FUNCTION rapport_rfm_frequency_bucket(purchases bigint, customer_id uuid) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT purchases * 4194304::numeric + rapport_rfm_id_day(customer_id)
+$$;
+
+-- A frequency-then-id bucket's frequency and id day.
+CREATE FUNCTION rapport_rfm_bucket_frequency(bucket numeric) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT div(bucket, 4194304)::bigint
+$$;
+CREATE FUNCTION rapport_rfm_bucket_id_day(bucket numeric) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT mod(bucket, 4194304)::bigint
+$$;
+
 -- The four buckets of a customer with purchases (numeric: a purchase total can pass bigint's
 -- range).
 CREATE FUNCTION rapport_rfm_buckets(customer_id uuid, purchases bigint, purchase_value numeric,
@@ -56,7 +72,7 @@ RETURNS TABLE (dimension "char", bucket numeric)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     VALUES ('r'::"char", rapport_rfm_day(last_purchase_at)::numeric),
            ('F', purchases::numeric),
-           ('f', purchases * 4194304::numeric + rapport_rfm_id_day(customer_id)),
+           ('f', rapport_rfm_frequency_bucket(purchases, customer_id)),
            ('m', rapport_rfm_value_bucket(purchase_value))
 $$;
 

@@ -177,16 +177,22 @@ const RFM_BOUNDS: &str = r#"
 starts AS (
     SELECT t, (t - 1) * (n.n / 5) + least(t - 1, n.n % 5) AS k FROM n, generate_series(2, 5) AS t
 ),
+corrections AS MATERIALIZED (
+    SELECT c.sign, rapport_rfm_day(c.last_at) AS r, c.frequency AS f_coarse,
+           rapport_rfm_frequency_bucket(c.frequency, c.customer_id) AS f
+      FROM (SELECT -1 AS sign, customer_id, frequency, last_at FROM excluded
+            UNION ALL
+            SELECT 1, customer_id, frequency, last_at FROM late_bought) c
+),
 adjusted AS MATERIALIZED (
     SELECT dimension, bucket, sum(customers) AS customers
       FROM (SELECT dimension, bucket, customers FROM counted WHERE dimension IN ('r', 'F', 'f')
             UNION ALL
-            SELECT b.dimension, b.bucket, -1
-              FROM excluded e CROSS JOIN LATERAL rapport_rfm_buckets(e.customer_id, e.frequency, e.monetary, e.last_at) b
+            SELECT 'r', r, sum(sign) FROM corrections GROUP BY r
             UNION ALL
-            SELECT b.dimension, b.bucket, 1
-              FROM late_bought l CROSS JOIN LATERAL rapport_rfm_buckets(l.customer_id, l.frequency, l.monetary, l.last_at) b) c
-     WHERE dimension <> 'm'
+            SELECT 'F', f_coarse, sum(sign) FROM corrections GROUP BY f_coarse
+            UNION ALL
+            SELECT 'f', f, sum(sign) FROM corrections GROUP BY f) c
      GROUP BY 1, 2
     HAVING sum(customers) <> 0
 ),
@@ -202,9 +208,9 @@ f_located AS MATERIALIZED (
     SELECT l.t, c.bucket, l.o - c.before AS o
       FROM located l
       JOIN (SELECT bucket, customers,
-                   sum(customers) OVER (PARTITION BY div(bucket, 4194304) ORDER BY bucket) - customers AS before
+                   sum(customers) OVER (PARTITION BY rapport_rfm_bucket_frequency(bucket) ORDER BY bucket) - customers AS before
               FROM adjusted WHERE dimension = 'f') c
-        ON div(c.bucket, 4194304) = l.bucket AND l.o >= c.before AND l.o < c.before + c.customers
+        ON rapport_rfm_bucket_frequency(c.bucket) = l.bucket AND l.o >= c.before AND l.o < c.before + c.customers
      WHERE l.dimension = 'F'
 ),
 R_BOUNDS,
@@ -277,8 +283,8 @@ ranks AS MATERIALIZED (
          + (SELECT count(*) FROM late_bought b WHERE (b.last_at, b.customer_id) < (me.last_at, me.customer_id)) AS r_rank,
            (SELECT coalesce(sum(customers), 0)::bigint FROM counted WHERE dimension = 'F' AND bucket < me.frequency)
          + (SELECT coalesce(sum(customers), 0)::bigint FROM counted
-             WHERE dimension = 'f' AND bucket >= me.frequency * 4194304
-               AND bucket < me.frequency * 4194304 + rapport_rfm_id_day(me.customer_id))
+             WHERE dimension = 'f' AND bucket >= rapport_rfm_frequency_bucket(me.frequency, '00000000-0000-0000-0000-000000000000')
+               AND bucket < rapport_rfm_frequency_bucket(me.frequency, me.customer_id))
          + (SELECT count(*) FROM customer_activity a
              WHERE a.workspace_id = $1 AND a.purchases > 0 AND a.purchases = me.frequency
                AND a.customer_id >= rapport_rfm_id_day_start(rapport_rfm_id_day(me.customer_id))
@@ -357,8 +363,8 @@ const R_BOUND: &[(&str, &str)] = &[
 const F_BOUND: &[(&str, &str)] = &[
     ("NAME", "f_bounds"),
     ("LOCATED", "f_located"),
-    ("FIRST", "a.purchases = div(l.bucket, 4194304)::bigint AND a.customer_id >= rapport_rfm_id_day_start(mod(l.bucket, 4194304)::bigint)"),
-    ("LATE_BUCKET", "b.frequency * 4194304 + rapport_rfm_id_day(b.customer_id) = l.bucket"),
+    ("FIRST", "a.purchases = rapport_rfm_bucket_frequency(l.bucket) AND a.customer_id >= rapport_rfm_id_day_start(rapport_rfm_bucket_id_day(l.bucket))"),
+    ("LATE_BUCKET", "rapport_rfm_frequency_bucket(b.frequency, b.customer_id) = l.bucket"),
     ("LATE_KEY", "frequency"),
     ("KEY", "purchases"),
 ];
