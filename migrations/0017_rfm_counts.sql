@@ -70,10 +70,10 @@ CREATE FUNCTION rapport_rfm_buckets(customer_id uuid, purchases bigint, purchase
                                     last_purchase_at timestamptz)
 RETURNS TABLE (dimension "char", bucket numeric)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    VALUES ('r'::"char", rapport_rfm_day(last_purchase_at)::numeric),
-           ('F', purchases::numeric),
-           ('f', rapport_rfm_frequency_bucket(purchases, customer_id)),
-           ('m', rapport_rfm_value_bucket(purchase_value))
+    -- Two arrays unnested side by side: cheaper per row than a VALUES list.
+    SELECT unnest('{r,F,f,m}'::"char"[]),
+           unnest(ARRAY[rapport_rfm_day(last_purchase_at)::numeric, purchases::numeric,
+                        rapport_rfm_frequency_bucket(purchases, customer_id), rapport_rfm_value_bucket(purchase_value)])
 $$;
 
 CREATE TABLE rfm_counts (
