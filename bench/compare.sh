@@ -18,20 +18,23 @@ BASE=${BASE:?BASE=<git revision> to compare with}
 ROUNDS=${ROUNDS:-2}
 DIR=$OUT/compare-$CUSTOMERS-$(git rev-parse --short "$BASE")
 
-# The two binaries (one target directory: the dependencies build once; BASE's is kept).
+# The two binaries. BASE's builds in a target directory of its own (kept, with the binary, for
+# the next comparison): built in the working tree's, its crate would overwrite the working
+# tree's under the same name, and cargo would still hold the working tree's build fresh, so the
+# "head" binary (and every later build) would be BASE's.
 BASE_SHA=$(git rev-parse --short "$BASE")
 if [ ! -x "$OUT/rapport-$BASE_SHA" ]; then
   rm -rf "$OUT/base-src"
   git worktree prune
   git worktree add -f --detach "$OUT/base-src" "$BASE" >/dev/null
-  (cd "$OUT/base-src" && CARGO_TARGET_DIR=$ROOT/target cargo build --release -q)
-  cp "${CARGO_TARGET_DIR:-target}/release/rapport" "$OUT/rapport-$BASE_SHA"
+  (cd "$OUT/base-src" && CARGO_TARGET_DIR=$OUT/base-target cargo build --release -q)
+  cp "$OUT/base-target/release/rapport" "$OUT/rapport-$BASE_SHA"
   git worktree remove --force "$OUT/base-src"
 fi
 cp "$OUT/rapport-$BASE_SHA" "$OUT/rapport-base"
 HEAD_DESC="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src migrations Cargo.toml Cargo.lock || echo ', modified')"
 cargo build --release -q
-cp "${CARGO_TARGET_DIR:-target}/release/rapport" "$OUT/rapport-head"
+cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/rapport" "$OUT/rapport-head"
 
 if [ ! -f "$DIR/ready" ]; then
   rm -rf "$DIR"
