@@ -117,16 +117,17 @@ BEGIN
          WHERE a.purchases > 0
          GROUP BY 1, 2, 3;
     ELSE
+        -- Each updated row takes its old buckets away and adds its new ones; a row whose
+        -- purchases did not change cancels out. No join of the two transition tables: the
+        -- function's cached plan (made for the sizes of an earlier call) cannot go quadratic.
         INSERT INTO rfm_count_changes (workspace_id, dimension, bucket, customers)
         SELECT d.workspace_id, b.dimension, b.bucket, sum(d.sign)
-          FROM removed o
-          JOIN changed_to n ON n.workspace_id = o.workspace_id AND n.customer_id = o.customer_id
-         CROSS JOIN LATERAL (VALUES (o.workspace_id, o.customer_id, o.purchases, o.purchase_value, o.last_purchase_at, -1),
-                                    (n.workspace_id, n.customer_id, n.purchases, n.purchase_value, n.last_purchase_at, 1))
-                            AS d (workspace_id, customer_id, purchases, purchase_value, last_purchase_at, sign)
+          FROM (SELECT workspace_id, customer_id, purchases, purchase_value, last_purchase_at, -1 AS sign
+                  FROM removed WHERE purchases > 0
+                UNION ALL
+                SELECT workspace_id, customer_id, purchases, purchase_value, last_purchase_at, 1
+                  FROM changed_to WHERE purchases > 0) d
          CROSS JOIN LATERAL rapport_rfm_buckets(d.customer_id, d.purchases, d.purchase_value, d.last_purchase_at) b
-         WHERE (o.purchases, o.purchase_value, o.last_purchase_at) IS DISTINCT FROM (n.purchases, n.purchase_value, n.last_purchase_at)
-           AND d.purchases > 0
          GROUP BY 1, 2, 3
         HAVING sum(d.sign) <> 0;
     END IF;
