@@ -303,30 +303,38 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
     assert_rfm_counts_exact(&app, ws).await;
 }
 
+/// A rollup's rows and their definition's (`$1` the workspace), each read as one sorted text:
+/// equal, and the definition has rows.
+async fn assert_rows_equal(app: &TestApp, ws: Uuid, rollup: &str, definition: &str) {
+    let sql = format!(
+        "SELECT (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM ({rollup}) r),
+                (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM ({definition}) r)"
+    );
+    let (got, want): (Option<String>, Option<String>) =
+        sqlx::query_as(&sql).bind(ws).fetch_one(&app.pool).await.unwrap();
+    assert!(want.is_some(), "the definition has no rows");
+    assert_eq!(got, want);
+}
+
 /// `rfm_counts` with its pending changes holds, per bucket of each RFM order, the customers with
 /// a purchase whose keys fall in it (soft-deleted customers too), computed here from the
 /// interactions.
 async fn assert_rfm_counts_exact(app: &TestApp, ws: Uuid) {
-    let (rollup, truth): (Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
-                     SELECT dimension, bucket, sum(customers) AS n
-                       FROM (SELECT dimension, bucket, customers FROM rfm_counts WHERE workspace_id = $1
-                             UNION ALL
-                             SELECT dimension, bucket, customers FROM rfm_count_changes WHERE workspace_id = $1) c
-                      GROUP BY 1, 2 HAVING sum(customers) <> 0) r),
-                (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
-                     SELECT b.dimension, b.bucket, count(*) AS n
-                       FROM (SELECT customer_id, count(*) AS n, coalesce(sum(value_cents), 0) AS v, max(occurred_at) AS last
-                               FROM interactions WHERE workspace_id = $1 AND kind = 'purchase' GROUP BY customer_id) p
-                      CROSS JOIN LATERAL rapport_rfm_buckets(p.customer_id, p.n, p.v, p.last) b
-                      GROUP BY 1, 2) r)",
+    assert_rows_equal(
+        app,
+        ws,
+        "SELECT dimension, bucket, sum(customers) AS n
+               FROM (SELECT dimension, bucket, customers FROM rfm_counts WHERE workspace_id = $1
+                     UNION ALL
+                     SELECT dimension, bucket, customers FROM rfm_count_changes WHERE workspace_id = $1) c
+              GROUP BY 1, 2 HAVING sum(customers) <> 0",
+        "SELECT b.dimension, b.bucket, count(*) AS n
+               FROM (SELECT customer_id, count(*) AS n, coalesce(sum(value_cents), 0) AS v, max(occurred_at) AS last
+                       FROM interactions WHERE workspace_id = $1 AND kind = 'purchase' GROUP BY customer_id) p
+              CROSS JOIN LATERAL rapport_rfm_buckets(p.customer_id, p.n, p.v, p.last) b
+              GROUP BY 1, 2",
     )
-    .bind(ws)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert!(truth.is_some());
-    assert_eq!(rollup, truth);
+    .await;
 }
 
 /// RFM's buckets keep each order: a bucket function never decreases as its key grows, and labels
@@ -468,25 +476,20 @@ async fn assert_rfm_as_defined(
 /// Each customer's `customer_activity` row is its first interaction (ties: smallest id) and
 /// its purchases' count, value and latest time; a customer without interactions has none.
 async fn assert_activity_exact(app: &TestApp, ws: Uuid) {
-    let (rollup, truth): (Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
-                     SELECT customer_id, first_at, first_id, first_channel_id, purchases, purchase_value, last_purchase_at
-                       FROM customer_activity WHERE workspace_id = $1) r),
-                (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
-                     SELECT f.customer_id, f.occurred_at, f.id, f.channel_id, coalesce(p.n, 0), coalesce(p.v, 0), p.last
-                       FROM (SELECT DISTINCT ON (customer_id) customer_id, occurred_at, id, channel_id
-                               FROM interactions WHERE workspace_id = $1 ORDER BY customer_id, occurred_at, id) f
-                       LEFT JOIN (SELECT customer_id, count(*) AS n, coalesce(sum(value_cents), 0) AS v,
-                                         max(occurred_at) AS last
-                                    FROM interactions WHERE workspace_id = $1 AND kind = 'purchase'
-                                   GROUP BY customer_id) p ON p.customer_id = f.customer_id) r)",
+    assert_rows_equal(
+        app,
+        ws,
+        "SELECT customer_id, first_at, first_id, first_channel_id, purchases, purchase_value, last_purchase_at
+               FROM customer_activity WHERE workspace_id = $1",
+        "SELECT f.customer_id, f.occurred_at, f.id, f.channel_id, coalesce(p.n, 0), coalesce(p.v, 0), p.last
+               FROM (SELECT DISTINCT ON (customer_id) customer_id, occurred_at, id, channel_id
+                       FROM interactions WHERE workspace_id = $1 ORDER BY customer_id, occurred_at, id) f
+               LEFT JOIN (SELECT customer_id, count(*) AS n, coalesce(sum(value_cents), 0) AS v,
+                                 max(occurred_at) AS last
+                            FROM interactions WHERE workspace_id = $1 AND kind = 'purchase'
+                           GROUP BY customer_id) p ON p.customer_id = f.customer_id",
     )
-    .bind(ws)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert!(truth.is_some());
-    assert_eq!(rollup, truth);
+    .await;
 }
 
 /// Each stage event's `left_at` is the deal's next event's time (events by `changed_at`, then
@@ -525,23 +528,18 @@ async fn assert_entered_stages_exact(app: &TestApp, ws: Uuid) {
 }
 
 async fn assert_hours_exact(app: &TestApp, ws: Uuid) {
-    let (rollup, truth): (Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
-                     SELECT hour, channel_id, kind, direction, sum(interactions) AS n, sum(value_cents) AS v
-                       FROM (SELECT * FROM interaction_hours WHERE workspace_id = $1
-                             UNION ALL SELECT * FROM interaction_hour_changes WHERE workspace_id = $1) h
-                      GROUP BY 1, 2, 3, 4 HAVING sum(interactions) <> 0 OR sum(value_cents) <> 0) r),
-                (SELECT string_agg(r::text, ',' ORDER BY r::text) FROM (
-                     SELECT date_trunc('hour', occurred_at, 'UTC') AS hour, channel_id, kind, direction,
-                            count(*)::numeric AS n, coalesce(sum(value_cents), 0)::numeric AS v
-                       FROM interactions WHERE workspace_id = $1 GROUP BY 1, 2, 3, 4) r)",
+    assert_rows_equal(
+        app,
+        ws,
+        "SELECT hour, channel_id, kind, direction, sum(interactions) AS n, sum(value_cents) AS v
+               FROM (SELECT * FROM interaction_hours WHERE workspace_id = $1
+                     UNION ALL SELECT * FROM interaction_hour_changes WHERE workspace_id = $1) h
+              GROUP BY 1, 2, 3, 4 HAVING sum(interactions) <> 0 OR sum(value_cents) <> 0",
+        "SELECT date_trunc('hour', occurred_at, 'UTC') AS hour, channel_id, kind, direction,
+                    count(*)::numeric AS n, coalesce(sum(value_cents), 0)::numeric AS v
+               FROM interactions WHERE workspace_id = $1 GROUP BY 1, 2, 3, 4",
     )
-    .bind(ws)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert!(truth.is_some());
-    assert_eq!(rollup, truth);
+    .await;
 }
 
 /// Every interaction of the window counts, as the definition has it: one before the first
