@@ -21,6 +21,7 @@ use crate::auth::revocation::{RevokedTokens, UserStates};
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Settings;
 use crate::http::cursor::CursorKey;
+use crate::http::drain::Drain;
 use crate::http::extract::{path_config, BodyLimit};
 use crate::http::fallback::{not_found_or_method_not_allowed, RouteTable};
 use crate::http::metrics::Metrics;
@@ -93,6 +94,10 @@ pub struct Application {
     port: u16,
     server: Server,
     jobs: crate::jobs::Jobs,
+    /// The listening socket (a second handle on it): closed first on shutdown.
+    listener: TcpListener,
+    drain: Arc<Drain>,
+    shutdown_timeout: std::time::Duration,
 }
 
 /// Swagger UI as a newcomer needs it: nothing fetched from elsewhere (no online validator),
@@ -125,7 +130,8 @@ impl Application {
 
         let route_table = web::Data::new(RouteTable::from_openapi(&openapi));
         let workers = settings.workers;
-        let shutdown = settings.shutdown_timeout.as_secs();
+        let shutdown_timeout = settings.shutdown_timeout;
+        let drain = Arc::new(Drain::default());
         let state = web::Data::new(AppState {
             pool,
             keys: JwtKeys::new(jwt_secret, &settings.jwt_issuer, &settings.jwt_audience),
@@ -139,6 +145,7 @@ impl Application {
             users,
             metrics: Metrics::default(),
             heavy: crate::http::heavy::HeavyWork::new(settings.heavy_concurrency),
+            drain: drain.clone(),
             settings,
         });
         let rate_limit = state.settings.rate_limit;
@@ -166,26 +173,51 @@ impl Application {
                 ))
                 .wrap(from_fn(metrics::record))
                 .wrap(cors(&state.settings.cors_origins))
+                .wrap(from_fn(crate::http::drain::track))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms rid=%{x-request-id}i"#))
                 .wrap(from_fn(request_id::request_id))
         })
         .workers(workers)
-        .shutdown_timeout(shutdown)
-        .listen(listener)?
+        // Signals are `run_until_stopped`'s: it drains the whole instance before any worker stops.
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout.as_secs())
+        .listen(listener.try_clone()?)?
         .run();
-        Ok(Application { port, server, jobs })
+        Ok(Application { port, server, jobs, listener, drain, shutdown_timeout })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then stops accepting, lets in-flight requests finish, and
-    /// stops the background jobs.
+    /// Serves until SIGINT/SIGTERM, then drains ([`crate::http::drain`]): new connections are
+    /// refused at once, the requests in flight are answered (for at most
+    /// `RAPPORT_SHUTDOWN_TIMEOUT`), then the workers and the background jobs stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+        let handle = self.server.handle();
+        // The server's own task answers the handle's commands (pause, stop).
+        let mut server = tokio::spawn(self.server);
+        let served = tokio::select! {
+            served = &mut server => served,
+            () = crate::http::drain::signalled() => {
+                log::info!("shutting down: answering the requests in flight");
+                self.drain.begin();
+                handle.pause().await;
+                // A paused listener still completes handshakes into its backlog: shut it, so
+                // that a new connection is refused and goes to another instance.
+                if let Err(e) = socket2::SockRef::from(&self.listener).shutdown(std::net::Shutdown::Read) {
+                    log::warn!("closing the listener: {e}");
+                }
+                let idle = self.drain.until_idle(self.shutdown_timeout).await;
+                if !idle {
+                    log::warn!("shutdown timeout: the requests still in flight are dropped");
+                }
+                handle.stop(idle).await;
+                server.await
+            }
+        };
         self.jobs.stop().await;
-        served
+        served.map_err(std::io::Error::other)?
     }
 }
 

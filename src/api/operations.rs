@@ -32,8 +32,8 @@ pub async fn live() -> HttpResponse {
 /// Check readiness
 ///
 /// `200` when the database is reachable and fully migrated; `503` otherwise, also when it does
-/// not answer within 2 s (a database restarting, every connection busy). Not under `/api/v1`;
-/// no token needed.
+/// not answer within 2 s (a database restarting, every connection busy), and from the moment
+/// the server is told to shut down (it is draining). Not under `/api/v1`; no token needed.
 #[utoipa::path(
     operation_id = "check_readiness",
     tag = "operations",
@@ -42,6 +42,9 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    if state.drain.is_shutting_down() {
+        return Err(ApiError::Unavailable("the server is shutting down".into()));
+    }
     let check = tokio::time::timeout(std::time::Duration::from_secs(2), crate::db::is_migrated(&state.pool));
     match check.await {
         Ok(Ok(true)) => Ok(HttpResponse::Ok().json(Health { status: "ok".into() })),

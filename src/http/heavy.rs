@@ -7,20 +7,18 @@
 //! write) still find CPU and connections. A heavy request that waits 30 s for a permit gets
 //! `503` with `Retry-After`.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, ResponseError};
-use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
+use crate::http::held::Held;
 use crate::http::AppState;
 
 /// How long a heavy request waits for a permit before `503`.
@@ -64,25 +62,8 @@ pub async fn gate(
         }
     };
     let res = next.call(req).await?;
-    Ok(res.map_body(|_, body| BoxBody::new(Held { body: body.boxed(), _permit: permit })))
-}
-
-/// A response body that keeps its request's permit until it is sent.
-struct Held {
-    body: BoxBody,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl MessageBody for Held {
-    type Error = Box<dyn std::error::Error>;
-
-    fn size(&self) -> BodySize {
-        self.body.size()
-    }
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        Pin::new(&mut self.body).poll_next(cx)
-    }
+    // The permit is kept until the body is sent.
+    Ok(res.map_body(|_, body| BoxBody::new(Held::new(body, permit))))
 }
 
 #[cfg(test)]

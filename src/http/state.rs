@@ -21,6 +21,8 @@ pub struct AppState {
     pub cursor_key: super::cursor::CursorKey,
     /// The permits of heavy requests (`http::heavy`).
     pub heavy: super::heavy::HeavyWork,
+    /// Requests in flight and the shutdown's phase (`http::drain`).
+    pub drain: Arc<super::drain::Drain>,
 }
 
 impl AppState {
