@@ -22,8 +22,9 @@ another, so negative cases stay negative:
   that do not exist and windows that end before they start or span centuries, which are 400s
   (covered by the API test suite);
 - a saved report's `params` get the same treatment as the analytics query they hold (a valid
-  window, a live `pipeline_id`), and lose `from`/`to`/`as_of` when they also give a `range`
-  (both at once are a 422, covered by the API test suite); a report's merge patch loses
+  window, a live `pipeline_id`), and lose a `from`/`to`/`as_of` of the documented form (or
+  null) when they also give a `range` (both at once are a 422, covered by the API test suite;
+  a value of the wrong type stays, as a negative case made it); a report's merge patch loses
   `params`, whose shape depends on the report's kind, which the patch cannot know;
 - a case's `follow_up_of` is dropped (it must name a closed case; covered by the API test
   suite), and its `assignee_id` and `sla_policy_id` name live rows; its `satisfaction` and
@@ -50,6 +51,7 @@ import os
 import re
 import uuid
 import urllib.request
+from collections.abc import MutableMapping
 from datetime import datetime, timedelta, timezone
 
 import schemathesis
@@ -138,7 +140,9 @@ def _fix(node):
             elif isinstance(value, str) and key == "phone" and PHONE.match(value) and 3 <= len(value) <= 50:
                 node[key] = PHONES[abs(hash(value)) % len(PHONES)]
             elif key in ("follow_up_of", "case_id") and isinstance(value, str) and UUID.match(value):
-                node[key] = None
+                # Dropped, not set to null: in a merge patch, null takes an interaction off its
+                # case, which a closed case refuses (409).
+                del node[key]
             elif isinstance(value, str) and key in REFERENCES and UUID.match(value):
                 node[key] = REFERENCES[key]()
             else:
@@ -225,7 +229,9 @@ def _fix_report(path, method, body):
         _fix_window("/api/v1/analytics/", params)
         if params.get("range") is not None:
             for key in ("from", "to", "as_of"):
-                params.pop(key, None)
+                # A value of the wrong type is what a negative case is about: it stays.
+                if params.get(key) is None or (isinstance(params[key], str) and BOUND.match(params[key])):
+                    params.pop(key, None)
     elif path == "/api/v1/reports/{id}" and method == "PATCH" and isinstance(body.get("params"), dict):
         del body["params"]
 
@@ -239,7 +245,8 @@ def _another_user():
 
 @schemathesis.hook
 def map_case(context, case):
-    if isinstance(case.headers, dict):
+    # A case's headers are a `requests` CaseInsensitiveDict, which is a mapping but no dict.
+    if isinstance(case.headers, MutableMapping):
         for name in list(case.headers):
             value = case.headers[name]
             if name.lower() == "idempotency-key" and isinstance(value, str) and re.match(r"^[ -~]{1,255}$", value):

@@ -193,8 +193,8 @@ pub async fn get(db: impl PgExecutor<'_>, actor: &Actor, id: Uuid) -> Result<Int
 }
 
 /// Changes an interaction (member): `change` gives its new fields from the current ones. A new
-/// customer must be live, a new channel active; it moves onto or off a case only if that case
-/// is not closed (`422`).
+/// customer must be live, a new channel active, a new case not closed (`422`); an interaction on
+/// a closed case stays on it (`409`).
 pub async fn update(
     tx: &mut Tx<'_>,
     actor: &Actor,
@@ -208,8 +208,15 @@ pub async fn update(
     check_version(expected, current.version)?;
     let on_cases: Vec<Uuid> = [current.case_id, fields.case_id].into_iter().flatten().collect();
     let closed = super::support::lock_for_interactions(tx, actor, &on_cases).await?;
-    if fields.case_id != current.case_id && !closed.is_empty() {
-        return Err(ApiError::validation("case_id", crate::domain::support::CLOSED_CASE));
+    if fields.case_id != current.case_id {
+        if current.case_id.is_some_and(|c| closed.contains(&c)) {
+            return Err(ApiError::Conflict(
+                "the interaction is on a closed case, which is final: it stays on that case".into(),
+            ));
+        }
+        if !closed.is_empty() {
+            return Err(ApiError::validation("case_id", crate::domain::support::CLOSED_CASE));
+        }
     }
     if fields.customer_id != current.customer_id || fields.channel_id != current.channel_id {
         let (c, ch) = interactions::live_references(&mut **tx, ws, &[fields.customer_id], &[fields.channel_id]).await?;

@@ -291,6 +291,11 @@ async fn first_responses_come_from_interactions() {
     let loose_path = format!("/api/v1/interactions/{}", loose["id"].as_str().unwrap());
     let moved = app.patch(&loose_path, &owner, json!({"case_id": case["id"]})).await;
     assert_eq!(assert_problem(moved, 422, "validation_failed").await["errors"][0]["field"], "case_id");
+    // ... and keeps the ones it has: moving one off it is a conflict with its state.
+    let on_closed = format!("/api/v1/interactions/{}", filtered["data"][0]["id"].as_str().unwrap());
+    assert_problem(app.patch(&on_closed, &owner, json!({"case_id": null})).await, 409, "conflict").await;
+    assert_problem(app.patch(&on_closed, &owner, json!({"case_id": second["id"]})).await, 409, "conflict").await;
+    assert_eq!(json_of(app.get(&on_closed, &owner).await, 200).await["case_id"], case["id"]);
     // A case with interactions stays (close it); one opened by mistake goes, with its history.
     assert_problem(app.delete(&second_path, &owner).await, 409, "conflict").await;
     let mistake = open_case(&app, &owner, &customer, &channel, &policy).await;

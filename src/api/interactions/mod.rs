@@ -139,11 +139,12 @@ crate::patch_handler! {
     /// Member. A JSON merge patch (RFC 7396) of its writable fields (not `external_id`): absent
     /// fields are unchanged, `null` clears an optional one. `value_cents` and `items` are patched
     /// together with `kind: "purchase"`; a patch to another kind drops them. A new customer must
-    /// be live and a new channel active (`422`).
+    /// be live, a new channel active, and a new `case_id` a case that is not closed (`422`). An
+    /// interaction on a closed case stays on it: a change of its `case_id` is `409`.
     ///
     /// Send `If-Match` with the `ETag` to apply the change only to that version (`412` otherwise).
     patch_interaction, role = Member, tag = "interactions", path = "/interactions/{id}", id = "Interaction id", patch = InteractionPatch, body = Interaction,
-    events = ["interaction.updated"], update = app::interactions::update, patched = InteractionInput::patched, errors = [E400, E401, E403, E404, E412, E413, E415, E422]
+    events = ["interaction.updated"], update = app::interactions::update, patched = InteractionInput::patched, errors = [E400, E401, E403, E404, E409, E412, E413, E415, E422]
 }
 
 crate::delete_handler! {
