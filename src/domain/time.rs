@@ -25,6 +25,14 @@ impl Bound {
             }
         } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
             return Ok(Bound::At(t.with_timezone(&chrono::Utc)));
+        } else if let Some(encoded) = plus_read_as_space(text) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "must be an RFC 3339 timestamp: its offset's `+` arrived as a space, as `+` reads in a query \
+                     string; send it as `%2B` ({encoded}) or give the instant in UTC with `Z`"
+                ),
+            ));
         }
         Err(FieldError::new(
             field,
@@ -40,6 +48,15 @@ impl Bound {
             None => (None, None),
         }
     }
+}
+
+/// `text` as the client meant it, with its `+` encoded (`2026-03-01T10:00:00%2B01:00`), when it
+/// is an RFC 3339 timestamp once its last space is read as the `+` of its offset
+/// (`2026-03-01T10:00:00 01:00`: what an unencoded `+` in a query string becomes).
+fn plus_read_as_space(text: &str) -> Option<String> {
+    let (head, offset) = text.rsplit_once(' ')?;
+    chrono::DateTime::parse_from_rfc3339(&format!("{head}+{offset}")).ok()?;
+    Some(format!("{head}%2B{offset}"))
 }
 
 /// The form of a [`Bound`], for schemas.
@@ -111,6 +128,12 @@ mod tests {
         ] {
             assert!(Bound::parse("from", bad).is_err(), "{bad}");
         }
+        // An unencoded `+` arrives as a space: the answer says so.
+        let e = Bound::parse("as_of", "2026-03-01T10:00:00 01:00").unwrap_err();
+        assert!(e.message.contains("%2B"), "{}", e.message);
+        let e = Bound::parse("as_of", "2026-03-01 10:00:00 01:00").unwrap_err();
+        assert!(e.message.contains("2026-03-01 10:00:00%2B01:00"), "{}", e.message);
+        assert!(!Bound::parse("as_of", "2026-03-01T10:00:00Z x").unwrap_err().message.contains("%2B"));
     }
 }
 

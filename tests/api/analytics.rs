@@ -303,6 +303,43 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
     assert_rfm_counts_exact(&app, ws).await;
 }
 
+/// A bulk update of interactions (one statement over every row, on a connection whose trigger
+/// plans were made for a one-row update) leaves every rollup equal to its definition: rows
+/// that move an hour, rows whose value changes, rows that stay as they were.
+#[tokio::test]
+async fn rollups_hold_through_a_bulk_update() {
+    let app = spawn_app().await;
+    let mut rng = StdRng::seed_from_u64(20);
+    let g = generate(&app, &mut rng, Utc::now(), "UTC").await;
+    let ws = workspace_id(&app, &g.owner).await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    let one = "UPDATE interactions SET occurred_at = occurred_at - interval '1 minute'
+                WHERE workspace_id = $1 AND id = (SELECT id FROM interactions WHERE workspace_id = $1 ORDER BY id LIMIT 1)";
+    let all = "UPDATE interactions
+                  SET occurred_at = occurred_at - CASE WHEN hashtext(id::text) % 3 = 0 THEN interval '1 hour' ELSE interval '0' END,
+                      value_cents = CASE WHEN kind = 'purchase' AND hashtext(id::text) % 2 = 0 THEN value_cents + 100 ELSE value_cents END
+                WHERE workspace_id = $1";
+    for sql in [one, one, all] {
+        sqlx::query(sql).bind(ws).execute(&mut *conn).await.unwrap();
+    }
+    let (moved, purchases): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE hashtext(id::text) % 3 = 0),
+                count(*) FILTER (WHERE kind = 'purchase' AND hashtext(id::text) % 2 = 0)
+           FROM interactions WHERE workspace_id = $1",
+    )
+    .bind(ws)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(moved > 20 && purchases > 5, "{moved} moved, {purchases} purchases changed");
+    assert_hours_exact(&app, ws).await;
+    assert_activity_exact(&app, ws).await;
+    assert_rfm_counts_exact(&app, ws).await;
+    rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+    assert_hours_exact(&app, ws).await;
+    assert_rfm_counts_exact(&app, ws).await;
+}
+
 /// A rollup's rows and their definition's (`$1` the workspace), each read as one sorted text:
 /// equal, and the definition has rows.
 async fn assert_rows_equal(app: &TestApp, ws: Uuid, rollup: &str, definition: &str) {
