@@ -62,6 +62,9 @@ pub struct Settings {
     /// How many heavy requests (analytics, report runs, export, import, batches) this
     /// instance runs at once (`http::heavy`); the others wait.
     pub heavy_concurrency: usize,
+    /// How long a heavy response may go unread by its client before its permit goes back
+    /// (`RAPPORT_HEAVY_IDLE_SECS`, `http::heavy`).
+    pub heavy_idle: Duration,
     /// The rate limit per principal (`http::rate_limit`).
     pub rate_limit: RateLimit,
     /// Where the time comes from: the system's clock (tests set their own).
@@ -200,6 +203,7 @@ impl Settings {
             report_runs_retention_days: parse(vars, "RAPPORT_REPORT_RUNS_RETENTION_DAYS", "400")?,
             cases_close_after_days: parse(vars, "RAPPORT_CASES_CLOSE_AFTER_DAYS", "4")?,
             heavy_concurrency: parse(vars, "RAPPORT_HEAVY_CONCURRENCY", &default_workers.to_string())?,
+            heavy_idle: Duration::from_secs(parse(vars, "RAPPORT_HEAVY_IDLE_SECS", "30")?),
             rate_limit: RateLimit {
                 requests: parse(vars, "RAPPORT_RATE_LIMIT", default_rate_limit)?,
                 window: Duration::from_secs(parse(vars, "RAPPORT_RATE_LIMIT_WINDOW_SECS", "60")?),
@@ -220,6 +224,7 @@ impl Settings {
         positive("RAPPORT_REPORT_RUNS_RETENTION_DAYS", settings.report_runs_retention_days.max(0) as u64)?;
         positive("RAPPORT_CASES_CLOSE_AFTER_DAYS", settings.cases_close_after_days.max(0) as u64)?;
         positive("RAPPORT_HEAVY_CONCURRENCY", settings.heavy_concurrency as u64)?;
+        positive("RAPPORT_HEAVY_IDLE_SECS", settings.heavy_idle.as_secs())?;
         positive("RAPPORT_RATE_LIMIT_WINDOW_SECS", settings.rate_limit.window.as_secs())?;
         if settings.rate_limit.window > Duration::from_secs(86_400) {
             return Err(ConfigError {

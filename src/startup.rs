@@ -144,7 +144,7 @@ impl Application {
             revoked,
             users,
             metrics: Metrics::default(),
-            heavy: crate::http::heavy::HeavyWork::new(settings.heavy_concurrency),
+            heavy: crate::http::heavy::HeavyWork::new(settings.heavy_concurrency, settings.heavy_idle),
             drain: drain.clone(),
             settings,
         });

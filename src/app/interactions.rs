@@ -194,7 +194,8 @@ pub async fn get(db: impl PgExecutor<'_>, actor: &Actor, id: Uuid) -> Result<Int
 
 /// Changes an interaction (member): `change` gives its new fields from the current ones. A new
 /// customer must be live, a new channel active, a new case not closed (`422`); an interaction on
-/// a closed case stays on it (`409`).
+/// a closed case stays on it, and one on a case moves to another customer only with a case of
+/// that customer (or none) (`409`).
 pub async fn update(
     tx: &mut Tx<'_>,
     actor: &Actor,
@@ -217,6 +218,12 @@ pub async fn update(
         if !closed.is_empty() {
             return Err(ApiError::validation("case_id", crate::domain::support::CLOSED_CASE));
         }
+    } else if fields.case_id.is_some() && fields.customer_id != current.customer_id {
+        return Err(ApiError::Conflict(
+            "the interaction is on a case of its customer: to give it to another customer, take it off the case \
+             (case_id: null) or put it on one of that customer's cases"
+                .into(),
+        ));
     }
     if fields.customer_id != current.customer_id || fields.channel_id != current.channel_id {
         let (c, ch) = interactions::live_references(&mut **tx, ws, &[fields.customer_id], &[fields.channel_id]).await?;

@@ -5,31 +5,40 @@
 //! `RAPPORT_HEAVY_CONCURRENCY` permits of this instance for as long as they run (a streamed
 //! body included), so that however many of them arrive, cheap requests (a GET by id, a single
 //! write) still find CPU and connections. A heavy request that waits 30 s for a permit gets
-//! `503` with `Retry-After`.
+//! `503` with `Retry-After`. A response its client stops reading (an export) gives its permit
+//! back after `RAPPORT_HEAVY_IDLE_SECS` without a byte taken: a stalled reader keeps its
+//! connection, not the instance's capacity.
 
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, ResponseError};
-use tokio::sync::Semaphore;
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::error::ApiError;
-use crate::http::held::Held;
 use crate::http::AppState;
 
 /// How long a heavy request waits for a permit before `503`.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The permits of this instance.
-pub struct HeavyWork(Arc<Semaphore>);
+/// The permits of this instance, and how long a response may go unread and keep one.
+pub struct HeavyWork {
+    permits: Arc<Semaphore>,
+    idle: Duration,
+}
 
 impl HeavyWork {
-    pub fn new(permits: usize) -> Self {
-        HeavyWork(Arc::new(Semaphore::new(permits.max(1))))
+    pub fn new(permits: usize, idle: Duration) -> Self {
+        HeavyWork { permits: Arc::new(Semaphore::new(permits.max(1))), idle }
     }
 }
 
@@ -50,8 +59,8 @@ pub async fn gate(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let heavy = is_heavy(req.method(), crate::http::routed_path(&req));
-    let semaphore = req.app_data::<web::Data<AppState>>().map(|s| s.heavy.0.clone());
-    let (true, Some(semaphore)) = (heavy, semaphore) else {
+    let semaphore = req.app_data::<web::Data<AppState>>().map(|s| (s.heavy.permits.clone(), s.heavy.idle));
+    let (true, Some((semaphore, idle))) = (heavy, semaphore) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let permit = match tokio::time::timeout(WAIT, semaphore.acquire_owned()).await {
@@ -62,8 +71,65 @@ pub async fn gate(
         }
     };
     let res = next.call(req).await?;
-    // The permit is kept until the body is sent.
-    Ok(res.map_body(|_, body| BoxBody::new(Held::new(body, permit))))
+    // The permit is kept until the body is sent, or unread for `idle`.
+    Ok(res.map_body(|_, body| BoxBody::new(Leased::new(body.boxed(), permit, idle))))
+}
+
+/// A permit and when its response was last asked for a chunk.
+struct Lease {
+    permit: Option<OwnedSemaphorePermit>,
+    read_at: Instant,
+}
+
+/// A response body holding its request's permit: given back when the body is sent or dropped,
+/// or by a watchdog once the client has asked for no chunk for `idle` (the body is polled only
+/// when the connection can take more, so an unread response stops being polled).
+struct Leased {
+    body: BoxBody,
+    lease: Arc<Mutex<Lease>>,
+    watchdog: JoinHandle<()>,
+}
+
+impl Leased {
+    fn new(body: BoxBody, permit: OwnedSemaphorePermit, idle: Duration) -> Self {
+        let lease = Arc::new(Mutex::new(Lease { permit: Some(permit), read_at: Instant::now() }));
+        let watched = Arc::downgrade(&lease);
+        let watchdog = tokio::spawn(async move {
+            let mut due = Instant::now() + idle;
+            loop {
+                tokio::time::sleep_until(due).await;
+                let Some(lease) = watched.upgrade() else { return };
+                let mut lease = lease.lock().unwrap_or_else(|e| e.into_inner());
+                if lease.read_at + idle <= Instant::now() {
+                    if lease.permit.take().is_some() {
+                        log::warn!("a heavy response went unread for {} s: its permit goes back", idle.as_secs());
+                    }
+                    return;
+                }
+                due = lease.read_at + idle;
+            }
+        });
+        Leased { body, lease, watchdog }
+    }
+}
+
+impl MessageBody for Leased {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        self.lease.lock().unwrap_or_else(|e| e.into_inner()).read_at = Instant::now();
+        Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
+impl Drop for Leased {
+    fn drop(&mut self) {
+        self.watchdog.abort();
+    }
 }
 
 #[cfg(test)]

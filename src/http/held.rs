@@ -1,6 +1,6 @@
-//! A response body that holds something (a permit, a count of requests in flight) until the
-//! body is sent or dropped: a streamed export is still work in progress after its handler
-//! returns.
+//! A response body that holds something (a request's place in the count of requests in
+//! flight) until the body is sent or dropped: a streamed export is still work in progress after
+//! its handler returns.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

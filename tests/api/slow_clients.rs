@@ -38,3 +38,46 @@ async fn unfinished_bodies_do_not_hold_the_pool() {
     }
     drop(stalled);
 }
+
+/// A client that stops reading a large export gives its heavy permit back after
+/// `RAPPORT_HEAVY_IDLE_SECS` without reading: with one permit, an analytics request waits for
+/// it, then is answered (kept by the stalled reader, the permit would make it wait 30 s and get
+/// `503`).
+#[tokio::test]
+async fn an_unread_export_gives_its_permit_back() {
+    use tokio::io::AsyncReadExt;
+    let app = spawn_app_with(|v| {
+        v.insert("RAPPORT_HEAVY_CONCURRENCY".into(), "1".into());
+        v.insert("RAPPORT_HEAVY_IDLE_SECS".into(), "2".into());
+    })
+    .await;
+    let owner = app.owner_token().await;
+    let me = json_of(app.get("/api/v1/me", &owner).await, 200).await;
+    let ws: uuid::Uuid = me["workspace"]["id"].as_str().unwrap().parse().unwrap();
+    // An export of some 30 MB: far more than the two sockets buffer.
+    sqlx::query(
+        "INSERT INTO customers (workspace_id, id, kind, name)
+         SELECT $1, gen_random_uuid(), 'person', 'Customer ' || n || ' ' || repeat('x', 180) FROM generate_series(1, 150000) n",
+    )
+    .bind(ws)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut reader = socket.connect(([127, 0, 0, 1], port).into()).await.unwrap();
+    let request = format!("GET /api/v1/customers/export HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {owner}\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut reader, request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 1024];
+    let n = reader.read(&mut head).await.unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"), "the export started");
+    // The reader stops reading here; the export holds the only permit until the lease ends.
+    let started = Instant::now();
+    let res = app.get("/api/v1/analytics/rfm", &owner).await;
+    let waited = started.elapsed();
+    assert_eq!(res.status(), StatusCode::OK, "after {waited:?}");
+    assert!(waited >= Duration::from_millis(1000), "the analytics request did not wait for the permit: {waited:?}");
+    assert!(waited < Duration::from_secs(15), "{waited:?}");
+    drop(reader);
+}

@@ -268,6 +268,9 @@ async fn first_responses_come_from_interactions() {
     assert_eq!(second_now["first_responded_at"], "2026-11-24T12:10:00Z");
     // Nor when the reply is edited later (its user gone, `user_id` reads null).
     let reply_path = format!("/api/v1/interactions/{}", reply["id"].as_str().unwrap());
+    // It goes to another customer only off its case, or onto one of theirs: not alone (409).
+    let moved = app.patch(&reply_path, &owner, json!({"customer_id": other["id"]})).await;
+    assert_problem(moved, 409, "conflict").await;
     json_of(app.patch(&reply_path, &owner, json!({"subject": "Typo fixed"})).await, 200).await;
     let second_now = json_of(app.get(&second_path, &owner).await, 200).await;
     assert_eq!(second_now["first_responded_at"], "2026-11-24T12:10:00Z");

@@ -51,6 +51,9 @@ crate::http::doc::derived_schema!(
         .into()
 );
 
+/// How long an import's upload may go without a byte before it is given up (`400`).
+pub const UPLOAD_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Import customers from CSV or NDJSON
 ///
 /// Member. The body is CSV (`text/csv`, with a header) or NDJSON (`application/x-ndjson`; also
@@ -59,6 +62,10 @@ crate::http::doc::derived_schema!(
 /// live customer with its email, or else creates a customer. Cells left empty keep the current
 /// value. Streamed: files of any size. Valid rows land; a rejected row never half-lands.
 /// Answers `200` with the counts (created, updated, rejected) and the first 100 row errors.
+///
+/// An upload cut short (the connection lost before the body's end) or stalled (no byte for
+/// 60 s) is a `400`, and its last, incomplete rows never land; rows of it may have landed
+/// before, in batches of 1,000 (import the file again: see below).
 ///
 /// `Idempotency-Key` does not apply to an import: importing a file again updates the rows with
 /// an `id` or an `email`, and creates the others again.
@@ -99,20 +106,29 @@ pub async fn import_customers(
         }
     };
     let actor = auth.actor();
-    let (bytes_tx, bytes_rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let (bytes_tx, bytes_rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(16);
     let (rows_tx, mut rows_rx) = tokio::sync::mpsc::channel::<Message>(2);
-    // The body is read on this worker (the payload cannot leave it) while rows land.
+    // The body is read on this worker (the payload cannot leave it) while rows land. An upload
+    // cut short, or stalled, ends in an error the parser stops at: never in an end of file,
+    // which would land its last, truncated row.
     actix_web::rt::spawn(async move {
-        while let Some(chunk) = payload.next().await {
-            let Ok(c) = chunk else { break };
-            if bytes_tx.send(c).await.is_err() {
+        loop {
+            let chunk = match tokio::time::timeout(UPLOAD_IDLE, payload.next()).await {
+                Ok(None) => break,
+                Ok(Some(Ok(chunk))) => Ok(chunk),
+                Ok(Some(Err(e))) => Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e.to_string())),
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no byte arrived for {} s", UPLOAD_IDLE.as_secs()),
+                )),
+            };
+            let failed = chunk.is_err();
+            if bytes_tx.send(chunk).await.is_err() || failed {
                 break;
             }
         }
     });
-    let parser = tokio::task::spawn_blocking(move || {
-        parse(format, ChannelReader { rx: bytes_rx, current: Bytes::new() }, rows_tx)
-    });
+    let parser = tokio::task::spawn_blocking(move || parse(format, ChannelReader::new(bytes_rx), rows_tx));
     let mut report = ImportReport::default();
     while let Some(message) = rows_rx.recv().await {
         match message {

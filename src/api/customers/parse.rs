@@ -252,15 +252,28 @@ fn csv_cell(record: &mut ImportRecord, column: &Column, cell: &str) -> Result<()
 
 /// Reads bytes handed over by the async side, for the blocking parser.
 pub struct ChannelReader {
-    pub rx: tokio::sync::mpsc::Receiver<Bytes>,
-    pub current: Bytes,
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    current: Bytes,
+    /// The upload's failure, once met: every later read fails with it too.
+    failed: Option<(std::io::ErrorKind, String)>,
+}
+
+impl ChannelReader {
+    /// Reads the chunks `rx` gives, until its sender is dropped (the end) or sends an error.
+    pub fn new(rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> Self {
+        ChannelReader { rx, current: Bytes::new(), failed: None }
+    }
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
+            if let Some((kind, message)) = &self.failed {
+                return Err(std::io::Error::new(*kind, message.clone()));
+            }
             match self.rx.blocking_recv() {
-                Some(chunk) => self.current = chunk,
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(e)) => self.failed = Some((e.kind(), e.to_string())),
                 None => return Ok(0),
             }
         }
@@ -269,6 +282,11 @@ impl Read for ChannelReader {
         self.current = self.current.slice(n..);
         Ok(n)
     }
+}
+
+/// The answer to an upload that did not arrive whole.
+fn upload_failed(e: &std::io::Error) -> ApiError {
+    ApiError::malformed_field("body", format!("the upload did not arrive whole ({e}): its last rows did not land"))
 }
 
 /// Runs on a blocking thread: parses and validates, sends batches of rows.
@@ -327,6 +345,10 @@ pub fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sende
                         (line, if errors.is_empty() { validate(record) } else { Err(errors) })
                     }
                     Err(e) => {
+                        if let csv::ErrorKind::Io(io) = e.kind() {
+                            let _ = tx.blocking_send(Message::Fatal(upload_failed(io)));
+                            return;
+                        }
                         let line = e.position().map_or(0, |p| p.line());
                         (line, Err(vec![FieldError::new("line", format!("cannot be read: {e}"))]))
                     }
@@ -360,7 +382,10 @@ pub fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sende
                         Err(ApiError::Validation(errors)) => (line_no, Err(errors)),
                         Err(_) => (line_no, Err(vec![FieldError::new("line", "is not a JSON object")])),
                     },
-                    Err(e) => (line_no, Err(vec![FieldError::new("line", format!("cannot be read: {e}"))])),
+                    Err(e) => {
+                        let _ = tx.blocking_send(Message::Fatal(upload_failed(&e)));
+                        return;
+                    }
                 };
                 batch.push(parsed);
                 if batch.len() == BATCH && !flush(&mut batch) {

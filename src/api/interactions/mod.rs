@@ -140,7 +140,9 @@ crate::patch_handler! {
     /// fields are unchanged, `null` clears an optional one. `value_cents` and `items` are patched
     /// together with `kind: "purchase"`; a patch to another kind drops them. A new customer must
     /// be live, a new channel active, and a new `case_id` a case that is not closed (`422`). An
-    /// interaction on a closed case stays on it: a change of its `case_id` is `409`.
+    /// interaction on a closed case stays on it: a change of its `case_id` is `409`. One on a
+    /// case goes to another customer only with `case_id` null or a case of that customer (a
+    /// new `customer_id` alone is `409`).
     ///
     /// Send `If-Match` with the `ETag` to apply the change only to that version (`412` otherwise).
     patch_interaction, role = Member, tag = "interactions", path = "/interactions/{id}", id = "Interaction id", patch = InteractionPatch, body = Interaction,
