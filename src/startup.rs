@@ -192,7 +192,8 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then drains ([`crate::http::drain`]): new connections are
     /// refused at once, the requests in flight are answered (for at most
-    /// `RAPPORT_SHUTDOWN_TIMEOUT`), then the workers and the background jobs stop.
+    /// `RAPPORT_SHUTDOWN_TIMEOUT_SECS`, or until a second signal), then the background jobs and
+    /// the workers stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         // The server's own task answers the handle's commands (pause, stop).
@@ -208,12 +209,18 @@ impl Application {
                 if let Err(e) = socket2::SockRef::from(&self.listener).shutdown(std::net::Shutdown::Read) {
                     log::warn!("closing the listener: {e}");
                 }
-                let idle = self.drain.until_idle(self.shutdown_timeout).await;
+                let idle = tokio::select! {
+                    idle = self.drain.until_idle(self.shutdown_timeout) => idle,
+                    () = crate::http::drain::signalled() => false,
+                };
                 if !idle {
-                    log::warn!("shutdown timeout: the requests still in flight are dropped");
+                    log::warn!("shutdown timeout or second signal: the requests still in flight are dropped");
                 }
+                // The jobs stop before the workers: they share the pool, whose connections a
+                // stopped worker's runtime would take with it.
+                self.jobs.stop().await;
                 handle.stop(idle).await;
-                server.await
+                return server.await.map_err(std::io::Error::other)?;
             }
         };
         self.jobs.stop().await;

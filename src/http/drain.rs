@@ -1,12 +1,13 @@
 //! Graceful shutdown across the whole instance.
 //!
-//! On SIGTERM or SIGINT the instance stops accepting (new connections are refused), answers the
-//! requests in flight (each worker's included: a request on a connection that is already open
-//! is still served, with `Connection: close`), and only when none is left, or after
-//! `RAPPORT_SHUTDOWN_TIMEOUT`, stops its workers. The workers stop together, and not one by one
-//! as each runs out of connections: a worker's runtime ends with it, and a pooled database
-//! connection it opened dies with that runtime, under a request another worker is still
-//! answering. `/health/ready` says `503` from the signal on.
+//! On SIGTERM or SIGINT the instance stops accepting (new connections are refused) and answers
+//! the requests in flight, every worker's; while some are, a request that comes on a connection
+//! already open is served too, with `Connection: close`. Once none is left (or after
+//! `RAPPORT_SHUTDOWN_TIMEOUT_SECS`, or at a second signal), a request that still comes is `503`,
+//! the background jobs stop, then the workers, together: not one by one as each runs out of
+//! connections, since a worker's runtime ends with it, and a pooled database connection it opened
+//! dies with that runtime, under a request another worker is still answering. `/health/ready`
+//! says `503` from the signal on.
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -46,21 +47,26 @@ impl Drain {
         self.phase.store(DRAINING, Ordering::SeqCst);
     }
 
-    /// Waits until no request is in flight, at most `timeout`; `true` when none is. From then
-    /// on, a request that still arrives is refused (`503`): the workers are stopping.
+    /// Waits until no request is in flight, at most `timeout`; `true` when none is. Then a
+    /// request that still comes is refused (`503`, it touches nothing), and the wait goes on
+    /// for the few that came in between (they had seen the drain still serving).
     pub async fn until_idle(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
-        let idle = loop {
+        let idle = self.wait(deadline).await;
+        self.phase.store(STOPPING, Ordering::SeqCst);
+        idle && self.wait(deadline).await
+    }
+
+    async fn wait(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
             if self.in_flight.load(Ordering::SeqCst) == 0 {
-                break true;
+                return true;
             }
             // `notify_one` keeps its wake-up for a waiter that comes after it: none is missed.
             if tokio::time::timeout_at(deadline, self.idle.notified()).await.is_err() {
-                break self.in_flight.load(Ordering::SeqCst) == 0;
+                return self.in_flight.load(Ordering::SeqCst) == 0;
             }
-        };
-        self.phase.store(STOPPING, Ordering::SeqCst);
-        idle
+        }
     }
 }
 
@@ -98,6 +104,8 @@ pub async fn track(
             let stopping = ApiError::Unavailable("the server is shutting down; retry shortly".into());
             req.into_response(stopping.error_response())
         }
+        // (An error the inner services return, rather than answer, is answered by actix itself,
+        // without `Connection: close`: the request may not be cloned before routing.)
         _ => next.call(req).await?.map_into_boxed_body(),
     };
     if drain.is_shutting_down() {

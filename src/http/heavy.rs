@@ -75,15 +75,18 @@ pub async fn gate(
     Ok(res.map_body(|_, body| BoxBody::new(Leased::new(body.boxed(), permit, idle))))
 }
 
-/// A permit and when its response was last asked for a chunk.
+/// A permit, when its response last handed out a chunk (or its end), and whether the body is
+/// making its next chunk (its own work pending: the client is not the one waited for).
 struct Lease {
     permit: Option<OwnedSemaphorePermit>,
     read_at: Instant,
+    making: bool,
 }
 
 /// A response body holding its request's permit: given back when the body is sent or dropped,
-/// or by a watchdog once the client has asked for no chunk for `idle` (the body is polled only
-/// when the connection can take more, so an unread response stops being polled).
+/// or by a watchdog once the client has asked for no chunk for `idle` since the last one (the
+/// body is polled only when the connection can take more, so an unread response stops being
+/// polled). A body still making its next chunk keeps its permit however long that takes.
 struct Leased {
     body: BoxBody,
     lease: Arc<Mutex<Lease>>,
@@ -92,7 +95,7 @@ struct Leased {
 
 impl Leased {
     fn new(body: BoxBody, permit: OwnedSemaphorePermit, idle: Duration) -> Self {
-        let lease = Arc::new(Mutex::new(Lease { permit: Some(permit), read_at: Instant::now() }));
+        let lease = Arc::new(Mutex::new(Lease { permit: Some(permit), read_at: Instant::now(), making: false }));
         let watched = Arc::downgrade(&lease);
         let watchdog = tokio::spawn(async move {
             let mut due = Instant::now() + idle;
@@ -100,13 +103,13 @@ impl Leased {
                 tokio::time::sleep_until(due).await;
                 let Some(lease) = watched.upgrade() else { return };
                 let mut lease = lease.lock().unwrap_or_else(|e| e.into_inner());
-                if lease.read_at + idle <= Instant::now() {
+                if !lease.making && lease.read_at + idle <= Instant::now() {
                     if lease.permit.take().is_some() {
                         log::warn!("a heavy response went unread for {} s: its permit goes back", idle.as_secs());
                     }
                     return;
                 }
-                due = lease.read_at + idle;
+                due = if lease.making { Instant::now() + idle } else { lease.read_at + idle };
             }
         });
         Leased { body, lease, watchdog }
@@ -121,8 +124,13 @@ impl MessageBody for Leased {
     }
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        self.lease.lock().unwrap_or_else(|e| e.into_inner()).read_at = Instant::now();
-        Pin::new(&mut self.body).poll_next(cx)
+        let next = Pin::new(&mut self.body).poll_next(cx);
+        let mut lease = self.lease.lock().unwrap_or_else(|e| e.into_inner());
+        lease.making = next.is_pending();
+        if next.is_ready() {
+            lease.read_at = Instant::now();
+        }
+        next
     }
 }
 
