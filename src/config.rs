@@ -121,7 +121,8 @@ pub struct JobSwitches {
     pub scheduler: bool,
     /// `RAPPORT_JOB_CLOSE_CASES`: close support cases solved `RAPPORT_CASES_CLOSE_AFTER_DAYS` ago.
     pub close_cases: bool,
-    /// `RAPPORT_JOB_ROLLUPS`: fold the analytics rollups' pending changes, every second.
+    /// `RAPPORT_JOB_ROLLUPS`: fold the analytics rollups' pending changes and convert customers'
+    /// active periods after a change of time zone, every second.
     pub rollups: bool,
 }
 

@@ -103,31 +103,37 @@ pub struct Retention {
 
 /// `$1` workspace, `[$2, $3)` window, `$4` timezone, `$5` period. Periods are local timestamps
 /// (`date_trunc` of the local time); a period starts at that local midnight in the timezone.
-/// Each customer's first interaction comes from the `customer_activity` rollup.
+/// Each customer's first interaction and its active periods come from the `customer_activity`
+/// rollup (migration `0021_customer_periods.sql`); a row whose periods are not in the timezone
+/// `$4` (a change of zone being converted) is read from its interactions instead.
 const COHORTS: &str = r#"
-WITH firsts AS (
-    SELECT a.customer_id, date_trunc($5, a.first_at AT TIME ZONE $4) AS cohort
+WITH members AS MATERIALIZED (
+    SELECT a.customer_id, date_trunc($5, a.first_at AT TIME ZONE $4) AS cohort,
+           CASE WHEN a.periods_tz = $4 THEN CASE $5 WHEN 'week' THEN a.active_weeks ELSE a.active_months END END AS periods
       FROM customer_activity a
      WHERE a.workspace_id = $1
+       AND date_trunc($5, a.first_at AT TIME ZONE $4) AT TIME ZONE $4 >= $2
+       AND date_trunc($5, a.first_at AT TIME ZONE $4) AT TIME ZONE $4 < $3
        AND NOT EXISTS (SELECT 1 FROM customers x WHERE x.workspace_id = $1 AND x.id = a.customer_id AND x.deleted_at IS NOT NULL)
-),
-members AS MATERIALIZED (
-    SELECT customer_id, cohort
-      FROM firsts
-     WHERE cohort AT TIME ZONE $4 >= $2 AND cohort AT TIME ZONE $4 < $3
 ),
 sizes AS (
     SELECT cohort, count(*) AS size FROM members GROUP BY cohort
 ),
--- Per member, its distinct periods (a few rows, from its interactions in index order), then
--- counted per cohort and period: no hash table of every (member, period) pair.
+-- Per member, its distinct periods: from the rollup, or (rows in another zone) from its
+-- interactions in index order; then counted per cohort and period.
 activity AS (
-    SELECT m.cohort, v.period, count(*) AS active
-      FROM members m
-     CROSS JOIN LATERAL (SELECT DISTINCT date_trunc($5, i.occurred_at AT TIME ZONE $4) AS period
-                           FROM interactions i
-                          WHERE i.workspace_id = $1 AND i.customer_id = m.customer_id) v
-     GROUP BY m.cohort, v.period
+    SELECT a.cohort, a.period, count(*) AS active
+      FROM (SELECT m.cohort, p.period::timestamp AS period
+              FROM members m
+             CROSS JOIN LATERAL unnest(m.periods) AS p (period)
+            UNION ALL
+            SELECT m.cohort, v.period
+              FROM members m
+             CROSS JOIN LATERAL (SELECT DISTINCT date_trunc($5, i.occurred_at AT TIME ZONE $4) AS period
+                                   FROM interactions i
+                                  WHERE i.workspace_id = $1 AND i.customer_id = m.customer_id) v
+             WHERE m.periods IS NULL) a
+     GROUP BY a.cohort, a.period
 ),
 grid AS (
     SELECT s.cohort, s.size, g.period, row_number() OVER (PARTITION BY s.cohort ORDER BY g.period) - 1 AS k

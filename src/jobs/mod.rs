@@ -14,8 +14,9 @@
 //!   has come round, every `RAPPORT_SCHEDULER_TICK_MS`;
 //! - `close-cases`: closes support cases solved more than `RAPPORT_CASES_CLOSE_AFTER_DAYS` ago
 //!   (`app::support::close_solved`), every 10 minutes;
-//! - `rollups`: folds the analytics rollups' pending changes (`analytics::rollups::fold`), every
-//!   second; its runs are logged at debug level.
+//! - `rollups`: folds the analytics rollups' pending changes and converts customers' active
+//!   periods after a change of time zone (`analytics::rollups::fold`), every second; its runs
+//!   are logged at debug level.
 
 mod housekeeping;
 pub mod scheduler;
@@ -97,7 +98,9 @@ pub fn start(pool: &PgPool, settings: &Settings, revoked: Arc<RevokedTokens>, us
             "rollups",
             periodic("rollups", Duration::from_secs(1), Level::Debug, stopped.clone(), move || {
                 let pool = pool.clone();
-                async move { Ok(format!("{} changes folded", crate::analytics::rollups::fold(&pool).await?)) }
+                async move {
+                    Ok(format!("{} changes folded and rows converted", crate::analytics::rollups::fold(&pool).await?))
+                }
             }),
         ));
     }

@@ -256,6 +256,7 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
     assert_stays_exact(&app, ws).await;
     assert_entered_stages_exact(&app, ws).await;
     assert_activity_exact(&app, ws).await;
+    assert_periods_exact(&app, ws, "Europe/Paris", 0..=0).await;
     assert_rfm_counts_exact(&app, ws).await;
     rapport::analytics::rollups::fold(&app.pool).await.unwrap();
     assert_hours_exact(&app, ws).await;
@@ -300,6 +301,7 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
     rapport::analytics::rollups::fold(&app.pool).await.unwrap();
     assert_hours_exact(&app, ws).await;
     assert_activity_exact(&app, ws).await;
+    assert_periods_exact(&app, ws, "Europe/Paris", 0..=0).await;
     assert_rfm_counts_exact(&app, ws).await;
 }
 
@@ -334,6 +336,7 @@ async fn rollups_hold_through_a_bulk_update() {
     assert!(moved > 20 && purchases > 5, "{moved} moved, {purchases} purchases changed");
     assert_hours_exact(&app, ws).await;
     assert_activity_exact(&app, ws).await;
+    assert_periods_exact(&app, ws, "UTC", 0..=0).await;
     assert_rfm_counts_exact(&app, ws).await;
     rapport::analytics::rollups::fold(&app.pool).await.unwrap();
     assert_hours_exact(&app, ws).await;
@@ -527,6 +530,107 @@ async fn assert_activity_exact(app: &TestApp, ws: Uuid) {
                            GROUP BY customer_id) p ON p.customer_id = f.customer_id",
     )
     .await;
+}
+
+/// Each row's active periods are, in the zone the row names, the distinct local weeks and months
+/// of the customer's interactions; `stale` rows name another zone than `timezone` (or none).
+async fn assert_periods_exact(app: &TestApp, ws: Uuid, timezone: &str, stale: std::ops::RangeInclusive<i64>) {
+    assert_rows_equal(
+        app,
+        ws,
+        "SELECT customer_id, periods_tz,
+                (SELECT array_agg(d ORDER BY d) FROM unnest(active_weeks) d),
+                (SELECT array_agg(d ORDER BY d) FROM unnest(active_months) d)
+           FROM customer_activity WHERE workspace_id = $1 AND periods_tz IS NOT NULL",
+        "SELECT a.customer_id, a.periods_tz,
+                array_agg(DISTINCT date_trunc('week', i.occurred_at AT TIME ZONE a.periods_tz)::date),
+                array_agg(DISTINCT date_trunc('month', i.occurred_at AT TIME ZONE a.periods_tz)::date)
+           FROM customer_activity a
+           JOIN interactions i ON i.workspace_id = a.workspace_id AND i.customer_id = a.customer_id
+          WHERE a.workspace_id = $1 AND a.periods_tz IS NOT NULL
+          GROUP BY a.customer_id, a.periods_tz",
+    )
+    .await;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM customer_activity WHERE workspace_id = $1 AND periods_tz IS DISTINCT FROM $2",
+    )
+    .bind(ws)
+    .bind(timezone)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(stale.contains(&n), "{n} rows not in {timezone}, expected {stale:?}");
+}
+
+/// A change of the workspace's time zone: cohorts follow at once (rows still in the old zone
+/// are read from their interactions), the `rollups` job's passes convert every customer's
+/// active periods while writers add, move and delete interactions, and then every row is in the
+/// new zone, exact, and the cohorts still as defined.
+#[tokio::test]
+async fn cohorts_follow_a_timezone_change_through_the_conversion() {
+    // The job is off: this test runs the passes itself, between and beside the writes.
+    let app = spawn_app_with(|v| {
+        v.insert("RAPPORT_JOB_ROLLUPS".into(), "off".into());
+    })
+    .await;
+    let mut rng = StdRng::seed_from_u64(21);
+    let g = generate(&app, &mut rng, Utc::now(), "Asia/Tokyo").await;
+    let ws = workspace_id(&app, &g.owner).await;
+    rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+    assert_periods_exact(&app, ws, "Asia/Tokyo", 0..=0).await;
+    let live: Vec<Uuid> = g.customers.iter().filter(|c| !g.deleted.contains(c)).copied().collect();
+    let cohorts_as_defined = |label: String| {
+        let (app, owner) = (&app, g.owner.clone());
+        async move {
+            let world = World::load(&app.pool, ws).await;
+            for (period, window) in
+                [("week", "from=2020-01-01&to=2030-01-01"), ("month", "from=2000-01-01&to=2060-01-01")]
+            {
+                let got = get_ok(app, &owner, &format!("/api/v1/analytics/cohorts?period={period}&{window}")).await;
+                assert!(!got["cohorts"].as_array().unwrap().is_empty(), "{got}");
+                let want = world.cohorts(period, instant(&got, "from"), instant(&got, "to"));
+                assert_same(&format!("cohorts by {period} {label}"), &got, &want);
+            }
+        }
+    };
+    for (round, zone) in ["America/Los_Angeles", "Pacific/Chatham"].into_iter().enumerate() {
+        assert_eq!(app.patch("/api/v1/workspace", &g.owner, json!({"timezone": zone})).await.status(), 200);
+        assert_periods_exact(&app, ws, zone, 1..=i64::MAX).await;
+        cohorts_as_defined(format!("in {zone}, not converted")).await;
+        let channel = g.channels[0];
+        let writes = (0..30).map(|n| {
+            let (app, owner, customer) = (&app, g.owner.clone(), live[(7 * n + round) % live.len()]);
+            async move {
+                let body = json!({"customer_id": customer, "channel_id": channel, "direction": "inbound",
+                                  "kind": "note", "occurred_at": iso(Utc::now() - Duration::days(11 * n as i64))});
+                let res = app.post("/api/v1/interactions", &owner, body).await;
+                assert_eq!(res.status(), 201);
+                let id = id(&res.json().await.unwrap());
+                let path = format!("/api/v1/interactions/{id}");
+                let res = match n % 3 {
+                    0 => app.patch(&path, &owner, json!({"occurred_at": iso(Utc::now() - Duration::days(400))})).await,
+                    1 => app.delete(&path, &owner).await,
+                    _ => return,
+                };
+                assert!(res.status().is_success());
+            }
+        });
+        let passes = (0..6).map(|_| async {
+            rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+        });
+        futures_util::future::join(futures_util::future::join_all(writes), futures_util::future::join_all(passes))
+            .await;
+        rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+        assert_periods_exact(&app, ws, zone, 0..=0).await;
+        assert_activity_exact(&app, ws).await;
+        let passes: i64 = sqlx::query_scalar("SELECT count(*) FROM customer_period_passes WHERE workspace_id = $1")
+            .bind(ws)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(passes, 0, "a conversion that is done ends");
+        cohorts_as_defined(format!("in {zone}, converted")).await;
+    }
 }
 
 /// Each stage event's `left_at` is the deal's next event's time (events by `changed_at`, then
