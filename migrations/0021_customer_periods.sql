@@ -13,7 +13,7 @@
 --
 -- Inserts add their periods to the row (a set union, commutative) under the row's lock, when
 -- the row is in the zone the insert read; otherwise the row becomes stale (null), and the pass
--- converts it. Updates and deletions recompute the row from the interactions (0005's refresh).
+-- converts it. An insert that changes nothing in the row (the usual case) no longer writes it. Updates and deletions recompute the row from the interactions (0005's refresh).
 
 ALTER TABLE customer_activity
     ADD COLUMN periods_tz    text,
@@ -72,7 +72,13 @@ BEGIN
            active_weeks = CASE WHEN a.periods_tz = EXCLUDED.periods_tz
                                THEN rapport_period_union(a.active_weeks, EXCLUDED.active_weeks) END,
            active_months = CASE WHEN a.periods_tz = EXCLUDED.periods_tz
-                                THEN rapport_period_union(a.active_months, EXCLUDED.active_months) END;
+                                THEN rapport_period_union(a.active_months, EXCLUDED.active_months) END
+        -- Most inserts change nothing here (a later interaction, no purchase, in a period the
+        -- customer was already active in): the row is locked, not written again.
+        WHERE (EXCLUDED.first_at, EXCLUDED.first_id) < (a.first_at, a.first_id)
+           OR EXCLUDED.purchases > 0
+           OR a.periods_tz IS DISTINCT FROM EXCLUDED.periods_tz
+           OR NOT (a.active_weeks @> EXCLUDED.active_weeks AND a.active_months @> EXCLUDED.active_months);
     RETURN NULL;
 END;
 $$;

@@ -61,7 +61,7 @@ pub fn read_body(req: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'st
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| match e {
                 actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge { limit },
-                other => ApiError::malformed(format!("the body could not be read: {other}")),
+                other => ApiError::malformed(unread_body(&other)),
             })?;
             if body.len() + chunk.len() > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
@@ -70,6 +70,39 @@ pub fn read_body(req: &HttpRequest, payload: &mut Payload) -> LocalBoxFuture<'st
         }
         Ok(body.freeze())
     })
+}
+
+/// Why a request body could not be read, in HTTP's words rather than the server's parser's.
+pub fn unread_body(e: &actix_web::error::PayloadError) -> &'static str {
+    use actix_web::error::PayloadError;
+    match e {
+        PayloadError::Incomplete(_) => {
+            "the body ended before the length its headers announce (Content-Length or the chunked encoding)"
+        }
+        PayloadError::EncodingCorrupted => "the body could not be decoded with its Content-Encoding",
+        PayloadError::Overflow => "the body is larger than this server accepts",
+        _ => "the body could not be read: the connection failed while it was being sent",
+    }
+}
+
+/// chrono's parse errors, as a timestamp field of a body gets them from serde.
+const TIMESTAMP_ERRORS: [&str; 6] = [
+    "input is out of range",
+    "no possible date and time matching input",
+    "input is not enough for unique date and time",
+    "input contains invalid characters",
+    "premature end of input",
+    "trailing input",
+];
+
+/// What a field error says: chrono's words for a timestamp it could not read become what the
+/// field takes.
+fn field_message(message: String) -> String {
+    if TIMESTAMP_ERRORS.contains(&message.as_str()) {
+        crate::domain::time::TIMESTAMP_EXPECTED.to_owned()
+    } else {
+        message
+    }
 }
 
 /// Parses JSON: syntax errors are `400 malformed_request`, shape errors `422` with the path (an
@@ -82,7 +115,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         let message = strip_position(&inner.to_string());
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::Validation(vec![field_error(path, message)]),
+            serde_json::error::Category::Data => ApiError::Validation(vec![field_error(path, field_message(message))]),
             // serde_json reports some shape errors (a number where an enum goes) as syntax
             // errors: the body is JSON all the same, so it is the field that is wrong.
             _ if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
@@ -171,6 +204,9 @@ impl FromRequest for IfMatch {
     }
 }
 
+/// An id, as the answers to a malformed one show it.
+const ID_EXAMPLE: &str = "0192f3a0-6b1c-7d2e-9f4a-3b5c6d7e8f90";
+
 /// Path parameter errors (a malformed UUID, say) are `400`, naming the parameter; unless the
 /// path is a fixed route of its own (`/customers/import`) asked with another method: `405`.
 pub fn path_config() -> actix_web::web::PathConfig {
@@ -182,7 +218,15 @@ pub fn path_config() -> actix_web::web::PathConfig {
                 }
             }
         }
-        ApiError::malformed(format!("invalid path parameter: {err}")).into()
+        // Every path parameter is an id: name the one that is not.
+        let bad = req.match_info().iter().find(|(_, value)| uuid::Uuid::try_parse(value).is_err());
+        match bad {
+            Some((name, value)) => {
+                ApiError::malformed_field(name, format!("{value:?} is not an id: ids are UUIDs, such as {ID_EXAMPLE}"))
+                    .into()
+            }
+            None => ApiError::malformed(format!("a path parameter is not valid ({err})")).into(),
+        }
     })
 }
 

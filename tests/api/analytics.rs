@@ -303,6 +303,16 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
     assert_activity_exact(&app, ws).await;
     assert_periods_exact(&app, ws, "Europe/Paris", 0..=0).await;
     assert_rfm_counts_exact(&app, ws).await;
+
+    // Notes (no purchase, rarely a customer's first interaction) in weeks and months the
+    // customers were or were not active in: each adds its periods to its customer's row.
+    for n in 0..30 {
+        let body = json!({"customer_id": live[(5 * n) % live.len()], "channel_id": channel, "direction": "outbound",
+                          "kind": "note", "occurred_at": iso(Utc::now() - Duration::days(13 * n as i64))});
+        assert_eq!(app.post("/api/v1/interactions", &g.owner, body).await.status(), 201);
+    }
+    assert_activity_exact(&app, ws).await;
+    assert_periods_exact(&app, ws, "Europe/Paris", 0..=0).await;
 }
 
 /// A bulk update of interactions (one statement over every row, on a connection whose trigger

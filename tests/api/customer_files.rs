@@ -382,6 +382,7 @@ async fn an_import_cut_short_lands_no_truncated_row() {
         assert!(read.is_ok(), "{content_type}: no answer within 10 s");
         assert!(answer.starts_with("HTTP/1.1 400"), "{content_type}: {answer}");
         assert!(answer.contains("did not arrive whole"), "{content_type}: {answer}");
+        assert!(answer.contains("the body ended before the length its headers announce"), "{content_type}: {answer}");
         let cut = json_of(app.get("/api/v1/customers?q=Cut", &owner).await, 200).await;
         assert_eq!(cut["data"].as_array().unwrap().len(), 0, "{content_type}: the cut row landed: {cut}");
     }

@@ -131,7 +131,15 @@ async fn unknown_route_is_404_and_wrong_method_405() {
 async fn bad_path_and_query_parameters_are_400() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;
-    assert_problem(app.get("/api/v1/users/not-a-uuid", &owner).await, 400, "malformed_request").await;
+    let body = assert_problem(app.get("/api/v1/users/not-a-uuid", &owner).await, 400, "malformed_request").await;
+    assert_eq!(body["errors"][0]["field"], "id", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("is not an id: ids are UUIDs"), "{body}");
+    // The parameter that is not an id is the one named, not the first.
+    let pipeline =
+        json_of(app.get("/api/v1/pipelines", &owner).await, 200).await["data"][0]["id"].as_str().unwrap().to_owned();
+    let res = app.patch(&format!("/api/v1/pipelines/{pipeline}/stages/stage-1"), &owner, json!({"name": "x"})).await;
+    let body = assert_problem(res, 400, "malformed_request").await;
+    assert_eq!(body["errors"][0]["field"], "stage_id", "{body}");
     for q in ["limit=0", "limit=100000", "limit=abc", "cursor=forged", "colour=blue"] {
         let res = app.get(&format!("/api/v1/users?{q}"), &owner).await;
         assert_problem(res, 400, "malformed_request").await;
@@ -149,4 +157,43 @@ async fn request_id_is_echoed_or_made() {
     let res = app.client.get(app.url("/health/live")).send().await.unwrap();
     let id = res.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok());
+}
+
+/// What a bad request is told is said in the API's words, never the server's parsers': a body
+/// shorter than its `Content-Length`, a timestamp field chrono cannot read.
+#[tokio::test]
+async fn answers_name_the_fault_not_the_parser() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let mut s = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await.unwrap();
+    let body = r#"{"name": "Half"#;
+    let request = format!(
+        "POST /api/v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {owner}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len() + 50
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut answer = String::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_string(&mut answer)).await;
+    assert!(read.is_ok(), "no answer within 10 s");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("the body ended before the length its headers announce"), "{answer}");
+    assert!(!answer.contains("EOF") && !answer.contains("None"), "{answer}");
+
+    let customer = json_of(app.get("/api/v1/customers", &owner).await, 200).await;
+    assert_eq!(customer["data"].as_array().unwrap().len(), 0, "the cut body landed: {customer}");
+    let customer = app.post("/api/v1/customers", &owner, json!({"name": "Whole"})).await;
+    let customer = customer.json::<serde_json::Value>().await.unwrap()["id"].clone();
+    let channel = json_of(app.get("/api/v1/channels", &owner).await, 200).await["data"][0]["id"].clone();
+    for at in ["2026-03", "2026-03-01T10:00:00", "2026-13-01T10:00:00Z", "yesterday", "2026-03-01T10:00:00Z and more"] {
+        let body = json!({"customer_id": customer, "channel_id": channel, "direction": "inbound",
+                          "kind": "note", "occurred_at": at});
+        let res = app.post("/api/v1/interactions", &owner, body).await;
+        let problem = assert_problem(res, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], "occurred_at", "{at}: {problem}");
+        assert_eq!(problem["errors"][0]["message"], rapport::domain::time::TIMESTAMP_EXPECTED, "{at}: {problem}");
+    }
 }

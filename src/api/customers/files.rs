@@ -116,7 +116,9 @@ pub async fn import_customers(
             let chunk = match tokio::time::timeout(UPLOAD_IDLE, payload.next()).await {
                 Ok(None) => break,
                 Ok(Some(Ok(chunk))) => Ok(chunk),
-                Ok(Some(Err(e))) => Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e.to_string())),
+                Ok(Some(Err(e))) => {
+                    Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, crate::http::extract::unread_body(&e)))
+                }
                 Err(_) => Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     format!("no byte arrived for {} s", UPLOAD_IDLE.as_secs()),

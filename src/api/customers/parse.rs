@@ -241,7 +241,7 @@ fn csv_cell(record: &mut ImportRecord, column: &Column, cell: &str) -> Result<()
         "created_at" => {
             record.created_at = Some(
                 DateTime::parse_from_rfc3339(cell)
-                    .map_err(|_| bad("must be an RFC 3339 timestamp"))?
+                    .map_err(|_| bad(crate::domain::time::TIMESTAMP_EXPECTED))?
                     .with_timezone(&Utc),
             )
         }
