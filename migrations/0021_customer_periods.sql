@@ -7,9 +7,15 @@
 -- A local period depends on the time zone, so each row names the zone its arrays were computed
 -- in (`periods_tz`; null: none). The arrays are always exact for that zone: cohorts read a row
 -- whose zone is the workspace's, and recompute any other from its interactions. After a change
--- of the workspace's time zone, a pass of the `rollups` job converts the rows in batches
+-- of the workspace's time zone, passes of the `rollups` job convert the rows in batches
 -- (rapport_customer_periods_pass), a few thousand row locks at a time: writes never wait for
 -- the whole conversion, and cohorts stay exact throughout, only slower until it is done.
+--
+-- Locks, always in this order: the workspace row (FOR SHARE, by every writer of these rows
+-- before it reads the zone, so a change of zone waits for the writers that read the old one),
+-- then customer_activity rows in customer id order. A change of zone takes only the workspace
+-- row (and its own generation row); a pass takes its pass row, then customer_activity rows,
+-- never the workspace row: no cycle.
 --
 -- Inserts add their periods to the row (a set union, commutative) under the row's lock, when
 -- the row is in the zone the insert read; otherwise the row becomes stale (null), and the pass
@@ -42,6 +48,8 @@ $$;
 CREATE OR REPLACE FUNCTION rapport_interactions_added() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- The zone read below stays the workspace's until this transaction ends.
+    PERFORM 1 FROM workspaces WHERE id IN (SELECT workspace_id FROM added) ORDER BY id FOR SHARE;
     INSERT INTO customer_activity AS a (workspace_id, customer_id, first_at, first_id, first_channel_id,
                                         purchases, purchase_value, last_purchase_at,
                                         periods_tz, active_weeks, active_months)
@@ -77,14 +85,35 @@ BEGIN
         -- customer was already active in): the row is locked, not written again.
         WHERE (EXCLUDED.first_at, EXCLUDED.first_id) < (a.first_at, a.first_id)
            OR EXCLUDED.purchases > 0
-           OR a.periods_tz IS DISTINCT FROM EXCLUDED.periods_tz
+           OR (a.periods_tz IS NOT NULL AND a.periods_tz IS DISTINCT FROM EXCLUDED.periods_tz)
            OR NOT (a.active_weeks @> EXCLUDED.active_weeks AND a.active_months @> EXCLUDED.active_months);
     RETURN NULL;
 END;
 $$;
 
--- 0005's recompute of some customers' rows (the caller holds their locks), periods included,
--- in the zone the workspace has when it runs.
+-- 0005's lock-then-recompute, the workspace row locked first (see the order above).
+CREATE OR REPLACE FUNCTION rapport_customer_activity_recompute(ws uuid, ids uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM workspaces WHERE id = ws FOR SHARE;
+    INSERT INTO customer_activity (workspace_id, customer_id, first_at, first_id, first_channel_id,
+                                   purchases, purchase_value, last_purchase_at)
+    SELECT ws, c.id, i.occurred_at, i.id, i.channel_id, 0, 0, NULL
+      FROM unnest(ids) AS c (id)
+     CROSS JOIN LATERAL (SELECT occurred_at, id, channel_id FROM interactions
+                          WHERE workspace_id = ws AND customer_id = c.id LIMIT 1) i
+     ORDER BY c.id
+    ON CONFLICT (workspace_id, customer_id) DO NOTHING;
+    PERFORM 1 FROM customer_activity
+      WHERE workspace_id = ws AND customer_id = ANY (ids)
+      ORDER BY customer_id
+        FOR UPDATE;
+    PERFORM rapport_customer_activity_refresh(ws, ids);
+END;
+$$;
+
+-- 0005's recompute of some customers' rows (the caller holds the workspace's and their locks),
+-- periods included, in the zone the workspace has.
 CREATE OR REPLACE FUNCTION rapport_customer_activity_refresh(ws uuid, ids uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -118,10 +147,10 @@ $$;
 CREATE OR REPLACE FUNCTION rapport_customer_activity_rebuild(ws uuid) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    tz text := (SELECT timezone FROM workspaces WHERE id = ws);
+    tz text;
 BEGIN
+    SELECT timezone INTO tz FROM workspaces WHERE id = ws FOR SHARE;
     DELETE FROM customer_activity WHERE workspace_id = ws;
-    DELETE FROM customer_period_passes WHERE workspace_id = ws;
     INSERT INTO customer_activity (workspace_id, customer_id, first_at, first_id, first_channel_id,
                                    purchases, purchase_value, last_purchase_at,
                                    periods_tz, active_weeks, active_months)
@@ -137,23 +166,30 @@ BEGIN
 END;
 $$;
 
--- The conversions under way: a workspace whose rows may be in another zone than its own, and
--- how far the current pass has come (customer ids in order) and how many rows it converted.
--- A pass that converts nothing ends the conversion; one that converted some is followed by
--- another, which takes the rows a writer left stale behind it (an insert that read the old zone
--- while the pass went by).
-CREATE TABLE customer_period_passes (
+-- Conversions. A change of zone bumps its workspace's generation; a pass converts the rows of a
+-- generation not yet done. Passes keep their progress in a table of their own, which a change
+-- of zone never writes: it never waits for a pass.
+CREATE TABLE customer_period_generations (
     workspace_id uuid PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
-    after        uuid,
-    converted    bigint NOT NULL DEFAULT 0
+    generation   bigint NOT NULL
 );
 
--- A change of zone starts a conversion (or starts the one under way again from the beginning).
+-- How far the conversion of a generation has come: the customer id the current round has
+-- reached, the rows it converted, and whether a whole round found none left to convert (done).
+-- A round that converted some is followed by another, from the beginning.
+CREATE TABLE customer_period_passes (
+    workspace_id uuid PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+    generation   bigint NOT NULL,
+    after        uuid,
+    converted    bigint NOT NULL DEFAULT 0,
+    done         boolean NOT NULL DEFAULT false
+);
+
 CREATE FUNCTION rapport_workspace_timezone_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO customer_period_passes (workspace_id) VALUES (NEW.id)
-    ON CONFLICT (workspace_id) DO UPDATE SET after = NULL, converted = 0;
+    INSERT INTO customer_period_generations AS g (workspace_id, generation) VALUES (NEW.id, 1)
+    ON CONFLICT (workspace_id) DO UPDATE SET generation = g.generation + 1;
     RETURN NULL;
 END;
 $$;
@@ -161,49 +197,69 @@ CREATE TRIGGER workspaces_timezone_changed AFTER UPDATE OF timezone ON workspace
     FOR EACH ROW WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone)
     EXECUTE FUNCTION rapport_workspace_timezone_changed();
 
--- One step of a conversion: the next `most` rows of one workspace with a pass under way (a pass
--- another instance holds is skipped), locked in id order, then those not in the workspace's
--- zone recomputed, by a statement whose snapshot is taken after the locks (so it sees every
--- interaction a writer added before releasing one). Returns the rows it went over (0: no pass
--- to work on).
+-- One step of a conversion: for a workspace whose generation is not done (one another instance
+-- works on is skipped), the next `most` rows of its round, locked in id order, then those not in
+-- the workspace's zone recomputed, by a statement whose snapshot is taken after the locks (so it
+-- sees every interaction a writer added before releasing one). Returns the rows it went over
+-- (at least 1), or 0 when no conversion is left to work on.
 CREATE FUNCTION rapport_customer_periods_pass(most integer) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
+    g record;
     pass record;
     ids uuid[];
     n bigint;
+    after_id uuid;
+    so_far bigint;
 BEGIN
-    SELECT * INTO pass FROM customer_period_passes LIMIT 1 FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
-        RETURN 0;
-    END IF;
-    SELECT array_agg(customer_id ORDER BY customer_id) INTO ids
-      FROM (SELECT customer_id FROM customer_activity
-             WHERE workspace_id = pass.workspace_id AND (pass.after IS NULL OR customer_id > pass.after)
-             ORDER BY customer_id LIMIT most
-               FOR UPDATE) r;
-    UPDATE customer_activity a
-       SET periods_tz = w.timezone, active_weeks = p.weeks, active_months = p.months
-      FROM workspaces w
-     CROSS JOIN LATERAL unnest(ids) AS c (id)
-     CROSS JOIN LATERAL rapport_customer_periods(w.id, c.id, w.timezone) p
-     WHERE w.id = pass.workspace_id AND a.workspace_id = w.id AND a.customer_id = c.id
-       AND a.periods_tz IS DISTINCT FROM w.timezone;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    IF coalesce(cardinality(ids), 0) < most THEN
-        -- The end of a pass: done if it converted nothing, else once more from the beginning.
-        IF pass.converted + n = 0 THEN
-            DELETE FROM customer_period_passes WHERE workspace_id = pass.workspace_id;
+    FOR g IN
+        SELECT x.workspace_id, x.generation
+          FROM customer_period_generations x
+          LEFT JOIN customer_period_passes p ON p.workspace_id = x.workspace_id
+         WHERE p.workspace_id IS NULL OR p.generation <> x.generation OR NOT p.done
+    LOOP
+        INSERT INTO customer_period_passes (workspace_id, generation) VALUES (g.workspace_id, g.generation)
+        ON CONFLICT (workspace_id) DO NOTHING;
+        SELECT * INTO pass FROM customer_period_passes WHERE workspace_id = g.workspace_id FOR UPDATE SKIP LOCKED;
+        CONTINUE WHEN NOT FOUND;
+        IF pass.generation <> g.generation THEN
+            -- A new zone: a first round from the beginning.
+            after_id := NULL;
+            so_far := 0;
+        ELSIF pass.done THEN
+            CONTINUE;
         ELSE
-            UPDATE customer_period_passes SET after = NULL, converted = 0 WHERE workspace_id = pass.workspace_id;
+            after_id := pass.after;
+            so_far := pass.converted;
         END IF;
-    ELSE
-        UPDATE customer_period_passes SET after = ids[most], converted = converted + n
-         WHERE workspace_id = pass.workspace_id;
-    END IF;
-    RETURN greatest(coalesce(cardinality(ids), 0), 1);
+        SELECT array_agg(customer_id ORDER BY customer_id) INTO ids
+          FROM (SELECT customer_id FROM customer_activity
+                 WHERE workspace_id = g.workspace_id AND (after_id IS NULL OR customer_id > after_id)
+                 ORDER BY customer_id LIMIT most
+                   FOR UPDATE) r;
+        UPDATE customer_activity a
+           SET periods_tz = w.timezone, active_weeks = p.weeks, active_months = p.months
+          FROM workspaces w
+         CROSS JOIN LATERAL unnest(ids) AS c (id)
+         CROSS JOIN LATERAL rapport_customer_periods(w.id, c.id, w.timezone) p
+         WHERE w.id = g.workspace_id AND a.workspace_id = w.id AND a.customer_id = c.id
+           AND a.periods_tz IS DISTINCT FROM w.timezone;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF coalesce(cardinality(ids), 0) < most THEN
+            -- The end of a round: done if it converted nothing, else another from the beginning.
+            UPDATE customer_period_passes
+               SET generation = g.generation, after = NULL, converted = 0, done = (so_far + n = 0)
+             WHERE workspace_id = g.workspace_id;
+        ELSE
+            UPDATE customer_period_passes
+               SET generation = g.generation, after = ids[most], converted = so_far + n, done = false
+             WHERE workspace_id = g.workspace_id;
+        END IF;
+        RETURN greatest(coalesce(cardinality(ids), 0), 1);
+    END LOOP;
+    RETURN 0;
 END;
 $$;
 
 -- The rows already there have no periods yet: a conversion of every workspace.
-INSERT INTO customer_period_passes (workspace_id) SELECT id FROM workspaces;
+INSERT INTO customer_period_generations (workspace_id, generation) SELECT id, 1 FROM workspaces;

@@ -81,12 +81,13 @@ pub fn unread_body(e: &actix_web::error::PayloadError) -> &'static str {
         }
         PayloadError::EncodingCorrupted => "the body could not be decoded with its Content-Encoding",
         PayloadError::Overflow => "the body is larger than this server accepts",
-        _ => "the body could not be read: the connection failed while it was being sent",
+        PayloadError::Io(_) => "the body could not be read: the connection failed while it was being sent",
+        _ => "the body could not be read",
     }
 }
 
-/// chrono's parse errors, as a timestamp field of a body gets them from serde.
-const TIMESTAMP_ERRORS: [&str; 6] = [
+/// chrono's parse errors, as a date or timestamp field of a body gets them from serde.
+const CHRONO_ERRORS: [&str; 6] = [
     "input is out of range",
     "no possible date and time matching input",
     "input is not enough for unique date and time",
@@ -95,11 +96,16 @@ const TIMESTAMP_ERRORS: [&str; 6] = [
     "trailing input",
 ];
 
-/// What a field error says: chrono's words for a timestamp it could not read become what the
-/// field takes.
+/// What a date or timestamp field says for a value chrono could not read (the field's schema
+/// tells which of the two it is).
+pub const DATE_OR_TIMESTAMP_EXPECTED: &str = "is not a valid date or timestamp: dates are YYYY-MM-DD, \
+     timestamps RFC 3339 with Z or an offset, such as 2026-03-01T10:00:00Z";
+
+/// What a field error says: chrono's words for a date or timestamp it could not read become
+/// what such a field takes.
 fn field_message(message: String) -> String {
-    if TIMESTAMP_ERRORS.contains(&message.as_str()) {
-        crate::domain::time::TIMESTAMP_EXPECTED.to_owned()
+    if CHRONO_ERRORS.contains(&message.as_str()) {
+        DATE_OR_TIMESTAMP_EXPECTED.to_owned()
     } else {
         message
     }

@@ -633,14 +633,75 @@ async fn cohorts_follow_a_timezone_change_through_the_conversion() {
         rapport::analytics::rollups::fold(&app.pool).await.unwrap();
         assert_periods_exact(&app, ws, zone, 0..=0).await;
         assert_activity_exact(&app, ws).await;
-        let passes: i64 = sqlx::query_scalar("SELECT count(*) FROM customer_period_passes WHERE workspace_id = $1")
-            .bind(ws)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-        assert_eq!(passes, 0, "a conversion that is done ends");
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM customer_period_generations g
+               LEFT JOIN customer_period_passes p ON p.workspace_id = g.workspace_id
+              WHERE g.workspace_id = $1 AND (p.workspace_id IS NULL OR p.generation <> g.generation OR NOT p.done)",
+        )
+        .bind(ws)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(pending, 0, "a conversion that is done ends");
         cohorts_as_defined(format!("in {zone}, converted")).await;
     }
+}
+
+/// A writer that read the old zone and commits after a change of zone was asked for: the change
+/// waits for it (else the passes could end before its row is visible, leaving the row in the old
+/// zone for good), and once both are done every row is converted.
+#[tokio::test]
+async fn a_change_of_zone_waits_for_the_writers_that_read_the_old_one() {
+    let app = spawn_app_with(|v| {
+        v.insert("RAPPORT_JOB_ROLLUPS".into(), "off".into());
+    })
+    .await;
+    let owner = app.owner_token().await;
+    let ws = workspace_id(&app, &owner).await;
+    let channel = id(&get_ok(&app, &owner, "/api/v1/channels").await["data"][0]);
+    let customer = id(&app.post("/api/v1/customers", &owner, json!({"name": "Late"})).await.json().await.unwrap());
+    let other = id(&app.post("/api/v1/customers", &owner, json!({"name": "Other"})).await.json().await.unwrap());
+    let body = json!({"customer_id": other, "channel_id": channel, "direction": "inbound", "kind": "note",
+                      "occurred_at": "2026-01-31T20:00:00Z"});
+    assert_eq!(app.post("/api/v1/interactions", &owner, body).await.status(), 201);
+    rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+
+    // The first interaction of a customer, in a transaction still open (its row reads UTC).
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO interactions (workspace_id, id, customer_id, channel_id, direction, kind, occurred_at)
+         VALUES ($1, $2, $3, $4, 'inbound', 'note', '2026-01-31T20:00:00Z')",
+    )
+    .bind(ws)
+    .bind(Uuid::now_v7())
+    .bind(customer)
+    .bind(channel)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let patch = app.patch("/api/v1/workspace", &owner, json!({"timezone": "Asia/Tokyo"}));
+    tokio::pin!(patch);
+    let early = tokio::time::timeout(std::time::Duration::from_millis(700), &mut patch).await;
+    let waited = early.is_err();
+    rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+    tx.commit().await.unwrap();
+    let status = match early {
+        Ok(res) => res.status(),
+        Err(_) => patch.await.status(),
+    };
+    assert_eq!(status, 200);
+    rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+    assert_periods_exact(&app, ws, "Asia/Tokyo", 0..=0).await;
+    let months: Vec<chrono::NaiveDate> = sqlx::query_scalar(
+        "SELECT unnest(active_months) FROM customer_activity WHERE workspace_id = $1 AND customer_id = $2",
+    )
+    .bind(ws)
+    .bind(customer)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(months, [NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()], "20:00 UTC on 31 January is February in Tokyo");
+    assert!(waited, "the change of zone did not wait for the writer that read the old one");
 }
 
 /// Each stage event's `left_at` is the deal's next event's time (events by `changed_at`, then

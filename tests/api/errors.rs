@@ -160,7 +160,7 @@ async fn request_id_is_echoed_or_made() {
 }
 
 /// What a bad request is told is said in the API's words, never the server's parsers': a body
-/// shorter than its `Content-Length`, a timestamp field chrono cannot read.
+/// shorter than its `Content-Length`, a timestamp or date field chrono cannot read.
 #[tokio::test]
 async fn answers_name_the_fault_not_the_parser() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -194,6 +194,17 @@ async fn answers_name_the_fault_not_the_parser() {
         let res = app.post("/api/v1/interactions", &owner, body).await;
         let problem = assert_problem(res, 422, "validation_failed").await;
         assert_eq!(problem["errors"][0]["field"], "occurred_at", "{at}: {problem}");
-        assert_eq!(problem["errors"][0]["message"], rapport::domain::time::TIMESTAMP_EXPECTED, "{at}: {problem}");
+        assert_eq!(
+            problem["errors"][0]["message"],
+            rapport::http::extract::DATE_OR_TIMESTAMP_EXPECTED,
+            "{at}: {problem}"
+        );
     }
+    // A date field too (chrono says the same words for it).
+    let pipeline = json_of(app.get("/api/v1/pipelines", &owner).await, 200).await["data"][0].clone();
+    let body = json!({"pipeline_id": pipeline["id"], "stage_id": pipeline["stages"][0]["id"], "customer_id": customer,
+                      "title": "Date", "expected_close_date": "2026-13-01"});
+    let problem = assert_problem(app.post("/api/v1/deals", &owner, body).await, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "expected_close_date", "{problem}");
+    assert_eq!(problem["errors"][0]["message"], rapport::http::extract::DATE_OR_TIMESTAMP_EXPECTED, "{problem}");
 }
