@@ -360,26 +360,19 @@ async fn a_header_of_unassigned_characters_is_refused() {
 /// made "Cut Ro" a customer. The same file sent whole lands both rows.
 #[tokio::test]
 async fn an_import_cut_short_lands_no_truncated_row() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
     let owner = app.owner_token().await;
-    let port = app.address.rsplit(':').next().unwrap().to_owned();
     let files = [
         ("text/csv", "name,email\nWhole Row,whole@example.com\nCut Ro"),
         ("application/x-ndjson", "{\"name\":\"Whole Row\",\"email\":\"whole@example.com\"}\n{\"name\":\"Cut Ro"),
     ];
     for (content_type, body) in files {
-        let mut s = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await.unwrap();
         let request = format!(
             "POST /api/v1/customers/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {owner}\r\n\
              Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len() + 100
         );
-        s.write_all(request.as_bytes()).await.unwrap();
-        s.shutdown().await.unwrap();
-        let mut answer = String::new();
-        let read = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_string(&mut answer)).await;
-        assert!(read.is_ok(), "{content_type}: no answer within 10 s");
+        let answer = raw_exchange(&app, &request).await;
         assert!(answer.starts_with("HTTP/1.1 400"), "{content_type}: {answer}");
         assert!(answer.contains("did not arrive whole"), "{content_type}: {answer}");
         assert!(answer.contains("the body ended before the length its headers announce"), "{content_type}: {answer}");

@@ -163,22 +163,15 @@ async fn request_id_is_echoed_or_made() {
 /// shorter than its `Content-Length`, a timestamp or date field chrono cannot read.
 #[tokio::test]
 async fn answers_name_the_fault_not_the_parser() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app().await;
     let owner = app.owner_token().await;
-    let port = app.address.rsplit(':').next().unwrap().to_owned();
-    let mut s = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await.unwrap();
     let body = r#"{"name": "Half"#;
     let request = format!(
         "POST /api/v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {owner}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len() + 50
     );
-    s.write_all(request.as_bytes()).await.unwrap();
-    s.shutdown().await.unwrap();
-    let mut answer = String::new();
-    let read = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_string(&mut answer)).await;
-    assert!(read.is_ok(), "no answer within 10 s");
+    let answer = raw_exchange(&app, &request).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("the body ended before the length its headers announce"), "{answer}");
     assert!(!answer.contains("EOF") && !answer.contains("None"), "{answer}");

@@ -309,3 +309,18 @@ pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
     assert_eq!(body["request_id"].as_str(), request_id.as_deref(), "request id in body and header");
     body
 }
+
+/// Sends `request` (raw HTTP/1.1, as written: a body may be shorter than its `Content-Length`)
+/// on a connection of its own, ends the sending side, and returns the whole answer as text.
+/// Panics when no answer is complete within 10 s.
+pub async fn raw_exchange(app: &TestApp, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = app.address.rsplit(':').next().unwrap();
+    let mut s = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut answer = String::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_string(&mut answer)).await;
+    assert!(read.is_ok(), "no answer within 10 s to {request:?}");
+    answer
+}
