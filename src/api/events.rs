@@ -76,7 +76,9 @@ fn parse(qs: &str) -> Result<EventQuery, ApiError> {
             }
             seen.push(key.to_string());
         }
-        let uuid = |name: &str| Uuid::try_parse(&value).map_err(|_| ApiError::malformed_field(name, "must be a UUID"));
+        let uuid = |name: &str| {
+            Uuid::try_parse(&value).map_err(|_| ApiError::malformed_field(name, crate::domain::query::NOT_AN_ID))
+        };
         match key.as_ref() {
             "type" => match (value.parse::<EventType>(), value.strip_suffix(".*")) {
                 (Ok(t), _) => q.filter.types.push(t),

@@ -45,7 +45,49 @@ pub fn field_error(root: &str, path: String, message: String) -> FieldError {
         };
         return FieldError::new(field, "is not a known field");
     }
-    FieldError::new(if at_root { root.to_owned() } else { path }, message)
+    FieldError::new(if at_root { root.to_owned() } else { path }, plain_message(message, None))
+}
+
+/// What a field that takes an id says of a value that is not one.
+pub const NOT_AN_ID: &str = "is not an id: ids are UUIDs, such as 0192f3a0-6b1c-7d2e-9f4a-3b5c6d7e8f90";
+
+/// What a field that takes a date says of a value that is not one.
+pub const DATE_EXPECTED: &str = "must be a date, YYYY-MM-DD";
+
+/// What a date or timestamp field says when the value sent tells neither which of the two the
+/// field takes (its schema does).
+pub const DATE_OR_TIMESTAMP_EXPECTED: &str = "is not a valid date or timestamp: dates are YYYY-MM-DD, \
+     timestamps RFC 3339 with Z or an offset, such as 2026-03-01T10:00:00Z";
+
+/// chrono's parse errors, as a date or timestamp field gets them from serde.
+const CHRONO_ERRORS: [&str; 6] = [
+    "input is out of range",
+    "no possible date and time matching input",
+    "input is not enough for unique date and time",
+    "input contains invalid characters",
+    "premature end of input",
+    "trailing input",
+];
+
+/// A field error's message in the API's words: what the field takes, not the words of the
+/// parser that refused the value (uuid's, chrono's). With the value sent (`value`), a date or
+/// timestamp field's message names the one form it takes: a value that reads as a timestamp was
+/// refused by a date field, one that reads as a date by a timestamp field.
+pub fn plain_message(message: String, value: Option<&serde_json::Value>) -> String {
+    if message.starts_with("UUID parsing failed") {
+        return NOT_AN_ID.to_owned();
+    }
+    if !CHRONO_ERRORS.contains(&message.as_str()) {
+        return message;
+    }
+    let text = value.and_then(serde_json::Value::as_str).unwrap_or("");
+    if chrono::DateTime::parse_from_rfc3339(text).is_ok() {
+        DATE_EXPECTED.to_owned()
+    } else if chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok() {
+        super::time::TIMESTAMP_EXPECTED.to_owned()
+    } else {
+        DATE_OR_TIMESTAMP_EXPECTED.to_owned()
+    }
 }
 
 /// The name in serde's "unknown field `x`" message.

@@ -59,8 +59,7 @@ fn plus_read_as_space(text: &str) -> Option<String> {
     Some(format!("{head}%2B{offset}"))
 }
 
-/// What an import's `created_at` cell takes, said to a client
-/// that sent something else.
+/// What a timestamp field (or an import's `created_at` cell) says of a value that is not one.
 pub const TIMESTAMP_EXPECTED: &str = "must be an RFC 3339 timestamp with Z or an offset, such as 2026-03-01T10:00:00Z";
 
 /// The form of a [`Bound`], for schemas.

@@ -86,31 +86,6 @@ pub fn unread_body(e: &actix_web::error::PayloadError) -> &'static str {
     }
 }
 
-/// chrono's parse errors, as a date or timestamp field of a body gets them from serde.
-const CHRONO_ERRORS: [&str; 6] = [
-    "input is out of range",
-    "no possible date and time matching input",
-    "input is not enough for unique date and time",
-    "input contains invalid characters",
-    "premature end of input",
-    "trailing input",
-];
-
-/// What a date or timestamp field says for a value chrono could not read (the field's schema
-/// tells which of the two it is).
-pub const DATE_OR_TIMESTAMP_EXPECTED: &str = "is not a valid date or timestamp: dates are YYYY-MM-DD, \
-     timestamps RFC 3339 with Z or an offset, such as 2026-03-01T10:00:00Z";
-
-/// What a field error says: chrono's words for a date or timestamp it could not read become
-/// what such a field takes.
-fn field_message(message: String) -> String {
-    if CHRONO_ERRORS.contains(&message.as_str()) {
-        DATE_OR_TIMESTAMP_EXPECTED.to_owned()
-    } else {
-        message
-    }
-}
-
 /// Parses JSON: syntax errors are `400 malformed_request`, shape errors `422` with the path (an
 /// array where an object goes among them: [`crate::domain::strict`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -118,10 +93,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Objects only where objects go (serde would read a struct from an array of its fields).
     let value: T = serde_path_to_error::deserialize(crate::domain::strict::Strict(&mut de)).map_err(|err| {
         let path = err.path().to_string();
+        let at = err.path().iter().cloned().collect::<Vec<_>>();
         let inner = err.into_inner();
         let message = strip_position(&inner.to_string());
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::Validation(vec![field_error(path, field_message(message))]),
+            serde_json::error::Category::Data => {
+                let sent = serde_json::from_slice::<serde_json::Value>(bytes).ok();
+                let value = sent.as_ref().and_then(|v| value_at(v, &at));
+                ApiError::Validation(vec![field_error(path, crate::domain::query::plain_message(message, value))])
+            }
             // serde_json reports some shape errors (a number where an enum goes) as syntax
             // errors: the body is JSON all the same, so it is the field that is wrong.
             _ if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
@@ -134,6 +114,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// The value at a serde path in a JSON document, if it is there.
+fn value_at<'a>(mut v: &'a serde_json::Value, at: &[serde_path_to_error::Segment]) -> Option<&'a serde_json::Value> {
+    use serde_path_to_error::Segment;
+    for segment in at {
+        v = match segment {
+            Segment::Seq { index } => v.get(index)?,
+            Segment::Map { key } => v.get(key)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
 /// A field error from a serde path and message (see `domain::query::field_error`); the body
 /// itself is `body`.
 pub fn field_error(path: String, message: String) -> FieldError {
@@ -141,6 +134,14 @@ pub fn field_error(path: String, message: String) -> FieldError {
 }
 
 fn malformed_json(message: String) -> ApiError {
+    // serde_json's words for a body cut short or a broken escape, in the API's.
+    let message = if message.starts_with("EOF while parsing") {
+        "the body ends before its JSON value is complete".to_owned()
+    } else if message.contains("hex escape") || message.contains("surrogate") {
+        "a \\u escape in a string is not a whole Unicode character (UTF-16 surrogates come in pairs)".to_owned()
+    } else {
+        message
+    };
     ApiError::Malformed {
         detail: format!("the body is not valid JSON: {message}"),
         errors: vec![FieldError::new("body", message)],
@@ -210,9 +211,6 @@ impl FromRequest for IfMatch {
     }
 }
 
-/// An id, as the answers to a malformed one show it.
-const ID_EXAMPLE: &str = "0192f3a0-6b1c-7d2e-9f4a-3b5c6d7e8f90";
-
 /// Path parameter errors (a malformed UUID, say) are `400`, naming the parameter; unless the
 /// path is a fixed route of its own (`/customers/import`) asked with another method: `405`.
 pub fn path_config() -> actix_web::web::PathConfig {
@@ -228,8 +226,7 @@ pub fn path_config() -> actix_web::web::PathConfig {
         let bad = req.match_info().iter().find(|(_, value)| uuid::Uuid::try_parse(value).is_err());
         match bad {
             Some((name, value)) => {
-                ApiError::malformed_field(name, format!("{value:?} is not an id: ids are UUIDs, such as {ID_EXAMPLE}"))
-                    .into()
+                ApiError::malformed_field(name, format!("{value:?} {}", crate::domain::query::NOT_AN_ID)).into()
             }
             None => ApiError::malformed(format!("a path parameter is not valid ({err})")).into(),
         }

@@ -181,23 +181,56 @@ async fn answers_name_the_fault_not_the_parser() {
     let customer = app.post("/api/v1/customers", &owner, json!({"name": "Whole"})).await;
     let customer = customer.json::<serde_json::Value>().await.unwrap()["id"].clone();
     let channel = json_of(app.get("/api/v1/channels", &owner).await, 200).await["data"][0]["id"].clone();
-    for at in ["2026-03", "2026-03-01T10:00:00", "2026-13-01T10:00:00Z", "yesterday", "2026-03-01T10:00:00Z and more"] {
+    use rapport::domain::query::{DATE_EXPECTED, DATE_OR_TIMESTAMP_EXPECTED, NOT_AN_ID};
+    use rapport::domain::time::TIMESTAMP_EXPECTED;
+    let cases = [
+        ("2026-03", DATE_OR_TIMESTAMP_EXPECTED),
+        ("2026-03-01T10:00:00", DATE_OR_TIMESTAMP_EXPECTED),
+        ("2026-13-01T10:00:00Z", DATE_OR_TIMESTAMP_EXPECTED),
+        ("yesterday", DATE_OR_TIMESTAMP_EXPECTED),
+        ("2026-03-01T10:00:00Z and more", DATE_OR_TIMESTAMP_EXPECTED),
+        // A date where a timestamp goes: the answer says it takes a timestamp.
+        ("2026-03-01", TIMESTAMP_EXPECTED),
+    ];
+    for (at, message) in cases {
         let body = json!({"customer_id": customer, "channel_id": channel, "direction": "inbound",
                           "kind": "note", "occurred_at": at});
         let res = app.post("/api/v1/interactions", &owner, body).await;
         let problem = assert_problem(res, 422, "validation_failed").await;
         assert_eq!(problem["errors"][0]["field"], "occurred_at", "{at}: {problem}");
-        assert_eq!(
-            problem["errors"][0]["message"],
-            rapport::http::extract::DATE_OR_TIMESTAMP_EXPECTED,
-            "{at}: {problem}"
-        );
+        assert_eq!(problem["errors"][0]["message"], message, "{at}: {problem}");
     }
-    // A date field too (chrono says the same words for it).
+    // A date field (chrono says the same words for it); a timestamp there is told it takes a date.
     let pipeline = json_of(app.get("/api/v1/pipelines", &owner).await, 200).await["data"][0].clone();
-    let body = json!({"pipeline_id": pipeline["id"], "stage_id": pipeline["stages"][0]["id"], "customer_id": customer,
-                      "title": "Date", "expected_close_date": "2026-13-01"});
-    let problem = assert_problem(app.post("/api/v1/deals", &owner, body).await, 422, "validation_failed").await;
-    assert_eq!(problem["errors"][0]["field"], "expected_close_date", "{problem}");
-    assert_eq!(problem["errors"][0]["message"], rapport::http::extract::DATE_OR_TIMESTAMP_EXPECTED, "{problem}");
+    for (date, message) in [("2026-13-01", DATE_OR_TIMESTAMP_EXPECTED), ("2026-02-03T10:00:00+01:00", DATE_EXPECTED)] {
+        let body = json!({"pipeline_id": pipeline["id"], "stage_id": pipeline["stages"][0]["id"],
+                          "customer_id": customer, "title": "Date", "expected_close_date": date});
+        let problem = assert_problem(app.post("/api/v1/deals", &owner, body).await, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], "expected_close_date", "{problem}");
+        assert_eq!(problem["errors"][0]["message"], message, "{date}: {problem}");
+    }
+    // An id that is not one, in a body and in a query.
+    let body = json!({"customer_id": "nope", "channel_id": channel, "direction": "inbound", "kind": "note"});
+    let problem = assert_problem(app.post("/api/v1/interactions", &owner, body).await, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "customer_id", "{problem}");
+    assert_eq!(problem["errors"][0]["message"], NOT_AN_ID, "{problem}");
+    let problem =
+        assert_problem(app.get("/api/v1/analytics/funnel?pipeline_id=xyz", &owner).await, 400, "malformed_request")
+            .await;
+    assert_eq!(problem["errors"][0]["message"], NOT_AN_ID, "{problem}");
+    // A JSON body cut short.
+    let res = app
+        .client
+        .post(app.url("/api/v1/interactions"))
+        .bearer_auth(&owner)
+        .header("content-type", "application/json")
+        .body(format!("{{\"customer_id\": \"{}\",", customer.as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(res, 400, "malformed_request").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("the body ends before its JSON value is complete"),
+        "{problem}"
+    );
 }

@@ -221,7 +221,7 @@ fn csv_cell(record: &mut ImportRecord, column: &Column, cell: &str) -> Result<()
     };
     let bad = |m: &str| FieldError::new(field, m);
     match field {
-        "id" => record.id = Some(Uuid::try_parse(cell).map_err(|_| bad("must be a UUID"))?),
+        "id" => record.id = Some(Uuid::try_parse(cell).map_err(|_| bad(crate::domain::query::NOT_AN_ID))?),
         "kind" => record.kind = Some(cell.parse().map_err(|_| bad("must be person or company"))?),
         "name" => record.name = Some(cell.to_owned()),
         "email" => record.email = Some(cell.to_owned()),
@@ -237,7 +237,7 @@ fn csv_cell(record: &mut ImportRecord, column: &Column, cell: &str) -> Result<()
             })
         }
         "attributes" => record.attributes = Some(serde_json::from_str(cell).map_err(|_| bad("must be a JSON object"))?),
-        "owner_id" => record.owner_id = Some(Uuid::try_parse(cell).map_err(|_| bad("must be a UUID"))?),
+        "owner_id" => record.owner_id = Some(Uuid::try_parse(cell).map_err(|_| bad(crate::domain::query::NOT_AN_ID))?),
         "created_at" => {
             record.created_at = Some(
                 DateTime::parse_from_rfc3339(cell)
@@ -334,7 +334,12 @@ pub fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sende
                         if rec.len() != columns.len() {
                             errors.push(FieldError::new(
                                 "line",
-                                format!("has {} fields, the header {}", rec.len(), columns.len()),
+                                format!(
+                                    "has {} {}, the header names {} columns",
+                                    rec.len(),
+                                    if rec.len() == 1 { "value" } else { "values" },
+                                    columns.len()
+                                ),
                             ));
                         }
                         for (column, cell) in columns.iter().zip(rec.iter()) {

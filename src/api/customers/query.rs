@@ -102,7 +102,8 @@ impl ListQuery {
                 }
                 "owner_id" => {
                     q.filter.filter.owner_id = Some(
-                        Uuid::try_parse(&value).map_err(|_| ApiError::malformed_field("owner_id", "must be a UUID"))?,
+                        Uuid::try_parse(&value)
+                            .map_err(|_| ApiError::malformed_field("owner_id", crate::domain::query::NOT_AN_ID))?,
                     )
                 }
                 "created_after" => q.filter.created_after = Some(bound(&key, &value)?),
