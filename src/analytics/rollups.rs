@@ -1,11 +1,11 @@
 //! The rollups behind the analytics, kept exact by triggers in the same transaction as every
 //! write (migrations `0005_customer_activity.sql`, `0014_interaction_hours.sql`,
-//! `0017_rfm_counts.sql`, `0021_customer_periods.sql`).
+//! `0017_rfm_counts.sql`, `0021_customer_periods.sql`, `0022_segment_hours.sql`).
 //!
-//! `interaction_hours` and `rfm_counts` are written in two steps so that writers never wait on
-//! each other: each statement appends its signed changes to `interaction_hour_changes` or
-//! `rfm_count_changes`, and [`fold`] (the `rollups` job) moves them into the rollup. Readers add
-//! both tables.
+//! `interaction_hours`, `rfm_counts` and `segment_hours` are written in two steps so that
+//! writers never wait on each other: each statement appends its signed changes to
+//! `interaction_hour_changes`, `rfm_count_changes` or `segment_hour_changes`, and [`fold`] (the
+//! `rollups` job) moves them into the rollup. Readers add both tables.
 //!
 //! `customer_activity`'s active periods (local weeks and months) depend on the workspace's time
 //! zone; after a change of zone, [`fold`] also converts the rows, a batch per transaction.
@@ -17,7 +17,7 @@ use sqlx::PgPool;
 const FOLD_BATCH: i32 = 50_000;
 
 /// The fold function of each two-step rollup: `(most integer) → bigint`, how many it folded.
-const FOLDS: [&str; 2] = ["rapport_interaction_hours_fold", "rapport_rfm_counts_fold"];
+const FOLDS: [&str; 3] = ["rapport_interaction_hours_fold", "rapport_rfm_counts_fold", "rapport_segment_hours_fold"];
 
 /// Customers' rows converted to a new time zone per transaction.
 const PASS_BATCH: i32 = 5_000;

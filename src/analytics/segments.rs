@@ -303,20 +303,153 @@ SELECT json_build_object(
           FROM totals t))
 "#;
 
+/// The customer dimensions read from `segment_hours` (migration `0022_segment_hours.sql`): the
+/// rollup's whole UTC hours of the window, plus what it cannot give, read from the rows
+/// themselves:
+/// - the partial hours at the window's edges, `[from, h1)` and `[h2, to)`;
+/// - the live customers created at or after `to`, which the rollup counts and the definition
+///   does not: taken away;
+/// - the active customers whose latest interaction is not in `[h1, h2)` (the rollup counts a
+///   customer active in the hour of its latest interaction): before `h1` (then it is in
+///   `[from, h1)`), or at or after `h2` with an interaction in the window.
+///
+/// `$5` = `h1` (`from` rounded up to the hour), `$6` = `h2` (`to` rounded down); `h1 < h2`.
+/// The groups are those of `$4` and the totals those of the dimension `all`.
+const SEGMENTS_FROM_HOURS: &str = r#"
+WITH rolled AS (
+    SELECT h.dimension, h.key, h.customers, h.interactions, h.purchases, h.revenue, h.last_active AS active
+      FROM segment_hours h
+     WHERE h.workspace_id = $1 AND h.dimension IN ($4, 'all') AND h.hour = '-infinity'
+    UNION ALL
+    SELECT h.dimension, h.key, h.customers, h.interactions, h.purchases, h.revenue, h.last_active
+      FROM segment_hours h
+     WHERE h.workspace_id = $1 AND h.dimension IN ($4, 'all') AND h.hour >= $5 AND h.hour < $6
+    UNION ALL
+    -- The changes not folded yet.
+    SELECT k.dimension, k.key, ch.customers, ch.interactions, ch.purchases, ch.revenue, ch.last_active
+      FROM segment_hour_changes ch
+     CROSS JOIN LATERAL rapport_segment_keys(ch.country, ch.kind, ch.owner_id, ch.tags) k
+     WHERE ch.workspace_id = $1 AND k.dimension IN ($4, 'all')
+       AND (ch.hour = '-infinity' OR (ch.hour >= $5 AND ch.hour < $6))
+),
+late AS (
+    SELECT k.dimension, k.key, -1 AS customers, -coalesce(x.interactions, 0) AS interactions,
+           -coalesce(x.purchases, 0) AS purchases, -coalesce(x.revenue, 0) AS revenue,
+           -coalesce((x.last >= $5 AND x.last < $6)::int, 0) AS active
+      FROM customers c
+      LEFT JOIN LATERAL (
+          SELECT count(*) FILTER (WHERE i.occurred_at >= $5 AND i.occurred_at < $6) AS interactions,
+                 count(*) FILTER (WHERE i.occurred_at >= $5 AND i.occurred_at < $6 AND i.kind = 'purchase') AS purchases,
+                 sum(i.value_cents) FILTER (WHERE i.occurred_at >= $5 AND i.occurred_at < $6) AS revenue,
+                 max(i.occurred_at) AS last
+            FROM interactions i
+           WHERE i.workspace_id = $1 AND i.customer_id = c.id) x ON true
+     CROSS JOIN LATERAL rapport_segment_keys(c.country, c.kind, c.owner_id, c.tags) k
+     WHERE c.workspace_id = $1 AND c.deleted_at IS NULL AND c.created_at >= $3 AND k.dimension IN ($4, 'all')
+),
+edge AS (
+    SELECT i.customer_id, count(*) AS interactions, count(*) FILTER (WHERE i.kind = 'purchase') AS purchases,
+           coalesce(sum(i.value_cents), 0) AS revenue
+      FROM interactions i
+     WHERE i.workspace_id = $1
+       AND ((i.occurred_at >= $2 AND i.occurred_at < $5) OR (i.occurred_at >= $6 AND i.occurred_at < $3))
+     GROUP BY i.customer_id
+),
+edge_active AS (
+    SELECT i.customer_id
+      FROM interactions i
+     WHERE i.workspace_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $5
+       AND NOT EXISTS (SELECT 1 FROM interactions j
+                        WHERE j.workspace_id = $1 AND j.customer_id = i.customer_id AND j.occurred_at >= $5)
+    UNION
+    SELECT i.customer_id
+      FROM interactions i
+     WHERE i.workspace_id = $1 AND i.occurred_at >= $6
+       AND EXISTS (SELECT 1 FROM interactions j
+                    WHERE j.workspace_id = $1 AND j.customer_id = i.customer_id AND j.occurred_at >= $2 AND j.occurred_at < $3)
+),
+edges AS (
+    SELECT k.dimension, k.key, 0 AS customers, coalesce(e.interactions, 0) AS interactions,
+           coalesce(e.purchases, 0) AS purchases, coalesce(e.revenue, 0) AS revenue,
+           (a.customer_id IS NOT NULL)::int AS active
+      FROM edge e
+      FULL JOIN edge_active a ON a.customer_id = e.customer_id
+      JOIN customers c ON c.workspace_id = $1 AND c.id = coalesce(e.customer_id, a.customer_id)
+     CROSS JOIN LATERAL rapport_segment_keys(c.country, c.kind, c.owner_id, c.tags) k
+     WHERE c.deleted_at IS NULL AND c.created_at < $3 AND k.dimension IN ($4, 'all')
+),
+figures AS (
+    SELECT f.dimension, f.key, sum(f.customers)::bigint AS customers, sum(f.active)::bigint AS active,
+           sum(f.interactions)::bigint AS interactions, sum(f.purchases)::bigint AS purchases, sum(f.revenue) AS revenue
+      FROM (SELECT * FROM rolled UNION ALL SELECT * FROM late UNION ALL SELECT * FROM edges) f
+     GROUP BY 1, 2
+),
+groups AS (
+    SELECT key, customers, active, interactions, purchases, revenue FROM figures WHERE dimension = $4 AND customers > 0
+)
+SELECT json_build_object(
+    'groups', GROUPS_JSON,
+    'totals', (
+        SELECT json_build_object(
+                   'customers', coalesce(t.customers, 0), 'active_customers', coalesce(t.active, 0),
+                   'interactions', coalesce(t.interactions, 0), 'purchases', coalesce(t.purchases, 0),
+                   'revenue_cents', coalesce(t.revenue, 0))
+          FROM (SELECT 1) one
+          LEFT JOIN figures t ON t.dimension = 'all'))
+"#;
+
+/// Rows the rollup's path reads one by one (interactions at or after `h2`, live customers
+/// created at or after `to`), past which the exact path is the faster: a window that ends long
+/// ago, or before most customers were created.
+const ROLLUP_EXTRA_ROWS: i64 = 50_000;
+
+/// Whether the rollup's path reads at most [`ROLLUP_EXTRA_ROWS`] rows one by one.
+const ROLLUP_FITS: &str = r#"
+SELECT (SELECT count(*) FROM (SELECT 1 FROM interactions
+                               WHERE workspace_id = $1 AND occurred_at >= $2 LIMIT $4) i)
+     + (SELECT count(*) FROM (SELECT 1 FROM customers
+                               WHERE workspace_id = $1 AND deleted_at IS NULL AND created_at >= $3 LIMIT $4) c) < $4
+"#;
+
+/// The whole hours of `[from, to)`: `from` rounded up and `to` rounded down to the UTC hour.
+fn whole_hours(from: DateTime<Utc>, to: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    use chrono::{DurationRound, TimeDelta};
+    let hour = TimeDelta::hours(1);
+    let down = |t: DateTime<Utc>| t.duration_trunc(hour).ok();
+    let h1 = down(from).map(|h| if h == from { h } else { h + hour })?;
+    let h2 = down(to)?;
+    (h1 < h2).then_some((h1, h2))
+}
+
 async fn segments(
     pool: &PgPool,
     ws: WorkspaceId,
     cx: &Context,
     dimension: &Dimension,
 ) -> sqlx::Result<SegmentsFigures> {
+    let key = match dimension {
+        Dimension::Attribute(k) => Some(k.as_str()),
+        _ => None,
+    };
+    let rolled = matches!(dimension, Dimension::Country | Dimension::Kind | Dimension::Owner | Dimension::Tag);
+    if let (true, Some((h1, h2))) = (rolled, whole_hours(cx.from, cx.to)) {
+        let fits: bool = sqlx::query_scalar(ROLLUP_FITS)
+            .bind(ws.0)
+            .bind(h2)
+            .bind(cx.to)
+            .bind(ROLLUP_EXTRA_ROWS)
+            .fetch_one(pool)
+            .await?;
+        if fits {
+            let sql = SEGMENTS_FROM_HOURS.replace("GROUPS_JSON", GROUPS_JSON);
+            let q = sqlx::query(&sql).bind(ws.0).bind(cx.from).bind(cx.to).bind(dimension.code()).bind(h1).bind(h2);
+            return figures_tuned(pool, &[], q).await;
+        }
+    }
     let sql = match dimension {
         Dimension::Channel => SEGMENTS_BY_CHANNEL.to_owned(),
         Dimension::Tag => format!("{ACTIVITY}{SEGMENTS_BY_TAG}").replace("GROUPS_JSON", GROUPS_JSON),
         _ => format!("{ACTIVITY}{SEGMENTS_BY_KEY}").replace("GROUPS_JSON", GROUPS_JSON),
-    };
-    let key = match dimension {
-        Dimension::Attribute(k) => Some(k.as_str()),
-        _ => None,
     };
     let mut q = sqlx::query(&sql).bind(ws.0).bind(cx.from).bind(cx.to);
     if *dimension != Dimension::Channel {
@@ -330,6 +463,22 @@ async fn segments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_hours_of_a_window() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            whole_hours(at("2026-01-01T10:20:00Z"), at("2026-01-01T13:05:00Z")),
+            Some((at("2026-01-01T11:00:00Z"), at("2026-01-01T13:00:00Z")))
+        );
+        assert_eq!(
+            whole_hours(at("2026-01-01T10:00:00Z"), at("2026-01-01T11:00:00Z")),
+            Some((at("2026-01-01T10:00:00Z"), at("2026-01-01T11:00:00Z")))
+        );
+        // Less than one whole hour: none.
+        assert_eq!(whole_hours(at("2026-01-01T10:00:01Z"), at("2026-01-01T11:59:59Z")), None);
+        assert_eq!(whole_hours(at("2026-01-01T10:20:00Z"), at("2026-01-01T10:40:00Z")), None);
+    }
 
     #[test]
     fn dimensions() {

@@ -138,10 +138,12 @@ pub async fn load(
     // than keeping them up to date row by row. (The tables hold other workspaces' rows too:
     // the constraints are checked again for all of them when they come back.)
     let schema = strip(pool, &["customers", "interactions", "deals", "deal_stage_events"]).await?;
-    // The customer_activity and interaction_hours rollups are built once at the end rather
-    // than statement by statement.
+    // The customer_activity, interaction_hours and segment_hours rollups are built once at the
+    // end rather than statement by statement.
     sqlx::query("ALTER TABLE interactions DISABLE TRIGGER interactions_activity_added").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions DISABLE TRIGGER interactions_hours_added").execute(pool).await?;
+    sqlx::query("ALTER TABLE interactions DISABLE TRIGGER interactions_segments_added").execute(pool).await?;
+    sqlx::query("ALTER TABLE customers DISABLE TRIGGER customers_segments_added").execute(pool).await?;
     // The workspace is new: no currency change can race with its amounts.
     sqlx::query("ALTER TABLE interactions DISABLE TRIGGER interactions_money").execute(pool).await?;
     sqlx::query("ALTER TABLE deals DISABLE TRIGGER deals_money").execute(pool).await?;
@@ -301,10 +303,13 @@ pub async fn load(
     let rollup = Instant::now();
     sqlx::query("SELECT rapport_customer_activity_rebuild($1)").bind(ws.0).execute(pool).await?;
     sqlx::query("SELECT rapport_interaction_hours_rebuild($1)").bind(ws.0).execute(pool).await?;
+    sqlx::query("SELECT rapport_segment_hours_rebuild($1)").bind(ws.0).execute(pool).await?;
     // rfm_counts follows customer_activity's rebuild through its changes: fold them all now.
     sqlx::query("SELECT rapport_rfm_counts_fold(2147483647)").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_activity_added").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_hours_added").execute(pool).await?;
+    sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_segments_added").execute(pool).await?;
+    sqlx::query("ALTER TABLE customers ENABLE TRIGGER customers_segments_added").execute(pool).await?;
     sqlx::query("ALTER TABLE interactions ENABLE TRIGGER interactions_money").execute(pool).await?;
     sqlx::query("ALTER TABLE deals ENABLE TRIGGER deals_money").execute(pool).await?;
     sqlx::query("ALTER TABLE deal_stage_events ENABLE TRIGGER deal_stage_events_stays").execute(pool).await?;
@@ -314,6 +319,7 @@ pub async fn load(
     sqlx::query("VACUUM (ANALYZE) interactions").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) customer_activity").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) interaction_hours").execute(pool).await?;
+    sqlx::query("VACUUM (ANALYZE) segment_hours").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) rfm_counts").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) deals").execute(pool).await?;
     sqlx::query("VACUUM (ANALYZE) deal_stage_events").execute(pool).await?;

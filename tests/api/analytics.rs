@@ -313,6 +313,96 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
     }
     assert_activity_exact(&app, ws).await;
     assert_periods_exact(&app, ws, "Europe/Paris", 0..=0).await;
+
+    // segment_hours through the changes of customers' keys, soft deletes, restores and erases,
+    // each racing with interaction writes (and folds) of the same customers.
+    assert_segment_hours_exact(&app, ws).await;
+    let owner_user = get_ok(&app, &g.owner, "/api/v1/users").await["data"][0]["id"].as_str().unwrap().to_owned();
+    let changes = (0..24).map(|n| {
+        let (app, token, customer, owner_user) = (&app, g.owner.clone(), live[n % live.len()], owner_user.clone());
+        async move {
+            let path = format!("/api/v1/customers/{customer}");
+            let res = match n % 6 {
+                0 => app.patch(&path, &token, json!({"country": (["DE", "JP", "BR"][n % 3])})).await,
+                1 => app.patch(&path, &token, json!({"tags": [format!("t{}", n % 4), "shared"]})).await,
+                2 => app.patch(&path, &token, json!({"owner_id": owner_user, "kind": "company", "tags": []})).await,
+                3 => app.delete(&path, &token).await,
+                4 => {
+                    assert_eq!(app.delete(&path, &token).await.status(), 204);
+                    app.post(&format!("{path}/restore"), &token, json!({})).await
+                }
+                _ => app.delete(&format!("{path}?erase=true"), &token).await,
+            };
+            let status = res.status();
+            assert!(status.is_success(), "{n}: {status} {}", res.text().await.unwrap());
+        }
+    });
+    let writes = (0..48).map(|n| {
+        let (app, token, customer) = (&app, g.owner.clone(), live[n % 24 % live.len()]);
+        async move {
+            let body = json!({"customer_id": customer, "channel_id": channel, "direction": "inbound",
+                              "kind": if n % 2 == 0 { "purchase" } else { "call" },
+                              "value_cents": if n % 2 == 0 { Some(11 * n) } else { None },
+                              "occurred_at": iso(Utc::now() - Duration::minutes(97 * n as i64))});
+            // A customer erased or deleted meanwhile refuses the write.
+            let status = app.post("/api/v1/interactions", &token, body).await.status();
+            assert!([201, 404, 409, 422].contains(&status.as_u16()), "{status}");
+        }
+    });
+    let folds = (0..5).map(|_| async {
+        rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+    });
+    futures_util::future::join3(
+        futures_util::future::join_all(changes),
+        futures_util::future::join_all(writes),
+        futures_util::future::join_all(folds),
+    )
+    .await;
+    assert_segment_hours_exact(&app, ws).await;
+    rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+    assert_segment_hours_exact(&app, ws).await;
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM segment_hour_changes WHERE workspace_id = $1")
+        .bind(ws)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0, "a fold takes every pending change");
+}
+
+/// `segment_hours` with its pending changes holds, per group of each rolled dimension, the live
+/// customers (at hour `-infinity`), and per UTC hour their interactions, purchases, revenue and
+/// how many have their latest interaction in it, computed here customer by customer.
+async fn assert_segment_hours_exact(app: &TestApp, ws: Uuid) {
+    assert_rows_equal(
+        app,
+        ws,
+        "SELECT dimension, key, hour, sum(customers)::numeric AS c, sum(interactions)::numeric AS n,
+                sum(purchases)::numeric AS p, sum(revenue)::numeric AS v, sum(last_active)::numeric AS l
+           FROM (SELECT dimension, key, hour, customers, interactions, purchases, revenue, last_active
+                   FROM segment_hours WHERE workspace_id = $1
+                 UNION ALL
+                 SELECT k.dimension, k.key, ch.hour, ch.customers, ch.interactions, ch.purchases, ch.revenue, ch.last_active
+                   FROM segment_hour_changes ch
+                  CROSS JOIN LATERAL rapport_segment_keys(ch.country, ch.kind, ch.owner_id, ch.tags) k
+                  WHERE ch.workspace_id = $1) h
+          GROUP BY 1, 2, 3
+         HAVING sum(customers) <> 0 OR sum(interactions) <> 0 OR sum(purchases) <> 0 OR sum(revenue) <> 0
+             OR sum(last_active) <> 0",
+        "SELECT k.dimension, k.key, r.hour, sum(r.c)::numeric AS c, sum(r.n)::numeric AS n, sum(r.p)::numeric AS p,
+                sum(r.v)::numeric AS v, sum(r.l)::numeric AS l
+           FROM customers c
+          CROSS JOIN LATERAL (
+                SELECT '-infinity'::timestamptz AS hour, 1 AS c, 0 AS n, 0 AS p, 0::bigint AS v, 0 AS l
+                UNION ALL
+                SELECT date_trunc('hour', i.occurred_at, 'UTC'), 0, 1, (i.kind = 'purchase')::int,
+                       coalesce(i.value_cents, 0),
+                       (row_number() OVER (ORDER BY i.occurred_at DESC, i.id) = 1)::int
+                  FROM interactions i WHERE i.workspace_id = $1 AND i.customer_id = c.id) r
+          CROSS JOIN LATERAL rapport_segment_keys(c.country, c.kind, c.owner_id, c.tags) k
+          WHERE c.workspace_id = $1 AND c.deleted_at IS NULL
+          GROUP BY 1, 2, 3",
+    )
+    .await;
 }
 
 /// A bulk update of interactions (one statement over every row, on a connection whose trigger
@@ -932,6 +1022,15 @@ async fn compare_every_figure(timezone: &str, default_seed: u64) {
             None,
         ),
         ("from=2000-01-01&to=2060-01-01".to_owned(), NaiveDate::from_ymd_opt(2000, 1, 1)),
+        // Under an hour: no whole UTC hour to read from a rollup (segments read the rows).
+        (
+            format!(
+                "from={}&to={}",
+                urlencode(&iso(now - Duration::minutes(100))),
+                urlencode(&iso(now - Duration::minutes(45)))
+            ),
+            None,
+        ),
     ];
     for (w, (window, from_date)) in windows.iter().enumerate() {
         let sep = if window.is_empty() { "" } else { "&" };
