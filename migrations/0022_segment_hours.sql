@@ -216,8 +216,9 @@ BEGIN
          WHERE m.live;
     ELSE
         -- Row by row, before the row goes: its interactions are still there (an erase deletes
-        -- them by cascade, after it; their own trigger finds no customer then).
-        IF OLD.deleted_at IS NULL THEN
+        -- them by cascade, after it; their own trigger finds no customer then). A workspace
+        -- being deleted takes its rollup rows with it: nothing to take away.
+        IF OLD.deleted_at IS NULL AND EXISTS (SELECT 1 FROM workspaces WHERE id = OLD.workspace_id) THEN
             INSERT INTO segment_hour_changes
             SELECT * FROM rapport_customer_segment_changes(OLD.workspace_id, OLD.id, OLD.country, OLD.kind,
                                                           OLD.owner_id, OLD.tags, -1);
@@ -276,9 +277,10 @@ END;
 $$;
 
 -- Builds a workspace's rows from its customers and interactions (this migration, and bulk loads
--- that bypass the triggers).
+-- that bypass the triggers). A million customers' interactions expand into ~60M (key, hour)
+-- rows to sum: the memory to hash them without spilling to disk.
 CREATE FUNCTION rapport_segment_hours_rebuild(ws uuid) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET work_mem = '1GB' AS $$
 BEGIN
     DELETE FROM segment_hour_changes WHERE workspace_id = ws;
     DELETE FROM segment_hours WHERE workspace_id = ws;

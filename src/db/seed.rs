@@ -301,6 +301,9 @@ pub async fn load(
 
     restore(pool, schema).await?;
     let rollup = Instant::now();
+    // The rebuilds' plans need the loaded rows' statistics (without them, 100,000 customers'
+    // rollups took 2 minutes instead of 20 s).
+    sqlx::query("ANALYZE customers, interactions").execute(pool).await?;
     sqlx::query("SELECT rapport_customer_activity_rebuild($1)").bind(ws.0).execute(pool).await?;
     sqlx::query("SELECT rapport_interaction_hours_rebuild($1)").bind(ws.0).execute(pool).await?;
     sqlx::query("SELECT rapport_segment_hours_rebuild($1)").bind(ws.0).execute(pool).await?;
