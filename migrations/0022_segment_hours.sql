@@ -73,8 +73,13 @@ CREATE TYPE rapport_interaction_change AS (
 -- customers' keys, and each customer's latest interaction moved from its hour before the
 -- statement to its hour after. Customers soft-deleted (or gone: an erase's cascade) count
 -- nowhere.
+--
+-- Its plan is made once per connection (a generic plan: a custom one, made again at every call
+-- for the array's size, cost more than the statement itself); no two sets of the statement's
+-- rows are joined with each other, only each with an index, so that no plan is quadratic in a
+-- bulk statement's rows.
 CREATE FUNCTION rapport_segment_hours_apply(changed rapport_interaction_change[]) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     IF cardinality(changed) = 0 THEN
         RETURN;
@@ -92,45 +97,47 @@ BEGIN
     per_customer AS (
         SELECT r.workspace_id, r.customer_id,
                coalesce(array_agg(r.id) FILTER (WHERE r.sign > 0), '{}') AS added_ids,
+               max(r.occurred_at) FILTER (WHERE r.sign > 0) AS added_last,
                max(r.occurred_at) FILTER (WHERE r.sign < 0) AS removed_last
           FROM rows r
          GROUP BY 1, 2
     ),
-    live AS (
-        SELECT c.workspace_id, c.id, c.country, c.kind, c.owner_id, c.tags, p.added_ids, p.removed_last
+    -- The customer's interactions the statement did not write (`kept`) are there before and
+    -- after it: its latest interaction before is the latest of those and of the rows taken away,
+    -- after, the latest of those and of the rows added.
+    kept AS (
+        SELECT p.*,
+               (SELECT max(i.occurred_at) FROM interactions i
+                 WHERE i.workspace_id = p.workspace_id AND i.customer_id = p.customer_id
+                   AND i.id <> ALL (p.added_ids)) AS kept_last
           FROM per_customer p
-          JOIN customers c ON c.workspace_id = p.workspace_id AND c.id = p.customer_id
-         WHERE c.deleted_at IS NULL
     ),
     lasts AS (
-        SELECT l.*,
-               (SELECT max(i.occurred_at) FROM interactions i
-                 WHERE i.workspace_id = l.workspace_id AND i.customer_id = l.id) AS last_after,
-               greatest((SELECT max(i.occurred_at) FROM interactions i
-                          WHERE i.workspace_id = l.workspace_id AND i.customer_id = l.id AND i.id <> ALL (l.added_ids)),
-                        l.removed_last) AS last_before
-          FROM live l
+        SELECT k.workspace_id, k.customer_id, greatest(k.kept_last, k.removed_last) AS last_before,
+               greatest(k.kept_last, k.added_last) AS last_after
+          FROM kept k
     ),
-    figures AS (
-        SELECT l.workspace_id, date_trunc('hour', r.occurred_at, 'UTC') AS hour, l.country, l.kind, l.owner_id, l.tags,
+    changes AS (
+        SELECT r.workspace_id, r.customer_id, date_trunc('hour', r.occurred_at, 'UTC') AS hour,
                r.sign AS interactions, CASE WHEN r.kind = 'purchase' THEN r.sign ELSE 0 END AS purchases,
                coalesce(r.sign * r.value_cents, 0)::numeric AS revenue, 0 AS last_active
           FROM rows r
-          JOIN live l ON l.workspace_id = r.workspace_id AND l.id = r.customer_id
         UNION ALL
-        SELECT x.workspace_id, date_trunc('hour', x.last_before, 'UTC'), x.country, x.kind, x.owner_id, x.tags, 0, 0, 0, -1
+        SELECT x.workspace_id, x.customer_id, date_trunc('hour', x.last_before, 'UTC'), 0, 0, 0, -1
           FROM lasts x
          WHERE x.last_before IS NOT NULL
         UNION ALL
-        SELECT x.workspace_id, date_trunc('hour', x.last_after, 'UTC'), x.country, x.kind, x.owner_id, x.tags, 0, 0, 0, 1
+        SELECT x.workspace_id, x.customer_id, date_trunc('hour', x.last_after, 'UTC'), 0, 0, 0, 1
           FROM lasts x
          WHERE x.last_after IS NOT NULL
     )
-    SELECT f.workspace_id, f.hour, f.country, f.kind, f.owner_id, f.tags,
-           0, sum(f.interactions), sum(f.purchases), sum(f.revenue), sum(f.last_active)
-      FROM figures f
+    SELECT c.workspace_id, x.hour, c.country, c.kind, c.owner_id, c.tags,
+           0, sum(x.interactions), sum(x.purchases), sum(x.revenue), sum(x.last_active)
+      FROM changes x
+      JOIN customers c ON c.workspace_id = x.workspace_id AND c.id = x.customer_id
+     WHERE c.deleted_at IS NULL
      GROUP BY 1, 2, 3, 4, 5, 6
-    HAVING sum(f.interactions) <> 0 OR sum(f.purchases) <> 0 OR sum(f.revenue) <> 0 OR sum(f.last_active) <> 0;
+    HAVING sum(x.interactions) <> 0 OR sum(x.purchases) <> 0 OR sum(x.revenue) <> 0 OR sum(x.last_active) <> 0;
 END;
 $$;
 
