@@ -15,11 +15,34 @@
 -- carrying the customer's keys as they were read (a row expands into its dimensions when it is
 -- folded); the `rollups` job folds them; readers add both tables.
 --
--- Consistency with concurrent writes: an interaction write locks its customers FOR SHARE before
--- it reads their keys, so it waits for a change of keys in flight, and a change of keys waits
--- for it (then reads its interactions in a new statement); the latest interaction of a customer
--- is read after the customer_activity trigger (which runs first, by name) has locked the
--- customer's activity row, so two interaction writes of one customer see each other.
+-- Consistency with concurrent writes. Each customer has a lock of its own, a transaction-level
+-- advisory lock (rapport_customer_segments_lock): writers of its interactions take it shared,
+-- a change of its keys (or its deletion) exclusive, each in a statement before the one that
+-- reads, so a writer that waited reads the new keys, and a change of keys that waited reads
+-- the interactions written meanwhile. The lock is not the customer row's: an interaction write
+-- never waits for a change of its customer's other fields, and a transaction that locks a
+-- customer row and then the customer's interactions (an erase's cascade, a user's deletion
+-- setting owner_id and user_id to null) cannot deadlock with a writer that holds one of those
+-- interactions: writers that update or delete an interaction take the lock before they lock
+-- the interaction (src/app/interactions.rs), and exclusive holders take theirs in customer
+-- order. The latest interaction of a customer is read after the customer_activity trigger
+-- (which runs first, by name) has locked the customer's activity row, so two interaction
+-- writes of one customer see each other.
+
+-- Interactions happen at finite instants: the hour '-infinity' holds the customers.
+ALTER TABLE interactions ADD CONSTRAINT interactions_occurred_finite CHECK (isfinite(occurred_at));
+
+-- The key of a customer's advisory lock (see above).
+CREATE FUNCTION rapport_customer_segments_lock(ws uuid, customer uuid) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT hashtextextended('rapport customer segments ' || ws::text || ' ' || customer::text, 0)
+$$;
+
+-- Tags as the set they stand for (sorted, once each): a reordering changes no group.
+CREATE FUNCTION rapport_tag_set(tags text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}') FROM unnest(tags) AS t
+$$;
 
 CREATE TABLE segment_hours (
     workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
@@ -85,10 +108,9 @@ BEGIN
         RETURN;
     END IF;
     -- A statement of its own: the next one sees what a change of keys it waited for committed.
-    PERFORM 1 FROM customers c
-     WHERE (c.workspace_id, c.id) IN (SELECT r.workspace_id, r.customer_id FROM unnest(changed) r)
-     ORDER BY c.workspace_id, c.id
-       FOR SHARE;
+    PERFORM pg_advisory_xact_lock_shared(k.key)
+       FROM (SELECT DISTINCT rapport_customer_segments_lock(r.workspace_id, r.customer_id) AS key
+               FROM unnest(changed) r ORDER BY 1) k;
     INSERT INTO segment_hour_changes (workspace_id, hour, country, kind, owner_id, tags,
                                       customers, interactions, purchases, revenue, last_active)
     WITH rows AS (
@@ -131,7 +153,7 @@ BEGIN
           FROM lasts x
          WHERE x.last_after IS NOT NULL
     )
-    SELECT c.workspace_id, x.hour, c.country, c.kind, c.owner_id, c.tags,
+    SELECT c.workspace_id, x.hour, c.country, c.kind, c.owner_id, rapport_tag_set(c.tags),
            0, sum(x.interactions), sum(x.purchases), sum(x.revenue), sum(x.last_active)
       FROM changes x
       JOIN customers c ON c.workspace_id = x.workspace_id AND c.id = x.customer_id
@@ -195,40 +217,62 @@ LANGUAGE sql STABLE AS $$
      GROUP BY h.hour
 $$;
 
+-- A customer under the keys it had (sign -1) or has (1).
+CREATE TYPE rapport_customer_keys AS (
+    workspace_id uuid, id uuid, country text, kind text, owner_id uuid, tags text[], sign integer
+);
+
 -- Customers created, changed and deleted: a live customer's contribution added, moved when its
--- keys change or it is soft-deleted or restored, taken away when it is deleted.
+-- keys change or it is soft-deleted or restored, taken away when it is deleted. A workspace
+-- being deleted takes its rollup rows with it: nothing to move or take away.
 CREATE FUNCTION rapport_customers_segments() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    moved rapport_customer_keys[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
         -- A new customer has no interactions yet.
         INSERT INTO segment_hour_changes (workspace_id, hour, country, kind, owner_id, tags,
                                           customers, interactions, purchases, revenue, last_active)
-        SELECT workspace_id, '-infinity'::timestamptz, country, kind, owner_id, tags, count(*), 0, 0, 0, 0
+        SELECT workspace_id, '-infinity'::timestamptz, country, kind, owner_id, rapport_tag_set(tags), count(*), 0, 0, 0, 0
           FROM added
          WHERE deleted_at IS NULL
          GROUP BY 1, 2, 3, 4, 5, 6;
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO segment_hour_changes
-        SELECT x.*
-          FROM ((SELECT workspace_id, id, country, kind, owner_id, tags, deleted_at IS NULL AS live, -1 AS sign FROM removed
-                 EXCEPT ALL
-                 SELECT workspace_id, id, country, kind, owner_id, tags, deleted_at IS NULL, -1 FROM changed_to)
-                UNION ALL
-                (SELECT workspace_id, id, country, kind, owner_id, tags, deleted_at IS NULL, 1 FROM changed_to
-                 EXCEPT ALL
-                 SELECT workspace_id, id, country, kind, owner_id, tags, deleted_at IS NULL, 1 FROM removed)) m
-         CROSS JOIN LATERAL rapport_customer_segment_changes(m.workspace_id, m.id, m.country, m.kind, m.owner_id,
-                                                             m.tags, m.sign) x
-         WHERE m.live;
+        -- The live sides of the customers whose groups changed (a set difference, no join: see
+        -- 0020), locked in a statement of their own before their interactions are read.
+        moved := ARRAY(
+            SELECT ROW(m.workspace_id, m.id, m.country, m.kind, m.owner_id, m.tags, m.sign)::rapport_customer_keys
+              FROM ((SELECT workspace_id, id, country, kind, owner_id, rapport_tag_set(tags) AS tags,
+                            deleted_at IS NULL AS live, -1 AS sign FROM removed
+                     EXCEPT ALL
+                     SELECT workspace_id, id, country, kind, owner_id, rapport_tag_set(tags), deleted_at IS NULL, -1
+                       FROM changed_to)
+                    UNION ALL
+                    (SELECT workspace_id, id, country, kind, owner_id, rapport_tag_set(tags), deleted_at IS NULL, 1
+                       FROM changed_to
+                     EXCEPT ALL
+                     SELECT workspace_id, id, country, kind, owner_id, rapport_tag_set(tags), deleted_at IS NULL, 1
+                       FROM removed)) m
+             WHERE m.live AND EXISTS (SELECT 1 FROM workspaces w WHERE w.id = m.workspace_id));
+        IF cardinality(moved) > 0 THEN
+            PERFORM pg_advisory_xact_lock(k.key)
+               FROM (SELECT DISTINCT rapport_customer_segments_lock(m.workspace_id, m.id) AS key
+                       FROM unnest(moved) m ORDER BY 1) k;
+            INSERT INTO segment_hour_changes
+            SELECT x.*
+              FROM unnest(moved) m
+             CROSS JOIN LATERAL rapport_customer_segment_changes(m.workspace_id, m.id, m.country, m.kind,
+                                                                 m.owner_id, m.tags, m.sign) x;
+        END IF;
     ELSE
         -- Row by row, before the row goes: its interactions are still there (an erase deletes
-        -- them by cascade, after it; their own trigger finds no customer then). A workspace
-        -- being deleted takes its rollup rows with it: nothing to take away.
+        -- them by cascade, after it; their own trigger finds no customer then).
         IF OLD.deleted_at IS NULL AND EXISTS (SELECT 1 FROM workspaces WHERE id = OLD.workspace_id) THEN
+            PERFORM pg_advisory_xact_lock(rapport_customer_segments_lock(OLD.workspace_id, OLD.id));
             INSERT INTO segment_hour_changes
             SELECT * FROM rapport_customer_segment_changes(OLD.workspace_id, OLD.id, OLD.country, OLD.kind,
-                                                          OLD.owner_id, OLD.tags, -1);
+                                                          OLD.owner_id, rapport_tag_set(OLD.tags), -1);
         END IF;
         RETURN OLD;
     END IF;
@@ -285,9 +329,9 @@ $$;
 
 -- Builds a workspace's rows from its customers and interactions (this migration, and bulk loads
 -- that bypass the triggers). A million customers' interactions expand into ~60M (key, hour)
--- rows to sum: the memory to hash them without spilling to disk.
+-- rows to sum: more memory to hash them, spilling less to disk.
 CREATE FUNCTION rapport_segment_hours_rebuild(ws uuid) RETURNS void
-LANGUAGE plpgsql SET work_mem = '1GB' AS $$
+LANGUAGE plpgsql SET work_mem = '256MB' AS $$
 BEGIN
     DELETE FROM segment_hour_changes WHERE workspace_id = ws;
     DELETE FROM segment_hours WHERE workspace_id = ws;

@@ -362,11 +362,10 @@ edge_active AS (
        AND NOT EXISTS (SELECT 1 FROM interactions j
                         WHERE j.workspace_id = $1 AND j.customer_id = i.customer_id AND j.occurred_at >= $5)
     UNION
-    SELECT i.customer_id
-      FROM interactions i
-     WHERE i.workspace_id = $1 AND i.occurred_at >= $6
-       AND EXISTS (SELECT 1 FROM interactions j
-                    WHERE j.workspace_id = $1 AND j.customer_id = i.customer_id AND j.occurred_at >= $2 AND j.occurred_at < $3)
+    SELECT l.customer_id
+      FROM (SELECT DISTINCT customer_id FROM interactions WHERE workspace_id = $1 AND occurred_at >= $6) l
+     WHERE EXISTS (SELECT 1 FROM interactions j
+                    WHERE j.workspace_id = $1 AND j.customer_id = l.customer_id AND j.occurred_at >= $2 AND j.occurred_at < $3)
 ),
 edges AS (
     SELECT k.dimension, k.key, 0 AS customers, coalesce(e.interactions, 0) AS interactions,
@@ -399,16 +398,27 @@ SELECT json_build_object(
 "#;
 
 /// Rows the rollup's path reads one by one (interactions at or after `h2`, live customers
-/// created at or after `to`), past which the exact path is the faster: a window that ends long
-/// ago, or before most customers were created.
+/// created at or after `to`) that it takes at least, whatever the window.
 const ROLLUP_EXTRA_ROWS: i64 = 50_000;
 
-/// Whether the rollup's path reads at most [`ROLLUP_EXTRA_ROWS`] rows one by one.
+/// Whether the rollup's path is the faster: the rows it reads one by one are fewer than
+/// [`ROLLUP_EXTRA_ROWS`] or than half the interactions of the window's whole hours (counted
+/// from `interaction_hours`), which the exact path reads. Not so for a window that ends long
+/// ago, or before most customers were created. `$2` = `h2`, `$3` = `to`, `$4` =
+/// [`ROLLUP_EXTRA_ROWS`], `$5` = `h1`.
 const ROLLUP_FITS: &str = r#"
+WITH most AS (
+    SELECT greatest($4, coalesce(sum(n), 0) / 2)::bigint AS rows
+      FROM (SELECT interactions AS n FROM interaction_hours WHERE workspace_id = $1 AND hour >= $5 AND hour < $2
+            UNION ALL
+            SELECT interactions FROM interaction_hour_changes WHERE workspace_id = $1 AND hour >= $5 AND hour < $2) h
+)
 SELECT (SELECT count(*) FROM (SELECT 1 FROM interactions
-                               WHERE workspace_id = $1 AND occurred_at >= $2 LIMIT $4) i)
+                               WHERE workspace_id = $1 AND occurred_at >= $2 LIMIT (SELECT rows FROM most)) i)
      + (SELECT count(*) FROM (SELECT 1 FROM customers
-                               WHERE workspace_id = $1 AND deleted_at IS NULL AND created_at >= $3 LIMIT $4) c) < $4
+                               WHERE workspace_id = $1 AND deleted_at IS NULL AND created_at >= $3
+                               LIMIT (SELECT rows FROM most)) c)
+     < (SELECT rows FROM most)
 "#;
 
 /// The whole hours of `[from, to)`: `from` rounded up and `to` rounded down to the UTC hour.
@@ -438,6 +448,7 @@ async fn segments(
             .bind(h2)
             .bind(cx.to)
             .bind(ROLLUP_EXTRA_ROWS)
+            .bind(h1)
             .fetch_one(pool)
             .await?;
         if fits {

@@ -204,6 +204,7 @@ pub async fn update(
     change: impl FnOnce(&Interaction) -> Result<Fields>,
 ) -> Result<Interaction> {
     let ws = actor.workspace_id;
+    interactions::hold_customer_of(&mut **tx, ws, id).await?;
     let current: Interaction = lock(tx, actor, Role::Member, id, "interaction").await?;
     let fields = change(&current)?;
     check_version(expected, current.version)?;
@@ -249,6 +250,7 @@ pub async fn update(
 
 /// Deletes an interaction (member).
 pub async fn delete(tx: &mut Tx<'_>, actor: &Actor, id: Uuid, expected: Option<i64>) -> Result<()> {
+    interactions::hold_customer_of(&mut **tx, actor.workspace_id, id).await?;
     let current: Interaction = lock(tx, actor, Role::Member, id, "interaction").await?;
     check_version(expected, current.version)?;
     let on_cases: Vec<Uuid> = current.case_id.into_iter().collect();

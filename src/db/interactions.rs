@@ -160,6 +160,23 @@ fn bind_writable<'q, O>(
         .bind(f.case_id)
 }
 
+/// Takes, until the transaction ends, the shared lock of the customer of interaction `id` that
+/// orders writes of its interactions with changes of its segments' keys (migration
+/// `0022_segment_hours.sql`): before the interaction's row is locked, so that a transaction
+/// holding that lock and then needing the interaction (an erase's cascade) never waits for a
+/// writer that waits for it. Nothing when there is no such interaction.
+pub async fn hold_customer_of(db: impl PgExecutor<'_>, ws: WorkspaceId, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock_shared(rapport_customer_segments_lock(workspace_id, customer_id))
+           FROM interactions WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws)
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Inserts the interaction `f` makes (`id`, made at `created_at`) with its event `created`, in
 /// one statement, when the customer is live and the channel active. `Ok(None)`: nothing was
 /// written (a reference failed, or the external id exists: the caller finds out which).

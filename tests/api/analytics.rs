@@ -349,12 +349,37 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
             assert!([201, 404, 409, 422].contains(&status.as_u16()), "{status}");
         }
     });
+    // Corrections and deletions of the same customers' interactions: a writer that holds an
+    // interaction never waits for an erase that needs it (no deadlock, no 500).
+    let held: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT ON (customer_id) id FROM interactions
+          WHERE workspace_id = $1 AND customer_id = ANY ($2) ORDER BY customer_id, occurred_at DESC",
+    )
+    .bind(ws)
+    .bind(&live[..24.min(live.len())])
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let edits = held.iter().enumerate().map(|(n, interaction)| {
+        let (app, token) = (&app, g.owner.clone());
+        async move {
+            let path = format!("/api/v1/interactions/{interaction}");
+            let res = if n % 2 == 0 {
+                app.patch(&path, &token, json!({"occurred_at": iso(Utc::now() - Duration::hours(3 * n as i64))})).await
+            } else {
+                app.delete(&path, &token).await
+            };
+            let status = res.status();
+            assert!([200, 204, 404, 409].contains(&status.as_u16()), "{status} {}", res.text().await.unwrap());
+        }
+    });
     let folds = (0..5).map(|_| async {
         rapport::analytics::rollups::fold(&app.pool).await.unwrap();
     });
-    futures_util::future::join3(
+    futures_util::future::join4(
         futures_util::future::join_all(changes),
         futures_util::future::join_all(writes),
+        futures_util::future::join_all(edits),
         futures_util::future::join_all(folds),
     )
     .await;
@@ -367,6 +392,64 @@ async fn every_rollup_equals_its_definition_through_writes_and_folds() {
         .await
         .unwrap();
     assert_eq!(pending, 0, "a fold takes every pending change");
+}
+
+/// A correction of an interaction takes its customer's segments lock before it holds the
+/// interaction: while a change of the customer's groups is in flight, the correction waits
+/// without holding the interaction, which a transaction holding the customer (an erase's
+/// cascade, a user's deletion) could need next. Then both land, and the rollup is exact.
+#[tokio::test]
+async fn a_correction_waits_for_its_customers_groups_before_holding_the_interaction() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let ws = workspace_id(&app, &owner).await;
+    let customer = id(&app
+        .post("/api/v1/customers", &owner, json!({"name": "Held", "country": "FR"}))
+        .await
+        .json()
+        .await
+        .unwrap());
+    let channel = id(&get_ok(&app, &owner, "/api/v1/channels").await["data"][0]);
+    let body = json!({"customer_id": customer, "channel_id": channel, "direction": "inbound", "kind": "call",
+                      "occurred_at": iso(Utc::now())});
+    let interaction = id(&app.post("/api/v1/interactions", &owner, body).await.json().await.unwrap());
+    let mut change = app.pool.begin().await.unwrap();
+    sqlx::query("UPDATE customers SET country = 'DE' WHERE workspace_id = $1 AND id = $2")
+        .bind(ws)
+        .bind(customer)
+        .execute(&mut *change)
+        .await
+        .unwrap();
+    let path = format!("/api/v1/interactions/{interaction}");
+    let correction = app.patch(&path, &owner, json!({"occurred_at": iso(Utc::now() - Duration::days(2))}));
+    let check = async {
+        let mut waited = false;
+        for _ in 0..500 {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+            )
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                waited = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(waited, "the correction never waited for its customer's lock");
+        let free = sqlx::query("SELECT 1 FROM interactions WHERE workspace_id = $1 AND id = $2 FOR UPDATE NOWAIT")
+            .bind(ws)
+            .bind(interaction)
+            .execute(&mut *change)
+            .await;
+        assert!(free.is_ok(), "the waiting correction holds the interaction: {free:?}");
+        change.commit().await.unwrap();
+    };
+    let (res, ()) = futures_util::future::join(correction, check).await;
+    assert_eq!(res.status(), 200);
+    assert_segment_hours_exact(&app, ws).await;
 }
 
 /// `segment_hours` with its pending changes holds, per group of each rolled dimension, the live
@@ -435,6 +518,7 @@ async fn rollups_hold_through_a_bulk_update() {
     .unwrap();
     assert!(moved > 20 && purchases > 5, "{moved} moved, {purchases} purchases changed");
     assert_hours_exact(&app, ws).await;
+    assert_segment_hours_exact(&app, ws).await;
     assert_activity_exact(&app, ws).await;
     assert_periods_exact(&app, ws, "UTC", 0..=0).await;
     assert_rfm_counts_exact(&app, ws).await;
