@@ -41,7 +41,8 @@ $$;
 -- Tags as the set they stand for (sorted, once each): a reordering changes no group.
 CREATE FUNCTION rapport_tag_set(tags text[]) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}') FROM unnest(tags) AS t
+    SELECT CASE WHEN cardinality(tags) < 2 THEN tags
+                ELSE (SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(tags) AS t) END
 $$;
 
 CREATE TABLE segment_hours (
@@ -99,8 +100,8 @@ CREATE TYPE rapport_interaction_change AS (
 --
 -- Its plan is made once per connection (a generic plan: a custom one, made again at every call
 -- for the array's size, cost more than the statement itself); no two sets of the statement's
--- rows are joined with each other, only each with an index, so that no plan is quadratic in a
--- bulk statement's rows.
+-- rows are joined with each other, only with an index, so that no plan is quadratic in a bulk
+-- statement's rows.
 CREATE FUNCTION rapport_segment_hours_apply(changed rapport_interaction_change[]) RETURNS void
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
@@ -111,53 +112,50 @@ BEGIN
     PERFORM pg_advisory_xact_lock_shared(k.key)
        FROM (SELECT DISTINCT rapport_customer_segments_lock(r.workspace_id, r.customer_id) AS key
                FROM unnest(changed) r ORDER BY 1) k;
+    -- Per customer: its rows' figures (as arrays), and what its latest interaction was before
+    -- and is after the statement. The customer's interactions the statement did not write
+    -- (`kept_last`, the latest of them) are there before and after it: its latest interaction
+    -- before is the latest of those and of the rows taken away, after, the latest of those and
+    -- of the rows added. The customer row is read once, by its key.
     INSERT INTO segment_hour_changes (workspace_id, hour, country, kind, owner_id, tags,
                                       customers, interactions, purchases, revenue, last_active)
-    WITH rows AS (
-        SELECT * FROM unnest(changed)
-    ),
-    per_customer AS (
+    WITH per_customer AS (
         SELECT r.workspace_id, r.customer_id,
                coalesce(array_agg(r.id) FILTER (WHERE r.sign > 0), '{}') AS added_ids,
                max(r.occurred_at) FILTER (WHERE r.sign > 0) AS added_last,
-               max(r.occurred_at) FILTER (WHERE r.sign < 0) AS removed_last
-          FROM rows r
+               max(r.occurred_at) FILTER (WHERE r.sign < 0) AS removed_last,
+               array_agg(date_trunc('hour', r.occurred_at, 'UTC')) AS hours,
+               array_agg(r.sign) AS signs,
+               array_agg(CASE WHEN r.kind = 'purchase' THEN r.sign ELSE 0 END) AS purchases,
+               array_agg(coalesce(r.sign * r.value_cents, 0)) AS revenues
+          FROM unnest(changed) r
          GROUP BY 1, 2
     ),
-    -- The customer's interactions the statement did not write (`kept`) are there before and
-    -- after it: its latest interaction before is the latest of those and of the rows taken away,
-    -- after, the latest of those and of the rows added.
-    kept AS (
+    kept AS MATERIALIZED (
         SELECT p.*,
                (SELECT max(i.occurred_at) FROM interactions i
                  WHERE i.workspace_id = p.workspace_id AND i.customer_id = p.customer_id
                    AND i.id <> ALL (p.added_ids)) AS kept_last
           FROM per_customer p
-    ),
-    lasts AS (
-        SELECT k.workspace_id, k.customer_id, greatest(k.kept_last, k.removed_last) AS last_before,
-               greatest(k.kept_last, k.added_last) AS last_after
-          FROM kept k
-    ),
-    changes AS (
-        SELECT r.workspace_id, r.customer_id, date_trunc('hour', r.occurred_at, 'UTC') AS hour,
-               r.sign AS interactions, CASE WHEN r.kind = 'purchase' THEN r.sign ELSE 0 END AS purchases,
-               coalesce(r.sign * r.value_cents, 0)::numeric AS revenue, 0 AS last_active
-          FROM rows r
-        UNION ALL
-        SELECT x.workspace_id, x.customer_id, date_trunc('hour', x.last_before, 'UTC'), 0, 0, 0, -1
-          FROM lasts x
-         WHERE x.last_before IS NOT NULL
-        UNION ALL
-        SELECT x.workspace_id, x.customer_id, date_trunc('hour', x.last_after, 'UTC'), 0, 0, 0, 1
-          FROM lasts x
-         WHERE x.last_after IS NOT NULL
     )
-    SELECT c.workspace_id, x.hour, c.country, c.kind, c.owner_id, rapport_tag_set(c.tags),
+    SELECT k.workspace_id, x.hour, k.country, k.kind, k.owner_id, k.tags,
            0, sum(x.interactions), sum(x.purchases), sum(x.revenue), sum(x.last_active)
-      FROM changes x
-      JOIN customers c ON c.workspace_id = x.workspace_id AND c.id = x.customer_id
-     WHERE c.deleted_at IS NULL
+      FROM (SELECT k.*, c.country, c.kind, c.owner_id, rapport_tag_set(c.tags) AS tags
+              FROM kept k
+              JOIN customers c ON c.workspace_id = k.workspace_id AND c.id = k.customer_id
+             WHERE c.deleted_at IS NULL
+            OFFSET 0) k -- each customer's tag set made once
+     CROSS JOIN LATERAL (
+           SELECT u.hour, u.interactions, u.purchases, u.revenue::numeric AS revenue, 0 AS last_active
+             FROM unnest(k.hours, k.signs, k.purchases, k.revenues) AS u (hour, interactions, purchases, revenue)
+           UNION ALL
+           SELECT date_trunc('hour', b.at, 'UTC'), 0, 0, 0, -1
+             FROM (SELECT greatest(k.kept_last, k.removed_last) AS at) b
+            WHERE b.at IS NOT NULL
+           UNION ALL
+           SELECT date_trunc('hour', a.at, 'UTC'), 0, 0, 0, 1
+             FROM (SELECT greatest(k.kept_last, k.added_last) AS at) a
+            WHERE a.at IS NOT NULL) x
      GROUP BY 1, 2, 3, 4, 5, 6
     HAVING sum(x.interactions) <> 0 OR sum(x.purchases) <> 0 OR sum(x.revenue) <> 0 OR sum(x.last_active) <> 0;
 END;
