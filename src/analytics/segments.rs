@@ -401,25 +401,40 @@ SELECT json_build_object(
 /// created at or after `to`) that it takes at least, whatever the window.
 const ROLLUP_EXTRA_ROWS: i64 = 50_000;
 
-/// Whether the rollup's path is the faster: the rows it reads one by one are fewer than
-/// [`ROLLUP_EXTRA_ROWS`] or than half the interactions of the window's whole hours (counted
-/// from `interaction_hours`), which the exact path reads. Not so for a window that ends long
-/// ago, or before most customers were created. `$2` = `h2`, `$3` = `to`, `$4` =
-/// [`ROLLUP_EXTRA_ROWS`], `$5` = `h1`.
-const ROLLUP_FITS: &str = r#"
-WITH most AS (
-    SELECT greatest($4, coalesce(sum(n), 0) / 2)::bigint AS rows
-      FROM (SELECT interactions AS n FROM interaction_hours WHERE workspace_id = $1 AND hour >= $5 AND hour < $2
-            UNION ALL
-            SELECT interactions FROM interaction_hour_changes WHERE workspace_id = $1 AND hour >= $5 AND hour < $2) h
-)
-SELECT (SELECT count(*) FROM (SELECT 1 FROM interactions
-                               WHERE workspace_id = $1 AND occurred_at >= $2 LIMIT (SELECT rows FROM most)) i)
+/// How many of the rows the rollup's path reads one by one there are, counted up to `$4`:
+/// interactions at or after `$2` (`h2`), live customers created at or after `$3` (`to`).
+const EXTRA_ROWS: &str = r#"
+SELECT (SELECT count(*) FROM (SELECT 1 FROM interactions WHERE workspace_id = $1 AND occurred_at >= $2 LIMIT $4) i)
      + (SELECT count(*) FROM (SELECT 1 FROM customers
-                               WHERE workspace_id = $1 AND deleted_at IS NULL AND created_at >= $3
-                               LIMIT (SELECT rows FROM most)) c)
-     < (SELECT rows FROM most)
+                               WHERE workspace_id = $1 AND deleted_at IS NULL AND created_at >= $3 LIMIT $4) c)
 "#;
+
+/// The interactions of the hours `[$2, $3)`, from `interaction_hours` and its pending changes.
+const WINDOW_INTERACTIONS: &str = r#"
+SELECT coalesce(sum(n), 0)::bigint
+  FROM (SELECT interactions AS n FROM interaction_hours WHERE workspace_id = $1 AND hour >= $2 AND hour < $3
+        UNION ALL
+        SELECT interactions FROM interaction_hour_changes WHERE workspace_id = $1 AND hour >= $2 AND hour < $3) h
+"#;
+
+/// Whether the rollup's path is the faster for the whole hours `[h1, h2)` of a window ending at
+/// `to`: the rows it reads one by one are fewer than [`ROLLUP_EXTRA_ROWS`], or than half the
+/// interactions of those hours, which the exact path reads. Not so for a window that ends long
+/// ago, or before most customers were created.
+async fn rollup_fits(
+    pool: &PgPool,
+    ws: WorkspaceId,
+    (h1, h2): (DateTime<Utc>, DateTime<Utc>),
+    to: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let extra = |most: i64| sqlx::query_scalar::<_, i64>(EXTRA_ROWS).bind(ws.0).bind(h2).bind(to).bind(most);
+    if extra(ROLLUP_EXTRA_ROWS).fetch_one(pool).await? < ROLLUP_EXTRA_ROWS {
+        return Ok(true);
+    }
+    let half: i64 =
+        sqlx::query_scalar::<_, i64>(WINDOW_INTERACTIONS).bind(ws.0).bind(h1).bind(h2).fetch_one(pool).await? / 2;
+    Ok(half > ROLLUP_EXTRA_ROWS && extra(half).fetch_one(pool).await? < half)
+}
 
 /// The whole hours of `[from, to)`: `from` rounded up and `to` rounded down to the UTC hour.
 fn whole_hours(from: DateTime<Utc>, to: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
@@ -443,14 +458,7 @@ async fn segments(
     };
     let rolled = matches!(dimension, Dimension::Country | Dimension::Kind | Dimension::Owner | Dimension::Tag);
     if let (true, Some((h1, h2))) = (rolled, whole_hours(cx.from, cx.to)) {
-        let fits: bool = sqlx::query_scalar(ROLLUP_FITS)
-            .bind(ws.0)
-            .bind(h2)
-            .bind(cx.to)
-            .bind(ROLLUP_EXTRA_ROWS)
-            .bind(h1)
-            .fetch_one(pool)
-            .await?;
+        let fits = rollup_fits(pool, ws, (h1, h2), cx.to).await?;
         if fits {
             let sql = SEGMENTS_FROM_HOURS.replace("GROUPS_JSON", GROUPS_JSON);
             let q = sqlx::query(&sql).bind(ws.0).bind(cx.from).bind(cx.to).bind(dimension.code()).bind(h1).bind(h2);
