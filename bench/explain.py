@@ -40,12 +40,15 @@ pipeline = q(f"SELECT id FROM pipelines WHERE workspace_id = '{ws}' AND name = '
 customer = q(f"SELECT customer_id FROM interactions WHERE workspace_id = '{ws}' AND kind = 'purchase' LIMIT 1")
 tz = q(f"SELECT timezone FROM workspaces WHERE id = '{ws}'")
 w90 = "now() - interval '2160 hours', now()"
+# The whole UTC hours of that window, as the segments' rollup path reads them (h1, h2).
+h90 = "date_trunc('hour', now() - interval '2160 hours', 'UTC') + interval '1 hour', date_trunc('hour', now(), 'UTC')"
 y1 = "now() - interval '365 days', now()"
 cases = [
     ("funnel, 90 days", sql["FUNNEL"], "uuid, uuid, timestamptz, timestamptz, uuid, uuid", f"'{ws}', '{pipeline}', {w90}, NULL, NULL"),
     ("funnel, 3 years", sql["FUNNEL"], "uuid, uuid, timestamptz, timestamptz, uuid, uuid", f"'{ws}', '{pipeline}', now() - interval '1097 days', now(), NULL, NULL"),
-    ("segments by country, 90 days", (sql["ACTIVITY"] + sql["SEGMENTS_BY_KEY"]).replace("GROUPS_JSON", sql["GROUPS_JSON"]), "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'country', NULL"),
-    ("segments by tag, 90 days", (sql["ACTIVITY"] + sql["SEGMENTS_BY_TAG"]).replace("GROUPS_JSON", sql["GROUPS_JSON"]), "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'tag', NULL"),
+    ("segments by country, 90 days", sql["SEGMENTS_FROM_HOURS"].replace("GROUPS_JSON", sql["GROUPS_JSON"]), "uuid, timestamptz, timestamptz, text, timestamptz, timestamptz", f"'{ws}', {w90}, 'country', {h90}"),
+    ("segments by tag, 90 days", sql["SEGMENTS_FROM_HOURS"].replace("GROUPS_JSON", sql["GROUPS_JSON"]), "uuid, timestamptz, timestamptz, text, timestamptz, timestamptz", f"'{ws}', {w90}, 'tag', {h90}"),
+    ("segments by attr.plan, 90 days (from the rows)", (sql["ACTIVITY"] + sql["SEGMENTS_BY_KEY"]).replace("GROUPS_JSON", sql["GROUPS_JSON"]), "uuid, timestamptz, timestamptz, text, text", f"'{ws}', {w90}, 'attr', 'plan'"),
     ("segments by channel, 90 days", sql["SEGMENTS_BY_CHANNEL"], "uuid, timestamptz, timestamptz", f"'{ws}', {w90}"),
     ("rfm summary", sql["RFM_BOUGHT"] + sql["RFM_BOUNDS"] + sql["RFM_SUMMARY"], "uuid, timestamptz", f"'{ws}', now()"),
     ("rfm of one customer", sql["RFM_BOUGHT"] + sql["RFM_ONE"], "uuid, timestamptz, uuid", f"'{ws}', now(), '{customer}'"),
@@ -58,8 +61,10 @@ cases = [
 def settings(name):
     word = name.split(",")[0].split()[0]
     text = open(f"src/analytics/{ {'interactions': 'series'}.get(word, word) }.rs").read()
-    call = re.search(r"figures_tuned\(pool, &\[(.*?)\]", text, re.S)
-    pairs = re.findall(r'\("([a-z_]+)", "([^"]+)"\)', call.group(1)) if call else []
+    # A module with two paths (segments: the rollup's, then the rows') names the rows' last.
+    calls = re.findall(r"figures_tuned\(pool, &\[(.*?)\]", text, re.S)
+    call = (calls[-1] if "from the rows" in name else calls[0]) if calls else ""
+    pairs = re.findall(r'\("([a-z_]+)", "([^"]+)"\)', call)
     return "".join(f"SET {k} = '{v}'; " for k, v in pairs)
 
 
