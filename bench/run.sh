@@ -8,7 +8,8 @@
 #   DURATION=30s CONNS=64 bash bench/run.sh
 #   ONLY=analytics bash bench/run.sh       # only the analytics timings (p50 of 20 sequential calls)
 #   ONLY=reports bash bench/run.sh         # only the saved reports' run times
-#   ONLY=scenarios bash bench/run.sh       # only the wrk scenarios and the pgbench floor
+#   ONLY=scenarios bash bench/run.sh       # only the wrk scenarios, the import and the pgbench floor
+#   IMPORT_ROWS=1000000 bash bench/run.sh  # rows of the import file (default 100,000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -115,6 +116,8 @@ BROKEN=$($PSQL -c "SELECT count(*) FROM (SELECT from_stage_id, lag(to_stage_id) 
 STRAYED=$($PSQL -c "SELECT count(*) FROM deals d WHERE d.workspace_id = '$WS' AND d.id IN ($DEAL_IDS) AND d.stage_id <> (SELECT to_stage_id FROM deal_stage_events e WHERE e.workspace_id = d.workspace_id AND e.deal_id = d.id ORDER BY changed_at DESC, id DESC LIMIT 1)")
 scenario "POST /interactions" post_interaction.lua "$CONNS" IDS="$OUT/ids.txt" CHANNELS="$OUT/channels.txt"
 scenario "POST /interactions/batch (1000)" post_batch.lua 4 BATCH="$OUT/batch.json"
+# Import: one CSV of new customers, then the same file again (updates); one request each.
+python3 bench/import.py "http://127.0.0.1:$PORT" "$TOKEN" "${IMPORT_ROWS:-100000}" > "$OUT/import.tsv"
 
 # The floor: the same primary-key select straight from pgbench, 64 clients, prepared.
 $PSQL -c "CREATE SCHEMA IF NOT EXISTS bench; DROP TABLE IF EXISTS bench.ids; CREATE TABLE bench.ids (n int PRIMARY KEY, id uuid)"
@@ -135,6 +138,11 @@ printf "%-46s %10s %9s %9s %8s %7s\n" "scenario" "req/s" "p50 ms" "p99 ms" "non-
 while IFS=$'\t' read -r name rps p50 p99 status errors; do
   printf "%-46s %10s %9s %9s %8s %7s\n" "$name" "$rps" "$p50" "$p99" "$status" "$errors"
 done < "$RESULTS"
+echo
+printf "%-46s %10s %9s %9s %9s %8s\n" "import (one request, CSV)" "rows/s" "seconds" "created" "updated" "rejected"
+while IFS=$'\t' read -r name rate seconds created updated rejected; do
+  printf "%-46s %10s %9s %9s %9s %8s\n" "$name" "$rate" "$seconds" "$created" "$updated" "$rejected"
+done < "$OUT/import.tsv"
 GET_RPS=$(awk -F'\t' 'NR==1 {print $2}' "$RESULTS")
 printf "%-46s %10s\n" "pgbench, same primary-key select (tps)" "$PGBENCH_TPS"
 echo "GET /customers/{id} ÷ pgbench: $(python3 -c "print(round($GET_RPS / $PGBENCH_TPS, 2))")"
