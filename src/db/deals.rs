@@ -80,8 +80,9 @@ pub async fn insert(
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
             RETURNING {COLUMNS}),
               history AS (
-            INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
-            SELECT $1, $13, id, NULL, stage_id, created_at, $14 FROM deal)
+            INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id,
+                                           deal_created_at)
+            SELECT $1, $13, id, NULL, stage_id, created_at, $14, created_at FROM deal)
          SELECT * FROM deal"
     ))
     .bind(ws)
@@ -118,8 +119,9 @@ pub async fn update(
                    expected_close_date = $8, status = $9, closed_at = $10
              WHERE workspace_id = $1 AND id = $2 RETURNING {COLUMNS}),
               history AS (
-            INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
-            SELECT $1, $11, id, $12, stage_id, $13, $14 FROM changed WHERE stage_id <> $12)
+            INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id,
+                                           deal_created_at)
+            SELECT $1, $11, id, $12, stage_id, $13, $14, created_at FROM changed WHERE stage_id <> $12)
          SELECT * FROM changed"
     ))
     .bind(ws)
@@ -186,8 +188,9 @@ pub async fn move_all(
     user: Option<Uuid>,
 ) -> Result<Vec<Deal>, sqlx::Error> {
     sqlx::query(
-        "INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id)
-         SELECT $1, gen_random_uuid(), id, $2, $3, now(), $4 FROM deals WHERE workspace_id = $1 AND stage_id = $2",
+        "INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id,
+                                        deal_created_at)
+         SELECT $1, gen_random_uuid(), id, $2, $3, now(), $4, created_at FROM deals WHERE workspace_id = $1 AND stage_id = $2",
     )
     .bind(ws)
     .bind(from)

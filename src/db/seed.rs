@@ -286,11 +286,12 @@ pub async fn load(
                           FROM (SELECT u.pos, min(u.k) AS k FROM unnest(s.path) WITH ORDINALITY AS u (pos, k) GROUP BY u.pos) x)
                   FROM steps s WHERE s.k = s.n
                 RETURNING 0)
-             INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id, left_at)
+             INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id, left_at,
+                                            deal_created_at)
              SELECT $1, e.id, e.deal_id, e.from_stage_id, e.to_stage_id, e.changed_at, e.user_id,
-                    lead(e.changed_at) OVER (PARTITION BY e.deal_id ORDER BY e.changed_at, e.id)
+                    lead(e.changed_at) OVER (PARTITION BY e.deal_id ORDER BY e.changed_at, e.id), e.deal_created_at
                FROM (SELECT (lpad(to_hex((extract(epoch from s.at) * 1000)::bigint), 12, '0') || substr(gen_random_uuid()::text, 15))::uuid AS id,
-                            s.deal_id, CASE WHEN s.k > 1 THEN s.ids[lag(s.pos) OVER w + 1] END AS from_stage_id,
+                            s.deal_id, s.first_at AS deal_created_at, CASE WHEN s.k > 1 THEN s.ids[lag(s.pos) OVER w + 1] END AS from_stage_id,
                             s.ids[s.pos + 1] AS to_stage_id, s.at AS changed_at, s.owner_id AS user_id
                        FROM steps s
                      WINDOW w AS (PARTITION BY s.deal_id ORDER BY s.k)) e",

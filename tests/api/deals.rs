@@ -88,6 +88,33 @@ async fn deals_move_and_keep_their_history() {
     // The history is append-only, even for SQL.
     let err = sqlx::query("UPDATE deal_stage_events SET changed_at = now()").execute(&app.pool).await.unwrap_err();
     assert!(err.to_string().contains("append-only"));
+
+    // Each event carries its deal's creation time (the funnel reads stays by it): it cannot
+    // change, an event with another is refused, and so is a change of the deal's own.
+    let deal: uuid::Uuid = d["id"].as_str().unwrap().parse().unwrap();
+    let err = sqlx::query("UPDATE deal_stage_events SET deal_created_at = now() WHERE deal_id = $1")
+        .bind(deal)
+        .execute(&app.pool)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    let err = sqlx::query(
+        "INSERT INTO deal_stage_events (workspace_id, id, deal_id, to_stage_id, changed_at, deal_created_at)
+         SELECT workspace_id, gen_random_uuid(), id, stage_id, now(), created_at + interval '1 second'
+           FROM deals WHERE id = $1",
+    )
+    .bind(deal)
+    .execute(&app.pool)
+    .await
+    .unwrap_err();
+    assert_eq!(err.as_database_error().and_then(|e| e.constraint()), Some("deal_stage_events_deal_fkey"), "{err}");
+    let err = sqlx::query("UPDATE deals SET created_at = created_at - interval '1 day' WHERE id = $1")
+        .bind(deal)
+        .execute(&app.pool)
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_database_error().and_then(|e| e.constraint()), Some("deal_stage_events_deal_fkey"), "{err}");
+    assert_eq!(history(&app, &w, &d).await.len(), 5, "nothing of the refused writes landed");
 }
 
 #[tokio::test]

@@ -60,8 +60,8 @@ async fn sums_past_two_to_the_63_are_exact_everywhere() {
     .await
     .unwrap();
     sqlx::query(
-        "INSERT INTO deal_stage_events (workspace_id, id, deal_id, to_stage_id, changed_at)
-         SELECT workspace_id, gen_random_uuid(), id, stage_id, created_at FROM deals",
+        "INSERT INTO deal_stage_events (workspace_id, id, deal_id, to_stage_id, changed_at, deal_created_at)
+         SELECT workspace_id, gen_random_uuid(), id, stage_id, created_at, created_at FROM deals",
     )
     .execute(&app.pool)
     .await
