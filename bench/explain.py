@@ -16,8 +16,8 @@ psql = sys.argv[1:]
 only = os.environ.get("ONLY")  # e.g. ONLY=rfm: the statements whose name holds it
 src = "".join(open(f).read() for f in sorted(glob.glob("src/analytics/*.rs")))
 sql = {name: body for name, body in re.findall(r'const ([A-Z_]+): &str = r#"(.*?)"#;', src, re.S)}
-# RFM's statements name the rollup's condition and the tile bounds (BOUND filled in for each
-# order from R_BOUND and F_BOUND), put in as statement() in src/analytics/rfm.rs does.
+# RFM's statements name the rollup's condition, the tile bounds (BOUND filled in for each order
+# from R_BOUND and F_BOUND) and the segment rule, put in as statement() in src/analytics/rfm.rs does.
 FROM_ROLLUP = re.search(r'const FROM_ROLLUP: &str =\s*"(.*?)";', src, re.S).group(1).replace("\\\n", "")
 FROM_ROLLUP = re.sub(r"\s+", " ", FROM_ROLLUP)
 def fill(name):
@@ -27,7 +27,9 @@ def fill(name):
         body = body.replace(old, new)
     return body
 R_BOUNDS, F_BOUNDS = fill("R_BOUND"), fill("F_BOUND")
+SEGMENT = re.search(r'const SEGMENT: &str = "(.*?)";', src, re.S).group(1)
 sql = {name: body.replace("R_BOUNDS", R_BOUNDS).replace("F_BOUNDS", F_BOUNDS).replace("FROM_ROLLUP", FROM_ROLLUP)
+       .replace("SEGMENT", SEGMENT)
        for name, body in sql.items()}
 
 

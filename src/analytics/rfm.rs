@@ -216,16 +216,20 @@ f_located AS MATERIALIZED (
 R_BOUNDS,
 F_BOUNDS,
 scored AS (
-    -- OFFSET 0: each row's tiles are computed once, not once per use below.
+    -- OFFSET 0: each row's tiles are computed once, not once per use below. A row's tile is the
+    -- highest whose first key is at or below its own (the first keys increase with the tile; a
+    -- tile without rows has none, and neither has any tile above it).
     SELECT b.monetary,
-           1 + coalesce((b.last_at, b.customer_id) >= (rb.k2, rb.id2), false)::int
-             + coalesce((b.last_at, b.customer_id) >= (rb.k3, rb.id3), false)::int
-             + coalesce((b.last_at, b.customer_id) >= (rb.k4, rb.id4), false)::int
-             + coalesce((b.last_at, b.customer_id) >= (rb.k5, rb.id5), false)::int AS r,
-           1 + coalesce((b.frequency, b.customer_id) >= (fb.k2, fb.id2), false)::int
-             + coalesce((b.frequency, b.customer_id) >= (fb.k3, fb.id3), false)::int
-             + coalesce((b.frequency, b.customer_id) >= (fb.k4, fb.id4), false)::int
-             + coalesce((b.frequency, b.customer_id) >= (fb.k5, fb.id5), false)::int AS f
+           CASE WHEN (b.last_at, b.customer_id) >= (rb.k5, rb.id5) THEN 5
+                WHEN (b.last_at, b.customer_id) >= (rb.k4, rb.id4) THEN 4
+                WHEN (b.last_at, b.customer_id) >= (rb.k3, rb.id3) THEN 3
+                WHEN (b.last_at, b.customer_id) >= (rb.k2, rb.id2) THEN 2
+                ELSE 1 END AS r,
+           CASE WHEN (b.frequency, b.customer_id) >= (fb.k5, fb.id5) THEN 5
+                WHEN (b.frequency, b.customer_id) >= (fb.k4, fb.id4) THEN 4
+                WHEN (b.frequency, b.customer_id) >= (fb.k3, fb.id3) THEN 3
+                WHEN (b.frequency, b.customer_id) >= (fb.k2, fb.id2) THEN 2
+                ELSE 1 END AS f
       FROM (SELECT a.last_purchase_at AS last_at, a.purchases AS frequency, a.purchase_value AS monetary, a.customer_id
               FROM customer_activity a WHERE FROM_ROLLUP
             UNION ALL
@@ -233,17 +237,10 @@ scored AS (
            r_bounds rb, f_bounds fb
     OFFSET 0
 ),
+-- The buyers per pair of recency and frequency tiles (25 at most), each pair then named.
 segmented AS (
-    SELECT monetary,
-           CASE WHEN r >= 4 AND f >= 4 THEN 'champions'
-                WHEN r >= 3 AND f >= 3 THEN 'loyal'
-                WHEN r >= 4 AND f <= 2 THEN 'new'
-                WHEN r = 3 AND f <= 2 THEN 'promising'
-                WHEN r <= 2 AND f >= 3 THEN 'at_risk'
-                WHEN r = 2 AND f <= 2 THEN 'hibernating'
-                ELSE 'lost'
-           END AS segment
-      FROM scored
+    SELECT SEGMENT AS segment, c.customers, c.revenue
+      FROM (SELECT r, f, count(*) AS customers, sum(monetary) AS revenue FROM scored GROUP BY r, f) c
 )
 "#;
 
@@ -255,7 +252,7 @@ SELECT json_build_object(
                                           'revenue_cents', coalesce(g.revenue, 0)) ORDER BY s.ord)
           FROM (VALUES (1, 'champions'), (2, 'loyal'), (3, 'new'), (4, 'promising'), (5, 'at_risk'),
                        (6, 'hibernating'), (7, 'lost')) AS s (ord, segment)
-          LEFT JOIN (SELECT segment, count(*) AS customers, sum(monetary) AS revenue
+          LEFT JOIN (SELECT segment, sum(customers) AS customers, sum(revenue) AS revenue
                        FROM segmented GROUP BY segment) g ON g.segment = s.segment))
 "#;
 
@@ -316,15 +313,19 @@ SELECT json_build_object(
     'customer_id', customer_id,
     'recency_days', floor((extract(epoch FROM $2::timestamptz) - extract(epoch FROM last_at)) / 86400)::bigint,
     'frequency', frequency, 'monetary_cents', monetary, 'r', r, 'f', f, 'm', m,
-    'segment', CASE WHEN r >= 4 AND f >= 4 THEN 'champions'
-                    WHEN r >= 3 AND f >= 3 THEN 'loyal'
-                    WHEN r >= 4 AND f <= 2 THEN 'new'
-                    WHEN r = 3 AND f <= 2 THEN 'promising'
-                    WHEN r <= 2 AND f >= 3 THEN 'at_risk'
-                    WHEN r = 2 AND f <= 2 THEN 'hibernating'
-                    ELSE 'lost' END)
+    'segment', SEGMENT)
   FROM tiles
 "#;
+
+/// A customer's segment from its recency and frequency tiles `r` and `f` (ANALYTICS.md, "RFM"),
+/// as an SQL expression.
+const SEGMENT: &str = "CASE WHEN r >= 4 AND f >= 4 THEN 'champions'
+                            WHEN r >= 3 AND f >= 3 THEN 'loyal'
+                            WHEN r >= 4 AND f <= 2 THEN 'new'
+                            WHEN r = 3 AND f <= 2 THEN 'promising'
+                            WHEN r <= 2 AND f >= 3 THEN 'at_risk'
+                            WHEN r = 2 AND f <= 2 THEN 'hibernating'
+                            ELSE 'lost' END";
 
 /// The CTE `NAME` holding the keys and ids of the first rows of tiles 2..5 (`k2`, `id2`, …
 /// `k5`, `id5`; `null` for a tile without rows) in one order: for each start located in
@@ -369,8 +370,8 @@ const F_BOUND: &[(&str, &str)] = &[
     ("KEY", "purchases"),
 ];
 
-/// The statement: `parts` joined, with the tile bounds ([`BOUND`] filled in for each order) and
-/// [`FROM_ROLLUP`] put in. (`bench/explain.py` builds it the same way.)
+/// The statement: `parts` joined, with the tile bounds ([`BOUND`] filled in for each order),
+/// [`FROM_ROLLUP`] and [`SEGMENT`] put in. (`bench/explain.py` builds it the same way.)
 fn statement(parts: &[&str]) -> String {
     let fill = |pairs: &[(&str, &str)]| pairs.iter().fold(BOUND.to_owned(), |sql, (from, to)| sql.replace(from, to));
     parts
@@ -378,6 +379,7 @@ fn statement(parts: &[&str]) -> String {
         .replace("R_BOUNDS", &fill(R_BOUND))
         .replace("F_BOUNDS", &fill(F_BOUND))
         .replace("FROM_ROLLUP", FROM_ROLLUP)
+        .replace("SEGMENT", SEGMENT)
 }
 
 async fn summary(pool: &PgPool, ws: WorkspaceId, as_of: DateTime<Utc>) -> sqlx::Result<RfmFigures> {
