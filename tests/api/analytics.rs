@@ -488,6 +488,40 @@ async fn assert_segment_hours_exact(app: &TestApp, ws: Uuid) {
     .await;
 }
 
+/// Removing a user who owns more customers than the lock table holds (PostgreSQL's default:
+/// 6,400 entries for all sessions) moves them all out of the user's segment, in one transaction.
+#[tokio::test]
+async fn a_user_owning_many_customers_is_removed() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let ws = workspace_id(&app, &owner).await;
+    let (_, user) = app.user_token(&owner, "member").await;
+    let user_id: Uuid = user["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query(
+        "INSERT INTO customers (workspace_id, id, kind, name, country, tags, owner_id)
+         SELECT $1, gen_random_uuid(), 'person', 'Owned ' || g, 'FR', ARRAY['t' || g % 3], $2
+           FROM generate_series(1, 15000) AS g",
+    )
+    .bind(ws)
+    .bind(user_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(app.delete(&format!("/api/v1/users/{user_id}"), &owner).await.status(), 204);
+    let (owned, unowned): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE owner_id IS NOT NULL), count(*) FILTER (WHERE owner_id IS NULL)
+           FROM customers WHERE workspace_id = $1",
+    )
+    .bind(ws)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((owned, unowned), (0, 15000));
+    assert_segment_hours_exact(&app, ws).await;
+    rapport::analytics::rollups::fold(&app.pool).await.unwrap();
+    assert_segment_hours_exact(&app, ws).await;
+}
+
 /// A bulk update of interactions (one statement over every row, on a connection whose trigger
 /// plans were made for a one-row update) leaves every rollup equal to its definition: rows
 /// that move an hour, rows whose value changes, rows that stay as they were.
