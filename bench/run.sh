@@ -116,8 +116,11 @@ BROKEN=$($PSQL -c "SELECT count(*) FROM (SELECT from_stage_id, lag(to_stage_id) 
 STRAYED=$($PSQL -c "SELECT count(*) FROM deals d WHERE d.workspace_id = '$WS' AND d.id IN ($DEAL_IDS) AND d.stage_id <> (SELECT to_stage_id FROM deal_stage_events e WHERE e.workspace_id = d.workspace_id AND e.deal_id = d.id ORDER BY changed_at DESC, id DESC LIMIT 1)")
 scenario "POST /interactions" post_interaction.lua "$CONNS" IDS="$OUT/ids.txt" CHANNELS="$OUT/channels.txt"
 scenario "POST /interactions/batch (1000)" post_batch.lua 4 BATCH="$OUT/batch.json"
-# Import: one CSV of new customers, then the same file again (updates); one request each.
+# Import: one CSV of new customers, then the same rows with another city (updates); one request
+# each. The imported customers go afterwards, so that the workspace keeps the size it was seeded
+# with for the next run.
 python3 bench/import.py "http://127.0.0.1:$PORT" "$TOKEN" "${IMPORT_ROWS:-100000}" > "$OUT/import.tsv"
+$PSQL -c "DELETE FROM customers WHERE workspace_id = '$WS' AND email LIKE '%@import.bench.example'"
 
 # The floor: the same primary-key select straight from pgbench, 64 clients, prepared.
 $PSQL -c "CREATE SCHEMA IF NOT EXISTS bench; DROP TABLE IF EXISTS bench.ids; CREATE TABLE bench.ids (n int PRIMARY KEY, id uuid)"
