@@ -261,8 +261,9 @@ async fn funnel(pool: &PgPool, ws: WorkspaceId, cx: &Context, filter: &FunnelFil
         .bind(cx.to)
         .bind(filter.owner_id)
         .bind(filter.channel_id);
-    // The cohort's events are read by index, a deal at a time, unless the cohort is most of the
-    // pipeline: costed as cached pages (they are, once warm), the planner makes that choice;
-    // at the default cost it reads every event of the workspace even for a small cohort.
+    // With an owner or channel filter, the cohort's events are read by index, a deal at a time,
+    // unless the cohort is most of the pipeline: costed as cached pages (they are, once warm),
+    // the planner makes that choice; at the default cost it reads every event of the workspace
+    // even for a small cohort. (Without a filter, the stays come from their own index.)
     figures_tuned(pool, &[("random_page_cost", "1.1")], q).await
 }

@@ -164,9 +164,9 @@ const FROM_ROLLUP: &str =
 
 /// `ntile(5)` over `n` rows ordered by a key gives tile `t` to the rows of 0-based rank
 /// `start(t)` = (t − 1) × (n / 5) + min(t − 1, n % 5) up to `start(t + 1)` (the first n % 5
-/// tiles hold one row more; PostgreSQL's `ntile`, ANALYTICS.md "RFM"). So a row's tile is 1 +
-/// the number of tiles 2..5 whose first row's key is at or below its own: four keys per order
-/// (`r_bounds`, `f_bounds`).
+/// tiles hold one row more; PostgreSQL's `ntile`, ANALYTICS.md "RFM"). So a row's tile is the
+/// highest of tiles 2..5 whose first row's key is at or below its own, else 1: four keys per
+/// order (`r_bounds`, `f_bounds`).
 ///
 /// Each start is found from the counts: the bucket where the running sum of the counts
 /// (`adjusted`: less the excluded rows, plus the recomputed ones) passes it, and its offset
