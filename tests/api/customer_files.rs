@@ -65,6 +65,28 @@ async fn csv_import_upserts_by_email_and_reports_bad_rows() {
 }
 
 #[tokio::test]
+async fn a_quote_never_closed_is_reported_on_its_line_and_lands_nothing_of_it() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    // The `csv` crate reads the rest of the file into Bob's city, silently.
+    let csv = "name,city\nAda,Paris\nBob,\"Lyon\nCarl,Nice\nDora,Rome\n";
+    let report: Value = import(&app, &owner, "text/csv", csv.into()).await.json().await.unwrap();
+    assert_eq!((report["created"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(1)), "{report}");
+    assert_eq!((report["errors"][0]["line"].as_u64(), report["errors"][0]["field"].as_str()), (Some(3), Some("line")));
+    assert!(report["errors"][0]["message"].as_str().unwrap().contains("never closed"), "{report}");
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM customers ORDER BY name").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(names, ["Ada"]);
+    // A closed quote spanning lines is one value, as ever.
+    let report: Value =
+        import(&app, &owner, "text/csv", "name,city\n\"Eve\nSmith\",Oslo\n".into()).await.json().await.unwrap();
+    assert_eq!((report["created"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(0)), "{report}");
+    // Left open in the header: nothing to import.
+    assert_problem(import(&app, &owner, "text/csv", "name,\"city\nAda,Paris\n".into()).await, 400, "malformed_request")
+        .await;
+}
+
+#[tokio::test]
 async fn ndjson_import_and_a_repeated_email_in_one_file() {
     let app = spawn_app().await;
     let owner = app.owner_token().await;

@@ -284,6 +284,73 @@ impl Read for ChannelReader {
     }
 }
 
+/// Where a CSV reader stands in its quoting, as the `csv` crate reads it by default (RFC 4180:
+/// a quote opens a quoted field only at a field's start; inside one, `""` is a quote and a lone
+/// `"` closes it; elsewhere a quote is a plain character).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: a second one makes it a quote, anything else closed it.
+    QuoteInQuoted,
+}
+
+/// Passes the bytes through and follows their quoting, so that the end of the input can tell
+/// whether a quoted field was left open: the `csv` crate then returns the rest of the file as
+/// that one field, silently (it has no strict mode).
+struct QuoteTracker<R> {
+    inner: R,
+    state: Quoting,
+    /// How many bytes of a leading UTF-8 byte order mark have been read (the `csv` crate skips
+    /// it): `None` once the input is past it or has none.
+    bom: Option<usize>,
+}
+
+impl<R> QuoteTracker<R> {
+    const BOM: &'static [u8] = b"\xEF\xBB\xBF";
+
+    fn new(inner: R) -> Self {
+        QuoteTracker { inner, state: Quoting::FieldStart, bom: Some(0) }
+    }
+
+    /// Whether the bytes read so far end inside a quoted field.
+    fn in_quoted_field(&self) -> bool {
+        self.state == Quoting::Quoted
+    }
+}
+
+impl<R: Read> Read for QuoteTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if let Some(k) = self.bom {
+                if Self::BOM.get(k) == Some(&b) {
+                    self.bom = (k + 1 < Self::BOM.len()).then_some(k + 1);
+                    continue;
+                }
+                self.bom = None;
+                if k > 0 {
+                    // Not a mark after all: the bytes held back began a value.
+                    self.state = Quoting::Unquoted;
+                }
+            }
+            self.state = match (self.state, b) {
+                (Quoting::FieldStart, b'"') | (Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
+                (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+                (Quoting::Quoted, _) => Quoting::Quoted,
+                (_, b',' | b'\r' | b'\n') => Quoting::FieldStart,
+                _ => Quoting::Unquoted,
+            };
+        }
+        Ok(n)
+    }
+}
+
+/// The error of the CSV record that a quote left open swallowed to the end of the file.
+const UNCLOSED_QUOTE: &str =
+    "opens a quoted value that is never closed: this line and every line after it were read as that one value";
+
 /// The answer to an upload that did not arrive whole.
 fn upload_failed(e: &std::io::Error) -> ApiError {
     ApiError::malformed_field("body", format!("the upload did not arrive whole ({e}): its last rows did not land"))
@@ -295,7 +362,8 @@ pub fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sende
     let flush = |batch: &mut Vec<Parsed>| tx.blocking_send(Message::Rows(std::mem::take(batch))).is_ok();
     match format {
         Format::Csv => {
-            let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(reader);
+            let mut csv =
+                csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(QuoteTracker::new(reader));
             let columns = match csv.headers() {
                 Ok(h) => match columns(h) {
                     Ok(c) => c,
@@ -358,8 +426,19 @@ pub fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sende
                         (line, Err(vec![FieldError::new("line", format!("cannot be read: {e}"))]))
                     }
                 };
-                batch.push(parsed);
+                // Sent when the next one comes: the last record stays here until the end of
+                // the input says whether a quote left open swallowed the rest of the file.
                 if batch.len() == BATCH && !flush(&mut batch) {
+                    return;
+                }
+                batch.push(parsed);
+            }
+            if csv.get_ref().in_quoted_field() {
+                if let Some((_, result)) = batch.last_mut() {
+                    *result = Err(vec![FieldError::new("line", UNCLOSED_QUOTE)]);
+                } else {
+                    let _ = tx
+                        .blocking_send(Message::Fatal(ApiError::malformed(format!("the CSV header {UNCLOSED_QUOTE}"))));
                     return;
                 }
             }
@@ -410,7 +489,39 @@ pub fn parse(format: Format, reader: ChannelReader, tx: tokio::sync::mpsc::Sende
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use proptest::prelude::*;
+
+    /// Whether `input`, read whole in chunks of `chunk` bytes, ends inside a quoted field.
+    fn left_open(input: &[u8], chunk: usize) -> bool {
+        let mut tracker = super::QuoteTracker::new(input);
+        let mut buf = vec![0; chunk];
+        while tracker.read(&mut buf).unwrap() > 0 {}
+        tracker.in_quoted_field()
+    }
+
+    #[test]
+    fn a_quote_left_open_is_told_from_closed_and_plain_quotes() {
+        let cases: [(&[u8], bool); 11] = [
+            (b"a,b\n", false),
+            (b"a,\"b\"\"c\"\n", false),
+            (b"\"a\nb\",c", false),
+            (b"5\" screen,x\r\n", false),
+            (b"\"a\"b,c", false),
+            (b"a,\"b", true),
+            (b"a,\"b\"\"", true),
+            (b"x\n\"", true),
+            (b"\xEF\xBB\xBF\"a,b", true),
+            (b"\xEF\"a,b", false),
+            (b"\xEF\xBB\xBF\"a\",b", false),
+        ];
+        for (input, open) in cases {
+            for chunk in [1, 2, 64] {
+                assert_eq!(left_open(input, chunk), open, "{:?} in chunks of {chunk}", String::from_utf8_lossy(input));
+            }
+        }
+    }
 
     proptest! {
         /// Any header cell, in any script, is read or refused: never a panic (a cut inside a
