@@ -52,7 +52,7 @@ pub fn problem_example(status: u16) -> Option<serde_json::Value> {
         401 => ApiError::Unauthorized("the access token has expired".into()),
         403 => ApiError::Forbidden("this needs the admin role".into()),
         404 => ApiError::not_found("customer"),
-        405 => ApiError::MethodNotAllowed { allow: vec!["GET".into(), "PATCH".into(), "DELETE".into()] },
+        405 => ApiError::MethodNotAllowed { allow: ["GET", "HEAD", "PATCH", "DELETE"].map(String::from).to_vec() },
         406 => ApiError::NotAcceptable("this resource is available as application/json or text/csv".into()),
         409 => ApiError::Conflict("a customer with this email already exists".into()),
         412 => ApiError::PreconditionFailed { current: 4 },

@@ -22,6 +22,8 @@ impl RouteTable {
                 let segments = path.trim_matches('/').split('/').map(str::to_owned).collect();
                 let methods: Vec<String> = [
                     ("GET", item.get.is_some()),
+                    // Every GET answers HEAD too (`conditional::get_and_head`).
+                    ("HEAD", item.get.is_some()),
                     ("POST", item.post.is_some()),
                     ("PUT", item.put.is_some()),
                     ("PATCH", item.patch.is_some()),

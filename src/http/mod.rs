@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every resource: extractors, middleware, fallbacks, response helpers.
 
 pub mod auth;
+pub mod conditional;
 pub mod csv_cells;
 pub mod cursor;
 pub mod doc;

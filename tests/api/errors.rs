@@ -1,6 +1,6 @@
 //! Bad input of every kind actix would otherwise answer in plain text: always problem+json.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -118,12 +118,12 @@ async fn unknown_route_is_404_and_wrong_method_405() {
     assert_problem(app.get("/api/v1/no-such-thing", &owner).await, 404, "not_found").await;
     assert_problem(app.get("/nowhere", &owner).await, 404, "not_found").await;
     let res = app.delete("/api/v1/me", &owner).await;
-    assert_eq!(res.headers()["allow"], "GET");
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
     assert_problem(res, 405, "malformed_request").await;
     let res = app
         .request(reqwest::Method::PUT, "/api/v1/users/0193a0c4-7d1e-7c39-9a51-1f2f0c7e9b11", Some(&owner), None)
         .await;
-    assert_eq!(res.headers()["allow"], "GET, PATCH, DELETE");
+    assert_eq!(res.headers()["allow"], "GET, HEAD, PATCH, DELETE");
     assert_problem(res, 405, "malformed_request").await;
 }
 
@@ -233,4 +233,60 @@ async fn answers_name_the_fault_not_the_parser() {
         problem["detail"].as_str().unwrap().contains("the body ends before its JSON value is complete"),
         "{problem}"
     );
+}
+
+#[tokio::test]
+async fn head_answers_as_get_without_the_body_and_if_none_match_gives_304() {
+    let app = spawn_app().await;
+    let owner = app.owner_token().await;
+    let created = app.post("/api/v1/customers", &owner, json!({"name": "Ada"})).await;
+    let etag = created.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, "\"1\"");
+    let id = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/customers/{id}");
+    let get = app.get(&path, &owner).await;
+    let get_length = get.bytes().await.unwrap().len();
+
+    let head = app.request(reqwest::Method::HEAD, &path, Some(&owner), None).await;
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["etag"], etag.as_str());
+    assert_eq!(head.headers()["content-type"], "application/json");
+    assert_eq!(head.headers()["content-length"], get_length.to_string().as_str(), "the GET's length");
+    assert!(head.headers().contains_key("x-request-id"));
+    assert!(head.bytes().await.unwrap().is_empty());
+    // The same checks as GET: no token, no resource.
+    let head = app.request(reqwest::Method::HEAD, &path, None, None).await;
+    assert_eq!(head.status(), 401);
+    let head = app.request(reqwest::Method::HEAD, "/api/v1/no-such-thing", Some(&owner), None).await;
+    assert_eq!(head.status(), 404);
+    // A path without GET: 405, and HEAD is not in its Allow.
+    let head = app.request(reqwest::Method::HEAD, "/api/v1/customers/import", Some(&owner), None).await;
+    assert_eq!((head.status().as_u16(), head.headers()["allow"].to_str().unwrap()), (405, "POST"));
+
+    let conditional = |value: &'static str, method: reqwest::Method| {
+        app.client.request(method, app.url(&path)).bearer_auth(&owner).header("if-none-match", value).send()
+    };
+    for (value, status) in [("\"1\"", 304), ("W/\"1\"", 304), ("\"9\", \"1\"", 304), ("*", 304), ("\"2\"", 200)] {
+        let res = conditional(value, reqwest::Method::GET).await.unwrap();
+        assert_eq!(res.status(), status, "If-None-Match: {value}");
+        assert_eq!(res.headers()["etag"], etag.as_str());
+        let body = res.bytes().await.unwrap();
+        assert_eq!(body.is_empty(), status == 304, "If-None-Match: {value}");
+    }
+    assert_eq!(conditional("\"1\"", reqwest::Method::HEAD).await.unwrap().status(), 304);
+    // Once the customer changes, the old tag no longer matches.
+    app.patch(&path, &owner, json!({"city": "Paris"})).await;
+    let res = conditional("\"1\"", reqwest::Method::GET).await.unwrap();
+    assert_eq!((res.status().as_u16(), res.headers()["etag"].to_str().unwrap()), (200, "\"2\""));
+    // If-None-Match concerns reads only: a change is not refused by it.
+    let res = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&owner)
+        .header("if-none-match", "\"2\"")
+        .json(&json!({"city": "Lyon"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }
