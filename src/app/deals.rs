@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::pipelines::deal_event;
 use super::{check_version, found, lock, record, Actor, Result, Tx};
 use crate::db::deals::{self, Deal, Fields, Filter, StageEvent};
-use crate::db::{customers, pipelines, rows};
+use crate::db::pipelines::{self, StageLock};
+use crate::db::{customers, rows};
 use crate::domain::events::EventType;
 use crate::domain::rules::{self, stage_change_time};
 use crate::domain::{AmountCents, Bound, Name, Role};
@@ -54,8 +55,13 @@ async fn live_customer(db: impl PgExecutor<'_>, actor: &Actor, id: Uuid) -> Resu
 pub async fn create(tx: &mut Tx<'_>, actor: &Actor, new: NewDeal) -> Result<Deal> {
     actor.require(Role::Member)?;
     let ws = actor.workspace_id;
+    // The stage is read under its lock, so that a removal or a change of kind that committed
+    // meanwhile shows (the first stage's lock can only be taken once it is known).
+    if let Some(id) = new.stage_id {
+        pipelines::hold_stage(&mut **tx, id, StageLock::Shared).await?;
+    }
     let stages = pipelines::live_stages(&mut **tx, ws, new.pipeline_id).await?;
-    let stage = match (new.stage_id, stages.first()) {
+    let mut stage = match (new.stage_id, stages.first()) {
         (_, None) => return Err(ApiError::validation("pipeline_id", "is not a pipeline of this workspace")),
         (None, Some(first)) => first.clone(),
         (Some(id), Some(_)) => stages
@@ -64,6 +70,14 @@ pub async fn create(tx: &mut Tx<'_>, actor: &Actor, new: NewDeal) -> Result<Deal
             .cloned()
             .ok_or_else(|| ApiError::validation("stage_id", "is not a stage of this pipeline"))?,
     };
+    if new.stage_id.is_none() {
+        pipelines::hold_stage(&mut **tx, stage.id, StageLock::Shared).await?;
+        stage = pipelines::live_stages(&mut **tx, ws, new.pipeline_id)
+            .await?
+            .into_iter()
+            .find(|s| s.id == stage.id)
+            .ok_or_else(|| ApiError::Conflict("the pipeline's first stage was just removed: try again".into()))?;
+    }
     live_customer(&mut **tx, actor, new.customer_id).await?;
     let fields = Fields {
         pipeline_id: new.pipeline_id,
@@ -102,6 +116,7 @@ pub async fn update(
     let now = Utc::now();
     let (mut status, mut closed_at, mut changed_at) = (current.status, current.closed_at, now);
     if c.stage_id != current.stage_id {
+        pipelines::hold_stage(&mut **tx, c.stage_id, StageLock::Shared).await?;
         match deals::move_target(&mut **tx, ws, current.pipeline_id, c.stage_id, current.id).await? {
             None => errors.push(FieldError::new("stage_id", "is not a stage of the deal's pipeline")),
             Some((kind, previous)) => match stage_change_time("changed_at", c.changed_at.unwrap_or(now), previous) {

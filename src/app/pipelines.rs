@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{check_version, event, found, lock, record, record_change, Actor, Result, Tx};
 use crate::db::deals::Deal;
 use crate::db::events::NewEvent;
-use crate::db::pipelines::{self, Pipeline, PipelineRow, Stage};
+use crate::db::pipelines::{self, Pipeline, PipelineRow, Stage, StageLock};
 use crate::db::{deals, rows};
 use crate::domain::events::EventType;
 use crate::domain::rules::{self, StageKind, THREE_KINDS};
@@ -180,6 +180,10 @@ pub async fn update_stage(
     }
     let (name, kind, probability) = new.row();
     let changed = name != stage.name || kind != stage.kind || probability != stage.probability;
+    if kind != stage.kind {
+        // No deal enters the stage with its old kind's status while its deals follow.
+        pipelines::hold_stage(&mut **tx, stage.id, StageLock::Exclusive).await?;
+    }
     pipelines::update_stage(&mut **tx, ws, stage.id, &name, kind, probability).await?;
     let mut events = Vec::new();
     if kind != stage.kind {
@@ -206,6 +210,8 @@ pub async fn remove_stage(
     if !rules::has_every_kind(change.stages.iter().filter(|s| s.id != stage.id).map(|s| s.kind)) {
         return Err(ApiError::Conflict(THREE_KINDS.into()));
     }
+    // No deal enters the stage while it is emptied and removed.
+    pipelines::hold_stage(&mut **tx, stage.id, StageLock::Exclusive).await?;
     let mut events = Vec::new();
     if let Some(target) = move_to {
         let Some(to) = change.stages.iter().find(|s| s.id == target && s.id != stage.id) else {

@@ -177,7 +177,9 @@ pub async fn history(db: impl PgExecutor<'_>, ws: WorkspaceId, deal: Uuid) -> Re
 }
 
 /// Moves every deal of stage `from` to `to` (`status` and `closed_at` as entering it now
-/// makes them), recording each move now; returns the deals moved.
+/// makes them), recording each move now; returns the deals moved. One statement, the history
+/// written from the rows the update changed: a deal moved elsewhere meanwhile (the update
+/// waits for it, then finds it in another stage) is neither moved nor recorded.
 pub async fn move_all(
     tx: &mut Transaction<'_, Postgres>,
     ws: WorkspaceId,
@@ -187,26 +189,22 @@ pub async fn move_all(
     closed_at: Option<DateTime<Utc>>,
     user: Option<Uuid>,
 ) -> Result<Vec<Deal>, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id,
-                                        deal_created_at)
-         SELECT $1, gen_random_uuid(), id, $2, $3, now(), $4, created_at FROM deals WHERE workspace_id = $1 AND stage_id = $2",
-    )
-    .bind(ws)
-    .bind(from)
-    .bind(to)
-    .bind(user)
-    .execute(&mut **tx)
-    .await?;
     sqlx::query_as(&format!(
-        "UPDATE deals SET stage_id = $3, status = $4, closed_at = $5
-          WHERE workspace_id = $1 AND stage_id = $2 RETURNING {COLUMNS}"
+        "WITH moved AS (
+            UPDATE deals SET stage_id = $3, status = $4, closed_at = $5
+             WHERE workspace_id = $1 AND stage_id = $2 RETURNING {COLUMNS}),
+              history AS (
+            INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id,
+                                           deal_created_at)
+            SELECT $1, gen_random_uuid(), id, $2, $3, now(), $6, created_at FROM moved)
+         SELECT * FROM moved"
     ))
     .bind(ws)
     .bind(from)
     .bind(to)
     .bind(status)
     .bind(closed_at)
+    .bind(user)
     .fetch_all(&mut **tx)
     .await
 }

@@ -279,6 +279,29 @@ pub async fn reorder(
     Ok(())
 }
 
+/// How a transaction holds a stage's lock (migration 0027).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageLock {
+    /// A write that puts a deal in the stage: many at once.
+    Shared,
+    /// A change of the stage that its deals follow (kind, removal): alone.
+    Exclusive,
+}
+
+/// Holds `stage`'s lock until the transaction ends. Take it before reading the stage (shared)
+/// or its deals (exclusive): READ COMMITTED gives each later statement a snapshot with every
+/// write that held the lock before.
+pub async fn hold_stage(db: impl PgExecutor<'_>, stage: Uuid, mode: StageLock) -> Result<(), sqlx::Error> {
+    sqlx::query(match mode {
+        StageLock::Shared => "SELECT pg_advisory_xact_lock_shared(rapport_stage_key($1))",
+        StageLock::Exclusive => "SELECT pg_advisory_xact_lock(rapport_stage_key($1))",
+    })
+    .bind(stage)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Whether anything points at the stage: deals in it, or history.
 pub async fn stage_is_referenced(db: impl PgExecutor<'_>, ws: WorkspaceId, stage: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(

@@ -314,3 +314,170 @@ async fn deals_follow_a_change_of_their_stage_kind() {
     assert_eq!(again["status"], "open");
     assert!(again["closed_at"].is_null());
 }
+
+/// Waits until a backend of the test database waits for a lock (`advisory`: an advisory lock;
+/// `None`: any lock), or fails naming `what`.
+async fn until_waiting(app: &TestApp, event: Option<&str>, what: &str) {
+    for _ in 0..500 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock' AND ($1::text IS NULL OR wait_event = $1)",
+        )
+        .bind(event)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{what} never waited");
+}
+
+fn uuid(v: &Value) -> uuid::Uuid {
+    uuid::Uuid::parse_str(v.as_str().unwrap()).unwrap()
+}
+
+/// Every event starts where the previous one left the deal, and the last one is where it is.
+async fn assert_history_unbroken(app: &TestApp, w: &World, deal: &Value) {
+    let h = history(app, w, deal).await;
+    for pair in h.windows(2) {
+        assert_eq!(pair[1]["from_stage_id"], pair[0]["to_stage_id"], "{h:?}");
+    }
+    let now: Value =
+        app.get(&format!("/api/v1/deals/{}", deal["id"].as_str().unwrap()), &w.owner).await.json().await.unwrap();
+    assert_eq!(now["stage_id"], h.last().unwrap()["to_stage_id"], "{h:?}");
+}
+
+#[tokio::test]
+async fn a_stage_removal_records_only_the_deals_it_moves() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let d = new_deal(&app, &w, json!({"stage_id": stage(&w, 1)})).await;
+    let p = format!("/api/v1/pipelines/{}", w.pipeline["id"].as_str().unwrap());
+    // Another writer moves the deal out of the stage, and has not committed yet.
+    let mut other = app.pool.begin().await.unwrap();
+    sqlx::query(
+        "WITH moved AS (UPDATE deals SET stage_id = $3 WHERE id = $1 RETURNING workspace_id, id, created_at)
+         INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, deal_created_at)
+         SELECT workspace_id, gen_random_uuid(), id, $2, $3, now(), created_at FROM moved",
+    )
+    .bind(uuid(&d["id"]))
+    .bind(uuid(&stage(&w, 1)))
+    .bind(uuid(&stage(&w, 2)))
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let path = format!("{p}/stages/{}?move_to={}", stage(&w, 1).as_str().unwrap(), stage(&w, 3).as_str().unwrap());
+    let removal = app.delete(&path, &w.owner);
+    let release = async {
+        until_waiting(&app, None, "the removal").await;
+        other.commit().await.unwrap();
+    };
+    let (res, ()) = tokio::join!(removal, release);
+    assert_eq!(res.status(), 204);
+    // The deal was not in the stage when the removal moved its deals: no move of it recorded.
+    assert_history_unbroken(&app, &w, &d).await;
+    let moved: Value =
+        app.get(&format!("/api/v1/deals/{}", d["id"].as_str().unwrap()), &w.owner).await.json().await.unwrap();
+    assert_eq!(moved["stage_id"], stage(&w, 2));
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE type = 'deal.stage_changed'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 0, "no deal.stage_changed event for a move the removal did not make");
+}
+
+#[tokio::test]
+async fn no_deal_enters_a_stage_while_it_is_removed() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let p = format!("/api/v1/pipelines/{}", w.pipeline["id"].as_str().unwrap());
+    let (removed, target) = (stage(&w, 1), stage(&w, 2));
+    let held = new_deal(&app, &w, json!({"stage_id": removed})).await;
+    let mover = new_deal(&app, &w, json!({"stage_id": stage(&w, 0)})).await;
+    // The removal waits for a deal of its stage that another writer holds.
+    let mut other = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM deals WHERE id = $1 FOR UPDATE")
+        .bind(uuid(&held["id"]))
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let path = format!("{p}/stages/{}?move_to={}", removed.as_str().unwrap(), target.as_str().unwrap());
+    let removal = app.delete(&path, &w.owner);
+    let entering = async {
+        until_waiting(&app, None, "the removal").await;
+        let path = format!("/api/v1/deals/{}", mover["id"].as_str().unwrap());
+        let body = json!({"pipeline_id": w.pipeline["id"], "customer_id": w.customer["id"], "title": "Late", "stage_id": removed});
+        tokio::join!(
+            app.patch(&path, &w.owner, json!({"stage_id": removed})),
+            app.post("/api/v1/deals", &w.owner, body),
+            async {
+                // Both wait for the stage while it is being removed.
+                for _ in 0..500 {
+                    let waiting: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'",
+                )
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+                    if waiting >= 2 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                other.commit().await.unwrap();
+            }
+        )
+    };
+    let (res, (moved, created, ())) = tokio::join!(removal, entering);
+    assert_eq!(res.status(), 204);
+    assert_problem(moved, 422, "validation_failed").await;
+    assert_problem(created, 422, "validation_failed").await;
+    let in_removed: i64 = sqlx::query_scalar("SELECT count(*) FROM deals WHERE stage_id = $1")
+        .bind(uuid(&removed))
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(in_removed, 0, "no deal is left in the removed stage");
+    assert_history_unbroken(&app, &w, &held).await;
+    assert_history_unbroken(&app, &w, &mover).await;
+}
+
+#[tokio::test]
+async fn a_deal_entering_a_stage_as_its_kind_changes_follows_the_new_kind() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let p = format!("/api/v1/pipelines/{}", w.pipeline["id"].as_str().unwrap());
+    let changed = stage(&w, 1);
+    let held = new_deal(&app, &w, json!({"stage_id": changed})).await;
+    let mover = new_deal(&app, &w, json!({"stage_id": stage(&w, 0)})).await;
+    let mut other = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM deals WHERE id = $1 FOR UPDATE")
+        .bind(uuid(&held["id"]))
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let path = format!("{p}/stages/{}", changed.as_str().unwrap());
+    let change = app.patch(&path, &w.owner, json!({"kind": "won"}));
+    let entering = async {
+        until_waiting(&app, None, "the change of kind").await;
+        let path = format!("/api/v1/deals/{}", mover["id"].as_str().unwrap());
+        let moving = app.patch(&path, &w.owner, json!({"stage_id": changed}));
+        let release = async {
+            until_waiting(&app, Some("advisory"), "the move").await;
+            other.commit().await.unwrap();
+        };
+        tokio::join!(moving, release).0
+    };
+    let (res, moved) = tokio::join!(change, entering);
+    assert_eq!(res.status(), 200);
+    assert_eq!(moved.status(), 200);
+    for deal in [&held, &mover] {
+        let now: Value =
+            app.get(&format!("/api/v1/deals/{}", deal["id"].as_str().unwrap()), &w.owner).await.json().await.unwrap();
+        assert_eq!((&now["stage_id"], now["status"].as_str()), (&changed, Some("won")), "{now}");
+        assert!(now["closed_at"].is_string(), "{now}");
+    }
+}
