@@ -645,6 +645,22 @@ async fn rfm_buckets_keep_the_order_of_their_keys() {
     .await
     .unwrap();
     assert_eq!(wrong, 0, "instants outside their day");
+    // The bucket functions run per row in the rollups' triggers: each is inlined, never called
+    // (an IMMUTABLE SQL function whose body is only STABLE runs as a call of its own).
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL track_functions = 'all'").execute(&mut *tx).await.unwrap();
+    sqlx::query(
+        "SELECT sum(b.bucket) FROM generate_series(1, 50) AS n,
+                LATERAL rapport_rfm_buckets(md5(n::text)::uuid, n, n * 1234.5, timestamptz '2026-01-01' - n * interval '1 day') AS b",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let called: Vec<String> = sqlx::query_scalar("SELECT funcname::text FROM pg_stat_xact_user_functions ORDER BY 1")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert!(called.is_empty(), "called, not inlined: {called:?}");
 }
 
 /// RFM read from the bucket counts, where ranks cross buckets: customers made on many days (and
