@@ -277,6 +277,15 @@ impl From<sqlx::Error> for ApiError {
                 Some("23505") => {
                     return ApiError::Conflict("a row with the same unique values was written meanwhile".into())
                 }
+                // The transaction was cancelled to break a deadlock, or could not be serialised
+                // (class 40): it met a concurrent request, and changed nothing. Sent again, the
+                // same request (its Idempotency-Key too) goes through.
+                Some("40P01") | Some("40001") => {
+                    log::warn!("transaction cancelled by a concurrent one: {}", error_chain(&e));
+                    return ApiError::Conflict(
+                        "the request met a concurrent change and was cancelled, changing nothing; send it again".into(),
+                    );
+                }
                 // A statement cancelled by its time limit (`statement_timeout`).
                 Some("57014") => {
                     return ApiError::Unavailable("the statement ran past its time limit and was cancelled".into())

@@ -290,3 +290,25 @@ async fn head_answers_as_get_without_the_body_and_if_none_match_gives_304() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// A deadlock PostgreSQL breaks by cancelling one side is a concurrent change the request met,
+/// not a fault: `409`, to send again; never `500`.
+#[tokio::test]
+async fn a_transaction_cancelled_by_a_deadlock_is_a_conflict_to_retry() {
+    use actix_web::ResponseError;
+    let app = spawn_app().await;
+    let (mut a, mut b) = (app.pool.begin().await.unwrap(), app.pool.begin().await.unwrap());
+    let take = "SELECT pg_advisory_xact_lock($1)";
+    sqlx::query(take).bind(1_i64).execute(&mut *a).await.unwrap();
+    sqlx::query(take).bind(2_i64).execute(&mut *b).await.unwrap();
+    let (x, y) =
+        tokio::join!(sqlx::query(take).bind(2_i64).execute(&mut *a), sqlx::query(take).bind(1_i64).execute(&mut *b));
+    let cancelled = match (x, y) {
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => e,
+        other => panic!("one side is cancelled: {other:?}"),
+    };
+    assert_eq!(cancelled.as_database_error().and_then(|d| d.code()).as_deref(), Some("40P01"));
+    let answer = rapport::error::ApiError::from(cancelled);
+    assert_eq!(answer.status_code(), 409, "{answer}");
+    assert!(answer.to_string().contains("send it again"), "{answer}");
+}
