@@ -279,10 +279,11 @@ impl From<sqlx::Error> for ApiError {
                 }
                 // The transaction was cancelled to break a deadlock, or could not be serialised
                 // (class 40): it met a concurrent request, and changed nothing. Sent again, the
-                // same request (its Idempotency-Key too) goes through.
+                // same request goes through: a 5xx with Retry-After, which the idempotency layer
+                // does not keep under the request's key (a 4xx would be replayed).
                 Some("40P01") | Some("40001") => {
                     log::warn!("transaction cancelled by a concurrent one: {}", error_chain(&e));
-                    return ApiError::Conflict(
+                    return ApiError::Unavailable(
                         "the request met a concurrent change and was cancelled, changing nothing; send it again".into(),
                     );
                 }

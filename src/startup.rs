@@ -163,9 +163,9 @@ impl Application {
                 )
                 .service(web::redirect("/swagger-ui", "/swagger-ui/"))
                 .default_service(web::to(not_found_or_method_not_allowed))
-                // Inner first: HEAD is routed as GET (every other middleware sees it as HEAD);
-                // the permit is taken once idempotency has read the body.
-                .wrap(from_fn(crate::http::conditional::get_and_head))
+                // Inner first: HEAD is routed as GET (the middlewares around see a HEAD); the
+                // permit is taken once idempotency has read the body.
+                .wrap(from_fn(crate::http::head::as_get))
                 .wrap(from_fn(crate::http::heavy::gate))
                 .wrap(from_fn(idempotency::idempotency))
                 .wrap(from_fn(crate::http::extract::buffer_json_bodies))

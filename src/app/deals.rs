@@ -58,7 +58,7 @@ pub async fn create(tx: &mut Tx<'_>, actor: &Actor, new: NewDeal) -> Result<Deal
     // The stage is read under its lock, so that a removal or a change of kind that committed
     // meanwhile shows (the first stage's lock can only be taken once it is known).
     if let Some(id) = new.stage_id {
-        pipelines::hold_stage(&mut **tx, id, StageLock::Shared).await?;
+        pipelines::hold_stage(&mut **tx, ws, new.pipeline_id, id, StageLock::Shared).await?;
     }
     let stages = pipelines::live_stages(&mut **tx, ws, new.pipeline_id).await?;
     let mut stage = match (new.stage_id, stages.first()) {
@@ -71,7 +71,7 @@ pub async fn create(tx: &mut Tx<'_>, actor: &Actor, new: NewDeal) -> Result<Deal
             .ok_or_else(|| ApiError::validation("stage_id", "is not a stage of this pipeline"))?,
     };
     if new.stage_id.is_none() {
-        pipelines::hold_stage(&mut **tx, stage.id, StageLock::Shared).await?;
+        pipelines::hold_stage(&mut **tx, ws, new.pipeline_id, stage.id, StageLock::Shared).await?;
         stage = pipelines::live_stages(&mut **tx, ws, new.pipeline_id)
             .await?
             .into_iter()
@@ -116,7 +116,7 @@ pub async fn update(
     let now = Utc::now();
     let (mut status, mut closed_at, mut changed_at) = (current.status, current.closed_at, now);
     if c.stage_id != current.stage_id {
-        pipelines::hold_stage(&mut **tx, c.stage_id, StageLock::Shared).await?;
+        pipelines::hold_stage(&mut **tx, ws, current.pipeline_id, c.stage_id, StageLock::Shared).await?;
         match deals::move_target(&mut **tx, ws, current.pipeline_id, c.stage_id, current.id).await? {
             None => errors.push(FieldError::new("stage_id", "is not a stage of the deal's pipeline")),
             Some((kind, previous)) => match stage_change_time("changed_at", c.changed_at.unwrap_or(now), previous) {

@@ -182,7 +182,7 @@ pub async fn update_stage(
     let changed = name != stage.name || kind != stage.kind || probability != stage.probability;
     if kind != stage.kind {
         // No deal enters the stage with its old kind's status while its deals follow.
-        pipelines::hold_stage(&mut **tx, stage.id, StageLock::Exclusive).await?;
+        pipelines::hold_stage(&mut **tx, ws, change.current.id, stage.id, StageLock::Exclusive).await?;
     }
     pipelines::update_stage(&mut **tx, ws, stage.id, &name, kind, probability).await?;
     let mut events = Vec::new();
@@ -211,7 +211,7 @@ pub async fn remove_stage(
         return Err(ApiError::Conflict(THREE_KINDS.into()));
     }
     // No deal enters the stage while it is emptied and removed.
-    pipelines::hold_stage(&mut **tx, stage.id, StageLock::Exclusive).await?;
+    pipelines::hold_stage(&mut **tx, ws, change.current.id, stage.id, StageLock::Exclusive).await?;
     let mut events = Vec::new();
     if let Some(target) = move_to {
         let Some(to) = change.stages.iter().find(|s| s.id == target && s.id != stage.id) else {

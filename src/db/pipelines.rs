@@ -288,14 +288,30 @@ pub enum StageLock {
     Exclusive,
 }
 
-/// Holds `stage`'s lock until the transaction ends. Take it before reading the stage (shared)
-/// or its deals (exclusive): READ COMMITTED gives each later statement a snapshot with every
-/// write that held the lock before.
-pub async fn hold_stage(db: impl PgExecutor<'_>, stage: Uuid, mode: StageLock) -> Result<(), sqlx::Error> {
+/// Holds `stage`'s lock until the transaction ends, if it is a stage (live or archived) of
+/// `pipeline` in the workspace: a request that names another workspace's stage, or another
+/// pipeline's, takes no lock (it is refused afterwards), so it cannot wait in a cycle with
+/// changes elsewhere. Take it before reading the stage (shared) or its deals (exclusive): READ
+/// COMMITTED gives each later statement a snapshot with every write that held the lock before.
+pub async fn hold_stage(
+    db: impl PgExecutor<'_>,
+    ws: WorkspaceId,
+    pipeline: Uuid,
+    stage: Uuid,
+    mode: StageLock,
+) -> Result<(), sqlx::Error> {
     sqlx::query(match mode {
-        StageLock::Shared => "SELECT pg_advisory_xact_lock_shared(rapport_stage_key($1))",
-        StageLock::Exclusive => "SELECT pg_advisory_xact_lock(rapport_stage_key($1))",
+        StageLock::Shared => {
+            "SELECT pg_advisory_xact_lock_shared(rapport_stage_key(id)) FROM stages
+              WHERE workspace_id = $1 AND pipeline_id = $2 AND id = $3"
+        }
+        StageLock::Exclusive => {
+            "SELECT pg_advisory_xact_lock(rapport_stage_key(id)) FROM stages
+              WHERE workspace_id = $1 AND pipeline_id = $2 AND id = $3"
+        }
     })
+    .bind(ws)
+    .bind(pipeline)
     .bind(stage)
     .execute(db)
     .await?;

@@ -22,7 +22,7 @@ impl RouteTable {
                 let segments = path.trim_matches('/').split('/').map(str::to_owned).collect();
                 let methods: Vec<String> = [
                     ("GET", item.get.is_some()),
-                    // Every GET answers HEAD too (`conditional::get_and_head`).
+                    // Every GET answers HEAD too (`head::as_get`).
                     ("HEAD", item.get.is_some()),
                     ("POST", item.post.is_some()),
                     ("PUT", item.put.is_some()),

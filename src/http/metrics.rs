@@ -89,15 +89,12 @@ pub async fn record(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    // As the client sent it: a HEAD is routed as a GET further in.
+    let method = req.method().clone();
     let res = next.call(req).await?;
     if let Some(state) = state {
         let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-        state.metrics.observe(
-            res.request().method().as_str(),
-            &route,
-            res.status().as_u16(),
-            started.elapsed().as_secs_f64(),
-        );
+        state.metrics.observe(method.as_str(), &route, res.status().as_u16(), started.elapsed().as_secs_f64());
     }
     Ok(res)
 }

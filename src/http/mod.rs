@@ -1,7 +1,6 @@
 //! HTTP plumbing shared by every resource: extractors, middleware, fallbacks, response helpers.
 
 pub mod auth;
-pub mod conditional;
 pub mod csv_cells;
 pub mod cursor;
 pub mod doc;
@@ -9,6 +8,7 @@ pub mod drain;
 pub mod extract;
 pub mod fallback;
 pub mod handlers;
+pub mod head;
 pub mod heavy;
 pub mod held;
 pub mod idempotency;

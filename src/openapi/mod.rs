@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "Rapport API",
-        description = "Rapport is an API-first CRM: customers and companies, every interaction on every channel, deals through pipelines, and analytics computed in SQL.\n\nAuthenticate with `POST /api/v1/auth/login`, then send `Authorization: Bearer <access_token>` (Swagger UI: **Authorize**). Errors are RFC 9457 `application/problem+json`.\n\nEvery `GET` also answers `HEAD` (its headers alone), and `If-None-Match` with the `ETag` a client holds (`304 Not Modified` while the resource is unchanged).",
+        description = "Rapport is an API-first CRM: customers and companies, every interaction on every channel, deals through pipelines, and analytics computed in SQL.\n\nAuthenticate with `POST /api/v1/auth/login`, then send `Authorization: Bearer <access_token>` (Swagger UI: **Authorize**). Errors are RFC 9457 `application/problem+json`.\n\nEvery `GET` also answers `HEAD` (its headers alone).",
         license(name = "MIT", identifier = "MIT")
     ),
     components(schemas(

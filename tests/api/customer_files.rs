@@ -81,9 +81,16 @@ async fn a_quote_never_closed_is_reported_on_its_line_and_lands_nothing_of_it() 
     let report: Value =
         import(&app, &owner, "text/csv", "name,city\n\"Eve\nSmith\",Oslo\n".into()).await.json().await.unwrap();
     assert_eq!((report["created"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(0)), "{report}");
-    // Left open in the header: nothing to import.
-    assert_problem(import(&app, &owner, "text/csv", "name,\"city\nAda,Paris\n".into()).await, 400, "malformed_request")
-        .await;
+    // Left open in the header: nothing to import, and said so (not the rest of the file echoed
+    // back as a column name).
+    let refused = assert_problem(
+        import(&app, &owner, "text/csv", "name,\"city\nAda,Paris\n".into()).await,
+        400,
+        "malformed_request",
+    )
+    .await;
+    assert!(refused["detail"].as_str().unwrap().contains("never closed"), "{refused}");
+    assert!(!refused.to_string().contains("Paris"), "{refused}");
 }
 
 #[tokio::test]

@@ -315,10 +315,10 @@ async fn deals_follow_a_change_of_their_stage_kind() {
     assert!(again["closed_at"].is_null());
 }
 
-/// Waits until a backend of the test database waits for a lock (`advisory`: an advisory lock;
-/// `None`: any lock), or fails naming `what`.
-async fn until_waiting(app: &TestApp, event: Option<&str>, what: &str) {
-    for _ in 0..500 {
+/// Waits until `at_least` backends of the test database wait for a lock (`advisory`: an
+/// advisory lock; `None`: any lock), or fails naming `what` after 30 s.
+async fn until_waiting(app: &TestApp, event: Option<&str>, at_least: i64, what: &str) {
+    for _ in 0..3000 {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity
               WHERE datname = current_database() AND wait_event_type = 'Lock' AND ($1::text IS NULL OR wait_event = $1)",
@@ -327,7 +327,7 @@ async fn until_waiting(app: &TestApp, event: Option<&str>, what: &str) {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-        if waiting > 0 {
+        if waiting >= at_least {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -372,7 +372,7 @@ async fn a_stage_removal_records_only_the_deals_it_moves() {
     let path = format!("{p}/stages/{}?move_to={}", stage(&w, 1).as_str().unwrap(), stage(&w, 3).as_str().unwrap());
     let removal = app.delete(&path, &w.owner);
     let release = async {
-        until_waiting(&app, None, "the removal").await;
+        until_waiting(&app, None, 1, "the removal").await;
         other.commit().await.unwrap();
     };
     let (res, ()) = tokio::join!(removal, release);
@@ -407,7 +407,7 @@ async fn no_deal_enters_a_stage_while_it_is_removed() {
     let path = format!("{p}/stages/{}?move_to={}", removed.as_str().unwrap(), target.as_str().unwrap());
     let removal = app.delete(&path, &w.owner);
     let entering = async {
-        until_waiting(&app, None, "the removal").await;
+        until_waiting(&app, None, 1, "the removal").await;
         let path = format!("/api/v1/deals/{}", mover["id"].as_str().unwrap());
         let body = json!({"pipeline_id": w.pipeline["id"], "customer_id": w.customer["id"], "title": "Late", "stage_id": removed});
         tokio::join!(
@@ -415,18 +415,7 @@ async fn no_deal_enters_a_stage_while_it_is_removed() {
             app.post("/api/v1/deals", &w.owner, body),
             async {
                 // Both wait for the stage while it is being removed.
-                for _ in 0..500 {
-                    let waiting: i64 = sqlx::query_scalar(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'",
-                )
-                .fetch_one(&app.pool)
-                .await
-                .unwrap();
-                    if waiting >= 2 {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                }
+                until_waiting(&app, Some("advisory"), 2, "the move and the creation").await;
                 other.commit().await.unwrap();
             }
         )
@@ -462,11 +451,11 @@ async fn a_deal_entering_a_stage_as_its_kind_changes_follows_the_new_kind() {
     let path = format!("{p}/stages/{}", changed.as_str().unwrap());
     let change = app.patch(&path, &w.owner, json!({"kind": "won"}));
     let entering = async {
-        until_waiting(&app, None, "the change of kind").await;
+        until_waiting(&app, None, 1, "the change of kind").await;
         let path = format!("/api/v1/deals/{}", mover["id"].as_str().unwrap());
         let moving = app.patch(&path, &w.owner, json!({"stage_id": changed}));
         let release = async {
-            until_waiting(&app, Some("advisory"), "the move").await;
+            until_waiting(&app, Some("advisory"), 1, "the move").await;
             other.commit().await.unwrap();
         };
         tokio::join!(moving, release).0
