@@ -339,6 +339,19 @@ fn uuid(v: &Value) -> uuid::Uuid {
     uuid::Uuid::parse_str(v.as_str().unwrap()).unwrap()
 }
 
+/// A new deal in `stage`, and another writer's transaction that holds its row: a change of the
+/// stage waits for it until that transaction ends.
+async fn deal_held_in(app: &TestApp, w: &World, stage: &Value) -> (Value, sqlx::Transaction<'static, sqlx::Postgres>) {
+    let deal = new_deal(app, w, json!({"stage_id": stage})).await;
+    let mut other = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM deals WHERE id = $1 FOR UPDATE")
+        .bind(uuid(&deal["id"]))
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    (deal, other)
+}
+
 /// Every event starts where the previous one left the deal, and the last one is where it is.
 async fn assert_history_unbroken(app: &TestApp, w: &World, deal: &Value) {
     let h = history(app, w, deal).await;
@@ -395,15 +408,9 @@ async fn no_deal_enters_a_stage_while_it_is_removed() {
     let w = world(&app).await;
     let p = format!("/api/v1/pipelines/{}", w.pipeline["id"].as_str().unwrap());
     let (removed, target) = (stage(&w, 1), stage(&w, 2));
-    let held = new_deal(&app, &w, json!({"stage_id": removed})).await;
-    let mover = new_deal(&app, &w, json!({"stage_id": stage(&w, 0)})).await;
     // The removal waits for a deal of its stage that another writer holds.
-    let mut other = app.pool.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM deals WHERE id = $1 FOR UPDATE")
-        .bind(uuid(&held["id"]))
-        .execute(&mut *other)
-        .await
-        .unwrap();
+    let (held, other) = deal_held_in(&app, &w, &removed).await;
+    let mover = new_deal(&app, &w, json!({"stage_id": stage(&w, 0)})).await;
     let path = format!("{p}/stages/{}?move_to={}", removed.as_str().unwrap(), target.as_str().unwrap());
     let removal = app.delete(&path, &w.owner);
     let entering = async {
@@ -440,14 +447,8 @@ async fn a_deal_entering_a_stage_as_its_kind_changes_follows_the_new_kind() {
     let w = world(&app).await;
     let p = format!("/api/v1/pipelines/{}", w.pipeline["id"].as_str().unwrap());
     let changed = stage(&w, 1);
-    let held = new_deal(&app, &w, json!({"stage_id": changed})).await;
+    let (held, other) = deal_held_in(&app, &w, &changed).await;
     let mover = new_deal(&app, &w, json!({"stage_id": stage(&w, 0)})).await;
-    let mut other = app.pool.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM deals WHERE id = $1 FOR UPDATE")
-        .bind(uuid(&held["id"]))
-        .execute(&mut *other)
-        .await
-        .unwrap();
     let path = format!("{p}/stages/{}", changed.as_str().unwrap());
     let change = app.patch(&path, &w.owner, json!({"kind": "won"}));
     let entering = async {
