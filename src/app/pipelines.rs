@@ -217,8 +217,8 @@ pub async fn remove_stage(
         let Some(to) = change.stages.iter().find(|s| s.id == target && s.id != stage.id) else {
             return Err(ApiError::validation("move_to", "must be another stage of this pipeline"));
         };
-        let (status, closed_at) = (rules::deal_status(to.kind), rules::closed_at_on_entering(to.kind, Utc::now()));
-        let moved = deals::move_all(tx, ws, stage.id, to.id, status, closed_at, actor.session_user()).await?;
+        let (status, closes) = (rules::deal_status(to.kind), rules::closes(to.kind));
+        let moved = deals::move_all(tx, ws, stage.id, to.id, status, closes, actor.session_user()).await?;
         events.extend(moved.iter().map(|d| deal_event(EventType::DealStageChanged, d)));
     } else if pipelines::stage_has_deals(&mut **tx, ws, stage.id).await? {
         return Err(ApiError::Conflict("the stage holds deals: give ?move_to=<stage_id> to move them first".into()));

@@ -176,34 +176,43 @@ pub async fn history(db: impl PgExecutor<'_>, ws: WorkspaceId, deal: Uuid) -> Re
     .await
 }
 
-/// Moves every deal of stage `from` to `to` (`status` and `closed_at` as entering it now
-/// makes them), recording each move now; returns the deals moved. One statement, the history
-/// written from the rows the update changed: a deal moved elsewhere meanwhile (the update
-/// waits for it, then finds it in another stage) is neither moved nor recorded.
+/// Moves every deal of stage `from` to `to` (`status` as entering it makes it; `closed_at` the
+/// move's time when `closes`, else none), recording each move; returns the deals moved. One
+/// statement, the history written from the rows the update changed: a deal moved elsewhere
+/// meanwhile (the update waits for it, then finds it in another stage) is neither moved nor
+/// recorded. Each move is recorded at the statement's start, and after the deal's last change
+/// (by a microsecond at least): a move that committed while this transaction waited for the
+/// stage's lock stays before it in the history.
 pub async fn move_all(
     tx: &mut Transaction<'_, Postgres>,
     ws: WorkspaceId,
     from: Uuid,
     to: Uuid,
     status: DealStatus,
-    closed_at: Option<DateTime<Utc>>,
+    closes: bool,
     user: Option<Uuid>,
 ) -> Result<Vec<Deal>, sqlx::Error> {
     sqlx::query_as(&format!(
         "WITH moved AS (
-            UPDATE deals SET stage_id = $3, status = $4, closed_at = $5
-             WHERE workspace_id = $1 AND stage_id = $2 RETURNING {COLUMNS}),
+            UPDATE deals d SET stage_id = $3, status = $4, closed_at = CASE WHEN $5 THEN t.at END
+              FROM (SELECT e.deal_id, greatest(statement_timestamp(), max(e.changed_at) + interval '1 microsecond') AS at
+                      FROM deal_stage_events e
+                     WHERE e.workspace_id = $1
+                       AND e.deal_id IN (SELECT id FROM deals WHERE workspace_id = $1 AND stage_id = $2)
+                     GROUP BY e.deal_id) t
+             WHERE d.workspace_id = $1 AND d.stage_id = $2 AND d.id = t.deal_id
+         RETURNING {COLUMNS}, t.at),
               history AS (
             INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, user_id,
                                            deal_created_at)
-            SELECT $1, gen_random_uuid(), id, $2, $3, now(), $6, created_at FROM moved)
-         SELECT * FROM moved"
+            SELECT $1, gen_random_uuid(), id, $2, $3, at, $6, created_at FROM moved)
+         SELECT {COLUMNS} FROM moved"
     ))
     .bind(ws)
     .bind(from)
     .bind(to)
     .bind(status)
-    .bind(closed_at)
+    .bind(closes)
     .bind(user)
     .fetch_all(&mut **tx)
     .await

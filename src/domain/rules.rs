@@ -34,7 +34,12 @@ pub fn deal_status(kind: StageKind) -> DealStatus {
 /// A deal that enters a stage of `kind` at `at` closes then if the stage is won or lost (its
 /// `closed_at`), and is open (none) otherwise.
 pub fn closed_at_on_entering(kind: StageKind, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    (kind != StageKind::Open).then_some(at)
+    closes(kind).then_some(at)
+}
+
+/// Whether a deal that enters a stage of `kind` closes (won or lost).
+pub fn closes(kind: StageKind) -> bool {
+    kind != StageKind::Open
 }
 
 /// A pipeline keeps at least one open, one won and one lost stage.

@@ -471,3 +471,46 @@ async fn a_deal_entering_a_stage_as_its_kind_changes_follows_the_new_kind() {
         assert!(now["closed_at"].is_string(), "{now}");
     }
 }
+
+#[tokio::test]
+async fn a_removal_records_its_moves_after_the_moves_it_waited_for() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let p = format!("/api/v1/pipelines/{}", w.pipeline["id"].as_str().unwrap());
+    let removed = stage(&w, 1);
+    let won = w.pipeline["stages"].as_array().unwrap().iter().find(|s| s["kind"] == "won").unwrap()["id"].clone();
+    let deal = new_deal(&app, &w, json!({"stage_id": stage(&w, 0)})).await;
+    // Another writer is moving the deal into the stage: it holds the stage's lock, shared.
+    let mut other = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock_shared(rapport_stage_key($1))")
+        .bind(uuid(&removed))
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let path = format!("{p}/stages/{}?move_to={}", removed.as_str().unwrap(), won.as_str().unwrap());
+    let removal = app.delete(&path, &w.owner);
+    let moving = async {
+        until_waiting(&app, Some("advisory"), 1, "the removal").await;
+        // The move lands after the removal began, and commits before it goes on.
+        sqlx::query(
+            "WITH moved AS (UPDATE deals SET stage_id = $3 WHERE id = $1 RETURNING workspace_id, id, created_at)
+             INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, deal_created_at)
+             SELECT workspace_id, gen_random_uuid(), id, $2, $3, clock_timestamp(), created_at FROM moved",
+        )
+        .bind(uuid(&deal["id"]))
+        .bind(uuid(&stage(&w, 0)))
+        .bind(uuid(&removed))
+        .execute(&mut *other)
+        .await
+        .unwrap();
+        other.commit().await.unwrap();
+    };
+    let (res, ()) = tokio::join!(removal, moving);
+    assert_eq!(res.status(), 204);
+    assert_history_unbroken(&app, &w, &deal).await;
+    let h = history(&app, &w, &deal).await;
+    let now: Value =
+        app.get(&format!("/api/v1/deals/{}", deal["id"].as_str().unwrap()), &w.owner).await.json().await.unwrap();
+    assert_eq!((&now["stage_id"], now["status"].as_str()), (&won, Some("won")));
+    assert_eq!(now["closed_at"], h.last().unwrap()["changed_at"], "closed when the move is recorded");
+}
