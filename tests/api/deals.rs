@@ -352,6 +352,22 @@ async fn deal_held_in(app: &TestApp, w: &World, stage: &Value) -> (Value, sqlx::
     (deal, other)
 }
 
+/// Moves `deal` from stage `from` to `to` in `tx`, as another writer would (the deal and its
+/// history, the move recorded at the statement's clock), without committing.
+async fn move_by_hand(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>, deal: &Value, from: &Value, to: &Value) {
+    sqlx::query(
+        "WITH moved AS (UPDATE deals SET stage_id = $3 WHERE id = $1 RETURNING workspace_id, id, created_at)
+         INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, deal_created_at)
+         SELECT workspace_id, gen_random_uuid(), id, $2, $3, clock_timestamp(), created_at FROM moved",
+    )
+    .bind(uuid(&deal["id"]))
+    .bind(uuid(from))
+    .bind(uuid(to))
+    .execute(&mut **tx)
+    .await
+    .unwrap();
+}
+
 /// Every event starts where the previous one left the deal, and the last one is where it is.
 async fn assert_history_unbroken(app: &TestApp, w: &World, deal: &Value) {
     let h = history(app, w, deal).await;
@@ -371,17 +387,7 @@ async fn a_stage_removal_records_only_the_deals_it_moves() {
     let p = format!("/api/v1/pipelines/{}", w.pipeline["id"].as_str().unwrap());
     // Another writer moves the deal out of the stage, and has not committed yet.
     let mut other = app.pool.begin().await.unwrap();
-    sqlx::query(
-        "WITH moved AS (UPDATE deals SET stage_id = $3 WHERE id = $1 RETURNING workspace_id, id, created_at)
-         INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, deal_created_at)
-         SELECT workspace_id, gen_random_uuid(), id, $2, $3, now(), created_at FROM moved",
-    )
-    .bind(uuid(&d["id"]))
-    .bind(uuid(&stage(&w, 1)))
-    .bind(uuid(&stage(&w, 2)))
-    .execute(&mut *other)
-    .await
-    .unwrap();
+    move_by_hand(&mut other, &d, &stage(&w, 1), &stage(&w, 2)).await;
     let path = format!("{p}/stages/{}?move_to={}", stage(&w, 1).as_str().unwrap(), stage(&w, 3).as_str().unwrap());
     let removal = app.delete(&path, &w.owner);
     let release = async {
@@ -492,17 +498,7 @@ async fn a_removal_records_its_moves_after_the_moves_it_waited_for() {
     let moving = async {
         until_waiting(&app, Some("advisory"), 1, "the removal").await;
         // The move lands after the removal began, and commits before it goes on.
-        sqlx::query(
-            "WITH moved AS (UPDATE deals SET stage_id = $3 WHERE id = $1 RETURNING workspace_id, id, created_at)
-             INSERT INTO deal_stage_events (workspace_id, id, deal_id, from_stage_id, to_stage_id, changed_at, deal_created_at)
-             SELECT workspace_id, gen_random_uuid(), id, $2, $3, clock_timestamp(), created_at FROM moved",
-        )
-        .bind(uuid(&deal["id"]))
-        .bind(uuid(&stage(&w, 0)))
-        .bind(uuid(&removed))
-        .execute(&mut *other)
-        .await
-        .unwrap();
+        move_by_hand(&mut other, &deal, &stage(&w, 0), &removed).await;
         other.commit().await.unwrap();
     };
     let (res, ()) = tokio::join!(removal, moving);
